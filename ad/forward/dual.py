@@ -1,0 +1,84 @@
+"""`Dual`: a primal and its tangent (or k tangents along a leading batch axis) at one level."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ad import rules
+from ad.trace import EAGER_DUAL, Box, apply, raw
+
+
+class Dual(Box):
+    """primal + tangent * eps, with eps^2 = 0; ``batch`` is k when the tangent is (k, *shape)."""
+
+    __slots__ = ("primal", "tangent", "level", "batch")
+    mode = "forward"
+
+    def __init__(self, primal, tangent, level: int = EAGER_DUAL, batch: int | None = None):
+        ps, ts = tuple(rules.shape(primal)), tuple(rules.shape(tangent))
+        if batch is None and ts != ps:
+            if len(ts) == len(ps) + 1 and ts[1:] == ps:
+                batch = ts[0]
+            else:
+                raise ValueError(
+                    f"tangent shape {ts} does not match primal shape {ps}: pass a tangent of "
+                    f"shape {ps}, or ({'k, ' + str(ps)[1:] if ps else '(k,)'} for k directions"
+                )
+        elif batch is not None and ts != (batch,) + ps:
+            raise ValueError(f"batched tangent shape {ts} is not ({batch},) + primal shape {ps}")
+        self.primal = primal
+        self.tangent = tangent
+        self.level = level
+        self.batch = batch
+
+    @property
+    def _value(self):
+        return self.primal
+
+    def __repr__(self):
+        b = f", batch={self.batch}" if self.batch is not None else ""
+        return f"Dual({self.primal!r}, {self.tangent!r}, level={self.level}{b})"
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "converting a Dual to a NumPy array would drop its tangent; use .primal for the "
+            "value, or keep to NumPy functions that ad supports"
+        )
+
+    @classmethod
+    def _process(cls, op, operands, params, level):
+        primals, tangents, batch = [], [], None
+        for x in operands:
+            if isinstance(x, Dual) and x.level == level:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+                if x.batch is not None:
+                    if batch is not None and batch != x.batch:
+                        raise ValueError(f"{op.name}: tangents batched {batch} and {x.batch} ways meet")
+                    batch = x.batch
+            else:
+                primals.append(x)
+                tangents.append(None)
+        if batch is not None:  # an unbatched tangent at a batched level is the same for all k
+            tangents = [
+                t if t is None or rules.ndim(t) == rules.ndim(p) + 1 else np.broadcast_to(t, (batch,) + tuple(rules.shape(t)))
+                for t, p in zip(tangents, primals)
+            ]
+        out = apply(op, primals, params)
+        t = rules.jvp(op, tangents, primals, out, params, batch is not None)
+        if isinstance(out, tuple | list):
+            return type(out)(o if ti is None else Dual(o, ti, level, batch) for o, ti in zip(out, t))
+        if t is None:
+            return out
+        return Dual(out, t, level, batch)
+
+
+def float_primal(x, who: str):
+    """x as a float array (or the box it already is), or a TypeError that says what to do."""
+    dt = np.result_type(raw(x))
+    if not np.issubdtype(dt, np.inexact):
+        raise TypeError(
+            f"{who} differentiates with respect to floating-point inputs; got dtype {dt}: "
+            "pass x.astype(float) (or a float literal such as 1.0)"
+        )
+    return x if isinstance(x, Box) else np.asarray(x)

@@ -1,0 +1,41 @@
+"""Elementwise transcendental functions: each op is its partial derivative d(x, y), y = f(x)."""
+
+import numpy as np
+
+from ad.registry import elementwise
+
+LN2, LN10 = np.log(2.0), np.log(10.0)
+
+elementwise("exp", np.exp, lambda x, y: y)
+elementwise("expm1", np.expm1, lambda x, y: y + 1)
+elementwise("exp2", np.exp2, lambda x, y: y * LN2)
+elementwise("log", np.log, lambda x, y: 1 / x, domain=("positive",))
+elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=("positive",))
+elementwise("log2", np.log2, lambda x, y: 1 / (x * LN2), domain=("positive",))
+elementwise("log10", np.log10, lambda x, y: 1 / (x * LN10), domain=("positive",))
+elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=("positive",))
+elementwise("cbrt", np.cbrt, lambda x, y: 1 / (3 * y * y), domain=("positive",), analytic=False)
+elementwise("square", np.square, lambda x, y: 2 * x)
+elementwise("reciprocal", np.reciprocal, lambda x, y: -(y * y), domain=("nonzero",))
+elementwise("sin", np.sin, lambda x, y: np.cos(x))
+elementwise("cos", np.cos, lambda x, y: -np.sin(x))
+elementwise("tan", np.tan, lambda x, y: 1 + y * y, domain=("unit",))
+elementwise("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x), domain=("unit",))
+elementwise("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x), domain=("unit",))
+elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x * x))
+elementwise("arctan2", np.arctan2, lambda a, b, y: b / (a * a + b * b),
+            lambda a, b, y: -a / (a * a + b * b), domain=("real", "positive"), analytic=False)
+elementwise("hypot", np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y,
+            domain=("nonzero", "nonzero"), analytic=False)
+elementwise("sinh", np.sinh, lambda x, y: np.cosh(x))
+elementwise("cosh", np.cosh, lambda x, y: np.sinh(x))
+elementwise("tanh", np.tanh, lambda x, y: 1 - y * y)
+elementwise("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1))
+elementwise("arccosh", np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1), domain=("gt1",))
+elementwise("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), domain=("unit",))
+elementwise("logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y), analytic=False)
+elementwise("logaddexp2", np.logaddexp2, lambda a, b, y: np.exp2(a - y), lambda a, b, y: np.exp2(b - y), analytic=False)
+elementwise("deg2rad", (np.deg2rad, np.radians), np.pi / 180, analytic=False)
+elementwise("rad2deg", (np.rad2deg, np.degrees), 180 / np.pi, analytic=False)
+elementwise("sinc", np.sinc,
+            lambda x, y: (np.cos(np.pi * x) - y) / x, domain=("nonzero",))

@@ -1,0 +1,206 @@
+"""The operator registry: one `Op` record per operation, carrying the rules both engines read.
+
+An op has exactly one rule kind (DESIGN.md):
+
+- ``elementwise``: per-argument partial derivatives ``d_i(*xs, y)``; JVP ``sum_i t_i * d_i``,
+  VJP ``unbroadcast(g * d_i)``.
+- ``linear``: JVP applies the op to the tangent; VJP applies the declared transpose.
+- ``bilinear``: JVP ``op(ta, b) + op(a, tb)``; VJP by the transposes in each argument.
+- ``general``: explicit ``jvp`` and ``vjp``.
+- ``nondiff``: zero derivative; the engines return a plain (constant) value.
+
+Rules are written with NumPy functions on their arguments, so when those arguments are
+themselves Duals or Tensors of a lower level the rule dispatches again: that is how second
+order works. Tangents and cotangents may carry one leading batch axis of k directions;
+``batched`` tells a rule so. A rule that cannot vectorise over that axis runs once per
+direction (``Op.batch`` says which: ``"vector"`` or ``"loop"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+KINDS = ("elementwise", "linear", "bilinear", "general", "nondiff")
+
+# Input domains the tests sample from, per operand (DESIGN: every op declares its own).
+DOMAINS: dict[str, Callable[[np.random.Generator, tuple], np.ndarray]] = {
+    "real": lambda rng, s: rng.uniform(-2.0, 2.0, s),
+    "positive": lambda rng, s: rng.uniform(0.3, 3.0, s),
+    "unit": lambda rng, s: rng.uniform(-0.9, 0.9, s),
+    "gt1": lambda rng, s: rng.uniform(1.2, 3.0, s),
+    "nonzero": lambda rng, s: rng.choice([-1.0, 1.0], s) * rng.uniform(0.3, 2.0, s),
+    "bool": lambda rng, s: rng.uniform(size=s) > 0.5,
+}
+# Operands drawn from these domains are not differentiated (masks, indices).
+CONSTANT_DOMAINS = ("bool", "int")
+
+
+@dataclass
+class Op:
+    """One differentiable (or explicitly non-differentiable) operation."""
+
+    name: str
+    kind: str
+    impl: Callable  # the primal on plain arrays: impl(*operands, **params)
+    handles: tuple = ()  # the NumPy callables dispatched to this op
+    parse: Callable | None = None  # (args, kwargs) -> (operands, params)
+    derivs: tuple = ()  # elementwise: d_i(*xs, y) for each operand
+    jvp_rule: Callable | None = None  # general: (tangents, primals, out, params, batched)
+    vjp_rule: Callable | None = None  # general / linear / bilinear transposes
+    batched_impl: Callable | None = None  # linear: impl over a leading batch axis
+    examples: Callable | None = None  # rng -> list of (operands, params) to test on
+    domain: tuple = ("real",)
+    # real-analytic and NumPy evaluates it on complex input: the complex-step check applies
+    analytic: bool = True
+    smooth: bool = True  # False: finite differences may straddle a kink; tests keep off it
+    kernel: Any = None  # a numba kernel module, when issue #5 adds one
+    doc: str = ""
+    loop_batch: bool = False  # rules run once per direction on batched input
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"op {self.name!r}: unknown rule kind {self.kind!r}; use one of {KINDS}")
+
+    @property
+    def batch(self) -> str:
+        return "loop" if self.loop_batch else "vector"
+
+    def call(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """Split a NumPy-style call into differentiable operands and static params."""
+        if self.parse is not None:
+            return self.parse(*args, **kwargs)
+        return tuple(args), dict(kwargs)
+
+
+_BY_NAME: dict[str, Op] = {}
+_BY_CALLABLE: dict[Any, Op] = {}
+
+
+def register(op: Op) -> Op:
+    """Add an op to the registry (the same function the library uses for its own ops)."""
+    if op.name in _BY_NAME:
+        raise ValueError(f"op {op.name!r} is already registered; pick another name")
+    _BY_NAME[op.name] = op
+    for f in op.handles:
+        _BY_CALLABLE[f] = op
+    return op
+
+
+def lookup(func) -> Op | None:
+    """The op that answers to a NumPy callable, or None."""
+    return _BY_CALLABLE.get(func)
+
+
+def get(name: str) -> Op:
+    return _BY_NAME[name]
+
+
+def all_ops() -> list[Op]:
+    return sorted(_BY_NAME.values(), key=lambda op: op.name)
+
+
+# ---------------------------------------------------------------------------------------
+# Declaration helpers: most ops are one line through these (JAX's deflinear/defbilinear).
+
+
+def _callables(handles) -> tuple:
+    return tuple(handles) if isinstance(handles, Sequence) else (handles,)
+
+
+def elementwise(
+    name: str,
+    handles,
+    *derivs: Callable,
+    impl: Callable | None = None,
+    domain: tuple = ("real",),
+    **kw,
+) -> Op:
+    """An op whose derivative in each operand is an array ``d_i(*xs, y)`` of the output's shape."""
+    hs = _callables(handles)
+    return register(
+        Op(name, "elementwise", impl or hs[0], hs, derivs=derivs, domain=domain, **kw)
+    )
+
+
+def linear(
+    name: str,
+    handles,
+    transpose: Callable,
+    *,
+    impl: Callable | None = None,
+    batched_impl: Callable | None = None,
+    **kw,
+) -> Op:
+    """An op linear in its operands; ``transpose(ct, primals, out, params, batched)``."""
+    hs = _callables(handles)
+    return register(
+        Op(
+            name,
+            "linear",
+            impl or hs[0],
+            hs,
+            vjp_rule=transpose,
+            batched_impl=batched_impl,
+            loop_batch=batched_impl is None,
+            **kw,
+        )
+    )
+
+
+def bilinear(name: str, handles, transpose: Callable, *, impl=None, **kw) -> Op:
+    """An op linear in each of its two operands; ``transpose`` returns both cotangents."""
+    hs = _callables(handles)
+    return register(Op(name, "bilinear", impl or hs[0], hs, vjp_rule=transpose, **kw))
+
+
+def general(name: str, handles, jvp: Callable, vjp: Callable, *, impl=None, **kw) -> Op:
+    """An op with explicit rules ``jvp(tangents, primals, out, params, batched)`` and vjp."""
+    hs = _callables(handles)
+    return register(Op(name, "general", impl or hs[0], hs, jvp_rule=jvp, vjp_rule=vjp, **kw))
+
+
+def nondiff(name: str, handles, *, impl=None, **kw) -> Op:
+    """An op with zero derivative everywhere it is defined (comparisons, floor, argmax ...)."""
+    hs = _callables(handles)
+    return register(Op(name, "nondiff", impl or hs[0], hs, **kw))
+
+
+def defop(
+    name: str,
+    impl: Callable,
+    *,
+    jvp: Callable | None = None,
+    vjp: Callable | None = None,
+    derivs: tuple | None = None,
+    handles=(),
+    **kw,
+) -> Callable:
+    """Register a user op and return a callable that dispatches through both engines.
+
+    Give either ``derivs`` (elementwise partials ``d_i(*xs, y)``) or both ``jvp`` and
+    ``vjp`` (``jvp(tangents, primals, out, params, batched)``,
+    ``vjp(ct, primals, out, params, batched) -> tuple``), like JAX's custom_jvp/custom_vjp
+    and autograd's defvjp. Rules receive ``batched=True`` when tangents or cotangents carry
+    a leading axis of k directions; pass ``loop_batch=True`` to have them run once per
+    direction instead.
+    """
+    if derivs is not None:
+        op = elementwise(name, handles, *derivs, impl=impl, **kw)
+    elif jvp is not None and vjp is not None:
+        op = general(name, handles, jvp, vjp, impl=impl, **kw)
+    else:
+        raise TypeError(f"defop({name!r}): give derivs=(...) or both jvp= and vjp=")
+    from ad.trace import apply
+
+    def call(*args, **kwargs):
+        operands, params = op.call(args, kwargs)
+        return apply(op, operands, params)
+
+    call.__name__ = name
+    call.__doc__ = op.doc or impl.__doc__
+    call.op = op
+    return call

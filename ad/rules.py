@@ -1,0 +1,139 @@
+"""How each rule kind becomes a JVP and a VJP; the engines call only `jvp` and `vjp` here.
+
+Tangents/cotangents are None for a symbolic zero (JAX's `Zero`): no work is done for them.
+With ``batched`` they carry one leading axis of k directions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ad.trace import apply
+
+
+def ndim(x) -> int:
+    return x.ndim if hasattr(x, "ndim") else np.ndim(x)
+
+
+def shape(x) -> tuple:
+    return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+def align(t, in_ndim: int, out_ndim: int, batched: bool):
+    """Give a batched tangent of an in_ndim operand the axes that broadcast it to out_ndim."""
+    if not batched or in_ndim >= out_ndim:
+        return t
+    s = shape(t)
+    return np.reshape(t, (s[0],) + (1,) * (out_ndim - in_ndim) + tuple(s[1:]))
+
+
+def unbroadcast(g, target_shape: tuple, batched: bool = False):
+    """Sum g over the axes broadcasting added to an operand of target_shape (VJP of broadcast)."""
+    b = 1 if batched else 0
+    extra = ndim(g) - b - len(target_shape)
+    if extra > 0:
+        g = np.sum(g, axis=tuple(range(b, b + extra)))
+    gs = shape(g)
+    axes = tuple(b + i for i, s in enumerate(target_shape) if s == 1 and gs[b + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    return g
+
+
+def out_shape(out, batched: bool, k: int | None):
+    s = tuple(shape(out))
+    return ((k,) + s) if batched else s
+
+
+def _batch_size(xs) -> int:
+    for x in xs:
+        if x is not None:
+            return shape(x)[0]
+    raise ValueError("no batched value to take the batch size from")
+
+
+def _stack(parts):
+    """Stack per-direction results, which may be None, arrays, or tuples of them."""
+    first = parts[0]
+    if isinstance(first, tuple | list):
+        return tuple(_stack([p[i] for p in parts]) for i in range(len(first)))
+    if first is None:
+        return None
+    return np.stack(parts)
+
+
+def jvp(op, tangents, primals, out, params, batched=False):
+    """Tangent of op's output given tangents of its operands (None where zero)."""
+    if all(t is None for t in tangents):
+        return None
+    if batched and op.loop_batch:
+        k = _batch_size(tangents)
+        return _stack(
+            [
+                jvp(op, [None if t is None else t[i] for t in tangents], primals, out, params)
+                for i in range(k)
+            ]
+        )
+    kind = op.kind
+    if kind == "elementwise":
+        acc = None
+        ond = ndim(out)
+        for t, d, x in zip(tangents, op.derivs, primals):
+            if t is None:
+                continue
+            term = _scale(align(t, ndim(x), ond, batched), d, primals, out)
+            acc = term if acc is None else acc + term
+        target = out_shape(out, batched, shape(acc)[0] if batched else None)
+        if tuple(shape(acc)) != target:
+            acc = np.broadcast_to(acc, target)
+        return acc
+    if kind == "linear":
+        if batched:
+            k = _batch_size(tangents)
+            ts = [np.zeros((k,) + tuple(shape(p))) if t is None else t for t, p in zip(tangents, primals)]
+            return op.batched_impl(*ts, **params)
+        ts = [np.zeros(shape(p)) if t is None else t for t, p in zip(tangents, primals)]
+        return apply(op, ts, params)
+    if kind == "bilinear":
+        (a, b), (ta, tb) = primals, tangents
+        impl = op.batched_impl if batched and op.batched_impl else None
+        terms = []
+        if ta is not None:
+            terms.append(impl(ta, b, 0, **params) if impl else apply(op, (ta, b), params))
+        if tb is not None:
+            terms.append(impl(a, tb, 1, **params) if impl else apply(op, (a, tb), params))
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    if kind == "general":
+        return op.jvp_rule(tangents, primals, out, params, batched)
+    raise TypeError(f"op {op.name!r} of kind {kind!r} has no JVP")
+
+
+def vjp(op, ct, primals, out, params, batched=False, needs=None):
+    """Cotangents of op's operands (a tuple, None where not needed) given the output's."""
+    if batched and op.loop_batch:
+        k = _batch_size(ct if isinstance(ct, tuple | list) else [ct])
+        return _stack([vjp(op, _index(ct, i), primals, out, params, False, needs) for i in range(k)])
+    if op.kind == "elementwise":
+        needs = needs or [True] * len(primals)
+        return tuple(
+            unbroadcast(_scale(ct, d, primals, out), tuple(shape(x)), batched) if need else None
+            for d, x, need in zip(op.derivs, primals, needs)
+        )
+    return tuple(op.vjp_rule(ct, primals, out, params, batched))
+
+
+def _scale(t, d, primals, out):
+    """t * d, where a partial declared as the number 1 or -1 costs no multiply."""
+    if callable(d):
+        return t * d(*primals, out)
+    if d == 1:
+        return t
+    if d == -1:
+        return -t
+    return t * d
+
+
+def _index(ct, i):
+    if isinstance(ct, tuple | list):
+        return type(ct)(c[i] for c in ct)
+    return ct[i]

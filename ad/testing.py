@@ -1,0 +1,112 @@
+"""Oracles for checking derivatives: finite differences, the complex step, batched against
+one-at-a-time, and per-op sampling from each op's declared domain. Public, so users can
+test their own ops the way the suite tests the library's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ad import registry
+from ad.forward.dual import Dual
+from ad.trace import apply, new_level, raw
+
+# Tolerances at float64, stated once for the whole suite.
+FD_STEP = 1e-6
+FD_RTOL, FD_ATOL = 1e-6, 1e-7  # central differences: O(h^2) truncation + O(eps/h) rounding
+CS_RTOL, CS_ATOL = 1e-11, 1e-12  # the complex step has no subtraction: near machine precision
+EXACT_RTOL, EXACT_ATOL = 1e-12, 1e-12  # two exact computations of the same number
+
+_DEFAULT_SHAPES = {
+    1: [((3, 4),), ((),)],
+    2: [((3, 4), (3, 4)), ((3, 1), (4,)), ((), (2, 3))],
+    3: [((3, 4), (3, 4), (3, 4)), ((2, 3), (3,), ())],
+}
+
+
+def examples(op: registry.Op, seed: int = 0) -> list[tuple[tuple, dict]]:
+    """The (operands, params) an op is tested on: its own, or drawn from its domain."""
+    rng = np.random.default_rng(seed)
+    if op.examples is not None:
+        return list(op.examples(rng))
+    arity = len(op.derivs) if op.derivs else len(op.domain)
+    out = []
+    for shapes in _DEFAULT_SHAPES[arity]:
+        doms = op.domain if len(op.domain) == arity else op.domain * arity
+        out.append((tuple(registry.DOMAINS[d](rng, s) for d, s in zip(doms, shapes)), {}))
+    return out
+
+
+def differentiable(op: registry.Op, operands) -> list[int]:
+    """Indices of the operands to differentiate: float arrays not drawn from a constant domain."""
+    doms = op.domain if len(op.domain) == len(operands) else op.domain[:1] * len(operands)
+    return [
+        i
+        for i, (x, d) in enumerate(zip(operands, doms))
+        if d not in registry.CONSTANT_DOMAINS
+        and np.issubdtype(np.result_type(x), np.floating)
+        and not isinstance(x, bool)
+    ]
+
+
+def _flat(y) -> np.ndarray:
+    if isinstance(y, tuple | list):
+        return np.concatenate([_flat(v) for v in y]) if y else np.zeros(0)
+    return np.ravel(np.asarray(raw(y), dtype=complex if np.iscomplexobj(raw(y)) else float))
+
+
+def op_function(op, operands, params, idx):
+    """x_idx -> op(operands with x_idx substituted), the function the oracles differentiate."""
+
+    def f(*xs):
+        full = list(operands)
+        for i, x in zip(idx, xs):
+            full[i] = x
+        return apply(op, full, params)
+
+    return f
+
+
+def central_difference(f, xs, vs, h: float = FD_STEP) -> np.ndarray:
+    """(f(x + h v) - f(x - h v)) / 2h, flattened."""
+    plus = f(*(x + h * v for x, v in zip(xs, vs)))
+    minus = f(*(x - h * v for x, v in zip(xs, vs)))
+    return (_flat(plus) - _flat(minus)) / (2 * h)
+
+
+def complex_step(f, xs, vs, h: float = 1e-20) -> np.ndarray:
+    """Im f(x + i h v) / h: exact to rounding for real-analytic f (Squire & Trapp 1998)."""
+    return np.imag(_flat(f(*(x + 1j * h * v for x, v in zip(xs, vs))))) / h
+
+
+def jvp_flat(f, xs, vs) -> np.ndarray:
+    """Our forward-mode J v, flattened (zeros where an output has no tangent)."""
+    level = new_level()
+    out = f(*(Dual(np.asarray(x, float), np.asarray(v, float), level) for x, v in zip(xs, vs)))
+    return _flat(_tangent(out, level))
+
+
+def _tangent(y, level, prefix=()):
+    if isinstance(y, tuple | list):
+        return [_tangent(v, level, prefix) for v in y]
+    if isinstance(y, Dual) and y.level == level:
+        return y.tangent
+    return np.zeros(prefix + np.shape(raw(y)))
+
+
+def batched_jvp(f, xs, Vs) -> list:
+    """Our forward-mode J V for k directions at once: one tangent block per output."""
+    level = new_level()
+    k = Vs[0].shape[0]
+    out = f(*(Dual(np.asarray(x, float), np.asarray(V, float), level, k) for x, V in zip(xs, Vs)))
+    return _tangent(out, level, (k,))
+
+
+def assert_close(actual, expected, rtol, atol, what: str):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {actual.shape} != {expected.shape}")
+    if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
+        err = np.max(np.abs(actual - expected) / (atol + rtol * np.abs(expected)))
+        raise AssertionError(
+            f"{what}: mismatch (worst error {err:.3g} of tolerance)\nactual   {actual}\nexpected {expected}"
+        )

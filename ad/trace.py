@@ -1,0 +1,274 @@
+"""Levels and the one dispatch path both engines share.
+
+Every traced value is a `Box` (a forward `Dual` or a reverse `Tensor`) tagged with a level.
+Each transform call (jvp, vjp, grad, ...) opens a fresh level, higher than every level open
+at that moment. An op whose operands carry several levels is handed to the engine of the
+highest; operands of lower levels are constants to it, and the engine computes the primal
+by applying the same op to the unboxed operands, which dispatches again at the next level
+down. This is HIPS autograd's tracer, with forward mode as a second box type, and it is
+what makes nesting free of perturbation confusion.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ad import registry
+
+# Fixed levels for values users build by hand, below every transform's level: an eager
+# PyTorch-style Tensor sits at 1, a hand-made Dual at 2 (so a Dual over Tensors is
+# forward-over-reverse). Transforms count up from 3.
+EAGER_TENSOR = 1
+EAGER_DUAL = 2
+_levels = itertools.count(3)
+
+
+def new_level() -> int:
+    """A level above every level handed out so far."""
+    return next(_levels)
+
+
+class Box:
+    """A value being differentiated: dispatch for NumPy's protocols and Python's operators."""
+
+    __slots__ = ()
+    __array_priority__ = 1000.0
+    level: int
+    mode = "?"
+
+    # -- the engine's one hook -----------------------------------------------------------
+    @classmethod
+    def _process(cls, op, operands, params, level):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def _value(self):  # the unboxed value at this box's level
+        raise NotImplementedError
+
+    # -- NumPy protocols ------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:
+            return dispatch(_UFUNC_REDUCTIONS[ufunc], inputs, kwargs)
+        if method != "__call__":
+            raise NotImplementedError(
+                f"ad: numpy.{ufunc.__name__}.{method} is not supported in {self.mode} mode; "
+                f"call numpy.{ufunc.__name__}(...) or a reduction such as numpy.sum instead"
+            )
+        if kwargs.get("out") is not None:
+            raise NotImplementedError(
+                f"ad: numpy.{ufunc.__name__}(..., out=...) would write a traced value into a "
+                "plain array and drop its derivative; assign the result instead"
+            )
+        kwargs.pop("out", None)
+        return dispatch(ufunc, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return dispatch(func, args, kwargs)
+
+    # -- shape metadata (never traced) ----------------------------------------------------
+    @property
+    def shape(self):
+        return np.shape(raw(self))
+
+    @property
+    def ndim(self):
+        return np.ndim(raw(self))
+
+    @property
+    def size(self):
+        return int(np.size(raw(self)))
+
+    @property
+    def dtype(self):
+        return np.result_type(raw(self))
+
+    def __len__(self):
+        return len(raw(self))
+
+    def __bool__(self):
+        return bool(raw(self))
+
+    def __float__(self):
+        return float(raw(self))
+
+    def __int__(self):
+        return int(raw(self))
+
+    def __index__(self):
+        return int(raw(self))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # -- Python operators -----------------------------------------------------------------
+    def __add__(self, o):
+        return dispatch(np.add, (self, o))
+
+    def __radd__(self, o):
+        return dispatch(np.add, (o, self))
+
+    def __sub__(self, o):
+        return dispatch(np.subtract, (self, o))
+
+    def __rsub__(self, o):
+        return dispatch(np.subtract, (o, self))
+
+    def __mul__(self, o):
+        return dispatch(np.multiply, (self, o))
+
+    def __rmul__(self, o):
+        return dispatch(np.multiply, (o, self))
+
+    def __truediv__(self, o):
+        return dispatch(np.true_divide, (self, o))
+
+    def __rtruediv__(self, o):
+        return dispatch(np.true_divide, (o, self))
+
+    def __pow__(self, o):
+        return dispatch(np.power, (self, o))
+
+    def __rpow__(self, o):
+        return dispatch(np.power, (o, self))
+
+    def __matmul__(self, o):
+        return dispatch(np.matmul, (self, o))
+
+    def __rmatmul__(self, o):
+        return dispatch(np.matmul, (o, self))
+
+    def __neg__(self):
+        return dispatch(np.negative, (self,))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return dispatch(np.abs, (self,))
+
+    def __getitem__(self, index):
+        return dispatch(np.ndarray.__getitem__, (self, index))
+
+    def __lt__(self, o):
+        return dispatch(np.less, (self, o))
+
+    def __le__(self, o):
+        return dispatch(np.less_equal, (self, o))
+
+    def __gt__(self, o):
+        return dispatch(np.greater, (self, o))
+
+    def __ge__(self, o):
+        return dispatch(np.greater_equal, (self, o))
+
+    def __eq__(self, o):
+        return dispatch(np.equal, (self, o))
+
+    def __ne__(self, o):
+        return dispatch(np.not_equal, (self, o))
+
+    __hash__ = object.__hash__
+
+    # -- the ndarray methods users reach for ----------------------------------------------
+    @property
+    def T(self):
+        return dispatch(np.transpose, (self,))
+
+    def sum(self, axis=None, keepdims=False):
+        return dispatch(np.sum, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def mean(self, axis=None, keepdims=False):
+        return dispatch(np.mean, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def prod(self, axis=None, keepdims=False):
+        return dispatch(np.prod, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def max(self, axis=None, keepdims=False):
+        return dispatch(np.max, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def min(self, axis=None, keepdims=False):
+        return dispatch(np.min, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return dispatch(np.var, (self,), {"axis": axis, "ddof": ddof, "keepdims": keepdims})
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return dispatch(np.std, (self,), {"axis": axis, "ddof": ddof, "keepdims": keepdims})
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 else shape
+        return dispatch(np.reshape, (self, shape))
+
+    def ravel(self):
+        return dispatch(np.ravel, (self,))
+
+    flatten = ravel
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 else (axes or None)
+        return dispatch(np.transpose, (self, axes))
+
+    def squeeze(self, axis=None):
+        return dispatch(np.squeeze, (self, axis))
+
+    def dot(self, o):
+        return dispatch(np.dot, (self, o))
+
+    def cumsum(self, axis=None):
+        return dispatch(np.cumsum, (self, axis))
+
+    def clip(self, a_min=None, a_max=None):
+        return dispatch(np.clip, (self, a_min, a_max))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return dispatch(np.diagonal, (self, offset, axis1, axis2))
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return dispatch(np.trace, (self, offset, axis1, axis2))
+
+
+_UFUNC_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+
+
+def raw(x):
+    """The plain value under every level of boxing."""
+    while isinstance(x, Box):
+        x = x._value
+    return x
+
+
+def _mode_of(args) -> str:
+    modes = sorted({a.mode for a in args if isinstance(a, Box)})
+    return " and ".join(modes) or "plain"
+
+
+def dispatch(func, args, kwargs=None):
+    """Route a NumPy call on traced values to its registered op."""
+    op = registry.lookup(func)
+    if op is None:
+        name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+        flat = [a for a in args if isinstance(a, Box)] or [
+            b for a in args if isinstance(a, list | tuple) for b in a if isinstance(b, Box)
+        ]
+        raise NotImplementedError(
+            f"ad has no rule for numpy.{name} ({_mode_of(flat)} mode): it would drop the "
+            "derivative. Rewrite with supported ops (`python -m ad ops` lists them) or "
+            "register a rule with ad.defop."
+        )
+    operands, params = op.call(args, kwargs or {})
+    return apply(op, operands, params)
+
+
+def apply(op, operands, params):
+    """Evaluate op at the highest level among its operands (plain NumPy if there is none)."""
+    top = None
+    for x in operands:
+        if isinstance(x, Box) and (top is None or x.level > top.level):
+            top = x
+    if top is None:
+        return op.impl(*operands, **params)
+    if op.kind == "nondiff":
+        return op.impl(*(raw(x) for x in operands), **params)
+    return top._process(op, operands, params, top.level)
