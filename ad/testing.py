@@ -110,3 +110,41 @@ def assert_close(actual, expected, rtol, atol, what: str):
         raise AssertionError(
             f"{what}: mismatch (worst error {err:.3g} of tolerance)\nactual   {actual}\nexpected {expected}"
         )
+
+
+def _ravel_all(parts) -> np.ndarray:
+    return _flat([np.zeros(0) if p is None else p for p in parts])
+
+
+def rule_vjp(op, operands, params, idx, ct, batched=False):
+    """J^T ct from op's VJP rule, called directly on plain arrays (no engine involved)."""
+    out = apply(op, list(operands), params)
+    needs = [i in idx for i in range(len(operands))]
+    cts = rules_vjp(op, ct, list(operands), out, params, batched, needs)
+    return [cts[i] for i in idx]
+
+
+def random_cotangent(out, rng, k=None):
+    pre = () if k is None else (k,)
+    if isinstance(out, tuple | list):
+        return type(out)(rng.standard_normal(pre + np.shape(o)) for o in out)
+    return rng.standard_normal(pre + np.shape(out))
+
+
+def dot_product_test(op, operands, params, idx, rng) -> tuple[float, float]:
+    """<J u, w> and <u, J^T w> from our own JVP and VJP; equal to rounding if both are right."""
+    f = op_function(op, operands, params, idx)
+    xs = [np.asarray(operands[i], float) for i in idx]
+    us = [rng.standard_normal(np.shape(x)) for x in xs]
+    w = random_cotangent(apply(op, list(operands), params), rng)
+    Ju = jvp_flat(f, xs, us)
+    JTw = rule_vjp(op, operands, params, idx, w)
+    for i, (g, x) in zip(idx, zip(JTw, xs)):
+        if g is None or np.shape(g) != np.shape(x):
+            raise AssertionError(
+                f"{op.name}: VJP for operand {i} has shape {np.shape(g)}, expected {np.shape(x)}"
+            )
+    return float(Ju @ _flat(w)), float(_ravel_all(us) @ _ravel_all(JTw))
+
+
+from ad.rules import vjp as rules_vjp  # noqa: E402
