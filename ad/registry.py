@@ -137,24 +137,25 @@ def linear(
 ) -> Op:
     """An op linear in its operands; ``transpose(ct, primals, out, params, batched)``."""
     hs = _callables(handles)
+    kw.setdefault("loop_batch", batched_impl is None)
     return register(
-        Op(
-            name,
-            "linear",
-            impl or hs[0],
-            hs,
-            vjp_rule=transpose,
-            batched_impl=batched_impl,
-            loop_batch=batched_impl is None,
-            **kw,
-        )
+        Op(name, "linear", impl or hs[0], hs, vjp_rule=transpose, batched_impl=batched_impl, **kw)
     )
 
 
-def bilinear(name: str, handles, transpose: Callable, *, impl=None, **kw) -> Op:
-    """An op linear in each of its two operands; ``transpose`` returns both cotangents."""
+def bilinear(
+    name: str, handles, transpose: Callable, *, impl=None, batched_impl: Callable | None = None, **kw
+) -> Op:
+    """An op linear in each of its two operands; ``transpose`` returns both cotangents.
+
+    ``batched_impl(a, b, which, **params)`` applies the op when operand ``which`` (0 or 1)
+    carries a leading batch axis; without it, batched rules run once per direction.
+    """
     hs = _callables(handles)
-    return register(Op(name, "bilinear", impl or hs[0], hs, vjp_rule=transpose, **kw))
+    kw.setdefault("loop_batch", batched_impl is None)
+    return register(
+        Op(name, "bilinear", impl or hs[0], hs, vjp_rule=transpose, batched_impl=batched_impl, **kw)
+    )
 
 
 def general(name: str, handles, jvp: Callable, vjp: Callable, *, impl=None, **kw) -> Op:

@@ -1,3 +1,11 @@
 """The rules, one module per family; importing this package registers every op."""
 
-from ad.ops import arithmetic, elementwise, special  # noqa: F401
+from ad.ops import (  # noqa: F401
+    arithmetic,
+    elementwise,
+    indexing,
+    linalg,
+    reductions,
+    shape,
+    special,
+)
