@@ -5,16 +5,28 @@ from ad.forward.api import jacfwd, jvp
 from ad.forward.dual import Dual
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
 from ad.registry import defop
+from ad.reverse.api import grad, jacrev, value_and_grad, vjp
+from ad.reverse.tensor import Tensor, enable_grad, from_numpy, is_grad_enabled, no_grad, tensor
 
 __all__ = [
     "Dual",
+    "Tensor",
     "defop",
+    "enable_grad",
+    "from_numpy",
+    "grad",
+    "is_grad_enabled",
     "jacfwd",
+    "jacrev",
     "jvp",
     "log_softmax",
     "logsumexp",
+    "no_grad",
     "relu",
     "sigmoid",
     "softmax",
     "softplus",
+    "tensor",
+    "value_and_grad",
+    "vjp",
 ]

@@ -8,4 +8,5 @@ from ad.ops import (  # noqa: F401
     reductions,
     shape,
     special,
+    update,
 )

@@ -1,0 +1,43 @@
+"""Functional index update, the op behind in-place `t[index] = v` on a Tensor."""
+
+import numpy as np
+
+from ad.registry import general
+from ad.rules import unbroadcast
+from ad.trace import apply, raw
+
+
+def _setitem(x, v, index):
+    out = np.array(x, dtype=np.result_type(x, v), copy=True)
+    out[index] = v
+    return out
+
+
+def _jvp(ts, primals, out, p, batched):
+    (tx, tv), (x, v) = ts, primals
+    tx = np.zeros(np.shape(raw(x))) if tx is None else tx
+    tv = np.zeros(np.shape(raw(v))) if tv is None else tv
+    return apply(SETITEM, (tx, tv), p)
+
+
+def _vjp(g, primals, out, p, batched):
+    """VJP in x: g with the overwritten entries zeroed; in v: g[index], summed to v's shape."""
+    x, v = primals
+    gx = apply(SETITEM, (g, 0.0), p)
+    gv = g[p["index"]]
+    return gx, unbroadcast(gv, np.shape(raw(v)))
+
+
+def _examples(rng):
+    x = rng.uniform(-2, 2, (4, 3))
+    return [((x, rng.uniform(-2, 2, 3)), {"index": 1}), ((x, 0.5 + rng.uniform(size=())), {"index": (slice(1, 3), 0)}),
+            ((x, rng.uniform(-2, 2, (2, 3))), {"index": np.array([0, 2])})]
+
+
+SETITEM = general("setitem", (), _jvp, _vjp, impl=_setitem, loop_batch=True, examples=_examples,
+                  doc="x with x[index] = v; differentiable in x and v (the last write wins)")
+
+
+def setitem(x, index, v):
+    """x with x[index] replaced by v, out of place."""
+    return apply(SETITEM, (x, v), {"index": index})
