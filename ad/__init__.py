@@ -5,16 +5,20 @@ from ad.forward.api import jacfwd, jvp
 from ad.forward.dual import Dual
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
 from ad.registry import defop
+from ad.testing import gradcheck
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
+from ad.reverse.optim import SGD
 from ad.reverse.tensor import Tensor, enable_grad, from_numpy, is_grad_enabled, no_grad, tensor
 
 __all__ = [
+    "SGD",
     "Dual",
     "Tensor",
     "defop",
     "enable_grad",
     "from_numpy",
     "grad",
+    "gradcheck",
     "is_grad_enabled",
     "jacfwd",
     "jacrev",

@@ -19,7 +19,7 @@ direction (``Op.batch`` says which: ``"vector"`` or ``"loop"``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,7 @@ class Op:
     analytic: bool = True
     smooth: bool = True  # False: finite differences may straddle a kink; tests keep off it
     kernel: Any = None  # a numba kernel module, when issue #5 adds one
+    second_order: bool = True  # rules dispatch again on boxed values; checked by the tests
     doc: str = ""
     loop_batch: bool = False  # rules run once per direction on batched input
 
@@ -88,6 +89,14 @@ def register(op: Op) -> Op:
     for f in op.handles:
         _BY_CALLABLE[f] = op
     return op
+
+
+def unregister(name: str) -> None:
+    """Remove a user op (tests that register throwaway ops clean up with this)."""
+    op = _BY_NAME.pop(name)
+    for f in op.handles:
+        if _BY_CALLABLE.get(f) is op:
+            del _BY_CALLABLE[f]
 
 
 def lookup(func) -> Op | None:
