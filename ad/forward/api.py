@@ -48,6 +48,22 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     return o_rebuild([p for p, _ in pairs]), o_rebuild([t for _, t in pairs])
 
 
+def push_tangents(f: Callable, primals: Sequence, tangents: Sequence, batched: bool = False):
+    """f's output tangent(s) for the given tangents (None for zero), k-batched or not: the
+    JVP of a whole function, for ops whose forward rule is a transform (checkpoint, ...)."""
+    level = new_level()
+    k = next(rules.shape(t)[0] for t in tangents if t is not None) if batched else None
+    pre = (k,) if batched else ()
+    duals = [
+        Dual(p, np.zeros(pre + tuple(rules.shape(p))) if t is None else t, level, k)
+        for p, t in zip(primals, tangents)
+    ]
+    out = f(*duals)
+    if isinstance(out, tuple | list):
+        return type(out)(_tangent_at(o, level, pre)[1] for o in out)
+    return _tangent_at(out, level, pre)[1]
+
+
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None) -> Callable:
     """Jacobian by forward mode, shape out.shape + in.shape: ceil(n / chunk) batched passes."""
 
