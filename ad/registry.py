@@ -65,6 +65,12 @@ class Op:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"op {self.name!r}: unknown rule kind {self.kind!r}; use one of {KINDS}")
+        # Whether the VJP reads the primal values (so the tape must save them and watch their
+        # versions): linear ops and constant-partial elementwise ops read only shapes.
+        self.reads_values = not (
+            self.kind == "linear"
+            or (self.kind == "elementwise" and not any(callable(d) for d in self.derivs))
+        )
 
     @property
     def batch(self) -> str:

@@ -6,6 +6,8 @@ With ``batched`` they carry one leading axis of k directions.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ad.trace import apply
@@ -19,6 +21,14 @@ def shape(x) -> tuple:
     return x.shape if hasattr(x, "shape") else np.shape(x)
 
 
+def negative_axis(axis, nd: int) -> int:
+    """axis of an nd-array as a negative number, which names the same axis past a leading batch axis."""
+    axis = operator.index(axis)
+    if not -nd <= axis < nd:
+        raise np.exceptions.AxisError(axis, nd)
+    return axis - nd if axis >= 0 else axis
+
+
 def align(t, in_ndim: int, out_ndim: int, batched: bool):
     """Give a batched tangent of an in_ndim operand the axes that broadcast it to out_ndim."""
     if not batched or in_ndim >= out_ndim:
@@ -30,6 +40,8 @@ def align(t, in_ndim: int, out_ndim: int, batched: bool):
 def unbroadcast(g, target_shape: tuple, batched: bool = False):
     """Sum g over the axes broadcasting added to an operand of target_shape (VJP of broadcast)."""
     b = 1 if batched else 0
+    if tuple(shape(g)[b:]) == target_shape:
+        return g
     extra = ndim(g) - b - len(target_shape)
     if extra > 0:
         g = np.sum(g, axis=tuple(range(b, b + extra)))

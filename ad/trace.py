@@ -30,6 +30,29 @@ def new_level() -> int:
     return next(_levels)
 
 
+def _operator(func):
+    """The method pair (x op o, o op x) for a binary NumPy function, looking its op up once."""
+    found = []
+
+    def op():
+        if not found:
+            found.append(registry.lookup(func))
+            if found[0] is None:
+                found.clear()
+                return None
+        return found[0]
+
+    def forward(self, o):
+        f = op()
+        return apply(f, (self, o), {}) if f is not None else dispatch(func, (self, o))
+
+    def reflected(self, o):
+        f = op()
+        return apply(f, (o, self), {}) if f is not None else dispatch(func, (o, self))
+
+    return forward, reflected
+
+
 class Box:
     """A value being differentiated: dispatch for NumPy's protocols and Python's operators."""
 
@@ -102,42 +125,13 @@ class Box:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
-    # -- Python operators -----------------------------------------------------------------
-    def __add__(self, o):
-        return dispatch(np.add, (self, o))
-
-    def __radd__(self, o):
-        return dispatch(np.add, (o, self))
-
-    def __sub__(self, o):
-        return dispatch(np.subtract, (self, o))
-
-    def __rsub__(self, o):
-        return dispatch(np.subtract, (o, self))
-
-    def __mul__(self, o):
-        return dispatch(np.multiply, (self, o))
-
-    def __rmul__(self, o):
-        return dispatch(np.multiply, (o, self))
-
-    def __truediv__(self, o):
-        return dispatch(np.true_divide, (self, o))
-
-    def __rtruediv__(self, o):
-        return dispatch(np.true_divide, (o, self))
-
-    def __pow__(self, o):
-        return dispatch(np.power, (self, o))
-
-    def __rpow__(self, o):
-        return dispatch(np.power, (o, self))
-
-    def __matmul__(self, o):
-        return dispatch(np.matmul, (self, o))
-
-    def __rmatmul__(self, o):
-        return dispatch(np.matmul, (o, self))
+    # -- Python operators (straight to the op: these are the hottest calls) ---------------
+    __add__, __radd__ = _operator(np.add)
+    __sub__, __rsub__ = _operator(np.subtract)
+    __mul__, __rmul__ = _operator(np.multiply)
+    __truediv__, __rtruediv__ = _operator(np.true_divide)
+    __pow__, __rpow__ = _operator(np.power)
+    __matmul__, __rmatmul__ = _operator(np.matmul)
 
     def __neg__(self):
         return dispatch(np.negative, (self,))

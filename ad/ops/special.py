@@ -3,6 +3,7 @@
 import numpy as np
 
 from ad.registry import defop
+from ad.rules import negative_axis
 
 
 def reduced_axes(axis, ndim: int) -> tuple:
@@ -10,7 +11,7 @@ def reduced_axes(axis, ndim: int) -> tuple:
     if axis is None:
         return tuple(range(-ndim, 0))
     axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-    return tuple(sorted(a - ndim if a >= 0 else a for a in axes))
+    return tuple(sorted(negative_axis(a, ndim) for a in axes))
 
 
 def keep(g, axes, keepdims: bool):

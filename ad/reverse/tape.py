@@ -33,7 +33,7 @@ class Node:
         self.primals = primals
         self.out = out
         self.params = params
-        self.saves = _saves_values(op)
+        self.saves = op.reads_values
         # The version of every input this op's VJP reads, to catch in-place changes later.
         self.versions = [None if t is None else t._version for t in inputs] if self.saves else None
         self.outputs: list = []  # weakrefs to the output Tensors, set by the engine
@@ -67,15 +67,6 @@ def _modified(node, what, before, now) -> str:
         "gradient would be wrong. Use an out-of-place operation (y = y + 1, not y += 1) or "
         "clone the value before modifying it."
     )
-
-
-def _saves_values(op) -> bool:
-    """Linear ops, and elementwise ops with constant partials, never read their inputs' values."""
-    if op.kind == "linear":
-        return False
-    if op.kind == "elementwise":
-        return any(callable(d) for d in op.derivs)
-    return True
 
 
 def _toposort(roots):
@@ -130,7 +121,7 @@ def backprop(roots, sink, *, batched=False, retain_graph=False, create_graph=Fal
         for out_t, ct in zip(outs, cts):
             if out_t is not None and out_t._retains_grad and ct is not None:
                 sink(out_t, ct)
-        ct = cts[0] if len(cts) == 1 else _fill(cts, node.out, batched)
+        ct = _fill(cts, node.out, batched) if isinstance(node.out, tuple | list) else cts[0]
         if create_graph:
             primals = [p if t is None else t for p, t in zip(node.primals, node.inputs)]
             out = _live(outs, node.out)
@@ -151,7 +142,7 @@ def backprop(roots, sink, *, batched=False, retain_graph=False, create_graph=Fal
 
 def _live(tensors, values):
     """The output Tensors where they are still alive (to record through), else the values."""
-    if len(tensors) == 1:
+    if not isinstance(values, tuple | list):
         return values if tensors[0] is None else tensors[0]
     return type(values)(v if t is None else t for t, v in zip(tensors, values))
 
@@ -177,7 +168,7 @@ def detach_output(node, index, snapshot):
     snapshot of the old value instead, so its own VJP stays right (only later readers of
     the overwritten value are caught, by their version check)."""
     if node.out is not None:
-        if len(node.outputs) == 1:
+        if not isinstance(node.out, tuple | list):
             node.out = snapshot._data
         else:
             node.out = type(node.out)(snapshot._data if i == index else o for i, o in enumerate(node.out))

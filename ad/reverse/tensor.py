@@ -57,7 +57,7 @@ class Tensor(Box):
     def __init__(self, data, requires_grad: bool = False, *, level: int = EAGER_TENSOR, _vc=None):
         if isinstance(data, Tensor) and data.level >= level:
             raise TypeError("Tensor(Tensor): use t.detach() or ad.tensor(t.numpy()) to copy a Tensor")
-        if not isinstance(data, Box):
+        if not isinstance(data, np.ndarray | np.generic | Box):
             data = np.asarray(data)
         self._data = data
         self._node = None
@@ -206,7 +206,10 @@ class Tensor(Box):
             tape.detach_output(self._node, self._index, before)
         result = func(before, *others)
         value = raw(result._data if isinstance(result, Tensor) else result)
-        self._data[...] = value
+        if isinstance(self._data, np.ndarray):
+            self._data[...] = value
+        else:  # a computed numpy scalar has no memory to share: rebind it
+            self._data = np.asarray(value, dtype=np.result_type(self._data))
         self._vc[0] += 1
         if isinstance(result, Tensor) and result._node is not None:
             tape.watch(result._node, [self])
