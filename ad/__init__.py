@@ -1,7 +1,11 @@
 """ad: forward and reverse automatic differentiation of plain NumPy code, side by side."""
 
 from ad import ops  # noqa: F401  (registers every op)
+from ad import functional
 from ad.forward.api import jacfwd, jvp
+from ad.functional import hessian, hvp, jacobian
+from ad.implicit import implicit_root
+from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.forward.dual import Dual
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
 from ad.registry import defop
@@ -11,6 +15,13 @@ from ad.reverse.optim import SGD
 from ad.reverse.tensor import Tensor, enable_grad, from_numpy, is_grad_enabled, no_grad, tensor
 
 __all__ = [
+    "checkpoint",
+    "checkpoint_sequential",
+    "functional",
+    "hessian",
+    "hvp",
+    "implicit_root",
+    "jacobian",
     "SGD",
     "Dual",
     "Tensor",

@@ -1,1 +1,257 @@
-"""(being written)"""
+"""Reductions and scans: sum, mean, prod, max/min, var/std, cumsum, cumprod; argmax/argmin (nondiff).
+
+`parse` turns every axis into a tuple of negative axes (`reduced_axes`), so each rule
+indexes the same axes whether or not a tangent carries a leading batch axis.
+"""
+
+import numpy as np
+
+from ad.ops.special import keep, reduced_axes
+from ad.registry import general, linear, nondiff
+from ad.rules import ndim, negative_axis, shape
+
+
+def reject(name: str, **options):
+    """Raise for NumPy options ad cannot differentiate through (out=, dtype=, where= ...)."""
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise NotImplementedError(f"numpy.{name}: options {given} are not supported by ad; drop them")
+
+
+def split_ties(hit, axes):
+    """hit / (number of hits along axes): tied extrema share the derivative evenly, as in JAX."""
+    return hit / np.sum(hit, axis=axes, keepdims=True)
+
+
+def _count(x, axes) -> int:
+    return int(np.prod([shape(x)[a] for a in axes], dtype=int))
+
+
+def _lead(value, batched: bool) -> tuple:
+    """(k,) when value carries a leading batch axis of k directions, else ()."""
+    return tuple(shape(value)[:1]) if batched else ()
+
+
+def _reduction_parser(name):
+    def parse(a, axis=None, *, keepdims=False, **options):
+        reject(name, **options)
+        return (a,), {"axis": reduced_axes(axis, ndim(a)), "keepdims": bool(keepdims)}
+
+    return parse
+
+
+def _moment_parser(name):
+    def parse(a, axis=None, *, ddof=0, keepdims=False, **options):
+        reject(name, **options)
+        return (a,), {"axis": reduced_axes(axis, ndim(a)), "ddof": ddof, "keepdims": bool(keepdims)}
+
+    return parse
+
+
+def _scan_parser(name):
+    def parse(a, axis=None, **options):  # axis=None scans the flattened array, as in NumPy
+        reject(name, **options)
+        if axis is None:
+            return (np.ravel(a),), {"axis": -1}
+        return (a,), {"axis": negative_axis(axis, ndim(a))}
+
+    return parse
+
+
+# -- sum, mean: linear --------------------------------------------------------------------
+
+
+def _sum_transpose(g, xs, out, p, batched):
+    """VJP of sum: g broadcast back over the reduced axes."""
+    (x,) = xs
+    return (np.broadcast_to(keep(g, p["axis"], p["keepdims"]), _lead(g, batched) + shape(x)),)
+
+
+def _mean_transpose(g, xs, out, p, batched):
+    """VJP of mean: g / n broadcast back over the reduced axes."""
+    (x,) = xs
+    g = keep(g, p["axis"], p["keepdims"]) / _count(x, p["axis"])
+    return (np.broadcast_to(g, _lead(g, batched) + shape(x)),)
+
+
+# -- prod: zero-safe through the product of the other entries ------------------------------
+
+
+def _exclusive_cumprod(x, axis):
+    """prod_{j<i} x_j along axis (1 for the first entry), with no division."""
+    head = list(shape(x))
+    head[axis] = 1
+    before = np.cumprod(x[_along(axis, slice(None, -1))], axis=axis)
+    return np.concatenate([np.ones(head), before], axis=axis)
+
+
+def _along(axis, s) -> tuple:
+    """An index applying slice s to the (negative) axis."""
+    return (Ellipsis, s) + (slice(None),) * (-axis - 1)
+
+
+def _others(x, axes):
+    """prod_{j != i} x_j over the block of axes, with no division (right where x has zeros).
+
+    Along one axis: the left exclusive cumprod times the right one. Over several: the
+    others along axes[0] through i, times the others of prod(x, axes[0]) over the rest.
+    """
+    a, rest = axes[0], axes[1:]
+    flip = _along(a, slice(None, None, -1))
+    others = _exclusive_cumprod(x, a) * _exclusive_cumprod(x[flip], a)[flip]
+    return others * _others(np.prod(x, axis=a, keepdims=True), rest) if rest else others
+
+
+def _prod_jvp(ts, xs, out, p, batched):
+    """JVP of prod: sum of t times the product of the other entries."""
+    (t,), (x,) = ts, xs
+    if not p["axis"]:
+        return t
+    return np.sum(t * _others(x, p["axis"]), axis=p["axis"], keepdims=p["keepdims"])
+
+
+def _prod_vjp(g, xs, out, p, batched):
+    """VJP of prod: g times the product of the other entries."""
+    (x,) = xs
+    if not p["axis"]:
+        return (g,)
+    return (keep(g, p["axis"], p["keepdims"]) * _others(x, p["axis"]),)
+
+
+# -- max, min: the cotangent goes to the extremum, shared evenly between ties --------------
+
+
+def _extremum_weights(x, out, p):
+    return split_ties(x == keep(out, p["axis"], p["keepdims"]), p["axis"])
+
+
+def _extremum_jvp(ts, xs, out, p, batched):
+    """JVP of max: the mean of t over the entries equal to the max."""
+    (t,), (x,) = ts, xs
+    return np.sum(t * _extremum_weights(x, out, p), axis=p["axis"], keepdims=p["keepdims"])
+
+
+def _extremum_vjp(g, xs, out, p, batched):
+    """VJP of max: g shared evenly between the entries equal to the max."""
+    (x,) = xs
+    return (keep(g, p["axis"], p["keepdims"]) * _extremum_weights(x, out, p),)
+
+
+# -- var, std -------------------------------------------------------------------------------
+
+
+def _centred(x, p):
+    """(x - mean(x)) / (n - ddof): half the derivative of var."""
+    return (x - np.mean(x, axis=p["axis"], keepdims=True)) / (_count(x, p["axis"]) - p["ddof"])
+
+
+def _var_jvp(ts, xs, out, p, batched):
+    """JVP of var: 2 sum((x - m) t) / (n - ddof)."""
+    (t,), (x,) = ts, xs
+    return np.sum(2 * _centred(x, p) * t, axis=p["axis"], keepdims=p["keepdims"])
+
+
+def _var_vjp(g, xs, out, p, batched):
+    """VJP of var: 2 g (x - m) / (n - ddof)."""
+    (x,) = xs
+    return (2 * keep(g, p["axis"], p["keepdims"]) * _centred(x, p),)
+
+
+def _std_scale(out, p):
+    """1 / std, and 0 where std = 0 (a kink, like abs'(0) = 0 in DESIGN.md)."""
+    s = keep(out, p["axis"], p["keepdims"])
+    return 1 / np.where(s == 0, np.inf, s)
+
+
+def _std_jvp(ts, xs, out, p, batched):
+    """JVP of std: sum((x - m) t) / ((n - ddof) std); 0 where std = 0."""
+    (t,), (x,) = ts, xs
+    d = _centred(x, p) * _std_scale(out, p)
+    return np.sum(d * t, axis=p["axis"], keepdims=p["keepdims"])
+
+
+def _std_vjp(g, xs, out, p, batched):
+    """VJP of std: g (x - m) / ((n - ddof) std); 0 where std = 0."""
+    (x,) = xs
+    return (keep(g, p["axis"], p["keepdims"]) * _centred(x, p) * _std_scale(out, p),)
+
+
+# -- cumsum, cumprod ------------------------------------------------------------------------
+
+
+def _cumsum_transpose(g, xs, out, p, batched):
+    """VJP of cumsum: the reversed cumsum of g, sum(g) - cumsum(g) + g."""
+    return (np.sum(g, axis=p["axis"], keepdims=True) - np.cumsum(g, axis=p["axis"]) + g,)
+
+
+def _cumprod_jacobian(x, axis):
+    """D[..., j, i, ...] = dy_i/dx_j = prod_{l <= i, l != j} x_l for i >= j, else 0.
+
+    Right where entries are zero (no division by x); it costs O(n^2) memory along the axis.
+    """
+    n, r = shape(x)[axis], -axis - 1
+    others = np.arange(n)[:, None] != np.arange(n)
+    later = np.arange(n)[:, None] <= np.arange(n)
+    z = np.where(np.reshape(others, (n, n) + (1,) * r), np.expand_dims(x, axis - 1), 1.0)
+    return np.cumprod(z, axis=axis) * np.reshape(later, (n, n) + (1,) * r)
+
+
+def _cumprod_jvp(ts, xs, out, p, batched):
+    """JVP of cumprod: dy_i = sum_{j <= i} t_j prod_{l <= i, l != j} x_l."""
+    (t,), (x,), axis = ts, xs, p["axis"]
+    return np.sum(np.expand_dims(t, axis) * _cumprod_jacobian(x, axis), axis=axis - 1)
+
+
+def _cumprod_vjp(g, xs, out, p, batched):
+    """VJP of cumprod: x̄_j = sum_{i >= j} g_i prod_{l <= i, l != j} x_l."""
+    (x,), axis = xs, p["axis"]
+    return (np.sum(np.expand_dims(g, axis - 1) * _cumprod_jacobian(x, axis), axis=axis),)
+
+
+# -- examples: (operand shapes..., keyword arguments), each call through the op's parse -----
+
+
+def examples_from(parse, calls):
+    """An op's `examples`: operands drawn uniformly from [-2, 2] with the given shapes."""
+    return lambda rng: [parse(*(rng.uniform(-2, 2, s) for s in shapes), **kw) for *shapes, kw in calls]
+
+
+_parse_sum, _parse_mean, _parse_prod = (_reduction_parser(n) for n in ("sum", "mean", "prod"))
+_parse_max, _parse_min = _reduction_parser("max"), _reduction_parser("min")
+_parse_var, _parse_std = _moment_parser("var"), _moment_parser("std")
+_parse_cumsum, _parse_cumprod = _scan_parser("cumsum"), _scan_parser("cumprod")
+
+# fmt: off
+_REDUCE = [((3, 4), {}), ((3, 4), {"axis": 0}), ((3, 4), {"axis": -1, "keepdims": True}), ((5,), {}),
+           ((2, 3, 4), {"axis": (0, 2)}), ((2, 3, 4), {"axis": (-1, 0), "keepdims": True}),
+           ((3, 4), {"keepdims": True}), ((2, 3, 4), {"axis": ()})]
+_MOMENT = _REDUCE + [((3, 4), {"axis": 1, "ddof": 1}), ((2, 3, 4), {"ddof": 1, "keepdims": True})]
+_SCAN = [((3, 4), {}), ((3, 4), {"axis": 0}), ((3, 4), {"axis": -1}), ((2, 3, 4), {"axis": 1}), ((5,), {})]
+
+# -- the table ------------------------------------------------------------------------------
+
+linear("sum", np.sum, _sum_transpose, batched_impl=np.sum, parse=_parse_sum,
+       examples=examples_from(_parse_sum, _REDUCE), doc="JVP sum(t); VJP g broadcast back")
+linear("mean", np.mean, _mean_transpose, batched_impl=np.mean, parse=_parse_mean,
+       examples=examples_from(_parse_mean, _REDUCE), doc="JVP mean(t); VJP g / n broadcast back")
+general("prod", np.prod, _prod_jvp, _prod_vjp, parse=_parse_prod,
+        examples=examples_from(_parse_prod, _REDUCE),
+        doc="derivative: the product of the other entries (exclusive cumprods; right at zeros)")
+general("max", (np.max, np.amax), _extremum_jvp, _extremum_vjp, parse=_parse_max,
+        examples=examples_from(_parse_max, _REDUCE), analytic=False, smooth=False,
+        doc="derivative: indicator of the max, shared evenly between ties (like JAX)")
+general("min", (np.min, np.amin), _extremum_jvp, _extremum_vjp, parse=_parse_min,
+        examples=examples_from(_parse_min, _REDUCE), analytic=False, smooth=False,
+        doc="derivative: indicator of the min, shared evenly between ties (like JAX)")
+general("var", np.var, _var_jvp, _var_vjp, parse=_parse_var, examples=examples_from(_parse_var, _MOMENT),
+        analytic=False, doc="mean((x - m)^2) n / (n - ddof); derivative 2 (x - m) / (n - ddof)")
+general("std", np.std, _std_jvp, _std_vjp, parse=_parse_std, examples=examples_from(_parse_std, _MOMENT),
+        analytic=False, doc="sqrt(var); derivative (x - m) / ((n - ddof) std), 0 where std = 0")
+linear("cumsum", np.cumsum, _cumsum_transpose, batched_impl=np.cumsum, parse=_parse_cumsum,
+       examples=examples_from(_parse_cumsum, _SCAN), doc="JVP cumsum(t); VJP reversed cumsum of g")
+general("cumprod", np.cumprod, _cumprod_jvp, _cumprod_vjp, parse=_parse_cumprod,
+        examples=examples_from(_parse_cumprod, _SCAN),
+        doc="derivative prod_{l <= i, l != j} x_l (right at zeros; O(n^2) memory along the axis)")
+nondiff("argmax", np.argmax, doc="index of the max: a constant")
+nondiff("argmin", np.argmin, doc="index of the min: a constant")
+# fmt: on

@@ -9,7 +9,7 @@ import numpy as np
 from ad import rules
 from ad.forward.dual import float_primal
 from ad.reverse import tape
-from ad.reverse.tensor import Tensor
+from ad.reverse.tensor import Tensor, enable_grad
 from ad.trace import new_level
 from ad.tree import flatten
 
@@ -17,13 +17,18 @@ DEFAULT_CHUNK = 128
 
 
 def _trace(f, primals, who):
-    """Run f on fresh leaves at a new level; return (leaves, rebuild, output leaves, rebuild)."""
+    """Run f on fresh leaves at a new level; return (level, leaves, rebuild, outputs, rebuild).
+
+    Recording is on whatever the caller's mode (as torch.func.grad under no_grad): an eager
+    backward() runs rules with recording off, and a rule may itself be a transform.
+    """
     leaves, rebuild = flatten(tuple(primals))
     level = new_level()
     xs = [Tensor(float_primal(p, who), level=level) for p in leaves]
     for x in xs:
         x._requires_grad = True
-    out = f(*rebuild(xs))
+    with enable_grad():
+        out = f(*rebuild(xs))
     out_leaves, out_rebuild = flatten(out)
     return level, xs, rebuild, out_leaves, out_rebuild
 
