@@ -1,18 +1,20 @@
 """ad: forward and reverse automatic differentiation of plain NumPy code, side by side."""
 
-from ad import ops  # noqa: F401  (registers every op)
-from ad import functional
+from ad import (
+    functional,
+    ops,  # noqa: F401  (registers every op)
+)
 from ad.forward.api import jacfwd, jvp
+from ad.forward.dual import Dual
 from ad.functional import hessian, hvp, jacobian
 from ad.implicit import implicit_root
-from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
-from ad.forward.dual import Dual
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
 from ad.registry import defop
-from ad.testing import gradcheck
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
+from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.reverse.optim import SGD
 from ad.reverse.tensor import Tensor, enable_grad, from_numpy, is_grad_enabled, no_grad, tensor
+from ad.testing import gradcheck
 
 __all__ = [
     "checkpoint",

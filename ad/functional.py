@@ -38,12 +38,16 @@ def plan(n: int, m: int, chunk: int | None = None) -> Plan:
     fp, rp = math.ceil(n / k), math.ceil(m / k)
     if fp <= rp:
         mode = "forward"
-        why = (f"n = {n} <= m = {m}: {fp} forward pass(es) of {k} tangents against {rp} reverse "
-               "sweep(s); forward also keeps no tape")
+        why = (
+            f"n = {n} <= m = {m}: {fp} forward pass(es) of {k} tangents against {rp} reverse "
+            "sweep(s); forward also keeps no tape"
+        )
     else:
         mode = "reverse"
-        why = (f"m = {m} < n = {n}: {rp} reverse sweep(s) of {k} cotangents against {fp} forward "
-               "passes, worth the tape's memory")
+        why = (
+            f"m = {m} < n = {n}: {rp} reverse sweep(s) of {k} cotangents against {fp} forward "
+            "passes, worth the tape's memory"
+        )
     return Plan(mode, n, m, k, fp, rp, why)
 
 
@@ -70,8 +74,15 @@ def jacobian(
         run = jacfwd if chosen == "forward" else jacrev
         J = run(f, argnums, chunk=chunk)(*args)
         if explain:
-            return J, Plan(chosen, p.n, p.m, p.chunk, p.forward_passes, p.reverse_passes,
-                           p.reason if mode == "auto" else f"mode={mode!r} was asked for")
+            return J, Plan(
+                chosen,
+                p.n,
+                p.m,
+                p.chunk,
+                p.forward_passes,
+                p.reverse_passes,
+                p.reason if mode == "auto" else f"mode={mode!r} was asked for",
+            )
         return J
 
     return jac

@@ -39,6 +39,12 @@ def implicit_root(F: Callable, solve: Callable) -> Callable:
         _, pull = vjp(lambda th: F(x, th), theta)
         return (-pull(np.reshape(lam, rules.shape(x)))[0],)
 
-    op = Op(f"implicit_root({getattr(solve, '__name__', 'solve')})", "general", solve,
-            jvp_rule=jvp_rule, vjp_rule=vjp_rule, loop_batch=True)
+    op = Op(
+        f"implicit_root({getattr(solve, '__name__', 'solve')})",
+        "general",
+        solve,
+        jvp_rule=jvp_rule,
+        vjp_rule=vjp_rule,
+        loop_batch=True,
+    )
     return lambda theta: apply(op, (theta,), {})

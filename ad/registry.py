@@ -18,6 +18,7 @@ direction (``Op.batch`` says which: ``"vector"`` or ``"loop"``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,11 @@ class Op:
             raise ValueError(f"op {self.name!r}: unknown rule kind {self.kind!r}; use one of {KINDS}")
         # Whether the VJP reads the primal values (so the tape must save them and watch their
         # versions): linear ops and constant-partial elementwise ops read only shapes.
+        # A VJP rule that takes `needs` skips the cotangents of operands nothing depends on
+        # (a constant matrix in A @ x): None in their place.
+        self.vjp_takes_needs = (
+            self.vjp_rule is not None and "needs" in inspect.signature(self.vjp_rule).parameters
+        )
         self.reads_values = not (
             self.kind == "linear"
             or (self.kind == "elementwise" and not any(callable(d) for d in self.derivs))
@@ -136,9 +142,7 @@ def elementwise(
 ) -> Op:
     """An op whose derivative in each operand is an array ``d_i(*xs, y)`` of the output's shape."""
     hs = _callables(handles)
-    return register(
-        Op(name, "elementwise", impl or hs[0], hs, derivs=derivs, domain=domain, **kw)
-    )
+    return register(Op(name, "elementwise", impl or hs[0], hs, derivs=derivs, domain=domain, **kw))
 
 
 def linear(

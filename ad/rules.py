@@ -81,10 +81,7 @@ def jvp(op, tangents, primals, out, params, batched=False):
     if batched and op.loop_batch:
         k = _batch_size(tangents)
         return _stack(
-            [
-                jvp(op, [None if t is None else t[i] for t in tangents], primals, out, params)
-                for i in range(k)
-            ]
+            [jvp(op, [None if t is None else t[i] for t in tangents], primals, out, params) for i in range(k)]
         )
     kind = op.kind
     if kind == "elementwise":
@@ -131,6 +128,8 @@ def vjp(op, ct, primals, out, params, batched=False, needs=None):
             unbroadcast(_scale(ct, d, primals, out), tuple(shape(x)), batched) if need else None
             for d, x, need in zip(op.derivs, primals, needs)
         )
+    if op.vjp_takes_needs:
+        return tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
     return tuple(op.vjp_rule(ct, primals, out, params, batched))
 
 

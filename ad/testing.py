@@ -174,9 +174,12 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     idx = [i for i, a in enumerate(args) if np.issubdtype(np.result_type(a), np.floating)]
     if not idx:
-        raise TypeError("gradcheck needs at least one floating-point argument; pass floats, e.g. x.astype(float)")
+        raise TypeError(
+            "gradcheck needs at least one floating-point argument; pass floats, e.g. x.astype(float)"
+        )
     try:
         for i in idx:
+
             def fi(x, i=i):
                 full = list(args)
                 full[i] = x
@@ -190,17 +193,26 @@ def gradcheck(
                 fwd = float(np.sum(np.asarray(jvp(fi, (x,), (u,))[1]) * w))
                 rev = float(np.sum(vjp_fn(w)[0] * u))
                 fd = float(central_difference(fi, [x], [u], eps) @ np.ravel(w))
-                assert_close(fwd, fd, rtol, atol, f"gradcheck(fast): argument {i}, forward vs finite differences")
-                assert_close(rev, fwd, EXACT_RTOL * 100, EXACT_ATOL * 100,
-                             f"gradcheck(fast): argument {i}, reverse vs forward")
+                assert_close(
+                    fwd, fd, rtol, atol, f"gradcheck(fast): argument {i}, forward vs finite differences"
+                )
+                assert_close(
+                    rev,
+                    fwd,
+                    EXACT_RTOL * 100,
+                    EXACT_ATOL * 100,
+                    f"gradcheck(fast): argument {i}, reverse vs forward",
+                )
                 continue
             Jf, Jr = jacfwd(fi)(x), jacrev(fi)(x)
             out_shape = Jf.shape[: Jf.ndim - x.ndim]
             cols = [central_difference(fi, [x], [e.reshape(x.shape)], eps) for e in np.eye(x.size)]
-            Jd = (np.stack(cols, axis=-1) if cols else np.zeros((int(np.prod(out_shape)), 0)))
+            Jd = np.stack(cols, axis=-1) if cols else np.zeros((int(np.prod(out_shape)), 0))
             Jd = Jd.reshape(out_shape + x.shape)
             assert_close(Jf, Jd, rtol, atol, f"gradcheck: argument {i}, jacfwd vs finite differences")
-            assert_close(Jr, Jf, EXACT_RTOL * 100, EXACT_ATOL * 100, f"gradcheck: argument {i}, jacrev vs jacfwd")
+            assert_close(
+                Jr, Jf, EXACT_RTOL * 100, EXACT_ATOL * 100, f"gradcheck: argument {i}, jacrev vs jacfwd"
+            )
     except AssertionError:
         if raise_exception:
             raise

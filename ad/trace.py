@@ -72,8 +72,10 @@ class Box:
 
     # -- NumPy protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:
-            return dispatch(_UFUNC_REDUCTIONS[ufunc], inputs, kwargs)
+        if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:  # np.add.reduce(x) is sum(x, axis=0)
+            x, *rest = inputs
+            axis = rest[0] if rest else kwargs.pop("axis", 0)
+            return dispatch(_UFUNC_REDUCTIONS[ufunc], (x,), {"axis": axis, **kwargs})
         if method != "__call__":
             raise NotImplementedError(
                 f"ad: numpy.{ufunc.__name__}.{method} is not supported in {self.mode} mode; "

@@ -41,5 +41,10 @@ def test_jacfwd_equals_jacrev(op):
         for i in idx:
             f = testing.op_function(op, operands, params, [i])
             x = np.asarray(operands[i], float)
-            testing.assert_close(ad.jacfwd(f, chunk=2)(x), ad.jacrev(f, chunk=3)(x),
-                                 testing.EXACT_RTOL, testing.EXACT_ATOL, f"{op.name}{params} operand {i}")
+            testing.assert_close(
+                ad.jacfwd(f, chunk=2)(x),
+                ad.jacrev(f, chunk=3)(x),
+                testing.EXACT_RTOL,
+                testing.EXACT_ATOL,
+                f"{op.name}{params} operand {i}",
+            )

@@ -22,7 +22,9 @@ def test_dot_product_jvp_against_vjp(op):
     rng = np.random.default_rng(4)
     for operands, params, idx in _cases(op):
         lhs, rhs = testing.dot_product_test(op, operands, params, idx, rng)
-        assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs)), f"{op.name}{params}: <Ju,w>={lhs} <u,J^T w>={rhs}"
+        assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs)), (
+            f"{op.name}{params}: <Ju,w>={lhs} <u,J^T w>={rhs}"
+        )
 
 
 @pytest.mark.parametrize("op", DIFF_OPS, ids=lambda op: op.name)
@@ -37,5 +39,10 @@ def test_batched_cotangents_equal_one_at_a_time(op):
             wj = type(W)(w[j] for w in W) if isinstance(W, tuple | list) else W[j]
             one = testing.rule_vjp(op, operands, params, idx, wj)
             for b, o in zip(batched, one):
-                testing.assert_close(b[j], o, testing.EXACT_RTOL,
-                                     testing.EXACT_ATOL, f"{op.name}{params} batched cotangent {j}")
+                testing.assert_close(
+                    b[j],
+                    o,
+                    testing.EXACT_RTOL,
+                    testing.EXACT_ATOL,
+                    f"{op.name}{params} batched cotangent {j}",
+                )

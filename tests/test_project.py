@@ -26,7 +26,9 @@ def test_docs_ops_md_is_the_current_coverage_table():
 
 
 def test_python_m_ad_ops_prints_the_table():
-    out = subprocess.run([sys.executable, "-m", "ad", "ops"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ad", "ops"], capture_output=True, text=True, check=True
+    ).stdout
     assert out.startswith("# Op coverage") and "| sin | elementwise |" in out
 
 

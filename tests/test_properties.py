@@ -12,8 +12,7 @@ from ad.trace import apply
 SMOOTH = [
     op
     for op in registry.all_ops()
-    if op.kind == "elementwise" and op.smooth and all(d == "real" for d in op.domain)
-    and op.examples is None
+    if op.kind == "elementwise" and op.smooth and all(d == "real" for d in op.domain) and op.examples is None
 ]
 UNARY = [op for op in SMOOTH if len(op.derivs) == 1]
 BINARY = [op for op in SMOOTH if len(op.derivs) == 2]

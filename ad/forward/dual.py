@@ -61,7 +61,9 @@ class Dual(Box):
                 tangents.append(None)
         if batch is not None:  # an unbatched tangent at a batched level is the same for all k
             tangents = [
-                t if t is None or rules.ndim(t) == rules.ndim(p) + 1 else np.broadcast_to(t, (batch,) + tuple(rules.shape(t)))
+                t
+                if t is None or rules.ndim(t) == rules.ndim(p) + 1
+                else np.broadcast_to(t, (batch,) + tuple(rules.shape(t)))
                 for t, p in zip(tangents, primals)
             ]
         out = apply(op, primals, params)

@@ -23,19 +23,38 @@ elementwise("tan", np.tan, lambda x, y: 1 + y * y, domain=("unit",))
 elementwise("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x), domain=("unit",))
 elementwise("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x), domain=("unit",))
 elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x * x))
-elementwise("arctan2", np.arctan2, lambda a, b, y: b / (a * a + b * b),
-            lambda a, b, y: -a / (a * a + b * b), domain=("real", "positive"), analytic=False)
-elementwise("hypot", np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y,
-            domain=("nonzero", "nonzero"), analytic=False)
+elementwise(
+    "arctan2",
+    np.arctan2,
+    lambda a, b, y: b / (a * a + b * b),
+    lambda a, b, y: -a / (a * a + b * b),
+    domain=("real", "positive"),
+    analytic=False,
+)
+elementwise(
+    "hypot",
+    np.hypot,
+    lambda a, b, y: a / y,
+    lambda a, b, y: b / y,
+    domain=("nonzero", "nonzero"),
+    analytic=False,
+)
 elementwise("sinh", np.sinh, lambda x, y: np.cosh(x))
 elementwise("cosh", np.cosh, lambda x, y: np.sinh(x))
 elementwise("tanh", np.tanh, lambda x, y: 1 - y * y)
 elementwise("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1))
 elementwise("arccosh", np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1), domain=("gt1",))
 elementwise("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), domain=("unit",))
-elementwise("logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y), analytic=False)
-elementwise("logaddexp2", np.logaddexp2, lambda a, b, y: np.exp2(a - y), lambda a, b, y: np.exp2(b - y), analytic=False)
+elementwise(
+    "logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y), analytic=False
+)
+elementwise(
+    "logaddexp2",
+    np.logaddexp2,
+    lambda a, b, y: np.exp2(a - y),
+    lambda a, b, y: np.exp2(b - y),
+    analytic=False,
+)
 elementwise("deg2rad", (np.deg2rad, np.radians), np.pi / 180, analytic=False)
 elementwise("rad2deg", (np.rad2deg, np.degrees), 180 / np.pi, analytic=False)
-elementwise("sinc", np.sinc,
-            lambda x, y: (np.cos(np.pi * x) - y) / x, domain=("nonzero",))
+elementwise("sinc", np.sinc, lambda x, y: (np.cos(np.pi * x) - y) / x, domain=("nonzero",))

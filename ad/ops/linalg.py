@@ -118,9 +118,11 @@ def _einsum_jvp(ts, xs, out, p, batched):
     return sum(terms[1:], terms[0])
 
 
-def _einsum_vjps(g, xs, out, p, batched):
+def _einsum_vjps(g, xs, out, p, batched, needs):
     """VJP of einsum in operand i: einsum of g with every other operand."""
-    return tuple(_einsum_vjp(p["spec"], g, list(xs), i, batched) for i in range(len(xs)))
+    return tuple(
+        _einsum_vjp(p["spec"], g, list(xs), i, batched) if need else None for i, need in enumerate(needs)
+    )
 
 
 def _einsum_parse(subscripts, *operands, optimize=False, **options):
@@ -138,9 +140,9 @@ _ABC = string.ascii_lowercase
 def _contraction(name, handles, spec, **kw):
     """A bilinear op equal to einsum(spec(ndim_a, ndim_b, **params), a, b)."""
 
-    def transpose(g, xs, out, p, batched):
+    def transpose(g, xs, out, p, batched, needs):
         s = spec(*map(ndim, xs), **p)
-        return tuple(_einsum_vjp(s, g, list(xs), i, batched) for i in (0, 1))
+        return tuple(_einsum_vjp(s, g, list(xs), i, batched) if needs[i] else None for i in (0, 1))
 
     def batched_impl(a, b, which, **p):
         return _einsum_in(spec(ndim(a) - (which == 0), ndim(b) - (which == 1), **p), (a, b), which, True)
@@ -231,16 +233,21 @@ def _matmul_batched(a, b, which):
     return np.squeeze(out, axis=axes) if axes else out
 
 
-def _matmul_transpose(g, xs, out, p, batched):
+def _matmul_transpose(g, xs, out, p, batched, needs):
     """VJP of matmul in A: G @ B^T; in B: A^T @ G (summed over broadcast stacks)."""
     a, b = xs
     da, db = ndim(a), ndim(b)
     a2, b2 = _as_matrices(a, b, da, db)
     axes = _promoted(da, db)
     g2 = np.expand_dims(g, axes) if axes else g
-    ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), shape(a2), batched)
-    gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), shape(b2), batched)
-    return (np.squeeze(ga, axis=-2) if da == 1 else ga), (np.squeeze(gb, axis=-1) if db == 1 else gb)
+    ga = gb = None
+    if needs[0]:
+        ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), shape(a2), batched)
+        ga = np.squeeze(ga, axis=-2) if da == 1 else ga
+    if needs[1]:
+        gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), shape(b2), batched)
+        gb = np.squeeze(gb, axis=-1) if db == 1 else gb
+    return ga, gb
 
 
 # -- trace: linear, an einsum with the offset diagonal's mask ------------------------------
@@ -359,12 +366,12 @@ def _solve_jvp(ts, xs, x, p, batched):
     return np.squeeze(dx, axis=-1) if vec else dx
 
 
-def _solve_vjp(g, xs, x, p, batched):
+def _solve_vjp(g, xs, x, p, batched, needs):
     """VJP of solve: b̄ = A^{-T} g, Ā = -b̄ x^T (summed over broadcast stacks)."""
     a, b = xs
     vec = ndim(b) == 1
     gb = np.linalg.solve(_mT(a), _column(g, vec))
-    ga = unbroadcast(-np.matmul(gb, _mT(_column(x, vec))), shape(a), batched)
+    ga = unbroadcast(-np.matmul(gb, _mT(_column(x, vec))), shape(a), batched) if needs[0] else None
     gb = unbroadcast(gb, shape(_column(b, vec)), batched)
     return ga, (np.squeeze(gb, axis=-1) if vec else gb)
 

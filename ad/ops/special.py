@@ -93,21 +93,56 @@ def _axis_examples(rng):
 
 def _lse_examples(rng):
     x = rng.uniform(-2, 2, (3, 4))
-    return [((x,), {}), ((x,), {"axis": 0}), ((x,), {"axis": 1, "keepdims": True}),
-            ((x,), {"axis": (0, 1)})]
+    return [((x,), {}), ((x,), {"axis": 0}), ((x,), {"axis": 1, "keepdims": True}), ((x,), {"axis": (0, 1)})]
 
 
-relu = defop("relu", lambda x: np.maximum(x, 0.0), derivs=(lambda x, y: x > 0,),
-             domain=("nonzero",), analytic=False, smooth=False,
-             doc="max(x, 0); relu'(0) = 0 (DESIGN.md's convention)")
-sigmoid = defop("sigmoid", _sigmoid, derivs=(lambda x, y: y * (1 - y),),
-                doc="1 / (1 + exp(-x)), computed without overflow", analytic=False)
-softplus = defop("softplus", lambda x: np.logaddexp(0.0, x), derivs=(lambda x, y: _sigmoid(x),),
-                 doc="log(1 + exp(x)), computed without overflow", analytic=False)
-logsumexp = defop("logsumexp", _logsumexp, jvp=_lse_jvp, vjp=_lse_vjp, examples=_lse_examples, parse=_parse_lse,
-                  doc="log(sum(exp(x), axis)), stable; its derivative is softmax")
-softmax = defop("softmax", _softmax, jvp=_sm_jvp, vjp=_sm_vjp, examples=_axis_examples,
-                parse=_parse_softmax,
-                doc="exp(x) / sum(exp(x), axis); JVP s * (t - <s, t>)")
-log_softmax = defop("log_softmax", _log_softmax, jvp=_lsm_jvp, vjp=_lsm_vjp,
-                    examples=_axis_examples, parse=_parse_softmax, doc="x - logsumexp(x, axis); JVP t - <softmax, t>")
+relu = defop(
+    "relu",
+    lambda x: np.maximum(x, 0.0),
+    derivs=(lambda x, y: x > 0,),
+    domain=("nonzero",),
+    analytic=False,
+    smooth=False,
+    doc="max(x, 0); relu'(0) = 0 (DESIGN.md's convention)",
+)
+sigmoid = defop(
+    "sigmoid",
+    _sigmoid,
+    derivs=(lambda x, y: y * (1 - y),),
+    doc="1 / (1 + exp(-x)), computed without overflow",
+    analytic=False,
+)
+softplus = defop(
+    "softplus",
+    lambda x: np.logaddexp(0.0, x),
+    derivs=(lambda x, y: _sigmoid(x),),
+    doc="log(1 + exp(x)), computed without overflow",
+    analytic=False,
+)
+logsumexp = defop(
+    "logsumexp",
+    _logsumexp,
+    jvp=_lse_jvp,
+    vjp=_lse_vjp,
+    examples=_lse_examples,
+    parse=_parse_lse,
+    doc="log(sum(exp(x), axis)), stable; its derivative is softmax",
+)
+softmax = defop(
+    "softmax",
+    _softmax,
+    jvp=_sm_jvp,
+    vjp=_sm_vjp,
+    examples=_axis_examples,
+    parse=_parse_softmax,
+    doc="exp(x) / sum(exp(x), axis); JVP s * (t - <s, t>)",
+)
+log_softmax = defop(
+    "log_softmax",
+    _log_softmax,
+    jvp=_lsm_jvp,
+    vjp=_lsm_vjp,
+    examples=_axis_examples,
+    parse=_parse_softmax,
+    doc="x - logsumexp(x, axis); JVP t - <softmax, t>",
+)

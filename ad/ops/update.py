@@ -30,12 +30,23 @@ def _vjp(g, primals, out, p, batched):
 
 def _examples(rng):
     x = rng.uniform(-2, 2, (4, 3))
-    return [((x, rng.uniform(-2, 2, 3)), {"index": 1}), ((x, 0.5 + rng.uniform(size=())), {"index": (slice(1, 3), 0)}),
-            ((x, rng.uniform(-2, 2, (2, 3))), {"index": np.array([0, 2])})]
+    return [
+        ((x, rng.uniform(-2, 2, 3)), {"index": 1}),
+        ((x, 0.5 + rng.uniform(size=())), {"index": (slice(1, 3), 0)}),
+        ((x, rng.uniform(-2, 2, (2, 3))), {"index": np.array([0, 2])}),
+    ]
 
 
-SETITEM = general("setitem", (), _jvp, _vjp, impl=_setitem, loop_batch=True, examples=_examples,
-                  doc="x with x[index] = v; differentiable in x and v (the last write wins)")
+SETITEM = general(
+    "setitem",
+    (),
+    _jvp,
+    _vjp,
+    impl=_setitem,
+    loop_batch=True,
+    examples=_examples,
+    doc="x with x[index] = v; differentiable in x and v (the last write wins)",
+)
 
 
 def setitem(x, index, v):

@@ -45,7 +45,8 @@ def _pullback(level, xs, out_leaves, cts, batched, retain_graph, k=None):
         found[id(t)] = g if id(t) not in found else found[id(t)] + g
 
     roots = [
-        (y, ct) for y, ct in zip(out_leaves, cts)
+        (y, ct)
+        for y, ct in zip(out_leaves, cts)
         if isinstance(y, Tensor) and y.level == level and y._requires_grad
     ]
     tape.backprop(roots, sink, batched=batched, retain_graph=retain_graph)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from ad import rules
 from ad.registry import Op
 from ad.trace import apply

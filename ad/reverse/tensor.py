@@ -49,8 +49,15 @@ class Tensor(Box):
     """An array, the node that produced it (None for a leaf), and its gradient."""
 
     __slots__ = (
-        "_data", "_requires_grad", "_node", "_index", "_vc",
-        "_grad", "_retains_grad", "level", "__weakref__",
+        "_data",
+        "_requires_grad",
+        "_node",
+        "_index",
+        "_vc",
+        "_grad",
+        "_retains_grad",
+        "level",
+        "__weakref__",
     )
     mode = "reverse"
 
@@ -110,8 +117,11 @@ class Tensor(Box):
         return self._vc[0]
 
     def __repr__(self):
-        extra = f", grad_fn={self._node!r}" if self._node is not None else (
-            ", requires_grad=True" if self._requires_grad else "")
+        extra = (
+            f", grad_fn={self._node!r}"
+            if self._node is not None
+            else (", requires_grad=True" if self._requires_grad else "")
+        )
         return f"tensor({raw(self._data)!r}{extra})"
 
     def __array__(self, dtype=None, copy=None):
@@ -189,7 +199,10 @@ class Tensor(Box):
         retain = create_graph if retain_graph is None else retain_graph
         with _grad_mode(create_graph):
             tape.backprop(
-                [(self, gradient)], _accumulate, retain_graph=retain, create_graph=create_graph,
+                [(self, gradient)],
+                _accumulate,
+                retain_graph=retain,
+                create_graph=create_graph,
                 wrap=lambda g: Tensor(g, level=self.level),
             )
 
@@ -302,5 +315,3 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 def from_numpy(a: np.ndarray) -> Tensor:
     """A leaf Tensor that shares memory with a."""
     return Tensor.from_numpy(a)
-
-

@@ -32,8 +32,11 @@ def test_jvp_matches_central_differences(op):
         xs = [np.asarray(operands[i], float) for i in idx]
         vs = _directions(operands, idx, rng)
         testing.assert_close(
-            testing.jvp_flat(f, xs, vs), testing.central_difference(f, xs, vs),
-            testing.FD_RTOL, testing.FD_ATOL, f"{op.name}{params} JVP vs finite differences",
+            testing.jvp_flat(f, xs, vs),
+            testing.central_difference(f, xs, vs),
+            testing.FD_RTOL,
+            testing.FD_ATOL,
+            f"{op.name}{params} JVP vs finite differences",
         )
 
 
@@ -45,8 +48,11 @@ def test_jvp_matches_complex_step(op):
         xs = [np.asarray(operands[i], float) for i in idx]
         vs = _directions(operands, idx, rng)
         testing.assert_close(
-            testing.jvp_flat(f, xs, vs), testing.complex_step(f, xs, vs),
-            testing.CS_RTOL, testing.CS_ATOL, f"{op.name}{params} JVP vs complex step",
+            testing.jvp_flat(f, xs, vs),
+            testing.complex_step(f, xs, vs),
+            testing.CS_RTOL,
+            testing.CS_ATOL,
+            f"{op.name}{params} JVP vs complex step",
         )
 
 
@@ -59,8 +65,16 @@ def test_batched_jvp_equals_one_direction_at_a_time(op):
         xs = [np.asarray(operands[i], float) for i in idx]
         Vs = _directions(operands, idx, rng, k)
         batched = testing.batched_jvp(f, xs, Vs)
-        flat_b = [testing._flat([b[j] for b in batched]) if isinstance(batched, list) else testing._flat(batched[j]) for j in range(k)]
+        flat_b = [
+            testing._flat([b[j] for b in batched]) if isinstance(batched, list) else testing._flat(batched[j])
+            for j in range(k)
+        ]
         for j in range(k):
             one = testing.jvp_flat(f, xs, [V[j] for V in Vs])
-            testing.assert_close(flat_b[j], one, testing.EXACT_RTOL, testing.EXACT_ATOL,
-                                 f"{op.name}{params} batched direction {j}")
+            testing.assert_close(
+                flat_b[j],
+                one,
+                testing.EXACT_RTOL,
+                testing.EXACT_ATOL,
+                f"{op.name}{params} batched direction {j}",
+            )

@@ -13,9 +13,13 @@ def rosenbrock(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
-def logistic_loss(w, X=np.random.default_rng(0).standard_normal((7, 4)), y=np.array([0, 1, 1, 0, 1, 0, 1.0])):
-    z = X @ w
-    return np.sum(np.logaddexp(0.0, z) - y * z)
+X_LOGISTIC = np.random.default_rng(0).standard_normal((7, 4))
+Y_LOGISTIC = np.array([0, 1, 1, 0, 1, 0, 1.0])
+
+
+def logistic_loss(w):
+    z = X_LOGISTIC @ w
+    return np.sum(np.logaddexp(0.0, z) - Y_LOGISTIC * z)
 
 
 def mlp_loss(p):
