@@ -242,10 +242,14 @@ def _matmul_transpose(g, xs, out, p, batched, needs):
     g2 = np.expand_dims(g, axes) if axes else g
     ga = gb = None
     if needs[0]:
-        ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), shape(a2), batched)
+        # With a vector b the contraction has length 1: an outer product, which a broadcast
+        # multiply does several times faster than matmul's (m, 1) @ (1, n) path.
+        bt = np.swapaxes(b2, -1, -2)
+        ga = unbroadcast(g2 * bt if db == 1 else np.matmul(g2, bt), shape(a2), batched)
         ga = np.squeeze(ga, axis=-2) if da == 1 else ga
     if needs[1]:
-        gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), shape(b2), batched)
+        at = np.swapaxes(a2, -1, -2)
+        gb = unbroadcast(at * g2 if da == 1 else np.matmul(at, g2), shape(b2), batched)
         gb = np.squeeze(gb, axis=-1) if db == 1 else gb
     return ga, gb
 

@@ -51,7 +51,7 @@ def _pullback(level, xs, out_leaves, cts, batched, retain_graph, k=None):
     ]
     tape.backprop(roots, sink, batched=batched, retain_graph=retain_graph)
     pre = (k,) if batched else ()
-    return [found.get(id(x), np.zeros(pre + tuple(rules.shape(x._data)))) for x in xs]
+    return [found[id(x)] if id(x) in found else np.zeros(pre + tuple(rules.shape(x._data))) for x in xs]
 
 
 def _check_ct(ct, y, batched=False):

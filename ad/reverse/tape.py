@@ -24,7 +24,18 @@ FREED = (
 class Node:
     """A recorded op: its inputs, what its VJP needs saved, and the versions it saw."""
 
-    __slots__ = ("op", "inputs", "needs", "primals", "out", "params", "versions", "outputs", "saves")
+    __slots__ = (
+        "op",
+        "inputs",
+        "needs",
+        "primals",
+        "out",
+        "params",
+        "versions",
+        "outputs",
+        "saves",
+        "retains",
+    )
 
     def __init__(self, op, inputs, needs, primals, out, params):
         self.op = op
@@ -37,6 +48,7 @@ class Node:
         # The version of every input this op's VJP reads, to catch in-place changes later.
         self.versions = [None if t is None else t._version for t in inputs] if self.saves else None
         self.outputs: list = []  # weakrefs to the output Tensors, set by the engine
+        self.retains = False  # an output asked for retain_grad()
 
     @property
     def name(self) -> str:
@@ -50,8 +62,6 @@ class Node:
         return tuple(None if t is None else t.grad_fn for t in self.inputs or ())
 
     def check_versions(self):
-        if not self.saves:
-            return
         for i, (t, v) in enumerate(zip(self.inputs, self.versions)):
             if t is not None and t._version != v:
                 raise RuntimeError(_modified(self, f"its input {i}", v, t._version))
@@ -113,14 +123,15 @@ def backprop(roots, sink, *, batched=False, retain_graph=False, create_graph=Fal
         slot = pending.setdefault(id(t._node), [None] * len(t._node.outputs))
         slot[t._index] = _add(slot[t._index], ct)
         root_nodes.append(t._node)
-    order = _toposort(root_nodes)
-    for node in order:
+    for node in _toposort(root_nodes):
         cts = pending.pop(id(node))
-        node.check_versions()
-        outs = [ref() for ref in node.outputs]
-        for out_t, ct in zip(outs, cts):
-            if out_t is not None and out_t._retains_grad and ct is not None:
-                sink(out_t, ct)
+        if node.saves:
+            node.check_versions()
+        if node.retains or create_graph:
+            outs = [ref() for ref in node.outputs]
+            for out_t, ct in zip(outs, cts):
+                if out_t is not None and out_t._retains_grad and ct is not None:
+                    sink(out_t, ct)
         ct = _fill(cts, node.out, batched) if isinstance(node.out, tuple | list) else cts[0]
         if create_graph:
             primals = [p if t is None else t for p, t in zip(node.primals, node.inputs)]

@@ -173,6 +173,8 @@ class Tensor(Box):
         if not self._requires_grad:
             raise RuntimeError("retain_grad() on a Tensor that does not require grad")
         self._retains_grad = True
+        if self._node is not None:
+            self._node.retains = True
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
         """Accumulate d(gradient . self)/d(leaf) into every leaf's .grad (v^T J)."""
@@ -197,10 +199,26 @@ class Tensor(Box):
                     f"Tensor has shape {self.shape}; pass one of the Tensor's shape"
                 )
         retain = create_graph if retain_graph is None else retain_graph
+        # .grad is updated in place by later backwards, so it must not share memory with
+        # anything: the first cotangent a leaf receives is kept without a copy only if it is
+        # an array no one else was handed, and until this sweep ends (the same array may
+        # still wait in the tape for another node) that leaf accumulates out of place.
+        handed, borrowed = {id(gradient)}, set()
+
+        def sink(t, g):
+            if id(t) in borrowed:
+                t._grad._data = t._grad._data + g
+                return
+            fresh = t._grad is None and isinstance(g, np.ndarray) and g.base is None and id(g) not in handed
+            _accumulate(t, g, fresh)
+            handed.add(id(g))
+            if fresh:
+                borrowed.add(id(t))
+
         with _grad_mode(create_graph):
             tape.backprop(
                 [(self, gradient)],
-                _accumulate,
+                sink,
                 retain_graph=retain,
                 create_graph=create_graph,
                 wrap=lambda g: Tensor(g, level=self.level),
@@ -226,6 +244,7 @@ class Tensor(Box):
         self._vc[0] += 1
         if isinstance(result, Tensor) and result._node is not None:
             tape.watch(result._node, [self])
+            result._node.retains = self._retains_grad
             self._requires_grad = True
         return self
 
@@ -294,10 +313,18 @@ class Tensor(Box):
         return type(out)(outs) if multi else outs[0]
 
 
-def _accumulate(t: Tensor, g):
-    """Add a cotangent into t.grad (PyTorch's accumulation: zeroing is the user's)."""
+def _accumulate(t: Tensor, g, fresh: bool = False):
+    """Add a cotangent into t.grad (PyTorch's accumulation: zeroing is the user's).
+
+    The first gradient is stored without a copy only when it is `fresh`: an array no one
+    else holds, since .grad is later updated in place.
+    """
     if t._grad is None:
-        t._grad = g if isinstance(g, Tensor) else Tensor(np.array(g, dtype=float, copy=True), level=t.level)
+        if not isinstance(g, Tensor):
+            g = Tensor(
+                g if fresh and g.dtype.kind == "f" else np.array(g, dtype=float, copy=True), level=t.level
+            )
+        t._grad = g
     elif isinstance(g, Tensor) or t._grad._node is not None:
         t._grad = t._grad + g  # a graph-carrying gradient (create_graph): out of place
     else:

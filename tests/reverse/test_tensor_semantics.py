@@ -223,3 +223,19 @@ def test_tensor_ops_keep_plain_numpy_code_working():
     loss.backward()
     t = np.tanh(2.0 * x)
     np.testing.assert_allclose(W.grad.numpy(), np.outer(2 * t * (1 - t**2), x))
+
+
+def test_gradients_sharing_a_cotangent_stay_independent():
+    # add hands the same cotangent to both operands; z adds into x.grad while h's node still
+    # waits on that cotangent: neither may see the other's in-place accumulation.
+    x = ad.tensor([1.0, 2.0], requires_grad=True)
+    u = ad.tensor([3.0, 4.0], requires_grad=True)
+    h = x * 2.0
+    out = (x + h) + (x * 3.0) + u
+    v = np.array([1.0, -1.0])
+    out.backward(gradient=v)
+    np.testing.assert_allclose(x.grad.numpy(), 6.0 * v)
+    np.testing.assert_allclose(u.grad.numpy(), v)
+    assert not np.shares_memory(u.grad.numpy(), v)
+    u.grad.zero_()
+    np.testing.assert_allclose(x.grad.numpy(), 6.0 * v)
