@@ -70,6 +70,12 @@ class Box:
     def _value(self):  # the unboxed value at this box's level
         raise NotImplementedError
 
+    @classmethod
+    def _constant(cls, op, operands, params):
+        """A non-differentiable op: its value on the plain values is a constant to every level
+        (the compiled-tape recorder overrides this to turn comparisons into guards)."""
+        return op.impl(*(raw(x) for x in operands), **params)
+
     # -- NumPy protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:  # np.add.reduce(x) is sum(x, axis=0)
@@ -266,5 +272,5 @@ def apply(op, operands, params):
     if top is None:
         return op.impl(*operands, **params)
     if op.kind == "nondiff":
-        return op.impl(*(raw(x) for x in operands), **params)
+        return top._constant(op, operands, params)
     return top._process(op, operands, params, top.level)

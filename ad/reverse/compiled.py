@@ -1,0 +1,348 @@
+"""Compiled tapes: record a function once into flat arrays, replay it in numba.
+
+`ad.compile(f, x)` runs f once on a recorder (a Box at its own level, so it is one more
+level of the shared dispatch) that lowers every op to scalar instructions:
+elementwise ops become one instruction per element, shape ops (reshape, transpose,
+indexing, concatenate, ...) only rearrange which slots hold which element and cost
+nothing, and sum/mean/matmul become trees of adds and multiplies. The result is a
+straight-line program of scalar instructions (ReverseDiff.jl's compiled tapes; the
+static-graph idea of torch.compile) that ad/reverse/replay.py sweeps forward, in reverse
+and in tangent mode, batched or not: one recording gives value, grad, vjp, jvp, jacfwd
+and jacrev.
+
+Branches: every comparison made while recording (`if x > 0:`, `max(x, y)`, `x[x > 0]`)
+becomes a guard. A replay whose guards fail re-records at the new input; it never
+returns the gradient of the branch it did not take.
+
+Limits: one array (or float) argument; arrays small enough that one instruction per
+element is sensible (thousands to a few hundred thousand); ops without a compiled rule
+(linear algebra beyond matmul/dot, cumulative ops, ...) raise NotImplementedError at
+recording time. Buffers are reused between calls: one Compiled object per thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ad import rules
+from ad.trace import Box, new_level, raw
+
+# Linear ops that only move elements: replayed by moving slot indices, with no instruction.
+GATHERS = {
+    "reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
+    "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "array_split", "flip",
+    "fliplr", "flipud", "roll", "tile", "repeat", "diagonal", "getitem", "take",
+    "take_along_axis", "copy", "atleast_1d", "atleast_2d", "atleast_3d", "positive",
+}  # fmt: skip
+# Non-differentiable ops that only read shapes: plain constants, safe to bake in.
+SHAPE_ONLY = {"shape", "ndim", "size", "zeros_like", "ones_like", "empty_like", "full_like"}
+
+
+class Program:
+    """Instructions and slot values, appended in chunks while recording."""
+
+    def __init__(self):
+        self.n_slots = 0
+        self.values: list[np.ndarray] = []
+        self.chunks: list[tuple] = []  # (code, a, b, out) arrays
+
+    def new_slots(self, values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        slots = np.arange(self.n_slots, self.n_slots + values.size).reshape(values.shape)
+        self.n_slots += values.size
+        self.values.append(values.ravel())
+        return slots
+
+    def emit(self, code: int, A, B, values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        out = self.new_slots(values)
+        n = values.size
+        b = np.full(n, -1) if B is None else np.broadcast_to(B, values.shape).ravel()
+        self.chunks.append((np.full(n, code), np.broadcast_to(A, values.shape).ravel(), b, out.ravel()))
+        return out
+
+    def guard(self, code: int, A, B, expected):
+        expected = np.asarray(expected)
+        A, B = np.broadcast_to(A, expected.shape).ravel(), np.broadcast_to(B, expected.shape).ravel()
+        self.chunks.append((np.full(A.size, code), A, B, expected.ravel().astype(np.int64)))
+
+    def finish(self):
+        from ad.reverse import replay
+
+        cat = lambda i: np.ascontiguousarray(  # noqa: E731
+            np.concatenate([c[i] for c in self.chunks]) if self.chunks else np.zeros(0), dtype=np.int64
+        )
+        values = np.concatenate(self.values) if self.values else np.zeros(0)
+        return replay, cat(0), cat(1), cat(2), cat(3), values
+
+
+class Rec(Box):
+    """A recorded array: which slots hold its elements, and their values at recording time."""
+
+    __slots__ = ("slots", "value", "level", "program")
+    mode = "compiled"
+
+    def __init__(self, slots, value, level, program):
+        self.slots, self.value, self.level, self.program = slots, value, level, program
+
+    @property
+    def _value(self):
+        return self.value
+
+    def _no_value(self, what):
+        raise TypeError(
+            f"ad.compile cannot record {what} of a traced value: the compiled program would "
+            "bake in this call's value. Compare with <, >, ... (recorded as guards) instead."
+        )
+
+    def __bool__(self):
+        if self.value.size == 1:
+            self._no_value("bool()")  # a branch must go through a comparison to be guarded
+        return bool(self.value)
+
+    def __float__(self):
+        self._no_value("float()")
+
+    def __int__(self):
+        self._no_value("int()")
+
+    def __index__(self):
+        self._no_value("an index")
+
+    @classmethod
+    def _constant(cls, op, operands, params):
+        from ad.reverse.replay import GUARD, OPCODES
+
+        recs = [x for x in operands if isinstance(x, Rec)]
+        prog, level = recs[0].program, max(x.level for x in recs)
+        code = OPCODES.get(op.name)
+        if op.name in SHAPE_ONLY:
+            return op.impl(*(raw(x) for x in operands), **params)
+        if code is None:
+            raise NotImplementedError(
+                f"ad.compile has no compiled rule for {op.name}: its value would be baked in "
+                "unguarded. Use the eager engines (ad.grad, ad.jacrev, ...) for this function."
+            )
+        value = op.impl(*(raw(x) for x in operands), **params)
+        slots = [_slots(x, prog, level) for x in operands]
+        if code >= GUARD:
+            prog.guard(code, slots[0], slots[1], value)
+            return value
+        return Rec(prog.emit(code, slots[0], None, value), np.asarray(value, float), level, prog)
+
+    @classmethod
+    def _process(cls, op, operands, params, level):
+        from ad.reverse.replay import OPCODES
+
+        prog = next(x.program for x in operands if isinstance(x, Rec) and x.level == level)
+        name = op.name
+        if name in GATHERS:
+            slots = [_slots(x, prog, level) for x in operands]
+            values = [_values(x, level) for x in operands]
+            return _wrap(op.impl(*slots, **params), op.impl(*values, **params), level, prog)
+        if name == "where":
+            c, x, y = operands
+            if isinstance(c, Box):
+                raise NotImplementedError(
+                    "ad.compile: np.where needs a plain condition (a comparison's result)"
+                )
+            sx, sy = _slots(x, prog, level), _slots(y, prog, level)
+            return Rec(np.where(c, sx, sy), np.where(c, _values(x, level), _values(y, level)), level, prog)
+        if name in OPCODES:
+            slots = [_slots(x, prog, level) for x in operands]
+            value = op.impl(*(_values(x, level) for x in operands), **params)
+            b = slots[1] if len(slots) > 1 else None
+            if b is not None:
+                slots[0], b = np.broadcast_arrays(slots[0], b)
+            return Rec(prog.emit(OPCODES[name], slots[0], b, value), np.asarray(value, float), level, prog)
+        if name in ("sum", "mean"):
+            return _sum(operands[0], params, level, prog, mean=name == "mean")
+        if name in ("matmul", "dot", "inner"):
+            return _matmul(*operands, name)
+        raise NotImplementedError(
+            f"ad.compile has no compiled rule for {name}; supported: elementwise ops, shape ops, "
+            "sum, mean, matmul, dot, inner. Use the eager engines for this function."
+        )
+
+
+def _slots(x, prog, level):
+    if isinstance(x, Rec) and x.level == level:
+        return x.slots
+    if isinstance(x, Box):
+        raise NotImplementedError("ad.compile records one level: call it outside other transforms")
+    return prog.new_slots(np.asarray(x, dtype=float))
+
+
+def _values(x, level):
+    return x.value if isinstance(x, Rec) and x.level == level else np.asarray(x, dtype=float)
+
+
+def _wrap(slots, values, level, prog):
+    if isinstance(slots, tuple | list):
+        return type(slots)(Rec(s, v, level, prog) for s, v in zip(slots, values))
+    return Rec(np.asarray(slots), np.asarray(values, float), level, prog)
+
+
+def _sum(x, params, level, prog, mean):
+    """A pairwise tree of add instructions over the reduced axes (log depth, like NumPy's)."""
+    from ad.reverse.replay import OPCODES
+
+    S, V = x.slots, x.value
+    axis, keepdims = params.get("axis"), params.get("keepdims", False)
+    axes = tuple(range(S.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(S.ndim, 1))
+    rest = [d for d in range(S.ndim) if d not in axes]
+    kept = tuple(S.shape[d] for d in rest)
+    r = int(np.prod([S.shape[d] for d in axes], dtype=int))
+    S = np.transpose(S, rest + list(axes)).reshape(kept + (r,))
+    V = np.transpose(V, rest + list(axes)).reshape(kept + (r,))
+    if r == 0:
+        S, V = prog.new_slots(np.zeros(kept)), np.zeros(kept)
+    else:
+        while S.shape[-1] > 1:
+            m = S.shape[-1] // 2
+            vals = V[..., 0 : 2 * m : 2] + V[..., 1 : 2 * m : 2]
+            new = prog.emit(OPCODES["add"], S[..., 0 : 2 * m : 2], S[..., 1 : 2 * m : 2], vals)
+            S = np.concatenate([new, S[..., 2 * m :]], axis=-1)
+            V = np.concatenate([vals, V[..., 2 * m :]], axis=-1)
+        S, V = S[..., 0], V[..., 0]
+    out_shape = tuple(1 if d in axes else n for d, n in enumerate(x.slots.shape)) if keepdims else kept
+    out = Rec(S.reshape(out_shape), V.reshape(out_shape), level, prog)
+    return out * (1.0 / r) if mean else out
+
+
+def _matmul(a, b, name):
+    """matmul/dot/inner as broadcast multiply and sum, through the recorder's own rules."""
+    da, db = rules.ndim(a), rules.ndim(b)
+    if da == 0 or db == 0:
+        return a * b
+    if name == "inner":
+        b = np.swapaxes(b, -1, -2) if db > 1 else b
+        db = rules.ndim(b)
+    if name == "dot" and (da > 2 or db > 2):
+        raise NotImplementedError("ad.compile: np.dot of arrays above 2-D; use matmul")
+    a2 = a[None, :] if da == 1 else a
+    b2 = b[:, None] if db == 1 else b
+    out = np.sum(a2[..., :, :, None] * b2[..., None, :, :], axis=-2)
+    if da == 1:
+        out = out[..., 0, :]
+    if db == 1:
+        out = out[..., 0]
+    return out
+
+
+class Compiled:
+    """f recorded at an example input; replayed by numba for values and derivatives."""
+
+    def __init__(self, f: Callable, x):
+        self.f = f
+        self.records = 0
+        if not np.issubdtype(np.result_type(x), np.floating):
+            raise TypeError("ad.compile differentiates with respect to a float input; pass x.astype(float)")
+        self._record(np.asarray(x, dtype=float))
+
+    def _record(self, x):
+        prog, level = Program(), new_level()
+        inputs = prog.new_slots(x)
+        y = self.f(Rec(inputs, x.copy(), level, prog))
+        if isinstance(y, tuple | list | dict):
+            raise TypeError("ad.compile: f must return one array or scalar")
+        if not (isinstance(y, Rec) and y.level == level):
+            y = Rec(prog.new_slots(np.asarray(raw(y), float)), np.asarray(raw(y), float), level, prog)
+        self.replay, self.code, self.a, self.b, self.out, self.v0 = prog.finish()
+        self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
+        self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
+        self.out_shape, self.out_slots = y.slots.shape, np.ascontiguousarray(y.slots.ravel())
+        self.v = self.v0.copy()
+        self.pa = np.zeros(len(self.code))
+        self.pb = np.zeros(len(self.code))
+        self.ct = np.zeros(len(self.v0))
+        self.records += 1
+
+    @property
+    def n_instructions(self) -> int:
+        return len(self.code)
+
+    def _load(self, x):
+        """Write x into the input slots (constants never change; results are overwritten)."""
+        x = np.asarray(x, dtype=float)
+        if x.shape != self.in_shape:
+            self._record(x)
+        self.v[: self.n_in] = x.ravel()
+        return x
+
+    def _forward(self, x):
+        x = self._load(x)
+        if self.replay.forward(self.code, self.a, self.b, self.out, self.v, self.pa, self.pb) >= 0:
+            self._record(x)  # a guard failed: this input takes another branch
+            return self._forward(x)
+        return x
+
+    def __call__(self, x):
+        self._forward(x)
+        return self.v[self.out_slots].reshape(self.out_shape)
+
+    def value_and_grad(self, x):
+        """(f(x), grad f(x)) in one numba call: forward and reverse sweeps."""
+        if self.out_slots.size != 1:
+            raise TypeError(f"grad needs a scalar output; got shape {self.out_shape}: use vjp or jacrev")
+        x = self._load(x)
+        r = self.out_slots[0]
+        if (
+            self.replay.value_and_grad(
+                self.code, self.a, self.b, self.out, self.v, self.pa, self.pb, self.ct, r
+            )
+            >= 0
+        ):
+            self._record(x)
+            return self.value_and_grad(x)
+        return self.v[r], self.ct[: self.n_in].reshape(self.in_shape)
+
+    def grad(self, x):
+        return self.value_and_grad(x)[1]
+
+    def vjp(self, x, ct):
+        """(f(x), ct^T J)."""
+        self._forward(x)
+        ct = np.asarray(ct, dtype=float)
+        if ct.shape != self.out_shape:
+            raise ValueError(f"vjp: cotangent shape {ct.shape} does not match output shape {self.out_shape}")
+        c = np.zeros(len(self.v0))
+        np.add.at(c, self.out_slots, ct.ravel())
+        self.replay.reverse(self.code, self.a, self.b, self.out, self.pa, self.pb, c)
+        return self.v[self.out_slots].reshape(self.out_shape), c[self.in_slots].reshape(self.in_shape)
+
+    def jvp(self, x, t):
+        """(f(x), J t)."""
+        self._forward(x)
+        t = np.asarray(t, dtype=float)
+        if t.shape != self.in_shape:
+            raise ValueError(f"jvp: tangent shape {t.shape} does not match input shape {self.in_shape}")
+        tv = np.zeros(len(self.v0))
+        tv[self.in_slots] = t.ravel()
+        self.replay.tangent(self.code, self.a, self.b, self.out, self.pa, self.pb, tv)
+        return self.v[self.out_slots].reshape(self.out_shape), tv[self.out_slots].reshape(self.out_shape)
+
+    def jacfwd(self, x):
+        """Jacobian by one batched tangent sweep over all n input directions."""
+        self._forward(x)
+        n = self.in_slots.size
+        T = np.zeros((len(self.v0), n))
+        T[self.in_slots, np.arange(n)] = 1.0
+        self.replay.tangent_batched(self.code, self.a, self.b, self.out, self.pa, self.pb, T)
+        return T[self.out_slots].reshape(self.out_shape + self.in_shape)
+
+    def jacrev(self, x):
+        """Jacobian by one batched reverse sweep over all m output cotangents."""
+        self._forward(x)
+        m = self.out_slots.size
+        C = np.zeros((len(self.v0), m))
+        np.add.at(C, (self.out_slots, np.arange(m)), 1.0)
+        self.replay.reverse_batched(self.code, self.a, self.b, self.out, self.pa, self.pb, C)
+        return C[self.in_slots].T.reshape(self.out_shape + self.in_shape)
+
+
+def compile(f: Callable, x) -> Compiled:  # noqa: A001  (ad.compile, like jax.jit)
+    """Record f at x into a compiled tape; the result gives f, grad, vjp, jvp, jacfwd, jacrev."""
+    return Compiled(f, x)
