@@ -11,8 +11,8 @@ from ad.implicit import implicit_root
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
 from ad.registry import defop
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
-from ad.reverse.compiled import compile
 from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
+from ad.reverse.compiled import compile
 from ad.reverse.optim import SGD
 from ad.reverse.tensor import Tensor, enable_grad, from_numpy, is_grad_enabled, no_grad, tensor
 from ad.testing import gradcheck
