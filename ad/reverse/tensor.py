@@ -292,25 +292,32 @@ class Tensor(Box):
     # -- the engine ----------------------------------------------------------------------
     @classmethod
     def _process(cls, op, operands, params, level):
-        primals, inputs, needs = [], [], []
+        primals, record = [], False
         for x in operands:
-            if isinstance(x, Tensor) and x.level == level:
+            if type(x) is Tensor and x.level == level:
                 primals.append(x._data)
-                inputs.append(x)
-                needs.append(x._requires_grad)
+                record = record or x._requires_grad
             else:
                 primals.append(x)
-                inputs.append(None)
-                needs.append(False)
         out = apply(op, primals, params)
-        multi = isinstance(out, tuple | list)
-        outs = [Tensor(o, level=level) for o in (out if multi else (out,))]
-        if is_grad_enabled() and any(needs):
-            node = tape.Node(op, inputs, needs, primals, out, params)
-            tape.watch(node, outs)
+        record = record and is_grad_enabled()
+        multi = type(out) is tuple or type(out) is list
+        outs = [_result(o, level) for o in out] if multi else [_result(out, level)]
+        if record:
+            inputs = [x if type(x) is Tensor and x.level == level else None for x in operands]
+            needs = [x is not None and x._requires_grad for x in inputs]
+            tape.watch(tape.Node(op, inputs, needs, primals, out, params), outs)
             for t in outs:
                 t._requires_grad = True
         return type(out)(outs) if multi else outs[0]
+
+
+def _result(data, level) -> Tensor:
+    """A new Tensor for an op's output (the constructor's checks, skipped: this is the hot path)."""
+    t = object.__new__(Tensor)
+    t._data, t.level, t._node, t._index, t._vc = data, level, None, 0, [0]
+    t._grad, t._retains_grad, t._requires_grad = None, False, False
+    return t
 
 
 def _accumulate(t: Tensor, g, fresh: bool = False):
