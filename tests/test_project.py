@@ -35,3 +35,12 @@ def test_python_m_ad_ops_prints_the_table():
 def test_examples_run():
     for script in sorted((ROOT / "examples").glob("*.py")):
         subprocess.run([sys.executable, str(script)], check=True, capture_output=True)
+
+
+def test_python_examples_in_the_readme_and_docs_run():
+    """Every ```python block runs as written (```py marks a sketch that is not a program)."""
+    import re
+
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.S):
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
