@@ -28,25 +28,27 @@ class Plan:
 
 
 def plan(n: int, m: int, chunk: int | None = None) -> Plan:
-    """The cost model: a Jacobian costs ceil(n/k) forward passes or ceil(m/k) reverse sweeps.
+    """The cost model: a Jacobian costs n JVPs forward or m VJPs reverse.
 
-    A reverse sweep costs about as much as a forward pass (both are a small constant times
-    the function), but reverse mode also stores every intermediate value of the function,
-    where forward mode stores none; so on a tie, forward wins.
+    Batched, that is ceil(n/k) passes or ceil(m/k) sweeps, but a pass of k directions still
+    does k directions' arithmetic: what decides is n against m, the passes only add per-pass
+    overhead. A VJP costs about as much as a JVP (both a small constant times f), and
+    reverse mode also stores every intermediate value of f where forward stores none; so
+    on a tie (n == m) forward wins.
     """
     k = max(1, chunk or DEFAULT_CHUNK)
     fp, rp = math.ceil(n / k), math.ceil(m / k)
-    if fp <= rp:
+    if n <= m:
         mode = "forward"
         why = (
-            f"n = {n} <= m = {m}: {fp} forward pass(es) of {k} tangents against {rp} reverse "
-            "sweep(s); forward also keeps no tape"
+            f"n = {n} <= m = {m}: n JVPs ({fp} pass(es) of up to {k} tangents) against m VJPs "
+            f"({rp} sweep(s)); forward also keeps no tape"
         )
     else:
         mode = "reverse"
         why = (
-            f"m = {m} < n = {n}: {rp} reverse sweep(s) of {k} cotangents against {fp} forward "
-            "passes, worth the tape's memory"
+            f"m = {m} < n = {n}: m VJPs ({rp} sweep(s) of up to {k} cotangents) against n JVPs "
+            f"({fp} pass(es)), worth the tape's memory"
         )
     return Plan(mode, n, m, k, fp, rp, why)
 
