@@ -237,6 +237,9 @@ def _matmul_transpose(g, xs, out, p, batched, needs):
     """VJP of matmul in A: G @ B^T; in B: A^T @ G (summed over broadcast stacks)."""
     a, b = xs
     da, db = ndim(a), ndim(b)
+    if da == 2 and db == 1:  # matrix @ vector, the common case: an outer product and g @ A
+        ga = g[..., :, None] * b if needs[0] else None
+        return ga, (np.matmul(g, a) if needs[1] else None)
     a2, b2 = _as_matrices(a, b, da, db)
     axes = _promoted(da, db)
     g2 = np.expand_dims(g, axes) if axes else g

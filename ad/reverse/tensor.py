@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import numpy as np
@@ -17,14 +16,27 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
-@contextlib.contextmanager
-def _grad_mode(enabled: bool):
-    before = is_grad_enabled()
-    _state.enabled = enabled
-    try:
-        yield
-    finally:
-        _state.enabled = before
+class _grad_mode:
+    """Context manager setting whether ops record (a class: cheaper than a generator)."""
+
+    __slots__ = ("enabled", "before")
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.before = is_grad_enabled()
+        _state.enabled = self.enabled
+
+    def __exit__(self, *exc):
+        _state.enabled = self.before
+
+    def __call__(self, f):  # also a decorator, like @torch.no_grad()
+        def wrapped(*args, **kwargs):
+            with _grad_mode(self.enabled):
+                return f(*args, **kwargs)
+
+        return wrapped
 
 
 def no_grad():

@@ -239,3 +239,12 @@ def test_gradients_sharing_a_cotangent_stay_independent():
     assert not np.shares_memory(u.grad.numpy(), v)
     u.grad.zero_()
     np.testing.assert_allclose(x.grad.numpy(), 6.0 * v)
+
+
+def test_no_grad_also_works_as_a_decorator():
+    @ad.no_grad()
+    def update(x):
+        return x * 2.0
+
+    y = update(ad.tensor([1.0], requires_grad=True))
+    assert not y.requires_grad and ad.is_grad_enabled()
