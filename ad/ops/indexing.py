@@ -3,6 +3,7 @@
 import numpy as np
 
 from ad import rules
+from ad.kernels import scatter as scatter_kernels
 from ad.registry import general, linear
 from ad.trace import Box, apply, raw
 
@@ -38,16 +39,6 @@ def normalize_index(index, nd: int) -> tuple:
     return tuple(items)
 
 
-def _scatter_add(ct, shape, index):
-    """zeros(shape) with ct added at index; repeated integer indices accumulate (np.add.at)."""
-    z = np.zeros(shape, dtype=np.result_type(ct, float))
-    if any(isinstance(i, np.ndarray) and np.issubdtype(i.dtype, np.integer) for i in index):
-        np.add.at(z, index, ct)
-    else:
-        z[index] = ct  # basic indices and masks never repeat an element: a plain write
-    return z
-
-
 def gather(t, index, batched: bool = False):
     """t[index]; batched: the same index for each of the k directions along t's axis 0."""
     if batched:
@@ -69,7 +60,10 @@ def _gather_transpose(ct, xs, out, p, batched):
 
 
 def _gather_op(name: str, handles, parse, examples, **kw):
-    """An op that is x[index] for the index its parse builds: getitem's rules under another signature."""
+    """An op that is x[index] for the index its parse builds: getitem's rules under another signature.
+
+    Its VJP scatter-adds through the numba kernel when the index picks rows (or a batch of
+    cotangents rides along), hence ``kernel``."""
     return linear(
         name,
         handles,
@@ -78,6 +72,7 @@ def _gather_op(name: str, handles, parse, examples, **kw):
         batched_impl=lambda t, index: gather(t, index, True),
         parse=parse,
         examples=examples,
+        kernel=scatter_kernels,
         **kw,
     )
 
@@ -373,7 +368,8 @@ def _sort_examples(rng):
 _gather_op("getitem", np.ndarray.__getitem__, _getitem_parse, _getitem_examples,
            doc="x[index]: basic, integer-array and boolean indexing; VJP scatter-adds into zeros")
 SCATTER_ADD = linear("scatter_add", (), lambda ct, xs, out, p, batched: (gather(ct, p["index"], batched),),
-                     impl=_scatter_add, batched_impl=lambda t, shape, index: scatter(t, shape, index, True),
+                     impl=scatter_kernels.scatter_add, kernel=scatter_kernels,
+                     batched_impl=lambda t, shape, index: scatter(t, shape, index, True),
                      examples=_scatter_add_examples,
                      doc="zeros(shape) with x added at index (np.add.at semantics); getitem's transpose "
                          "and vice versa")

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ad.kernels import elementwise as elementwise_kernels
+from ad.kernels import softmax as softmax_kernels
 from ad.registry import defop
 from ad.rules import negative_axis
 
@@ -19,27 +21,6 @@ def keep(g, axes, keepdims: bool):
     return g if keepdims or not axes else np.expand_dims(g, axes)
 
 
-def _sigmoid(x):
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
-def _logsumexp(x, axis=None, keepdims=False):
-    x = np.asarray(x)
-    m = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros((1,) * x.ndim)
-    m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=reduced_axes(axis, x.ndim))
-
-
-def _softmax(x, axis=-1):
-    e = np.exp(x - _logsumexp(x, axis=axis, keepdims=True))
-    return e
-
-
-def _log_softmax(x, axis=-1):
-    return x - _logsumexp(x, axis=axis, keepdims=True)
-
-
 def _lse_jvp(ts, xs, out, p, batched):
     (t,), (x,) = ts, xs
     axes = reduced_axes(p.get("axis"), np.ndim(x) if not hasattr(x, "ndim") else x.ndim)
@@ -55,27 +36,23 @@ def _lse_vjp(g, xs, out, p, batched):
 
 
 def _sm_jvp(ts, xs, s, p, batched):
-    (t,), (x,) = ts, xs
-    axes = reduced_axes(p.get("axis", -1), x.ndim)
-    return s * (t - np.sum(s * t, axis=axes, keepdims=True))
+    """s * (t - <s, t>)"""
+    return softmax_kernels.softmax_product(s, ts[0], reduced_axes(p.get("axis", -1), xs[0].ndim))
 
 
 def _sm_vjp(g, xs, s, p, batched):
-    (x,) = xs
-    axes = reduced_axes(p.get("axis", -1), x.ndim)
-    return (s * (g - np.sum(g * s, axis=axes, keepdims=True)),)
+    """s * (g - <g, s>): the Jacobian is symmetric"""
+    return (softmax_kernels.softmax_product(s, g, reduced_axes(p.get("axis", -1), xs[0].ndim)),)
 
 
 def _lsm_jvp(ts, xs, out, p, batched):
-    (t,), (x,) = ts, xs
-    axes = reduced_axes(p.get("axis", -1), x.ndim)
-    return t - np.sum(np.exp(out) * t, axis=axes, keepdims=True)
+    """t - <softmax, t>"""
+    return softmax_kernels.log_softmax_jvp(out, ts[0], reduced_axes(p.get("axis", -1), xs[0].ndim))
 
 
 def _lsm_vjp(g, xs, out, p, batched):
-    (x,) = xs
-    axes = reduced_axes(p.get("axis", -1), x.ndim)
-    return (g - np.exp(out) * np.sum(g, axis=axes, keepdims=True),)
+    """g - softmax * sum(g)"""
+    return (softmax_kernels.log_softmax_vjp(out, g, reduced_axes(p.get("axis", -1), xs[0].ndim)),)
 
 
 def _parse_softmax(x, axis=-1):
@@ -107,21 +84,24 @@ relu = defop(
 )
 sigmoid = defop(
     "sigmoid",
-    _sigmoid,
-    derivs=(lambda x, y: y * (1 - y),),
+    elementwise_kernels.sigmoid,
+    derivs=(elementwise_kernels.sigmoid_derivative,),  # y (1 - y)
+    kernel=elementwise_kernels,
     doc="1 / (1 + exp(-x)), computed without overflow",
     analytic=False,
 )
 softplus = defop(
     "softplus",
-    lambda x: np.logaddexp(0.0, x),
-    derivs=(lambda x, y: _sigmoid(x),),
+    lambda x: np.logaddexp(0.0, x),  # NumPy: numba's loop measured slower than its SIMD log1p, exp
+    derivs=(lambda x, y: elementwise_kernels.sigmoid(x),),
+    kernel=elementwise_kernels,  # the derivative's sigmoid
     doc="log(1 + exp(x)), computed without overflow",
     analytic=False,
 )
 logsumexp = defop(
     "logsumexp",
-    _logsumexp,
+    softmax_kernels.logsumexp,
+    kernel=softmax_kernels,
     jvp=_lse_jvp,
     vjp=_lse_vjp,
     examples=_lse_examples,
@@ -130,7 +110,8 @@ logsumexp = defop(
 )
 softmax = defop(
     "softmax",
-    _softmax,
+    softmax_kernels.softmax,
+    kernel=softmax_kernels,
     jvp=_sm_jvp,
     vjp=_sm_vjp,
     examples=_axis_examples,
@@ -139,7 +120,8 @@ softmax = defop(
 )
 log_softmax = defop(
     "log_softmax",
-    _log_softmax,
+    softmax_kernels.log_softmax,
+    kernel=softmax_kernels,
     jvp=_lsm_jvp,
     vjp=_lsm_vjp,
     examples=_axis_examples,
