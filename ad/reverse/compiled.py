@@ -36,6 +36,7 @@ GATHERS = {
     "fliplr", "flipud", "roll", "tile", "repeat", "diagonal", "getitem", "take",
     "take_along_axis", "copy", "atleast_1d", "atleast_2d", "atleast_3d", "positive",
 }  # fmt: skip
+SCRATCH = -1  # placeholder for the scratch slot, resolved when the program is finished
 # Non-differentiable ops that only read shapes: plain constants, safe to bake in.
 SHAPE_ONLY = {"shape", "ndim", "size", "zeros_like", "ones_like", "empty_like", "full_like"}
 
@@ -47,6 +48,7 @@ class Program:
         self.n_slots = 0
         self.values: list[np.ndarray] = []
         self.chunks: list[tuple] = []  # (code, a, b, out) arrays
+        self.guards: list[tuple] = []  # (code, a, b, outcome) arrays
 
     def new_slots(self, values) -> np.ndarray:
         values = np.asarray(values, dtype=float)
@@ -59,23 +61,30 @@ class Program:
         values = np.asarray(values, dtype=float)
         out = self.new_slots(values)
         n = values.size
-        b = np.full(n, -1) if B is None else np.broadcast_to(B, values.shape).ravel()
+        b = np.full(n, SCRATCH) if B is None else np.broadcast_to(B, values.shape).ravel()
         self.chunks.append((np.full(n, code), np.broadcast_to(A, values.shape).ravel(), b, out.ravel()))
         return out
 
     def guard(self, code: int, A, B, expected):
         expected = np.asarray(expected)
         A, B = np.broadcast_to(A, expected.shape).ravel(), np.broadcast_to(B, expected.shape).ravel()
-        self.chunks.append((np.full(A.size, code), A, B, expected.ravel().astype(np.int64)))
+        self.guards.append((np.full(A.size, code), A, B, expected.ravel().astype(np.int64)))
 
     def finish(self):
+        """The flat arrays replay.py sweeps: (instructions, guards, slot values)."""
         from ad.reverse import replay
 
-        cat = lambda i: np.ascontiguousarray(  # noqa: E731
-            np.concatenate([c[i] for c in self.chunks]) if self.chunks else np.zeros(0), dtype=np.int64
-        )
-        values = np.concatenate(self.values) if self.values else np.zeros(0)
-        return replay, cat(0), cat(1), cat(2), cat(3), values
+        scratch = self.n_slots  # unary instructions read their b operand here: always 0
+
+        def cat(chunks, i):
+            parts = [c[i] for c in chunks]
+            arr = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            return np.ascontiguousarray(np.where(arr == SCRATCH, scratch, arr), dtype=np.int64)
+
+        instructions = tuple(cat(self.chunks, i) for i in range(4))
+        guards = tuple(cat(self.guards, i) for i in range(4))
+        values = np.concatenate(self.values + [np.zeros(1)])
+        return replay, instructions, guards, values
 
 
 class Rec(Box):
@@ -235,8 +244,9 @@ def _matmul(a, b, name):
 class Compiled:
     """f recorded at an example input; replayed by numba for values and derivatives."""
 
-    def __init__(self, f: Callable, x):
+    def __init__(self, f: Callable, x, specialize: bool = False):
         self.f = f
+        self.specialize = specialize
         self.records = 0
         if not np.issubdtype(np.result_type(x), np.floating):
             raise TypeError("ad.compile differentiates with respect to a float input; pass x.astype(float)")
@@ -250,7 +260,7 @@ class Compiled:
             raise TypeError("ad.compile: f must return one array or scalar")
         if not (isinstance(y, Rec) and y.level == level):
             y = Rec(prog.new_slots(np.asarray(raw(y), float)), np.asarray(raw(y), float), level, prog)
-        self.replay, self.code, self.a, self.b, self.out, self.v0 = prog.finish()
+        self.replay, (self.code, self.a, self.b, self.out), self.guards, self.v0 = prog.finish()
         self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
         self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
         self.out_shape, self.out_slots = y.slots.shape, np.ascontiguousarray(y.slots.ravel())
@@ -259,6 +269,13 @@ class Compiled:
         self.pb = np.zeros(len(self.code))
         self.ct = np.zeros(len(self.v0))
         self.records += 1
+        self._vg = None
+        if self.specialize and self.out_slots.size == 1:
+            from ad.reverse import specialize
+
+            self._vg = specialize.value_and_grad(
+                self.code, self.a, self.b, self.out, self.guards, self.n_in, self.out_slots[0]
+            )
 
     @property
     def n_instructions(self) -> int:
@@ -274,7 +291,8 @@ class Compiled:
 
     def _forward(self, x):
         x = self._load(x)
-        if self.replay.forward(self.code, self.a, self.b, self.out, self.v, self.pa, self.pb) >= 0:
+        self.replay.forward(self.code, self.a, self.b, self.out, self.v, self.pa, self.pb)
+        if self.replay.check(*self.guards, self.v) >= 0:
             self._record(x)  # a guard failed: this input takes another branch
             return self._forward(x)
         return x
@@ -289,15 +307,15 @@ class Compiled:
             raise TypeError(f"grad needs a scalar output; got shape {self.out_shape}: use vjp or jacrev")
         x = self._load(x)
         r = self.out_slots[0]
-        if (
-            self.replay.value_and_grad(
-                self.code, self.a, self.b, self.out, self.v, self.pa, self.pb, self.ct, r
-            )
-            >= 0
-        ):
+        if self._vg is not None:
+            failed = self._vg(self.v, self.ct, r)
+        else:
+            args = (self.code, self.a, self.b, self.out, self.v, self.pa, self.pb, *self.guards, self.ct, r)
+            failed = self.replay.value_and_grad(*args)
+        if failed >= 0:
             self._record(x)
             return self.value_and_grad(x)
-        return self.v[r], self.ct[: self.n_in].reshape(self.in_shape)
+        return self.v[r], self.ct[: self.n_in].reshape(self.in_shape).copy()  # buffers are reused
 
     def grad(self, x):
         return self.value_and_grad(x)[1]
@@ -310,7 +328,7 @@ class Compiled:
             raise ValueError(f"vjp: cotangent shape {ct.shape} does not match output shape {self.out_shape}")
         c = np.zeros(len(self.v0))
         np.add.at(c, self.out_slots, ct.ravel())
-        self.replay.reverse(self.code, self.a, self.b, self.out, self.pa, self.pb, c)
+        self.replay.reverse(self.a, self.b, self.out, self.pa, self.pb, c)
         return self.v[self.out_slots].reshape(self.out_shape), c[self.in_slots].reshape(self.in_shape)
 
     def jvp(self, x, t):
@@ -321,7 +339,7 @@ class Compiled:
             raise ValueError(f"jvp: tangent shape {t.shape} does not match input shape {self.in_shape}")
         tv = np.zeros(len(self.v0))
         tv[self.in_slots] = t.ravel()
-        self.replay.tangent(self.code, self.a, self.b, self.out, self.pa, self.pb, tv)
+        self.replay.tangent(self.a, self.b, self.out, self.pa, self.pb, tv)
         return self.v[self.out_slots].reshape(self.out_shape), tv[self.out_slots].reshape(self.out_shape)
 
     def jacfwd(self, x):
@@ -330,7 +348,7 @@ class Compiled:
         n = self.in_slots.size
         T = np.zeros((len(self.v0), n))
         T[self.in_slots, np.arange(n)] = 1.0
-        self.replay.tangent_batched(self.code, self.a, self.b, self.out, self.pa, self.pb, T)
+        self.replay.tangent_batched(self.a, self.b, self.out, self.pa, self.pb, T)
         return T[self.out_slots].reshape(self.out_shape + self.in_shape)
 
     def jacrev(self, x):
@@ -339,10 +357,15 @@ class Compiled:
         m = self.out_slots.size
         C = np.zeros((len(self.v0), m))
         np.add.at(C, (self.out_slots, np.arange(m)), 1.0)
-        self.replay.reverse_batched(self.code, self.a, self.b, self.out, self.pa, self.pb, C)
+        self.replay.reverse_batched(self.a, self.b, self.out, self.pa, self.pb, C)
         return C[self.in_slots].T.reshape(self.out_shape + self.in_shape)
 
 
-def compile(f: Callable, x) -> Compiled:  # noqa: A001  (ad.compile, like jax.jit)
-    """Record f at x into a compiled tape; the result gives f, grad, vjp, jvp, jacfwd, jacrev."""
-    return Compiled(f, x)
+def compile(f: Callable, x, specialize: bool = False) -> Compiled:  # noqa: A001  (like jax.jit)
+    """Record f at x into a compiled tape; the result gives f, grad, vjp, jvp, jacfwd, jacrev.
+
+    ``specialize=True`` also generates straight-line code for value_and_grad/grad of
+    programs up to ad.reverse.specialize.MAX_INSTRUCTIONS instructions: a second or so of
+    compilation per recording, then several times faster per call than the interpreter.
+    """
+    return Compiled(f, x, specialize)

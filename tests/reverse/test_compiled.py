@@ -130,3 +130,27 @@ def test_random_programs_replay_like_the_eager_engines(steps, seed):
     J = ad.jacfwd(f)(x)
     testing.assert_close(c.jacfwd(x), J, 1e-12, 1e-14, "jacfwd")
     testing.assert_close(c.jacrev(x), J, 1e-12, 1e-14, "jacrev")
+
+
+def test_results_do_not_alias_the_reused_buffers():
+    c = ad.compile(lambda x: np.sum(np.sin(x)), np.zeros(2))
+    g1 = c.grad(np.array([0.1, 0.2]))
+    c.grad(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(g1, np.cos([0.1, 0.2]))
+
+
+@pytest.mark.parametrize("specialize", [False, True])
+def test_specialized_straight_line_code_agrees_with_the_interpreter(specialize):
+    def f(x):
+        y = np.sum(np.tanh(x[1:] * x[:-1]) + np.exp(-(x[1:] ** 2)))
+        if y > 1.0:
+            return y * np.log1p(y)
+        return np.sqrt(y + 1.0)
+
+    x = np.random.default_rng(11).uniform(-1, 1, 5)
+    c = ad.compile(f, x, specialize=specialize)
+    for xi in (x, 2.0 * x, 0.1 * x):
+        value, g = c.value_and_grad(xi)
+        assert np.isclose(value, f(xi), rtol=1e-14)
+        testing.assert_close(g, ad.grad(f)(xi), 1e-13, 1e-14, f"specialize={specialize}")
+    assert (c._vg is not None) == specialize
