@@ -4,8 +4,10 @@ A `Mode` is two functions of (f, x, k): `jacobian`, timed and checked, and `one_
 unit whose memory is measured (one JVP pass, one recording plus one VJP sweep, or one pair
 of evaluations), with k directions when the mode batches. MODES is what the runner uses
 by default; a new way to compute Jacobians joins the comparison as one more Mode here, with
-no change to the runner, report or plots. Compiled tapes (DESIGN.md, "Compiled tapes")
-will be such an entry once ad can record them.
+no change to the runner, report or plots. The compiled modes replay one recording of f
+(`ad.compile`), made on first use and kept, so their times are replays; a program the
+compiled tape cannot hold (an op with no compiled rule, or more than COMPILED_LIMIT scalar
+instructions, as dense matrix chains produce) is reported as not applicable.
 """
 
 from __future__ import annotations
@@ -78,6 +80,27 @@ def _vjp_pass(f, x, k):
     return _pullback(level, xs, [y], [seed.reshape((len(seed),) + ys)], True, False, len(seed))
 
 
+class NotApplicable(Exception):
+    """This mode cannot run this problem (reported as n/a, not as a disagreement)."""
+
+
+COMPILED_LIMIT = 300_000  # scalar instructions: beyond this a tape of scalars is the wrong tool
+_recordings: dict[tuple, object] = {}
+
+
+def _compiled(f, x):
+    key = (id(f), x.shape)
+    if key not in _recordings:
+        try:
+            c = ad.compile(f, x)
+        except NotImplementedError as e:
+            raise NotApplicable(str(e).split(";")[0]) from None
+        if c.n_instructions > COMPILED_LIMIT:
+            raise NotApplicable(f"{c.n_instructions} scalar instructions (limit {COMPILED_LIMIT})")
+        _recordings[key] = (f, c)  # f kept alive, so its id is not reused
+    return _recordings[key][1]
+
+
 def _steps(x: np.ndarray) -> np.ndarray:
     # eps^(1/3) balances truncation (h^2) against rounding (eps / h), scaled to each x_i
     return np.cbrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(x))
@@ -99,4 +122,18 @@ MODES: tuple[Mode, ...] = (
     Mode("batched forward", "forward", True, lambda f, x, k: ad.jacfwd(f, chunk=k)(x), _jvp_pass),
     Mode("batched reverse", "reverse", True, lambda f, x, k: ad.jacrev(f, chunk=k)(x), _vjp_pass),
     Mode("finite differences", "finite differences", False, finite_differences, _fd_pass, FD_TOL),
+    Mode(
+        "compiled forward",
+        "forward",
+        True,
+        lambda f, x, k: _compiled(f, x).jacfwd(x),
+        lambda f, x, k: _compiled(f, x).jacfwd(x),
+    ),
+    Mode(
+        "compiled reverse",
+        "reverse",
+        True,
+        lambda f, x, k: _compiled(f, x).jacrev(x),
+        lambda f, x, k: _compiled(f, x).jacrev(x),
+    ),
 )

@@ -141,7 +141,9 @@ def detail_table(res: Results) -> str:
                 ratio(r.seconds / fastest.seconds) if r.seconds and fastest else "-",
                 nbytes(r.peak),
                 "-" if r.rel_diff is None else f"{r.rel_diff:.1e}",
-                "ok" if r.agrees else ("ERROR" if r.rel_diff is None else "DISAGREES"),
+                "ok"
+                if r.agrees
+                else ("n/a" if r.agrees is None else "ERROR" if r.rel_diff is None else "DISAGREES"),
             ]
             for lib in res.peers:
                 cells.append(next(_peer_cell(q) for q in pr.rows if q.library == lib and q.mode == r.mode))

@@ -16,7 +16,7 @@ import numpy as np
 
 import ad
 from ad.compare import measure, model, peers
-from ad.compare.modes import EXACT_TOL, MODES, Mode, as_matrix
+from ad.compare.modes import EXACT_TOL, MODES, Mode, NotApplicable, as_matrix
 from ad.compare.problems import Problem, tanh_affine
 from ad.forward.api import DEFAULT_CHUNK
 from ad.reverse.checkpoint import STRATEGIES
@@ -70,7 +70,7 @@ class Row:
     def agrees(self) -> bool | None:
         """True, False, or None when the mode did not produce a Jacobian to check."""
         if self.rel_diff is None:
-            return None if self.library != "ad" else False
+            return None if self.library != "ad" or self.note.startswith("n/a") else False
         return self.rel_diff <= self.tol
 
 
@@ -225,6 +225,8 @@ def run_problem(p: Problem, modes: Sequence[Mode], config: Config, peer_libs=(),
             row.seconds, J = _time(lambda mode=mode: as_matrix(mode.jacobian(f, x, k), p.n), config)
             row.peak, _ = measure.peak_bytes(lambda mode=mode: mode.one_pass(f, x, k))
             jacobians[mode.name] = J
+        except NotApplicable as e:
+            row.note = f"n/a: {e}"
         except Exception as e:  # a broken mode is reported in the table, not raised
             row.note = f"error: {type(e).__name__}: {e}"
         rows.append(row)

@@ -35,7 +35,11 @@ def test_the_runner_writes_the_table_csv_and_pngs(tmp_path):
     for mode in MODES:
         assert f"| {mode.name} " in md
     table = _rows(tmp_path / "table.csv")
-    assert len(table) == 3 * len(MODES) and all(r["agrees"] == "True" for r in table)
+    assert len(table) == 3 * len(MODES)
+    # every mode agrees, except that the compiled tape cannot record ridge's implicit_root
+    applicable = [r for r in table if not (r["problem"] == "ridge" and r["mode"].startswith("compiled"))]
+    assert all(r["agrees"] == "True" for r in applicable)
+    assert all(r["agrees"] != "False" for r in table)
     assert len(_rows(tmp_path / "sweeps.csv")) == 2 * len(TINY.sweep_sizes) * len(MODES)
     assert len(_rows(tmp_path / "memory.csv")) == len(TINY.depths) * 4  # three strategies and forward
     assert sorted(figures) == [
@@ -60,7 +64,7 @@ def test_a_wrong_mode_is_the_one_that_disagrees():
     fails = res.failures()
     assert len(fails) == 2 and all(": wrong: rel diff" in line for line in fails)
     for pr in res.problems:  # the median of the exact modes is not moved by one wrong mode
-        assert all(r.agrees for r in pr.rows if r.mode != "wrong")
+        assert all(r.agrees is not False for r in pr.rows if r.mode != "wrong")
     assert "DISAGREEMENT" in report.text(res) and "DISAGREES" in report.detail_table(res)
 
 
