@@ -36,6 +36,19 @@ def examples(op: registry.Op, seed: int = 0) -> list[tuple[tuple, dict]]:
     return out
 
 
+def differentiable_ops() -> list[registry.Op]:
+    """Every registered op with a derivative (the suite iterates these)."""
+    return [op for op in registry.all_ops() if op.kind != "nondiff"]
+
+
+def cases(op: registry.Op, seed: int = 0):
+    """(operands, params, indices of the operands to differentiate) for each of op's examples."""
+    for operands, params in examples(op, seed):
+        idx = differentiable(op, operands)
+        if idx:
+            yield operands, params, idx
+
+
 def differentiable(op: registry.Op, operands) -> list[int]:
     """Indices of the operands to differentiate: float arrays not drawn from a constant domain."""
     doms = op.domain if len(op.domain) == len(operands) else op.domain[:1] * len(operands)

@@ -5,22 +5,15 @@ import numpy as np
 import pytest
 
 import ad
-from ad import registry, testing
+from ad import testing
 
-DIFF_OPS = [op for op in registry.all_ops() if op.kind != "nondiff"]
-
-
-def _cases(op):
-    for operands, params in testing.examples(op):
-        idx = testing.differentiable(op, operands)
-        if idx:
-            yield operands, params, idx
+DIFF_OPS = testing.differentiable_ops()
 
 
 @pytest.mark.parametrize("op", DIFF_OPS, ids=lambda op: op.name)
 def test_forward_and_reverse_engines_pass_the_dot_product_test(op):
     rng = np.random.default_rng(6)
-    for operands, params, idx in _cases(op):
+    for operands, params, idx in testing.cases(op):
         f = testing.op_function(op, operands, params, idx)
         xs = [np.asarray(operands[i], float) for i in idx]
         us = [rng.standard_normal(x.shape) for x in xs]
@@ -35,7 +28,7 @@ def test_forward_and_reverse_engines_pass_the_dot_product_test(op):
 
 @pytest.mark.parametrize("op", DIFF_OPS, ids=lambda op: op.name)
 def test_jacfwd_equals_jacrev(op):
-    for operands, params, idx in _cases(op):
+    for operands, params, idx in testing.cases(op):
         if isinstance(testing.apply(op, list(operands), params), tuple | list):
             continue  # multi-output ops: covered by the dot-product test above
         for i in idx:

@@ -5,22 +5,15 @@ import numpy as np
 import pytest
 
 import ad  # noqa: F401
-from ad import registry, testing
+from ad import testing
 
-DIFF_OPS = [op for op in registry.all_ops() if op.kind != "nondiff"]
-
-
-def _cases(op):
-    for operands, params in testing.examples(op):
-        idx = testing.differentiable(op, operands)
-        if idx:
-            yield operands, params, idx
+DIFF_OPS = testing.differentiable_ops()
 
 
 @pytest.mark.parametrize("op", DIFF_OPS, ids=lambda op: op.name)
 def test_dot_product_jvp_against_vjp(op):
     rng = np.random.default_rng(4)
-    for operands, params, idx in _cases(op):
+    for operands, params, idx in testing.cases(op):
         lhs, rhs = testing.dot_product_test(op, operands, params, idx, rng)
         assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs)), (
             f"{op.name}{params}: <Ju,w>={lhs} <u,J^T w>={rhs}"
@@ -31,7 +24,7 @@ def test_dot_product_jvp_against_vjp(op):
 def test_batched_cotangents_equal_one_at_a_time(op):
     rng = np.random.default_rng(5)
     k = 3
-    for operands, params, idx in _cases(op):
+    for operands, params, idx in testing.cases(op):
         out = testing.apply(op, list(operands), params)
         W = testing.random_cotangent(out, rng, k)
         batched = testing.rule_vjp(op, operands, params, idx, W, batched=True)

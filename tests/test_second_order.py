@@ -5,22 +5,15 @@ import numpy as np
 import pytest
 
 import ad
-from ad import registry, testing
+from ad import testing
 
-SECOND = [op for op in registry.all_ops() if op.kind != "nondiff" and op.second_order]
-
-
-def _cases(op):
-    for operands, params in testing.examples(op):
-        idx = testing.differentiable(op, operands)
-        if idx:
-            yield operands, params, idx
+SECOND = [op for op in testing.differentiable_ops() if op.second_order]
 
 
 @pytest.mark.parametrize("op", SECOND, ids=lambda op: op.name)
 def test_second_order_forward_over_forward_and_reverse_over_forward(op):
     rng = np.random.default_rng(7)
-    for operands, params, idx in _cases(op):
+    for operands, params, idx in testing.cases(op):
         f = testing.op_function(op, operands, params, idx)
         xs = [np.asarray(operands[i], float) for i in idx]
         us = [rng.standard_normal(x.shape) for x in xs]

@@ -91,21 +91,27 @@ def vjp(f: Callable, *primals):
     return out, vjp_fn
 
 
+def _of_argnums(f, args, argnums, who):
+    """The argument positions to differentiate, and f as a function of those arguments only."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if i >= len(args):
+            raise IndexError(f"{who}: argnums {i} but f was called with {len(args)} arguments")
+
+    def f_of(*diff):
+        full = list(args)
+        for i, d in zip(nums, diff):
+            full[i] = d
+        return f(*full)
+
+    return nums, f_of
+
+
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """x -> (f(x), grad f(x)); f must return a scalar."""
 
     def vg(*args):
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        for i in nums:
-            if i >= len(args):
-                raise IndexError(f"grad: argnums {i} but f was called with {len(args)} arguments")
-
-        def f_of(*diff):
-            full = list(args)
-            for i, d in zip(nums, diff):
-                full[i] = d
-            return f(*full)
-
+        nums, f_of = _of_argnums(f, args, argnums, "grad")
         level, xs, rebuild, out_leaves, _ = _trace(f_of, [args[i] for i in nums], "grad")
         if len(out_leaves) != 1 or tuple(rules.shape(_unboxed(out_leaves[0]))) not in ((), (1,)):
             shape = [tuple(rules.shape(_unboxed(y))) for y in out_leaves]
@@ -132,14 +138,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = No
     """Jacobian by reverse mode, shape out.shape + in.shape: ceil(m / chunk) batched sweeps."""
 
     def jac(*args):
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-
-        def f_of(*diff):
-            full = list(args)
-            for i, d in zip(nums, diff):
-                full[i] = d
-            return f(*full)
-
+        nums, f_of = _of_argnums(f, args, argnums, "jacrev")
         level, xs, _, out_leaves, _ = _trace(f_of, [args[i] for i in nums], "jacrev")
         if len(out_leaves) != 1:
             raise TypeError("jacrev: f must return one array (pytree outputs are not supported yet)")

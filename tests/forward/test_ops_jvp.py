@@ -5,16 +5,9 @@ import numpy as np
 import pytest
 
 import ad  # noqa: F401  (registers the ops)
-from ad import registry, testing
+from ad import testing
 
-DIFF_OPS = [op for op in registry.all_ops() if op.kind != "nondiff"]
-
-
-def _cases(op):
-    for operands, params in testing.examples(op):
-        idx = testing.differentiable(op, operands)
-        if idx:
-            yield operands, params, idx
+DIFF_OPS = testing.differentiable_ops()
 
 
 def _directions(operands, idx, rng, k=None):
@@ -25,7 +18,7 @@ def _directions(operands, idx, rng, k=None):
 @pytest.mark.parametrize("op", DIFF_OPS, ids=lambda op: op.name)
 def test_jvp_matches_central_differences(op):
     rng = np.random.default_rng(1)
-    cases = list(_cases(op))
+    cases = list(testing.cases(op))
     assert cases, f"{op.name} has no differentiable example"
     for operands, params, idx in cases:
         f = testing.op_function(op, operands, params, idx)
@@ -43,7 +36,7 @@ def test_jvp_matches_central_differences(op):
 @pytest.mark.parametrize("op", [op for op in DIFF_OPS if op.analytic], ids=lambda op: op.name)
 def test_jvp_matches_complex_step(op):
     rng = np.random.default_rng(2)
-    for operands, params, idx in _cases(op):
+    for operands, params, idx in testing.cases(op):
         f = testing.op_function(op, operands, params, idx)
         xs = [np.asarray(operands[i], float) for i in idx]
         vs = _directions(operands, idx, rng)
@@ -60,7 +53,7 @@ def test_jvp_matches_complex_step(op):
 def test_batched_jvp_equals_one_direction_at_a_time(op):
     rng = np.random.default_rng(3)
     k = 3
-    for operands, params, idx in _cases(op):
+    for operands, params, idx in testing.cases(op):
         f = testing.op_function(op, operands, params, idx)
         xs = [np.asarray(operands[i], float) for i in idx]
         Vs = _directions(operands, idx, rng, k)
