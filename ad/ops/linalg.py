@@ -224,6 +224,8 @@ def _matmul_batched(a, b, which):
     """a @ b with k directions on operand `which`: 1-D operands are promoted first, and the
     batched operand gets unit axes so that k lines up with no axis of the other."""
     da, db = ndim(a) - (which == 0), ndim(b) - (which == 1)
+    if which == 1 and da == 2 and db == 1:  # A @ (k vectors): one matrix product T A^T, not k
+        return np.matmul(b, np.swapaxes(a, -1, -2))
     a, b = _as_matrices(a, b, da, db)
     if which == 0:
         a = align(a, max(da, 2), max(db, 2), True)

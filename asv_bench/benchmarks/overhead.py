@@ -10,7 +10,18 @@ from . import workloads as w
 
 
 class ScalarChain:
-    params = (["numpy", "ad.grad", "ad.Tensor", "ad.compile", "torch", "autograd", "jax.jit"],)
+    params = (
+        [
+            "numpy",
+            "ad.grad",
+            "ad.Tensor",
+            "ad.compile",
+            "ad.compile(specialize)",
+            "torch",
+            "autograd",
+            "jax.jit",
+        ],
+    )
     param_names = ["lib"]
 
     def setup(self, lib):

@@ -179,7 +179,8 @@ def scalar_chain(lib: str):
     """d/dx of the chain y = sin(y) * 1.01 + y, 100 times (300 scalar ops), at x = 0.5.
 
     lib: "numpy" (the function alone, on a float), "ad.grad", "ad.Tensor" (backward),
-    "ad.compile" (a compiled tape's grad, recorded here), "torch" (eager, 0-d float64
+    "ad.compile" (a compiled tape's grad, recorded here), "ad.compile(specialize)" (the same
+    program as straight-line code), "torch" (eager, 0-d float64
     tensor), "autograd", "jax.jit" (jit(grad) on a float).
     """
     x0 = 0.5
@@ -196,10 +197,10 @@ def scalar_chain(lib: str):
             return x.grad
 
         return warm(run)
-    if lib == "ad.compile":
+    if lib in ("ad.compile", "ad.compile(specialize)"):
         if not hasattr(ad, "compile"):
             raise NotImplementedError("this ad has no compiled tapes (ad.compile)")
-        c = ad.compile(lambda y: _chain(np, y), x0)
+        c = ad.compile(lambda y: _chain(np, y), x0, specialize=lib.endswith("(specialize)"))
         return warm(lambda: c.grad(x0))
     if lib == "torch":
         torch = peer("torch")
