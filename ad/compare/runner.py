@@ -133,6 +133,8 @@ class Results:
                     why = f"rel diff {r.rel_diff:.2e} > {r.tol:g}" if r.rel_diff is not None else r.note
                     out.append(f"{pr.problem.name}: {who}: {why}")
         for s in self.sweeps:
+            if s.note.startswith("n/a"):
+                continue
             if s.rel_diff is None or s.rel_diff > s.tol:
                 why = s.note if s.rel_diff is None else f"rel diff {s.rel_diff:.2e} > {s.tol:g}"
                 out.append(f"sweep tanh(A x) n={s.n} m={s.m}: {s.mode}: {why}")
@@ -273,6 +275,8 @@ def run_sweeps(modes: Sequence[Mode], config: Config, bar=None) -> list[SweepPoi
                     point.seconds, jacobians[mode.name] = _time(
                         lambda mode=mode: as_matrix(mode.jacobian(f, p.x, config.chunk), n), config
                     )
+                except NotApplicable as e:
+                    point.note = f"n/a: {e}"
                 except Exception as e:
                     point.note = f"error: {type(e).__name__}: {e}"
                 here.append(point)
