@@ -60,6 +60,9 @@ class Op:
     smooth: bool = True  # False: finite differences may straddle a kink; tests keep off it
     kernel: Any = None  # a numba kernel module, when issue #5 adds one
     second_order: bool = True  # rules dispatch again on boxed values; checked by the tests
+    # Unary elementwise ops: fused(x) -> (y, dy/dx) in one pass on a plain array, or None
+    # where it does not pay; forward mode, which needs both at once, uses it.
+    fused: Callable | None = None
     doc: str = ""
     loop_batch: bool = False  # rules run once per direction on batched input
 

@@ -47,6 +47,11 @@ class Dual(Box):
 
     @classmethod
     def _process(cls, op, operands, params, level):
+        if op.fused is not None and len(operands) == 1 and operands[0].level == level:
+            x = operands[0]
+            both = op.fused(x.primal)  # (y, dy/dx) in one pass, or None
+            if both is not None:
+                return Dual(both[0], x.tangent * both[1], level, x.batch)
         primals, tangents, batch = [], [], None
         for x in operands:
             if isinstance(x, Dual) and x.level == level:

@@ -8,8 +8,9 @@ numba calls libm one element at a time, while NumPy's exp, tanh ... are SIMD loo
 here), so a kernel leaves the transcendental pass to NumPy and fuses the arithmetic around
 it. Measured and left to NumPy (asv_bench/benchmarks/kernels.py, ratios to NumPy from 1e3 to
 1e6 elements): numba loops for exp (5x) and tanh (5-12x); softplus (0.75-1.0x against
-logaddexp, which a NumPy log1p(exp(-|x|)) beats further); sin with cos in one pass (0.7-0.8x,
-one sincos call, but the engines ask for the primal and the derivative at different times).
+logaddexp, which a NumPy log1p(exp(-|x|)) beats further). sin with cos in one pass
+(0.7-0.8x, one sincos call) is used by forward mode, which needs the primal and its
+derivative at once (Op.fused); reverse mode asks for them at different times and keeps NumPy.
 """
 
 from __future__ import annotations
@@ -103,3 +104,29 @@ def tanh_derivative(x, y):
     if _takes(y):
         return unary(_tanh_derivative, y)
     return tanh_derivative_twin(x, y)
+
+
+# ---------------------------------------------------------------------------------------
+# sin and cos together: forward mode needs the primal and its derivative at once, and one
+# loop of sincos calls (LLVM fuses math.sin and math.cos of one x) beats NumPy's two SIMD
+# passes from about 1e3 elements (0.7-0.8x). Used through Op.fused by the forward engine.
+
+
+@jit
+def _sin_cos(x, s, c):
+    for i in range(x.size):
+        s[i] = np.sin(x[i])
+        c[i] = np.cos(x[i])
+
+
+SINCOS_FROM = 1024
+
+
+def sin_cos(x):
+    """(sin x, cos x) in one pass, or None below the size where that wins (or for non-plain x)."""
+    if not (plain(x) and x.size >= SINCOS_FROM):
+        return None
+    x, order = contiguous(x)
+    s, c = np.empty(x.shape, order=order), np.empty(x.shape, order=order)
+    _sin_cos(x.ravel(order), s.ravel(order), c.ravel(order))
+    return s, c

@@ -33,7 +33,7 @@ def _derivatives(op):
 def test_the_coverage_table_marks_the_kernel_ops():
     assert {op.name for op in KERNEL_OPS} == {
         "getitem", "take", "take_along_axis", "repeat", "scatter_add",
-        "sigmoid", "softplus", "tanh", "logsumexp", "softmax", "log_softmax",
+        "sigmoid", "softplus", "tanh", "logsumexp", "softmax", "log_softmax", "sin", "cos",
     }  # fmt: skip
 
 
