@@ -144,16 +144,7 @@ def machine_notes(load0, load1, seconds) -> list[str]:
 
 # --------------------------------------------------------------------------- sections
 def section_chain() -> list[str]:
-    libs = [
-        "numpy",
-        "ad.grad",
-        "ad.Tensor",
-        "ad.compile",
-        "ad.compile(specialize)",
-        "torch",
-        "autograd",
-        "jax.jit",
-    ]
+    libs = w.CHAIN_LIBS
     t = timed({lib: build(w.scalar_chain, lib) for lib in libs})
     names = {
         "numpy": "function alone (NumPy on a float)",

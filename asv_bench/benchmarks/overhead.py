@@ -10,18 +10,7 @@ from . import workloads as w
 
 
 class ScalarChain:
-    params = (
-        [
-            "numpy",
-            "ad.grad",
-            "ad.Tensor",
-            "ad.compile",
-            "ad.compile(specialize)",
-            "torch",
-            "autograd",
-            "jax.jit",
-        ],
-    )
+    params = (w.CHAIN_LIBS,)
     param_names = ["lib"]
 
     def setup(self, lib):

@@ -175,6 +175,18 @@ def peak_bytes(fn) -> int:
 
 
 # --------------------------------------------------------------------------- scalar chain
+CHAIN_LIBS = [
+    "numpy",
+    "ad.grad",
+    "ad.Tensor",
+    "ad.compile",
+    "ad.compile(specialize)",
+    "torch",
+    "autograd",
+    "jax.jit",
+]
+
+
 def scalar_chain(lib: str):
     """d/dx of the chain y = sin(y) * 1.01 + y, 100 times (300 scalar ops), at x = 0.5.
 
