@@ -2,6 +2,7 @@
 
 from ad.ops import (  # noqa: F401
     arithmetic,
+    contractions,
     elementwise,
     indexing,
     linalg,

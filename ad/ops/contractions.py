@@ -1,0 +1,337 @@
+"""Contractions: matmul, dot, inner, outer, vdot, tensordot, einsum, trace.
+
+All but matmul are einsums underneath: their JVPs and VJPs are einsums with a tangent or
+cotangent in one operand's place (`_einsum_in`, `_einsum_vjp`), and a leading batch axis
+is an ellipsis added to that operand and to the output. matmul calls BLAS directly.
+"""
+
+import string
+from collections import Counter
+
+import numpy as np
+
+from ad.ops.reductions import examples_from, reject
+from ad.registry import bilinear, general, linear
+from ad.rules import align, ndim, negative_axis, shape, unbroadcast
+
+# -- einsum machinery ----------------------------------------------------------------------
+
+
+def _split(spec: str) -> tuple[list[str], str]:
+    ins, out = spec.split("->")
+    return ins.split(","), out
+
+
+def _join(ins, out: str) -> str:
+    return ",".join(ins) + "->" + out
+
+
+def _fresh(used, n: int) -> list[str]:
+    free = [c for c in string.ascii_letters if c not in used]
+    if len(free) < n:
+        raise ValueError("einsum: ad needs more than the 52 index letters; split the contraction")
+    return free[:n]
+
+
+def _einsum(spec, *operands):
+    return np.einsum(spec, *operands, optimize=True)
+
+
+def _explicit(subscripts: str, shapes) -> str:
+    """The subscripts with every '...' spelled out in letters and the output written out.
+
+    The rules can then add a batch axis as '...'. An axis of size 1 that broadcasts
+    against a longer one gets a letter of its own, summed over (a no-op), so that its VJP
+    sums the broadcast away.
+    """
+    s = subscripts.replace(" ", "")
+    ins, out = s.split("->") if "->" in s else (s, None)
+    terms = ins.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: {len(terms)} subscripts for {len(shapes)} operands")
+    widths = [len(sh) - len(t) + 3 if "..." in t else 0 for t, sh in zip(terms, shapes, strict=True)]
+    ell = "".join(_fresh(set(s), max(widths, default=0)))
+    full = [t.replace("...", ell[len(ell) - w :]) for t, w in zip(terms, widths, strict=True)]
+    if any(len(t) != len(sh) for t, sh in zip(full, shapes, strict=True)):
+        raise ValueError(f"einsum: subscripts {subscripts!r} do not fit operands of shapes {list(shapes)}")
+    if out is None:  # NumPy's implicit output: the ellipsis, then letters used once, sorted
+        once = Counter("".join(terms).replace(".", ""))
+        out = ell + "".join(sorted(c for c, n in once.items() if n == 1))
+    elif "..." not in out and ell:
+        raise ValueError("einsum: the output subscripts need '...' when an operand has '...' axes")
+    labelled = [list(zip(t, sh, strict=True)) for t, sh in zip(full, shapes, strict=True)]
+    size = {}
+    for c, n in (cn for axes in labelled for cn in axes):
+        size[c] = max(size.get(c, 1), n)
+    spare = iter(_fresh(set(s) | set(ell), sum(n != size[c] for axes in labelled for c, n in axes)))
+    full = ["".join(c if n == size[c] else next(spare) for c, n in axes) for axes in labelled]
+    return _join(full, out.replace("...", ell))
+
+
+def _einsum_in(spec, operands, i: int, batched: bool):
+    """einsum(spec, *operands) where operand i may carry a leading batch axis."""
+    if not batched:
+        return _einsum(spec, *operands)
+    ins, out = _split(spec)
+    ins[i] = "..." + ins[i]
+    return _einsum(_join(ins, "..." + out), *operands)
+
+
+def _einsum_vjp(spec, g, operands, i: int, batched: bool):
+    """VJP of an einsum in operand i: the einsum of g with the other operands into i's indices.
+
+    An index repeated in operand i (a diagonal) goes back through an identity matrix; an
+    index that operand i alone sums over goes back through a vector of ones.
+    """
+    ins, out = _split(spec)
+    size = dict(zip(ins[i], shape(operands[i]), strict=True))
+    new = iter(_fresh(set(spec), len(ins[i])))
+    b = "..." if batched else ""
+    terms = [b + out] + ins[:i] + ins[i + 1 :]
+    extra, target = [], ""
+    for c in ins[i]:
+        if c in target:
+            d = next(new)
+            terms.append(c + d)
+            extra.append(np.eye(size[c]))
+            target += d
+        else:
+            target += c
+    for c in dict.fromkeys(ins[i]):
+        if c not in "".join(terms):
+            terms.append(c)
+            extra.append(np.ones(size[c]))
+    return _einsum(_join(terms, b + target), g, *operands[:i], *operands[i + 1 :], *extra)
+
+
+def _einsum_jvp(ts, xs, out, p, batched):
+    """JVP of einsum: the sum over operands of einsum with that operand's tangent in its place."""
+    xs = list(xs)
+    terms = [
+        _einsum_in(p["spec"], xs[:i] + [t] + xs[i + 1 :], i, batched)
+        for i, t in enumerate(ts)
+        if t is not None
+    ]
+    return sum(terms[1:], terms[0])
+
+
+def _einsum_vjps(g, xs, out, p, batched, needs):
+    """VJP of einsum in operand i: einsum of g with every other operand."""
+    return tuple(
+        _einsum_vjp(p["spec"], g, list(xs), i, batched) if need else None for i, need in enumerate(needs)
+    )
+
+
+def _einsum_parse(subscripts, *operands, optimize=False, **options):
+    if not isinstance(subscripts, str):
+        raise NotImplementedError("numpy.einsum: ad supports string subscripts ('ij,jk->ik') only")
+    reject("einsum", **options)
+    return operands, {"spec": _explicit(subscripts, [shape(x) for x in operands]), "optimize": optimize}
+
+
+# -- bilinear contractions: each an einsum whose subscripts depend on the operands' ndims ---
+
+_ABC = string.ascii_lowercase
+
+
+def _contraction(name, handles, spec, **kw):
+    """A bilinear op equal to einsum(spec(ndim_a, ndim_b, **params), a, b)."""
+
+    def transpose(g, xs, out, p, batched, needs):
+        s = spec(*map(ndim, xs), **p)
+        return tuple(_einsum_vjp(s, g, list(xs), i, batched) if needs[i] else None for i in (0, 1))
+
+    def batched_impl(a, b, which, **p):
+        return _einsum_in(spec(ndim(a) - (which == 0), ndim(b) - (which == 1), **p), (a, b), which, True)
+
+    return bilinear(name, handles, transpose, batched_impl=batched_impl, **kw)
+
+
+def _dot_spec(na, nb):
+    """dot: a's last axis against b's second-to-last (or only) axis; a scalar multiplies."""
+    a, b = _ABC[:na], _ABC[na : na + nb]
+    if na and nb:
+        b = a[-1] if nb == 1 else b[:-2] + a[-1] + b[-1]
+    return _join([a, b], (a[:-1] + b.replace(a[-1], "")) if na and nb else a + b)
+
+
+def _inner_spec(na, nb):
+    """inner: the last axes of a and b; a scalar multiplies."""
+    a, b = _ABC[:na], _ABC[na : na + nb]
+    if na and nb:
+        return _join([a, b[:-1] + a[-1]], a[:-1] + b[:-1])
+    return _join([a, b], a + b)
+
+
+def _tensordot_spec(na, nb, axes):
+    """tensordot: a's axes[0] against b's axes[1]; a's free axes, then b's."""
+    a, b = _ABC[:na], list(_ABC[na : na + nb])
+    for i, j in zip(*axes, strict=True):
+        b[j] = a[i]
+    free_a = "".join(c for i, c in enumerate(a) if i not in axes[0])
+    free_b = "".join(c for j, c in enumerate(b) if j not in axes[1])
+    return _join([a, "".join(b)], free_a + free_b)
+
+
+def _pair_parser(name):
+    def parse(a, b, **options):
+        reject(name, **options)
+        return (a, b), {}
+
+    return parse
+
+
+def _axis(axis, nd: int) -> int:
+    """axis as a number in [0, nd): these rules name axes by letters of the primal."""
+    return negative_axis(axis, nd) + nd
+
+
+def _tensordot_parse(a, b, axes=2):
+    na, nb = ndim(a), ndim(b)
+    if np.ndim(axes) == 0:
+        pairs = (range(na - axes, na), range(axes))
+    else:
+        pairs = [(ax,) if np.ndim(ax) == 0 else ax for ax in axes]
+    return (a, b), {"axes": (tuple(_axis(i, na) for i in pairs[0]), tuple(_axis(j, nb) for j in pairs[1]))}
+
+
+def _vdot_parse(a, b):
+    """vdot flattens its operands: b takes a's shape (same size) so the contraction is sum(a * b)."""
+    return (a, b if shape(b) == shape(a) else np.reshape(b, shape(a))), {}
+
+
+def _outer_parse(a, b, out=None):
+    reject("outer", out=out)
+    return tuple(x if ndim(x) == 1 else np.ravel(x) for x in (a, b)), {}
+
+
+# -- matmul: BLAS directly, 1-D operands promoted by hand ----------------------------------
+
+
+def _promoted(da: int, db: int) -> tuple:
+    """The axes matmul adds for 1-D operands: a row for a (-2), a column for b (-1)."""
+    return ((-2,) if da == 1 else ()) + ((-1,) if db == 1 else ())
+
+
+def _as_matrices(a, b, da: int, db: int):
+    return (np.expand_dims(a, -2) if da == 1 else a), (np.expand_dims(b, -1) if db == 1 else b)
+
+
+def _matmul_batched(a, b, which):
+    """a @ b with k directions on operand `which`: 1-D operands are promoted first, and the
+    batched operand gets unit axes so that k lines up with no axis of the other."""
+    da, db = ndim(a) - (which == 0), ndim(b) - (which == 1)
+    if which == 1 and da == 2 and db == 1:  # A @ (k vectors): one matrix product T A^T, not k
+        return np.matmul(b, np.swapaxes(a, -1, -2))
+    a, b = _as_matrices(a, b, da, db)
+    if which == 0:
+        a = align(a, max(da, 2), max(db, 2), True)
+    else:
+        b = align(b, max(db, 2), max(da, 2), True)
+    out, axes = np.matmul(a, b), _promoted(da, db)
+    return np.squeeze(out, axis=axes) if axes else out
+
+
+def _matmul_transpose(g, xs, out, p, batched, needs):
+    """VJP of matmul in A: G @ B^T; in B: A^T @ G (summed over broadcast stacks)."""
+    a, b = xs
+    da, db = ndim(a), ndim(b)
+    if da == 2 and db == 1:  # matrix @ vector, the common case: an outer product and g @ A
+        ga = g[..., :, None] * b if needs[0] else None
+        return ga, (np.matmul(g, a) if needs[1] else None)
+    a2, b2 = _as_matrices(a, b, da, db)
+    axes = _promoted(da, db)
+    g2 = np.expand_dims(g, axes) if axes else g
+    ga = gb = None
+    if needs[0]:
+        # With a vector b the contraction has length 1: an outer product, which a broadcast
+        # multiply does several times faster than matmul's (m, 1) @ (1, n) path.
+        bt = np.swapaxes(b2, -1, -2)
+        ga = unbroadcast(g2 * bt if db == 1 else np.matmul(g2, bt), shape(a2), batched)
+        ga = np.squeeze(ga, axis=-2) if da == 1 else ga
+    if needs[1]:
+        at = np.swapaxes(a2, -1, -2)
+        gb = unbroadcast(at * g2 if da == 1 else np.matmul(at, g2), shape(b2), batched)
+        gb = np.squeeze(gb, axis=-1) if db == 1 else gb
+    return ga, gb
+
+
+# -- trace: linear, an einsum with the offset diagonal's mask ------------------------------
+
+
+def _trace_spec(nd, axis1, axis2):
+    a = _ABC[:nd]
+    return _join([a, a[axis1] + a[axis2]], "".join(c for i, c in enumerate(a) if i not in (axis1, axis2)))
+
+
+def _trace_mask(shp, offset, axis1, axis2):
+    return np.eye(shp[axis1], shp[axis2], k=offset)
+
+
+def _trace_batched(t, offset, axis1, axis2):
+    x_shape = shape(t)[1:]
+    mask = _trace_mask(x_shape, offset, axis1, axis2)
+    return _einsum_in(_trace_spec(len(x_shape), axis1, axis2), (t, mask), 0, True)
+
+
+def _trace_transpose(g, xs, out, p, batched):
+    """VJP of trace: g on the (offset) diagonal of the two axes, zero elsewhere."""
+    (x,) = xs
+    mask = _trace_mask(shape(x), p["offset"], p["axis1"], p["axis2"])
+    return (_einsum_vjp(_trace_spec(ndim(x), p["axis1"], p["axis2"]), g, [x, mask], 0, batched),)
+
+
+def _trace_parse(a, offset=0, axis1=0, axis2=1, **options):
+    reject("trace", **options)
+    return (a,), {"offset": offset, "axis1": _axis(axis1, ndim(a)), "axis2": _axis(axis2, ndim(a))}
+
+
+# -- examples: (operand shapes..., keyword arguments), each call through the op's parse -----
+
+
+def _einsum_examples(rng):
+    return [_einsum_parse(s, *(rng.uniform(-2, 2, sh) for sh in shapes)) for s, *shapes in _EINSUM]
+
+
+_parse_matmul, _parse_dot, _parse_inner = (_pair_parser(n) for n in ("matmul", "dot", "inner"))
+
+# fmt: off
+_MATMUL = [((3, 4), (4, 2), {}), ((4,), (4, 2), {}), ((3, 4), (4,), {}), ((4,), (4,), {}),
+           ((2, 3, 4), (4, 5), {}), ((2, 3, 4), (2, 4, 5), {}), ((2, 1, 3, 4), (5, 4, 2), {}),
+           ((4,), (2, 4, 3), {}), ((2, 3, 4), (4,), {})]
+_DOT = [((3, 4), (4, 2), {}), ((4,), (4,), {}), ((4,), (4, 2), {}), ((2, 3, 4), (4,), {}),
+        ((2, 3, 4), (5, 4, 2), {}), ((), (2, 3), {}), ((3,), (), {})]
+_INNER = [((4,), (4,), {}), ((3, 4), (2, 4), {}), ((2, 3, 4), (4,), {}), ((), (3,), {})]
+_OUTER = [((3,), (4,), {}), ((2, 2), (3,), {})]
+_VDOT = [((4,), (4,), {}), ((2, 3), (2, 3), {}), ((2, 3), (6,), {})]
+_TENSORDOT = [((2, 3, 4), (3, 4, 5), {}), ((3, 4), (4, 2), {"axes": 1}), ((3,), (2,), {"axes": 0}),
+              ((2, 3, 4), (4, 2, 3), {"axes": ([1, -1], [2, 0])}),
+              ((3, 2), (2, 3), {"axes": ([0, 1], [1, 0])})]
+_EINSUM = [("ij,jk->ik", (3, 4), (4, 2)), ("ij,jk", (3, 4), (4, 2)), ("ii->i", (3, 3)), ("ii", (3, 3)),
+           ("ij->", (2, 3)), ("ij,j,jk->ki", (2, 3), (3,), (3, 4)), ("...ij,...jk->...ik", (2, 3, 4), (4, 2)),
+           ("i...,i->...", (3, 2, 2), (3,)), ("ij,ij->ij", (1, 3), (2, 3)), ("ij,kj->i", (2, 3), (4, 3)),
+           ("iij,j->ij", (3, 3, 2), (2,)), ("ba", (2, 3)), ("b...a", (2, 2, 3))]
+_TRACE = [((3, 3), {}), ((3, 4), {"offset": 1}), ((4, 3), {"offset": -2}),
+          ((2, 3, 4), {"axis1": -1, "axis2": 1}), ((3, 2, 3), {"axis1": 2, "axis2": 0})]
+
+# -- the table ------------------------------------------------------------------------------
+
+bilinear("matmul", np.matmul, _matmul_transpose, batched_impl=_matmul_batched, parse=_parse_matmul,
+         examples=examples_from(_parse_matmul, _MATMUL), doc="also @; VJP in A: G @ B^T, in B: A^T @ G")
+_contraction("dot", np.dot, _dot_spec, parse=_parse_dot, examples=examples_from(_parse_dot, _DOT),
+             doc="a's last axis against b's second-to-last; VJPs: einsums of G with the other")
+_contraction("inner", np.inner, _inner_spec, parse=_parse_inner,
+             examples=examples_from(_parse_inner, _INNER), doc="sum over the last axes; VJPs: einsums")
+_contraction("outer", np.outer, lambda na, nb: "i,j->ij", parse=_outer_parse,
+             examples=examples_from(_outer_parse, _OUTER), doc="ravel(a) ravel(b)^T; VJP in a: G ravel(b)")
+_contraction("vdot", np.vdot, lambda na, nb: _join([_ABC[:na]] * 2, ""), parse=_vdot_parse,
+             examples=examples_from(_vdot_parse, _VDOT), analytic=False,
+             doc="sum(conj(a) * b) for real a, b of a's size; VJP in a: g b")
+_contraction("tensordot", np.tensordot, _tensordot_spec, parse=_tensordot_parse,
+             examples=examples_from(_tensordot_parse, _TENSORDOT), doc="axes an int or a pair of axis lists")
+general("einsum", np.einsum, _einsum_jvp, _einsum_vjps, parse=_einsum_parse, examples=_einsum_examples,
+        impl=lambda *xs, spec, optimize: np.einsum(spec, *xs, optimize=optimize),
+        doc="string subscripts, any number of operands, '...'; JVP sum_i einsum(.., t_i, ..)")
+linear("trace", np.trace, _trace_transpose, batched_impl=_trace_batched, parse=_trace_parse,
+       examples=examples_from(_trace_parse, _TRACE), doc="JVP trace(T); VJP g on the diagonal")
+# fmt: on
