@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from ad.kernels import _compile
 
 # Opcodes. Partials match the eager rules exactly (ties of maximum split evenly,
 # relu'(0) = abs'(0) = 0), so compiled and eager gradients agree to rounding.
@@ -35,11 +36,13 @@ OPCODES = {
     "greater": 60, "greater_equal": 61, "less": 62, "less_equal": 63, "equal": 64, "not_equal": 65,
 }  # fmt: skip
 GUARD = 60
-JIT = {"cache": True, "error_model": "numpy"}
+# numba.njit(cache=True, error_model="numpy"), or without the disk cache where no cache
+# directory is writable (the same fallback as ad/kernels).
+kernel = _compile
 LN2, LN10 = math.log(2.0), math.log(10.0)
 
 
-@njit(**JIT)
+@kernel
 def _sigmoid(x):
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -47,7 +50,7 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
-@njit(**JIT)
+@kernel
 def _ties(x, y):
     if x > y:
         return 1.0
@@ -56,7 +59,7 @@ def _ties(x, y):
     return 0.0
 
 
-@njit(**JIT)
+@kernel
 def _logaddexp(x, y):
     m = max(x, y)
     r = m + math.log(math.exp(x - m) + math.exp(y - m)) if m > -math.inf else -math.inf
@@ -64,7 +67,7 @@ def _logaddexp(x, y):
 
 
 def _op(f):
-    return njit(**JIT)(f)
+    return kernel(f)
 
 
 # One small function per opcode: (x, y) -> (value, d value/dx, d value/dy). The interpreter
@@ -118,7 +121,7 @@ op_rint = _op(lambda x, y: (np.rint(x), 0.0, 0.0))
 OPS = {name: globals()[f"op_{name}"] for name in OPCODES if OPCODES[name] < GUARD}
 
 
-@njit(**JIT)
+@kernel
 def step(c, x, y):
     """The interpreter's dispatch: the op function of opcode c (a flat chain numba compiles well)."""
     if c == 0:
@@ -212,7 +215,7 @@ def step(c, x, y):
     return 0.0, 0.0, 0.0
 
 
-@njit(**JIT)
+@kernel
 def forward(code, a, b, out, v, pa, pb):
     """Run the program on the slot values v, storing values and local partials."""
     for i in range(code.shape[0]):
@@ -222,7 +225,7 @@ def forward(code, a, b, out, v, pa, pb):
         pb[i] = q
 
 
-@njit(**JIT)
+@kernel
 def check(gcode, ga, gb, seen, v):
     """-1 if every guard has the outcome it had when recorded, else the first that does not."""
     for i in range(gcode.shape[0]):
@@ -244,7 +247,7 @@ def check(gcode, ga, gb, seen, v):
     return -1
 
 
-@njit(**JIT)
+@kernel
 def reverse(a, b, out, pa, pb, ct):
     """ct holds the output cotangents (in place); accumulate every slot's cotangent."""
     for i in range(a.shape[0] - 1, -1, -1):
@@ -253,7 +256,7 @@ def reverse(a, b, out, pa, pb, ct):
         ct[b[i]] += g * pb[i]
 
 
-@njit(**JIT)
+@kernel
 def reverse_batched(a, b, out, pa, pb, ct):
     """reverse() for k cotangents at once: ct has shape (slots, k)."""
     k = ct.shape[1]
@@ -265,14 +268,14 @@ def reverse_batched(a, b, out, pa, pb, ct):
             ct[bi, j] += g * q
 
 
-@njit(**JIT)
+@kernel
 def tangent(a, b, out, pa, pb, t):
     """t holds the input tangents (zeros elsewhere); push them to every slot."""
     for i in range(a.shape[0]):
         t[out[i]] = pa[i] * t[a[i]] + pb[i] * t[b[i]]
 
 
-@njit(**JIT)
+@kernel
 def tangent_batched(a, b, out, pa, pb, t):
     """tangent() for k directions at once: t has shape (slots, k)."""
     k = t.shape[1]
@@ -282,7 +285,7 @@ def tangent_batched(a, b, out, pa, pb, t):
             t[o, j] = p * t[ai, j] + q * t[bi, j]
 
 
-@njit(**JIT)
+@kernel
 def value_and_grad(code, a, b, out, v, pa, pb, gcode, ga, gb, seen, ct, result):
     """One call for grad: forward, guards, then reverse from the scalar slot `result`."""
     forward(code, a, b, out, v, pa, pb)
