@@ -8,6 +8,7 @@ import numpy as np
 
 from ad import registry
 from ad.forward.dual import Dual
+from ad.rules import vjp as rules_vjp
 from ad.trace import apply, new_level, raw
 
 # Tolerances at float64, stated once for the whole suite.
@@ -158,9 +159,6 @@ def dot_product_test(op, operands, params, idx, rng) -> tuple[float, float]:
                 f"{op.name}: VJP for operand {i} has shape {np.shape(g)}, expected {np.shape(x)}"
             )
     return float(Ju @ _flat(w)), float(_ravel_all(us) @ _ravel_all(JTw))
-
-
-from ad.rules import vjp as rules_vjp  # noqa: E402
 
 
 def gradcheck(

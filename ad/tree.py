@@ -26,15 +26,3 @@ def flatten(tree) -> tuple[list, Callable[[list], Any]]:
         leaves, rebuild = flatten([tree[k] for k in keys])
         return leaves, lambda new: dict(zip(keys, rebuild(new)))
     return [tree], lambda new: new[0]
-
-
-def tree_map(f: Callable, tree, *rest):
-    leaves, rebuild = flatten(tree)
-    others = [flatten(r)[0] for r in rest]
-    for o in others:
-        if len(o) != len(leaves):
-            raise ValueError(
-                f"pytree structures differ: {len(leaves)} leaves against {len(o)}; "
-                "pass tangents/cotangents shaped like the primals"
-            )
-    return rebuild([f(x, *(o[i] for o in others)) for i, x in enumerate(leaves)])

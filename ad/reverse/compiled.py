@@ -274,7 +274,14 @@ class Compiled:
             from ad.reverse import specialize
 
             self._vg = specialize.value_and_grad(
-                self.code, self.a, self.b, self.out, self.guards, self.n_in, self.out_slots[0]
+                self.code,
+                self.a,
+                self.b,
+                self.out,
+                self.guards,
+                self.n_in,
+                len(self.v0) - 1,
+                self.out_slots[0],
             )
 
     @property

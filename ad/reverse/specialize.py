@@ -19,8 +19,12 @@ _CMP = {60: ">", 61: ">=", 62: "<", 63: "<=", 64: "==", 65: "!="}
 _compiled: dict[str, object] = {}
 
 
-def source(code, a, b, out, guards, n_in, names) -> str:
-    """Python source of vg(v, ct, result): forward, guards, reverse; returns -1 or a failed guard."""
+def source(code, a, b, out, guards, n_in, scratch, names) -> str:
+    """Python source of vg(v, ct, result): forward, guards, reverse; returns -1 or a failed guard.
+
+    A unary instruction reads its b operand from the scratch slot; its reverse step has
+    no b term.
+    """
     produced = set(out.tolist())
     read = (set(a.tolist()) | set(b.tolist()) | set(guards[1].tolist()) | set(guards[2].tolist())) - produced
     lines = ["def vg(v, ct, result):"]
@@ -32,27 +36,18 @@ def source(code, a, b, out, guards, n_in, names) -> str:
         lines.append(f"        return {i}")
     slots = sorted(produced | read | set(range(n_in)))
     lines += [f"    c{k} = 0.0" for k in slots]
-    lines.append(f"    v[result] = s{out[-1]}" if len(code) else "    pass")
-    lines.append(f"    c{out[-1]} = 1.0" if len(code) else "    pass")
-    unary = {k for k in range(len(code)) if names[code[k]] in UNARY}
+    lines.append(f"    v[result] = s{out[-1]}")
+    lines.append(f"    c{out[-1]} = 1.0")
     for i in range(len(code) - 1, -1, -1):
         lines.append(f"    c{a[i]} += c{out[i]} * p{i}")
-        if i not in unary:
+        if b[i] != scratch:
             lines.append(f"    c{b[i]} += c{out[i]} * q{i}")
     lines += [f"    ct[{k}] = c{k}" for k in range(n_in)]
     lines.append("    return -1")
     return "\n".join(lines)
 
 
-UNARY = {
-    "negative", "sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "abs", "square", "reciprocal",
-    "expm1", "log1p", "sinh", "cosh", "arctan", "arcsin", "arccos", "arcsinh", "arctanh", "log2",
-    "log10", "exp2", "cbrt", "sigmoid", "softplus", "relu", "arccosh", "positive", "floor", "ceil",
-    "sign", "trunc", "rint",
-}  # fmt: skip
-
-
-def value_and_grad(code, a, b, out, guards, n_in, result_slot):
+def value_and_grad(code, a, b, out, guards, n_in, scratch, result_slot):
     """A compiled vg(v, ct, result) for this program, or None if it is too long to specialise."""
     if len(code) > MAX_INSTRUCTIONS or len(code) == 0 or out[-1] != result_slot:
         return None
@@ -61,7 +56,7 @@ def value_and_grad(code, a, b, out, guards, n_in, result_slot):
     from ad.reverse import replay
 
     names = {c: n for n, c in replay.OPCODES.items()}
-    src = source(code, a, b, out, guards, n_in, names)
+    src = source(code, a, b, out, guards, n_in, scratch, names)
     if src not in _compiled:
         scope = {f"op_{n}": f for n, f in replay.OPS.items()}
         scope["np"] = np
