@@ -10,7 +10,7 @@ import operator
 
 import numpy as np
 
-from ad.trace import apply
+from ad.trace import apply, raw
 
 
 def ndim(x) -> int:
@@ -19,6 +19,23 @@ def ndim(x) -> int:
 
 def shape(x) -> tuple:
     return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+def differentiable(dtype) -> bool:
+    """Whether values of dtype have tangents: floating and complex; not int, bool, str or object."""
+    return np.issubdtype(dtype, np.inexact)
+
+
+def tangent_dtype(x) -> np.dtype:
+    """The dtype of x's tangents and cotangents: x's own when differentiable, float64 otherwise."""
+    v = raw(x)
+    dt = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
+    return dt if differentiable(dt) else np.dtype(np.float64)
+
+
+def zeros(x, prefix: tuple = (), dtype=None) -> np.ndarray:
+    """A symbolic zero made concrete: prefix + shape(x), in x's tangent dtype unless dtype is given."""
+    return np.zeros(prefix + tuple(shape(x)), dtype=tangent_dtype(x) if dtype is None else dtype)
 
 
 def negative_axis(axis, nd: int) -> int:
@@ -97,12 +114,11 @@ def jvp(op, tangents, primals, out, params, batched=False):
             acc = np.broadcast_to(acc, target)
         return acc
     if kind == "linear":
-        if batched:
-            k = _batch_size(tangents)
-            ts = [np.zeros((k,) + tuple(shape(p))) if t is None else t for t, p in zip(tangents, primals)]
-            return op.batched_impl(*ts, **params)
-        ts = [np.zeros(shape(p)) if t is None else t for t, p in zip(tangents, primals)]
-        return apply(op, ts, params)
+        # a zero tangent joins the others in their dtype (concatenate would promote otherwise)
+        dt = np.result_type(*(tangent_dtype(t) for t in tangents if t is not None))
+        pre = (_batch_size(tangents),) if batched else ()
+        ts = [zeros(p, pre, dt) if t is None else t for t, p in zip(tangents, primals)]
+        return op.batched_impl(*ts, **params) if batched else apply(op, ts, params)
     if kind == "bilinear":
         (a, b), (ta, tb) = primals, tangents
         impl = op.batched_impl if batched and op.batched_impl else None

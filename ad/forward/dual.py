@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ad import rules
-from ad.trace import EAGER_DUAL, Box, apply, raw
+from ad.trace import EAGER_DUAL, Box, apply
 
 
 class Dual(Box):
@@ -78,14 +78,3 @@ class Dual(Box):
         if t is None:
             return out
         return Dual(out, t, level, batch)
-
-
-def float_primal(x, who: str):
-    """x as a float array (or the box it already is), or a TypeError that says what to do."""
-    dt = np.result_type(raw(x))
-    if not np.issubdtype(dt, np.inexact):
-        raise TypeError(
-            f"{who} differentiates with respect to floating-point inputs; got dtype {dt}: "
-            "pass x.astype(float) (or a float literal such as 1.0)"
-        )
-    return x if isinstance(x, Box) else np.asarray(x)
