@@ -9,9 +9,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ad import rules
-from ad.forward.api import DEFAULT_CHUNK, jacfwd, jvp
+from ad.forward.api import jacfwd, jvp
 from ad.reverse.api import grad, jacrev, value_and_grad
-from ad.trace import raw
+from ad.transform import (
+    DEFAULT_CHUNK,
+    as_tangent,
+    float_input,
+    fresh,
+    normalize_argnums,
+    require_real,
+    select,
+)
+from ad.tree import flatten
 
 
 @dataclass(frozen=True)
@@ -53,28 +62,39 @@ def plan(n: int, m: int, chunk: int | None = None) -> Plan:
     return Plan(mode, n, m, k, fp, rp, why)
 
 
+def _size(tree) -> int:
+    return sum(int(np.prod(rules.shape(x), dtype=int)) for x in flatten(tree)[0])
+
+
 def jacobian(
     f: Callable,
     argnums: int | Sequence[int] = 0,
     mode: str = "auto",
     chunk: int | None = None,
     explain: bool = False,
+    holomorphic: bool = False,
 ) -> Callable:
-    """Jacobian, shape out.shape + in.shape, by "forward", "reverse" or "auto" (the cost model).
-
-    With ``explain=True`` the returned function gives ``(J, plan)``.
-    """
+    """Jacobian, out.shape + in.shape per pair of leaves (as jacfwd and jacrev), by "forward",
+    "reverse" or "auto" (the cost model). With ``explain=True`` the returned function gives
+    ``(J, plan)``. Without holomorphic=True, inputs and outputs must be real, so that the
+    answer does not depend on the mode."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
+    normalize_argnums(argnums, "jacobian")
 
     def jac(*args):
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        n = sum(int(np.size(raw(args[i]))) for i in nums)
-        m = int(np.size(raw(f(*args)))) if mode == "auto" or explain else 0
+        x, g = select(f, args, argnums, "jacobian")
+        leaves = [float_input(p, "jacobian") for p in flatten(x)[0]]
+        if not holomorphic:
+            require_real(leaves, "jacobian", "input")
+        n = _size(x)
+        m = _size(g(x)) if mode == "auto" or explain else 0
         p = plan(n, m, chunk)
         chosen = p.mode if mode == "auto" else mode
         run = jacfwd if chosen == "forward" else jacrev
-        J = run(f, argnums, chunk=chunk)(*args)
+        J = run(f, argnums, chunk=chunk, holomorphic=holomorphic)(*args)
+        if not holomorphic:
+            require_real(flatten(J)[0], "jacobian", "output")
         if explain:
             return J, Plan(
                 chosen,
@@ -90,16 +110,21 @@ def jacobian(
     return jac
 
 
-def hessian(f: Callable, argnums: int = 0, chunk: int | None = None) -> Callable:
-    """Hessian of a scalar f, shape in.shape + in.shape: forward-over-reverse (jacfwd of grad)."""
+def hessian(f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None) -> Callable:
+    """Hessian of a scalar f, in.shape + in.shape per pair of input leaves: jacfwd of grad."""
     return jacfwd(grad(f, argnums), argnums, chunk=chunk)
 
 
 HVP_MODES = ("fwd-rev", "rev-fwd", "rev-rev", "fwd-fwd")
 
 
+def _vdot(a, b):
+    """<a, b> summed over the leaves of two pytrees of one structure."""
+    return sum(np.sum(u * w) for u, w in zip(flatten(a)[0], flatten(b)[0]))
+
+
 def hvp(f: Callable, primals: Sequence, tangents: Sequence, mode: str = "fwd-rev"):
-    """(f(primals), H v) for a scalar f of one array argument; H v is shaped like the tangent.
+    """(f(x), H v) for a scalar f of one argument x (a pytree); H v is shaped like v.
 
     fwd-rev: JVP of the gradient (one forward pass over one reverse sweep; the cheapest).
     rev-fwd: gradient of the directional derivative x -> <grad f(x), v> taken forward.
@@ -111,20 +136,22 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence, mode: str = "fwd-rev
     if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
         raise TypeError("hvp(f, primals, tangents): pass tuples, e.g. hvp(f, (x,), (v,))")
     if len(primals) != 1 or len(tangents) != 1:
-        raise ValueError("hvp differentiates f in one array argument: pass (x,) and (v,)")
-    (x,), (v,) = primals, tangents
-    v = np.asarray(v, float) if not hasattr(v, "shape") else v
-    if tuple(rules.shape(v)) != tuple(rules.shape(raw(x))):
+        raise ValueError("hvp differentiates f in one argument (which may be a pytree): pass (x,) and (v,)")
+    x_leaves, x_tree = flatten(primals[0])
+    v_leaves, v_tree = flatten(tangents[0])
+    if v_tree != x_tree:
         raise ValueError(
-            f"hvp: tangent shape {tuple(rules.shape(v))} does not match primal shape "
-            f"{tuple(rules.shape(raw(x)))}"
+            f"hvp: the tangent has the structure {v_tree} but the primal {x_tree}; give them one structure"
         )
+    x_leaves = [float_input(p, "hvp") for p in x_leaves]
+    v_leaves = [as_tangent(t, p, "hvp") for t, p in zip(v_leaves, x_leaves)]
+    x, v = x_tree(x_leaves), v_tree(v_leaves)
     if mode == "fwd-rev":
         (value, _), (_, Hv) = jvp(value_and_grad(f), (x,), (v,))
-        return value, Hv
-    value = f(x)
-    if mode == "rev-fwd":
-        return value, grad(lambda y: jvp(f, (y,), (v,))[1])(x)
-    if mode == "rev-rev":
-        return value, grad(lambda y: np.sum(grad(f)(y) * v))(x)
-    return value, jacfwd(lambda y: jvp(f, (y,), (v,))[1])(x)
+    elif mode == "rev-fwd":
+        value, Hv = f(x), grad(lambda y: jvp(f, (y,), (v,))[1])(x)
+    elif mode == "rev-rev":
+        value, Hv = f(x), grad(lambda y: _vdot(grad(f)(y), v))(x)
+    else:
+        value, Hv = f(x), jacfwd(lambda y: jvp(f, (y,), (v,))[1])(x)
+    return fresh((value, Hv), caller=x_leaves + v_leaves)

@@ -1,28 +1,86 @@
-"""Pytrees: nested tuples, lists and dicts of arrays, flattened to a list of leaves and back."""
+"""Pytrees: nested tuples, lists and dicts of arrays, flattened to a list of leaves and back.
+
+None is an empty subtree (no leaves, rebuilt as None), as in JAX. Dict keys are visited in
+sorted order, so two dicts with the same keys flatten alike whatever their insertion order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+LEAF = "*"
 
 
-def flatten(tree) -> tuple[list, Callable[[list], Any]]:
-    """Leaves in a fixed order, and a function that rebuilds the tree from new leaves."""
+class Treedef:
+    """The structure of a pytree; ``treedef(leaves)`` rebuilds the tree around new leaves."""
+
+    __slots__ = ("kind", "keys", "children", "size")
+
+    def __init__(self, kind, keys: tuple = (), children: tuple = ()):
+        self.kind = kind  # LEAF, None, dict, or the tuple/list type
+        self.keys = keys
+        self.children = children
+        self.size = 1 if kind is LEAF else sum(c.size for c in children)
+
+    def __call__(self, leaves):
+        leaves = list(leaves)
+        if len(leaves) != self.size:
+            raise ValueError(f"a pytree {self} has {self.size} leaves; got {len(leaves)}")
+        return self._build(iter(leaves))
+
+    def _build(self, leaves):
+        if self.kind is LEAF:
+            return next(leaves)
+        if self.kind is None:
+            return None
+        parts = [c._build(leaves) for c in self.children]
+        if self.kind is dict:
+            return dict(zip(self.keys, parts))
+        if hasattr(self.kind, "_fields"):  # a namedtuple takes its fields positionally
+            return self.kind(*parts)
+        return self.kind(parts)
+
+    def __eq__(self, other):
+        return isinstance(other, Treedef) and (self.kind, self.keys, self.children) == (
+            other.kind,
+            other.keys,
+            other.children,
+        )
+
+    def __hash__(self):
+        return hash((self.kind, self.keys, self.children))
+
+    def __repr__(self):
+        if self.kind is LEAF:
+            return LEAF
+        if self.kind is None:
+            return "None"
+        if self.kind is dict:
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.keys, self.children)) + "}"
+        inner = ", ".join(map(repr, self.children))
+        if self.kind is list:
+            return f"[{inner}]"
+        if self.kind is tuple:
+            return f"({inner}{',' if len(self.children) == 1 else ''})"
+        return f"{self.kind.__name__}({inner})"
+
+
+def flatten(tree) -> tuple[list, Treedef]:
+    """The leaves of tree in a fixed order, and its structure (which rebuilds it from new leaves)."""
+    leaves: list = []
+    return leaves, _flatten(tree, leaves)
+
+
+def _flatten(tree, leaves: list) -> Treedef:
+    if tree is None:
+        return Treedef(None)
     if isinstance(tree, tuple | list):
-        parts = [flatten(x) for x in tree]
-        sizes = [len(leaves) for leaves, _ in parts]
-        kind = type(tree)
-
-        def unflatten(leaves):
-            out, i = [], 0
-            for (_, rebuild), n in zip(parts, sizes):
-                out.append(rebuild(leaves[i : i + n]))
-                i += n
-            return kind(out)
-
-        return [leaf for leaves, _ in parts for leaf in leaves], unflatten
+        return Treedef(type(tree), (), tuple(_flatten(x, leaves) for x in tree))
     if isinstance(tree, dict):
-        keys = sorted(tree)
-        leaves, rebuild = flatten([tree[k] for k in keys])
-        return leaves, lambda new: dict(zip(keys, rebuild(new)))
-    return [tree], lambda new: new[0]
+        try:
+            keys = tuple(sorted(tree))
+        except TypeError:
+            raise TypeError(
+                f"a dict in a pytree needs sortable keys (all str, or all numbers); got {list(tree)!r}"
+            ) from None
+        return Treedef(dict, keys, tuple(_flatten(tree[k], leaves) for k in keys))
+    leaves.append(tree)
+    return Treedef(LEAF)

@@ -7,92 +7,78 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ad import rules
-from ad.forward.dual import Dual, float_primal
-from ad.trace import new_level
+from ad.transform import (
+    as_tangent,
+    cast_like,
+    float_input,
+    fresh,
+    normalize_argnums,
+    numeric_outputs,
+    one_hot_chunks,
+    push_tangents,
+    require_complex,
+    require_real,
+    select,
+)
 from ad.tree import flatten
-
-DEFAULT_CHUNK = 128
-
-
-def _tangent_at(x, level: int, zero_shape_prefix: tuple = ()):
-    if isinstance(x, Dual) and x.level == level:
-        return x.primal, x.tangent
-    return x, np.zeros(zero_shape_prefix + tuple(rules.shape(x)))
 
 
 def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     """(f(*primals), J_f(primals) @ tangents): one forward pass, no tape."""
     if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
         raise TypeError("jvp(f, primals, tangents): primals and tangents must be tuples, e.g. (x,) and (v,)")
-    p_leaves, rebuild = flatten(tuple(primals))
-    t_leaves, _ = flatten(tuple(tangents))
-    if len(p_leaves) != len(t_leaves):
+    p_leaves, p_tree = flatten(tuple(primals))
+    t_leaves, t_tree = flatten(tuple(tangents))
+    if t_tree != p_tree:
         raise ValueError(
-            f"jvp got {len(p_leaves)} primal leaves and {len(t_leaves)} tangent leaves: "
-            "give one tangent per primal, with the same structure"
+            f"jvp: tangents have the structure {t_tree} but primals {p_tree}: give one tangent "
+            "per primal, with the same structure"
         )
-    level = new_level()
-    duals = []
-    for p, t in zip(p_leaves, t_leaves):
-        p = float_primal(p, "jvp")
-        t = t if hasattr(t, "shape") else np.asarray(t, dtype=float)
-        if tuple(rules.shape(t)) != tuple(rules.shape(p)):
-            raise ValueError(
-                f"jvp: tangent shape {tuple(rules.shape(t))} does not match primal shape "
-                f"{tuple(rules.shape(p))}; pass a tangent shaped like its primal"
-            )
-        duals.append(Dual(p, t, level))
-    out = f(*rebuild(duals))
-    o_leaves, o_rebuild = flatten(out)
-    pairs = [_tangent_at(o, level) for o in o_leaves]
-    return o_rebuild([p for p, _ in pairs]), o_rebuild([t for _, t in pairs])
+    p_leaves = [float_input(p, "jvp") for p in p_leaves]
+    t_leaves = [as_tangent(t, p, "jvp") for t, p in zip(t_leaves, p_leaves)]
+    out, ts, out_tree = push_tangents(f, p_tree(p_leaves), t_leaves)
+    ts = [rules.zeros(y) if t is None else cast_like(t, y) for y, t in zip(out, ts)]
+    return fresh((out_tree(out), out_tree(ts)), caller=p_leaves + t_leaves)
 
 
-def push_tangents(f: Callable, primals: Sequence, tangents: Sequence, batched: bool = False):
-    """f's output tangent(s) for the given tangents (None for zero), k-batched or not: the
-    JVP of a whole function, for ops whose forward rule is a transform (checkpoint, ...)."""
-    level = new_level()
-    k = next(rules.shape(t)[0] for t in tangents if t is not None) if batched else None
-    pre = (k,) if batched else ()
-    duals = [
-        Dual(p, np.zeros(pre + tuple(rules.shape(p))) if t is None else t, level, k)
-        for p, t in zip(primals, tangents)
-    ]
-    out = f(*duals)
-    if isinstance(out, tuple | list):
-        return type(out)(_tangent_at(o, level, pre)[1] for o in out)
-    return _tangent_at(out, level, pre)[1]
-
-
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None) -> Callable:
-    """Jacobian by forward mode, shape out.shape + in.shape: ceil(n / chunk) batched passes."""
+def jacfwd(
+    f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None, holomorphic: bool = False
+) -> Callable:
+    """Jacobian by forward mode: for each output leaf and input leaf, out.shape + in.shape,
+    nested as the output pytree of input pytrees; ceil(n / chunk) batched passes."""
+    normalize_argnums(argnums, "jacfwd")
 
     def jac(*args):
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        jacs = tuple(_jacfwd_one(f, args, i, chunk) for i in nums)
-        return jacs[0] if isinstance(argnums, int) else jacs
+        x, g = select(f, args, argnums, "jacfwd")
+        leaves, in_tree = flatten(x)
+        leaves = [float_input(p, "jacfwd") for p in leaves]
+        (require_complex if holomorphic else require_real)(leaves, "jacfwd", "input")
+
+        def g_flat(*xs):
+            return g(in_tree(xs))
+
+        blocks = None  # blocks[j]: the tangents of output leaf j, one entry per pass
+        for kk, seeds in one_hot_chunks(leaves, chunk):
+            out, ts, out_tree = push_tangents(g_flat, leaves, seeds, batch=kk)
+            ts = [rules.zeros(y, (kk,)) if t is None else t for y, t in zip(out, ts)]
+            blocks = [[t] for t in ts] if blocks is None else [b + [t] for b, t in zip(blocks, ts)]
+        if blocks is None:  # no input entries: run f once for the output's structure
+            out, _, out_tree = push_tangents(g_flat, leaves, [None] * len(leaves))
+            blocks = [[rules.zeros(y, (0,))] for y in out]
+        numeric_outputs(out, "jacfwd")
+        if holomorphic:
+            require_complex(out, "jacfwd", "output")
+        shapes = [tuple(rules.shape(x)) for x in leaves]
+        offsets = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
+        rows = []
+        for y, b in zip(out, blocks):
+            T = b[0] if len(b) == 1 else np.concatenate(b, axis=0)  # (n,) + shape of y
+            ys = tuple(rules.shape(y))
+            row = [
+                np.reshape(np.moveaxis(T[o0:o1], 0, -1), ys + s)
+                for s, o0, o1 in zip(shapes, offsets, offsets[1:])
+            ]
+            rows.append(in_tree([cast_like(J, y) for J in row]))
+        return fresh(out_tree(rows), caller=leaves)
 
     return jac
-
-
-def _jacfwd_one(f, args, i, chunk):
-    if i >= len(args):
-        raise IndexError(f"jacfwd: argnums {i} but f was called with {len(args)} arguments")
-    x = float_primal(args[i], "jacfwd")
-    xs = tuple(rules.shape(x))
-    n = int(np.prod(xs, dtype=int))
-    k = max(1, min(n, chunk or DEFAULT_CHUNK))
-    blocks, out_shape = [], None
-    for start in range(0, max(n, 1), k):
-        kk = min(k, n - start) if n else 0
-        seed = np.zeros((kk, n))
-        seed[np.arange(kk), start + np.arange(kk)] = 1.0
-        level = new_level()
-        out = f(*args[:i], Dual(x, seed.reshape((kk,) + xs), level, kk), *args[i + 1 :])
-        _, t = _tangent_at(out, level, (kk,))
-        out_shape = tuple(rules.shape(out))
-        blocks.append(t)
-        if n == 0:
-            break
-    J = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=0)
-    return np.reshape(np.moveaxis(J, 0, -1), out_shape + xs)

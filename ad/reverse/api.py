@@ -1,4 +1,4 @@
-"""Reverse-mode transforms: vjp, grad, value_and_grad, jacrev (m VJPs, in chunks of k)."""
+"""Reverse-mode transforms: record, vjp, grad, value_and_grad, jacrev (m VJPs, in chunks of k)."""
 
 from __future__ import annotations
 
@@ -7,159 +7,200 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ad import rules
-from ad.forward.dual import float_primal
-from ad.reverse import tape
-from ad.reverse.tensor import Tensor, enable_grad
-from ad.trace import new_level
-from ad.tree import flatten
+from ad.reverse import engine
+from ad.reverse.graph import Sweep
+from ad.reverse.tensor import Tensor, edge, enable_grad
+from ad.trace import new_level, raw
+from ad.transform import (
+    as_tangent,
+    cast_like,
+    float_input,
+    fresh,
+    normalize_argnums,
+    numeric_outputs,
+    one_hot_chunks,
+    require_complex,
+    require_real,
+    select,
+)
+from ad.tree import LEAF, flatten
 
-DEFAULT_CHUNK = 128
+
+class Recording:
+    """f recorded once on fresh leaves at a new level; `pullback` runs reverse sweeps through it."""
+
+    def __init__(self, level: int, inputs: list, in_tree, outputs: list, out_tree):
+        self.level = level
+        self.inputs = inputs  # the leaf Tensors f was called with, one per input leaf
+        self.in_tree = in_tree
+        self.outputs = outputs  # f's output leaves as it returned them
+        self.out_tree = out_tree
+
+    def traced(self, y) -> bool:
+        """Whether the output leaf y depends on the inputs (a cotangent can flow from it)."""
+        return isinstance(y, Tensor) and y.level == self.level and y.requires_grad
+
+    @property
+    def out_leaves(self) -> list:
+        """f's output leaves as values (unboxed at this level)."""
+        return [y.data if isinstance(y, Tensor) and y.level == self.level else y for y in self.outputs]
+
+    @property
+    def out(self):
+        return self.out_tree(self.out_leaves)
+
+    def pullback(self, cotangents: Sequence, *, batch: int | None = None, retain_graph: bool = False) -> list:
+        """The cotangent of each input leaf (None where none flows) given one per output leaf
+        (None for zero): one reverse sweep, over `batch` directions on a leading axis if given.
+        With retain_graph the recording can be swept again."""
+        roots = [(edge(y), ct) for y, ct in zip(self.outputs, cotangents) if ct is not None and self.traced(y)]
+        return engine.run_backward(
+            [e for e, _ in roots],
+            [ct for _, ct in roots],
+            retain_graph=retain_graph,
+            sweep=Sweep(batched=batch is not None),
+            inputs=[edge(x) for x in self.inputs],
+        )
 
 
-def _trace(f, primals, who):
-    """Run f on fresh leaves at a new level; return (level, leaves, rebuild, outputs, rebuild).
+def record(f: Callable, primals: Sequence, *, who: str = "record") -> Recording:
+    """Run f(*primals) on fresh leaves at a new level, recording what a pullback needs.
 
     Recording is on whatever the caller's mode (as torch.func.grad under no_grad): an eager
     backward() runs rules with recording off, and a rule may itself be a transform.
     """
-    leaves, rebuild = flatten(tuple(primals))
+    leaves, in_tree = flatten(tuple(primals))
+    leaves = [float_input(p, who) for p in leaves]
     level = new_level()
-    xs = [Tensor(float_primal(p, who), level=level) for p in leaves]
-    for x in xs:
-        x._requires_grad = True
+    inputs = [Tensor(p, requires_grad=True, level=level) for p in leaves]
     with enable_grad():
-        out = f(*rebuild(xs))
-    out_leaves, out_rebuild = flatten(out)
-    return level, xs, rebuild, out_leaves, out_rebuild
+        out = f(*in_tree(inputs))
+    outputs, out_tree = flatten(out)
+    return Recording(level, inputs, in_tree, outputs, out_tree)
 
 
-def _unbox(y, level):
-    return y._data if isinstance(y, Tensor) and y.level == level else y
-
-
-def _pullback(level, xs, out_leaves, cts, batched, retain_graph, k=None):
-    """Cotangents of the leaves xs given cotangents of the outputs (one reverse sweep)."""
-    found: dict[int, object] = {}
-
-    def sink(t, g):
-        found[id(t)] = g if id(t) not in found else found[id(t)] + g
-
-    roots = [
-        (y, ct)
-        for y, ct in zip(out_leaves, cts)
-        if isinstance(y, Tensor) and y.level == level and y._requires_grad
-    ]
-    tape.backprop(roots, sink, batched=batched, retain_graph=retain_graph)
-    pre = (k,) if batched else ()
-    return [found[id(x)] if id(x) in found else np.zeros(pre + tuple(rules.shape(x._data))) for x in xs]
-
-
-def _check_ct(ct, y, batched=False):
-    want = tuple(rules.shape(_unboxed(y)))
-    got = tuple(rules.shape(ct))
-    if (got[1:] if batched else got) != want:
-        raise ValueError(
-            f"vjp: cotangent shape {got} does not match output shape {want}; "
-            "pass one cotangent shaped like each output"
-        )
-
-
-def _unboxed(y):
-    return y._data if isinstance(y, Tensor) else y
+def _input_cotangents(rec: Recording, cts: list) -> list:
+    """Input cotangents with zeros made concrete, each in its input's dtype."""
+    return [rules.zeros(x.data) if g is None else cast_like(g, x.data) for x, g in zip(rec.inputs, cts)]
 
 
 def vjp(f: Callable, *primals):
     """(f(*primals), vjp_fn) where vjp_fn(ct) is the tuple of ct^T J, one per primal.
 
-    The graph is kept until vjp_fn is dropped, so vjp_fn may be called many times.
+    The primals are copied on entry, so changing them in place later does not change what
+    vjp_fn returns; the graph is kept until vjp_fn is dropped, so it may be called many times.
     """
-    level, xs, rebuild, out_leaves, out_rebuild = _trace(f, primals, "vjp")
-    out = out_rebuild([_unbox(y, level) for y in out_leaves])
+    leaves, in_tree = flatten(primals)
+    kept = [float_input(p, "vjp") for p in leaves]
+    kept = [p.copy() if isinstance(p, np.ndarray) else p for p in kept]
+    rec = record(f, in_tree(kept), who="vjp")
+    out_leaves = rec.out_leaves
 
     def vjp_fn(ct):
-        ct_leaves, _ = flatten(ct)
-        if len(ct_leaves) != len(out_leaves):
+        ct_leaves, ct_tree = flatten(ct)
+        if ct_tree != rec.out_tree:
             raise ValueError(
-                f"vjp_fn got {len(ct_leaves)} cotangent leaves for {len(out_leaves)} outputs; "
-                "pass a cotangent with the structure of f's output"
+                f"vjp_fn: the cotangent has the structure {ct_tree} but f's output {rec.out_tree}; "
+                "pass one cotangent shaped like each output, in the same structure"
             )
-        ct_leaves = [c if hasattr(c, "shape") else np.asarray(c, float) for c in ct_leaves]
-        for c, y in zip(ct_leaves, out_leaves):
-            _check_ct(c, y)
-        return tuple(rebuild(_pullback(level, xs, out_leaves, ct_leaves, False, True)))
+        ct_leaves = [as_tangent(c, y, "vjp_fn", "cotangent", "output") for c, y in zip(ct_leaves, out_leaves)]
+        cts = rec.pullback(ct_leaves, retain_graph=True)
+        return fresh(rec.in_tree(_input_cotangents(rec, cts)), caller=ct_leaves + kept)
 
-    return out, vjp_fn
-
-
-def _of_argnums(f, args, argnums, who):
-    """The argument positions to differentiate, and f as a function of those arguments only."""
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for i in nums:
-        if i >= len(args):
-            raise IndexError(f"{who}: argnums {i} but f was called with {len(args)} arguments")
-
-    def f_of(*diff):
-        full = list(args)
-        for i, d in zip(nums, diff):
-            full[i] = d
-        return f(*full)
-
-    return nums, f_of
+    # the output is the caller's to change, and the tape may have saved it
+    return fresh(rec.out, caller=kept), vjp_fn
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """x -> (f(x), grad f(x)); f must return a scalar."""
+def _describe_output(out, tree) -> str:
+    if tree.kind is None:
+        return "None"
+    if tree.kind is not LEAF:
+        return f"a {type(out).__name__} (a pytree {tree})"
+    v = raw(out)
+    if isinstance(v, str | bytes):
+        return f"a {type(v).__name__}"
+    return f"a {type(v).__name__} of dtype {np.asarray(v).dtype} and shape {np.shape(v)}"
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
+    """x -> (f(x), grad f(x)), the gradient shaped like x; f returns one number (any size-1
+    array). For complex x, grad f = df/dRe(x) - i df/dIm(x); with holomorphic=True, f'(x)."""
+    normalize_argnums(argnums, "grad")
 
     def vg(*args):
-        nums, f_of = _of_argnums(f, args, argnums, "grad")
-        level, xs, rebuild, out_leaves, _ = _trace(f_of, [args[i] for i in nums], "grad")
-        if len(out_leaves) != 1 or tuple(rules.shape(_unboxed(out_leaves[0]))) not in ((), (1,)):
-            shape = [tuple(rules.shape(_unboxed(y))) for y in out_leaves]
-            raise TypeError(
-                f"grad needs a scalar output; got shape {shape[0] if len(shape) == 1 else shape}: "
-                "pass a cotangent to ad.vjp, use ad.jacrev, or reduce first (e.g. .sum())"
-            )
-        (y,) = out_leaves
-        ct = np.ones(rules.shape(_unboxed(y)))
-        gs = rebuild(_pullback(level, xs, out_leaves, [ct], False, False))
-        value = _unbox(y, level)
-        return value, (gs[0] if isinstance(argnums, int) else tuple(gs))
+        x, g = select(f, args, argnums, "grad")
+        if holomorphic:
+            require_complex([float_input(p, "grad") for p in flatten(x)[0]], "grad", "input")
+        rec = record(g, (x,), who="grad")
+        (y,) = _scalar_output(rec, holomorphic)
+        ct = np.ones(rules.shape(y), dtype=rules.tangent_dtype(y))
+        grads = _input_cotangents(rec, rec.pullback([ct]))
+        caller = [x.data for x in rec.inputs]
+        return fresh((y, rec.in_tree(grads)[0]), caller=caller)
 
     return vg
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """x -> grad f(x), shaped like x; f must return a scalar."""
-    vg = value_and_grad(f, argnums)
+def _scalar_output(rec: Recording, holomorphic: bool) -> list:
+    """f's output as the one-leaf list grad needs, or a TypeError naming what came back."""
+    out = rec.out
+    v = raw(out) if rec.out_tree.kind is LEAF else None
+    dt = None if v is None or isinstance(v, str | bytes) else np.asarray(v).dtype
+    if dt is None or not rules.differentiable(dt):
+        raise TypeError(
+            f"grad needs f to return a float scalar; it returned {_describe_output(out, rec.out_tree)}: "
+            "return one float (use ad.vjp or ad.jacrev for several outputs or a pytree)"
+        )
+    if np.size(v) != 1:
+        raise TypeError(
+            f"grad needs a scalar output; got shape {np.shape(v)}: "
+            "pass a cotangent to ad.vjp, use ad.jacrev, or reduce first (e.g. .sum())"
+        )
+    (require_complex if holomorphic else require_real)([v], "grad", "output")
+    return [out]
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
+    """x -> grad f(x), shaped like x; f returns one number (any size-1 array)."""
+    vg = value_and_grad(f, argnums, holomorphic)
     return lambda *args: vg(*args)[1]
 
 
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None) -> Callable:
-    """Jacobian by reverse mode, shape out.shape + in.shape: ceil(m / chunk) batched sweeps."""
+def jacrev(
+    f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None, holomorphic: bool = False
+) -> Callable:
+    """Jacobian by reverse mode: for each output leaf and input leaf, out.shape + in.shape,
+    nested as the output pytree of input pytrees; ceil(m / chunk) batched sweeps."""
+    normalize_argnums(argnums, "jacrev")
 
     def jac(*args):
-        nums, f_of = _of_argnums(f, args, argnums, "jacrev")
-        level, xs, _, out_leaves, _ = _trace(f_of, [args[i] for i in nums], "jacrev")
-        if len(out_leaves) != 1:
-            raise TypeError("jacrev: f must return one array (pytree outputs are not supported yet)")
-        (y,) = out_leaves
-        ys = tuple(rules.shape(_unboxed(y)))
-        m = int(np.prod(ys, dtype=int))
-        k = max(1, min(m, chunk or DEFAULT_CHUNK))
-        blocks = [[] for _ in xs]
-        for start in range(0, m, k):
-            kk = min(k, m - start)
-            seed = np.zeros((kk, m))
-            seed[np.arange(kk), start + np.arange(kk)] = 1.0
-            last = start + kk >= m
-            cts = _pullback(level, xs, [y], [seed.reshape((kk,) + ys)], True, not last, kk)
-            for b, c in zip(blocks, cts):
-                b.append(c)
-        jacs = []
-        for x, b in zip(xs, blocks):
-            xshape = tuple(rules.shape(x._data))
-            J = (b[0] if len(b) == 1 else np.concatenate(b, axis=0)) if b else np.zeros((0,) + xshape)
-            jacs.append(np.reshape(J, ys + xshape))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        x, g = select(f, args, argnums, "jacrev")
+        if holomorphic:
+            require_complex([float_input(p, "jacrev") for p in flatten(x)[0]], "jacrev", "input")
+        rec = record(g, (x,), who="jacrev")
+        out = rec.out_leaves
+        numeric_outputs(out, "jacrev")
+        (require_complex if holomorphic else require_real)(out, "jacrev", "output")
+        chunks = list(one_hot_chunks(out, chunk))
+        blocks = [[] for _ in rec.inputs]  # blocks[i]: cotangents of input leaf i, one per sweep
+        for c, (kk, seeds) in enumerate(chunks):
+            last = c == len(chunks) - 1
+            cts = rec.pullback(seeds, batch=kk, retain_graph=not last)
+            for b, g, xi in zip(blocks, cts, rec.inputs):
+                b.append(rules.zeros(xi.data, (kk,)) if g is None else g)
+        shapes = [tuple(rules.shape(y)) for y in out]
+        offsets = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
+        columns = []  # columns[i][j]: the block of input leaf i and output leaf j
+        for xi, b in zip(rec.inputs, blocks):
+            xs = tuple(rules.shape(xi.data))
+            C = rules.zeros(xi.data, (0,)) if not b else b[0] if len(b) == 1 else np.concatenate(b, axis=0)
+            columns.append(
+                [
+                    cast_like(np.reshape(C[o0:o1], s + xs), xi.data)
+                    for s, o0, o1 in zip(shapes, offsets, offsets[1:])
+                ]
+            )
+        rows = [rec.in_tree([col[j] for col in columns])[0] for j in range(len(out))]
+        return fresh(rec.out_tree(rows), caller=[xi.data for xi in rec.inputs])
 
     return jac

@@ -13,24 +13,25 @@ from collections.abc import Callable, Sequence
 
 from ad import rules
 from ad.registry import Op
+from ad.reverse.api import record
 from ad.trace import apply
+from ad.transform import push_tangents
 
 STRATEGIES = ("all", "sqrt", "recursive")
 
 
 def checkpoint(f: Callable) -> Callable:
     """f, differentiated by recomputation: same values and gradients, less stored."""
-    from ad.forward.api import push_tangents
-    from ad.reverse.api import _pullback, _trace
 
     def jvp_rule(tangents, primals, out, params, batched):
-        return push_tangents(f, primals, tangents, batched)
+        k = next(rules.shape(t)[0] for t in tangents if t is not None) if batched else None
+        _, ts, out_tree = push_tangents(f, primals, tangents, batch=k)
+        return out_tree(ts)
 
     def vjp_rule(ct, primals, out, params, batched):
-        level, xs, _, out_leaves, _ = _trace(f, primals, "checkpoint")
         cts = list(ct) if isinstance(ct, tuple | list) else [ct]
-        k = rules.shape(cts[0])[0] if batched else None
-        return tuple(_pullback(level, xs, out_leaves, cts, batched, False, k))
+        k = rules.shape(next(c for c in cts if c is not None))[0] if batched else None
+        return tuple(record(f, primals, who="checkpoint").pullback(cts, batch=k))
 
     name = getattr(f, "__name__", "f")
     # Not registered: a checkpoint is a one-off op for this f, not a NumPy function.

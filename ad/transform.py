@@ -1,0 +1,216 @@
+"""What the functional transforms of both engines share: argnums, input and tangent checks,
+fresh results, one-hot seeding, and pushing tangents through a whole function.
+
+Every transform differentiates a function of one pytree x: `select` turns f and argnums
+into that function (a sequence argnums makes x the tuple of those arguments), so argnums
+is handled here once for grad, jacfwd, jacrev, jacobian and hessian alike.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ad import rules
+from ad.forward.dual import Dual
+from ad.trace import Box, new_level, raw
+from ad.tree import flatten
+
+DEFAULT_CHUNK = 128  # directions per batched pass (jacfwd) or sweep (jacrev)
+
+
+# -- argnums ----------------------------------------------------------------------------------
+def _is_int(i) -> bool:
+    return isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_)
+
+
+def normalize_argnums(argnums, who: str, nargs: int | None = None) -> tuple[int, ...]:
+    """argnums (an int, or a sequence of ints; negative ones count from the end) as a tuple
+    of positions in 0..nargs-1, or an error saying what to pass. Without nargs, types only."""
+    nums = (argnums,) if _is_int(argnums) else argnums
+    if not isinstance(nums, tuple | list) or not all(_is_int(i) for i in nums):
+        raise TypeError(
+            f"{who}: argnums must be an int or a tuple of ints; got {argnums!r}: "
+            "pass e.g. argnums=0, argnums=-1 or argnums=(0, 2)"
+        )
+    if not nums:
+        raise ValueError(f"{who}: argnums={argnums!r} names no argument: pass at least one position")
+    if nargs is None:
+        return tuple(operator.index(i) for i in nums)
+    out = []
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise IndexError(
+                f"{who}: argnums={argnums!r} names argument {i}, but f was called with {nargs} "
+                f"argument(s): pass positions from {-nargs} to {nargs - 1}"
+            )
+        out.append(operator.index(i) % nargs)
+    if len(set(out)) != len(out):
+        raise ValueError(
+            f"{who}: argnums={argnums!r} names the same argument twice (positions {tuple(out)}): "
+            "list each argument once"
+        )
+    return tuple(out)
+
+
+def select(f: Callable, args: tuple, argnums, who: str) -> tuple[object, Callable]:
+    """(x, g): x is args[argnums] (the tuple of them when argnums is a sequence), and g(x)
+    is f with x put back in place, the other arguments held fixed."""
+    nums = normalize_argnums(argnums, who, len(args))
+    single = _is_int(argnums)
+    x = args[nums[0]] if single else tuple(args[i] for i in nums)
+
+    def g(x):
+        full = list(args)
+        for i, xi in zip(nums, (x,) if single else x):
+            full[i] = xi
+        return f(*full)
+
+    return x, g
+
+
+# -- inputs, tangents, results ----------------------------------------------------------------
+def _describe(x) -> str:
+    v = raw(x)
+    if isinstance(v, str | bytes):
+        return f"a {type(v).__name__} ({v[:30]!r})"
+    dt = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
+    return f"a {type(v).__name__} of dtype {dt}"
+
+
+def float_input(x, who: str):
+    """x as an array of floats or complex numbers (a traced value as it is), or a TypeError
+    saying what to pass; checked before any tracing."""
+    v = raw(x)
+    arr = v if isinstance(v, np.ndarray) else None if isinstance(v, str | bytes) else np.asarray(v)
+    if arr is None or not rules.differentiable(arr.dtype):
+        raise TypeError(
+            f"{who} differentiates with respect to floating-point inputs; got {_describe(x)}: "
+            "pass x.astype(float) (or a float literal such as 1.0), or hold it fixed "
+            "(leave it out of argnums, or close over it)"
+        )
+    return x if isinstance(x, Box) else arr
+
+
+def numeric_outputs(values: Sequence, who: str) -> None:
+    """f's output leaves must be numbers (an integer one has a zero derivative)."""
+    for v in values:
+        w = raw(v)
+        if isinstance(w, str | bytes) or np.asarray(w).dtype.kind not in "biufc":
+            raise TypeError(f"{who}: f returned {_describe(v)} among its outputs; return arrays of numbers")
+
+
+def as_tangent(t, like, who: str, what: str = "tangent", of: str = "primal"):
+    """t as a tangent (or cotangent) of the value `like`: its shape, in its tangent dtype."""
+    want_shape = tuple(rules.shape(like))
+    got_shape = tuple(rules.shape(t))
+    if got_shape != want_shape:
+        raise ValueError(
+            f"{who}: {what} shape {got_shape} does not match {of} shape {want_shape}; "
+            f"pass a {what} shaped like its {of}"
+        )
+    if isinstance(t, Box):
+        return t
+    arr = None if isinstance(t, str | bytes) else np.asarray(t)
+    dt = rules.tangent_dtype(like)
+    if arr is None or not np.can_cast(arr.dtype, dt, "same_kind"):
+        raise TypeError(
+            f"{who}: a {what} for a value of dtype {dt} must be numbers of that kind; got "
+            f"{_describe(t)}: pass an array of dtype {dt}"
+        )
+    return arr.astype(dt, copy=False)
+
+
+def require_complex(values: Sequence, who: str, what: str) -> None:
+    """holomorphic=True differentiates complex functions of complex inputs (as JAX)."""
+    for v in values:
+        dt = rules.tangent_dtype(v)
+        if not np.issubdtype(dt, np.complexfloating):
+            raise TypeError(
+                f"{who}(holomorphic=True) needs complex {what}s; got dtype {dt}: pass "
+                "x.astype(complex) for a holomorphic f, or drop holomorphic=True"
+            )
+
+
+def require_real(values: Sequence, who: str, what: str) -> None:
+    """Without holomorphic=True, a complex value here has no derivative this transform defines."""
+    for v in values:
+        dt = rules.tangent_dtype(v)
+        if np.issubdtype(dt, np.complexfloating):
+            raise TypeError(
+                f"{who} needs real {what}s; got dtype {dt}: pass holomorphic=True if f is "
+                "holomorphic (the result is then f'(z)), or split into real and imaginary parts"
+            )
+
+
+def cast_like(d, like):
+    """A derivative in the tangent dtype of `like` (float32 in, float32 out), never dropping an
+    imaginary part."""
+    if isinstance(d, Box):
+        return d
+    dt = rules.tangent_dtype(like)
+    d = np.asarray(d)
+    return d.astype(dt, copy=False) if np.can_cast(d.dtype, dt, "same_kind") else d
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def fresh(tree, caller: Sequence = ()):
+    """tree with every array leaf writable and shared with nothing: a leaf that is read-only
+    (a broadcast view), or shares memory with one of the caller's arrays or an earlier leaf,
+    is copied. Results may then be modified in place without touching anything else."""
+    leaves, treedef = flatten(tree)
+    taken = {id(_root(a)) for a in caller if isinstance(a, np.ndarray)}
+    out = []
+    for a in leaves:
+        if isinstance(a, np.ndarray):
+            if not a.flags.writeable or id(_root(a)) in taken:
+                a = a.copy()
+            taken.add(id(_root(a)))
+        out.append(a)
+    return treedef(out)
+
+
+# -- seeding and pushing tangents ---------------------------------------------------------------
+def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, list]]:
+    """The basis directions of the flattened leaves, k at a time: (k, seeds) with one seed per
+    leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero."""
+    shapes = [tuple(rules.shape(x)) for x in leaves]
+    sizes = [int(np.prod(s, dtype=int)) for s in shapes]
+    n = sum(sizes)
+    k = max(1, min(n, chunk or DEFAULT_CHUNK))
+    offsets = np.cumsum([0, *sizes])
+    for start in range(0, n, k):
+        kk = min(k, n - start)
+        seeds = []
+        for x, s, off, size in zip(leaves, shapes, offsets, sizes):
+            hit = np.arange(max(start, off), min(start + kk, off + size))  # directions in this leaf
+            if not hit.size:
+                seeds.append(None)
+                continue
+            seed = np.zeros((kk, size), dtype=rules.tangent_dtype(x))
+            seed[hit - start, hit - off] = 1
+            seeds.append(seed.reshape((kk,) + s))
+        yield kk, seeds
+
+
+def push_tangents(f: Callable, primals: Sequence, tangents: Sequence, *, batch: int | None = None):
+    """(output leaves, their tangents, output structure) of f(*primals) given one tangent per
+    leaf of primals (None for zero), with a leading axis of `batch` directions when given.
+    An output tangent is None where it is zero. The JVP of a whole function, at a fresh level."""
+    leaves, treedef = flatten(tuple(primals))
+    level = new_level()
+    inputs = [p if t is None else Dual(p, t, level, batch) for p, t in zip(leaves, tangents)]
+    out_leaves, out_tree = flatten(f(*treedef(inputs)))
+    primals_out, tangents_out = [], []
+    for y in out_leaves:
+        traced = isinstance(y, Dual) and y.level == level
+        primals_out.append(y.primal if traced else y)
+        tangents_out.append(y.tangent if traced else None)
+    return primals_out, tangents_out, out_tree
