@@ -118,20 +118,46 @@ class Box:
     def __len__(self):
         return len(raw(self))
 
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # -- Python numbers: a value only where no derivative is lost --------------------------
+    # float(), int(), complex(), .item(), .tolist() and operator.index turn a traced value
+    # into a plain Python one, which would drop its derivative silently (math.sin(x) calls
+    # float(x), and so does out[i] = x on a plain array): inside a transform, and on a
+    # hand-made Dual, they raise (JAX's ConcretizationTypeError). An eager Tensor is not
+    # being differentiated by a transform, so it gives its value, as in PyTorch. bool() is
+    # allowed: truth is piecewise constant, so there is no derivative to drop (and
+    # `if x > 0:` tests a comparison, which is a plain array already).
+    def _concrete(self, call: str, fix: str):
+        """The plain value of an eager Tensor; for any other box, a concretization error."""
+        if self.level == EAGER_TENSOR:
+            return raw(self)
+        raise concretization_error(self, call, fix)
+
     def __bool__(self):
         return bool(raw(self))
 
     def __float__(self):
-        return float(raw(self))
+        return float(self._concrete(_FLOAT_CALL, _FLOAT_FIX))
 
     def __int__(self):
-        return int(raw(self))
+        return int(self._concrete("int()", _INT_FIX))
+
+    def __complex__(self):
+        return complex(self._concrete("complex()", _COMPLEX_FIX))
 
     def __index__(self):
-        return int(raw(self))
+        return int(self._concrete("operator.index() (using x as an index or a size)", _INDEX_FIX))
 
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
+    def item(self, *index):
+        return np.asarray(self._concrete(".item()", _ITEM_FIX)).item(*index)
+
+    def tolist(self):
+        return np.asarray(self._concrete(".tolist()", _TOLIST_FIX)).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._concrete(_ARRAY_CALL, _BUILD_ARRAYS), dtype=dtype)
 
     # -- Python operators (straight to the op: these are the hottest calls) ---------------
     __add__, __radd__ = _operator(np.add)
@@ -229,6 +255,42 @@ class Box:
 
     def trace(self, offset=0, axis1=0, axis2=1):
         return dispatch(np.trace, (self, offset, axis1, axis2))
+
+
+_BUILD_ARRAYS = (
+    "To build an array from traced values use np.stack([a, b]) or np.concatenate([...]), or "
+    "ad.numpy.array([[a, b], [c, d]]) after `import ad.numpy as np`; to fill some entries of "
+    "a traced array use np.where(mask, x, 0.0)."
+)
+_ARRAY_CALL = (
+    "converting to a plain NumPy array (np.asarray(x), np.array([x, ...]), np.float64(x), "
+    "out[i] = x into an array made by np.zeros ...)"
+)
+_FLOAT_CALL = "float() (called by float(x), np.float64(x), math.sin(x), out[i] = x into a plain array ...)"
+_FLOAT_FIX = (
+    "Use NumPy on the array instead: np.sin(x) for math.sin(x), np.exp(x) for math.exp(x), "
+    "and x itself for float(x) (a 0-d array works wherever a number does). " + _BUILD_ARRAYS
+)
+_INT_FIX = "Use np.trunc(x), np.floor(x) or np.round(x): the same value, as an array of zero derivative."
+_COMPLEX_FIX = "Keep x as an array and build the complex value with arithmetic: x + 1j * y."
+_INDEX_FIX = (
+    "Indices and sizes must be plain integers: take them from x.shape or len(x), or compute "
+    "them with a NumPy function of zero derivative, e.g. i = int(np.argmax(x))."
+)
+_ITEM_FIX = "Keep x as an array: x.reshape(()) is the one element as a traced 0-d array."
+_TOLIST_FIX = "Use list(x), whose elements stay traced, or keep x as an array."
+
+
+def concretization_error(x: Box, call: str, fix: str) -> TypeError:
+    """The error for turning a traced value into a plain Python or NumPy value (JAX's
+    ConcretizationTypeError): the call, why it would be wrong, and what to write instead."""
+    where = "a hand-made Dual" if x.level == EAGER_DUAL else f"a traced value ({x.mode} mode)"
+    return TypeError(f"ad: {call} on {where} would drop its derivative. {fix}")
+
+
+def array_error(x: Box) -> TypeError:
+    """The error for np.asarray(x), np.array([x, ...]) or out[i] = x on a plain array."""
+    return concretization_error(x, _ARRAY_CALL, _BUILD_ARRAYS)
 
 
 _UFUNC_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}

@@ -39,12 +39,6 @@ class Dual(Box):
         b = f", batch={self.batch}" if self.batch is not None else ""
         return f"Dual({self.primal!r}, {self.tangent!r}, level={self.level}{b})"
 
-    def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "converting a Dual to a NumPy array would drop its tangent; use .primal for the "
-            "value, or keep to NumPy functions that ad supports"
-        )
-
     @classmethod
     def _process(cls, op, operands, params, level):
         if op.fused is not None and len(operands) == 1 and operands[0].level == level:
