@@ -58,6 +58,10 @@ class Op:
     # real-analytic and NumPy evaluates it on complex input: the complex-step check applies
     analytic: bool = True
     smooth: bool = True  # False: finite differences may straddle a kink; tests keep off it
+    # The rules are right on complex operands, in JAX's convention (holomorphic ops: the
+    # rules as written; the others their own). False: a complex operand raises a TypeError
+    # rather than get a wrong derivative.
+    complex: bool = False
     kernel: Any = None  # a numba kernel module, when issue #5 adds one
     second_order: bool = True  # rules dispatch again on boxed values; checked by the tests
     # Unary elementwise ops: fused(x) -> (y, dy/dx) in one pass on a plain array, or None
@@ -65,6 +69,14 @@ class Op:
     fused: Callable | None = None
     doc: str = ""
     loop_batch: bool = False  # rules run once per direction on batched input
+    # The output may share memory with operand 0 (basic indexing, reshape, transpose ...):
+    # a Tensor then makes it a view of that operand's base, with one version counter, and an
+    # in-place write through either is seen by the other's gradient. Whether a given call
+    # views is read off the arrays (NumPy copies for fancy indices, some reshapes).
+    view: bool = False
+    # A general op whose VJP reads only its operands' shapes and dtypes (setitem): the
+    # reverse engine then keeps no values alive for it.
+    vjp_reads_shapes: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -77,7 +89,8 @@ class Op:
             self.vjp_rule is not None and "needs" in inspect.signature(self.vjp_rule).parameters
         )
         self.reads_values = not (
-            self.kind == "linear"
+            self.vjp_reads_shapes
+            or self.kind == "linear"
             or (self.kind == "elementwise" and not any(callable(d) for d in self.derivs))
         )
 

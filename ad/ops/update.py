@@ -44,7 +44,9 @@ SETITEM = general(
     _vjp,
     impl=_setitem,
     loop_batch=True,
+    vjp_reads_shapes=True,
     examples=_examples,
+    complex=True,
     doc="x with x[index] = v; differentiable in x and v (the last write wins)",
 )
 

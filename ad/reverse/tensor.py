@@ -1,12 +1,18 @@
-"""`Tensor`: a value that records the ops applied to it, with PyTorch's autograd semantics."""
+"""`Tensor`: an array with PyTorch's autograd metadata; ops on it record a backward graph."""
 
 from __future__ import annotations
 
 import threading
+import warnings
+import weakref
 
 import numpy as np
 
-from ad.reverse import tape
+from ad import registry
+from ad.reverse import engine
+from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, spec_of
+from ad.reverse.saved import SavedValue, VersionCounter
+from ad.reverse.views import View
 from ad.trace import EAGER_TENSOR, Box, apply, dispatch, raw
 
 _state = threading.local()
@@ -58,34 +64,34 @@ def _check_float(data, who):
 
 
 class Tensor(Box):
-    """An array, the node that produced it (None for a leaf), and its gradient."""
+    """An array, where it came from in the backward graph, and its gradient.
+
+    ``_grad_fn``/``_output_nr`` name the node and output that produced it (None for a
+    leaf); ``_vc`` is the version counter of its memory, shared with its views; ``_view``
+    says which base it views and through which ops.
+    """
 
     __slots__ = (
         "_data",
         "_requires_grad",
-        "_node",
-        "_index",
+        "_grad_fn",
+        "_output_nr",
         "_vc",
         "_grad",
         "_retains_grad",
+        "_accumulator",
+        "_view",
         "level",
         "__weakref__",
     )
     mode = "reverse"
 
-    def __init__(self, data, requires_grad: bool = False, *, level: int = EAGER_TENSOR, _vc=None):
+    def __init__(self, data, requires_grad: bool = False, *, level: int = EAGER_TENSOR):
         if isinstance(data, Tensor) and data.level >= level:
             raise TypeError("Tensor(Tensor): use t.detach() or ad.tensor(t.numpy()) to copy a Tensor")
         if not isinstance(data, np.ndarray | np.generic | Box):
             data = np.asarray(data)
-        self._data = data
-        self._node = None
-        self._index = 0
-        self._vc = [0] if _vc is None else _vc  # shared by views of the same memory (detach)
-        self._grad = None
-        self._retains_grad = False
-        self.level = level
-        self._requires_grad = False
+        _init(self, data, level, VersionCounter())
         if requires_grad:
             self.requires_grad = True
 
@@ -99,7 +105,7 @@ class Tensor(Box):
 
     def numpy(self) -> np.ndarray:
         """The underlying array itself (shared memory, like torch's .numpy())."""
-        if self._requires_grad:
+        if self.requires_grad:
             raise RuntimeError(
                 "numpy() on a Tensor that requires grad would hide it from the tape; "
                 "call t.detach().numpy() instead"
@@ -107,10 +113,11 @@ class Tensor(Box):
         return self._data
 
     def detach(self) -> Tensor:
-        """The same memory, cut from the graph."""
-        return Tensor(self._data, level=self.level, _vc=self._vc)
+        """The same memory and version counter, cut from the graph."""
+        t = _new(self._data, self.level, self._vc)
+        return t
 
-    def item(self) -> float:
+    def item(self):
         return raw(self._data).item()
 
     def clone(self) -> Tensor:
@@ -129,15 +136,14 @@ class Tensor(Box):
         return self._vc[0]
 
     def __repr__(self):
-        extra = (
-            f", grad_fn={self._node!r}"
-            if self._node is not None
-            else (", requires_grad=True" if self._requires_grad else "")
-        )
+        if self._grad_fn is not None:
+            extra = f", grad_fn={self._grad_fn!r}"
+        else:
+            extra = ", requires_grad=True" if self._requires_grad else ""
         return f"tensor({raw(self._data)!r}{extra})"
 
     def __array__(self, dtype=None, copy=None):
-        if self._requires_grad:
+        if self.requires_grad:
             raise TypeError(
                 "converting a Tensor that requires grad to a NumPy array would drop it from the "
                 "tape; use t.detach().numpy()"
@@ -147,14 +153,16 @@ class Tensor(Box):
     # -- autograd attributes -------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
+        if self._view is not None and self._view.version != self._vc[0]:
+            _refresh_view(self)
         return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool):
-        if self._node is not None:
+        if self.grad_fn is not None:
             raise RuntimeError(
                 "requires_grad can only be set on leaf Tensors; this one was computed by "
-                f"{self._node.op.name}. Use y.detach().requires_grad_() for a new leaf."
+                f"{self._grad_fn.name}. Use y.detach().requires_grad_() for a new leaf."
             )
         if value:
             _check_float(self._data, "requires_grad=True")
@@ -166,31 +174,56 @@ class Tensor(Box):
 
     @property
     def is_leaf(self) -> bool:
-        return self._node is None
+        return self.grad_fn is None
 
     @property
     def grad_fn(self):
-        return self._node
+        if self._view is not None and self._view.version != self._vc[0]:
+            _refresh_view(self)
+        return self._grad_fn
+
+    @property
+    def output_nr(self) -> int:
+        return self._output_nr
 
     @property
     def grad(self):
+        if self._grad_fn is not None and not self._retains_grad:
+            warnings.warn(
+                "reading .grad of a Tensor that is not a leaf: backward() does not fill it, so "
+                "it is None. Call .retain_grad() on it before backward() to keep its gradient, "
+                "or read .grad of the leaf it was computed from.",
+                UserWarning,
+                stacklevel=2,
+            )
         return self._grad
 
     @grad.setter
     def grad(self, value):
-        self._grad = value if value is None or isinstance(value, Tensor) else Tensor(value)
+        if value is not None:
+            value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has shape {value.shape} but the Tensor has shape {self.shape}"
+                )
+        self._grad = value
 
     def retain_grad(self):
         """Keep .grad on this non-leaf after backward (leaves always get it)."""
-        if not self._requires_grad:
+        if not self.requires_grad:
             raise RuntimeError("retain_grad() on a Tensor that does not require grad")
         self._retains_grad = True
-        if self._node is not None:
-            self._node.retains = True
+        if self._grad_fn is not None:
+            retain(self._grad_fn, self._output_nr, self)
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
-        """Accumulate d(gradient . self)/d(leaf) into every leaf's .grad (v^T J)."""
-        if not self._requires_grad:
+        """Accumulate d(gradient . self)/d(leaf) into every leaf's .grad (v^T J).
+
+        With complex values the leaves receive PyTorch's conjugate Wirtinger gradient
+        (for a real loss L of z = x + iy: dL/dx + i dL/dy).
+        """
+        root = edge(self)
+        if root is None:
             raise RuntimeError(
                 "backward() on a Tensor that does not require grad: none of the leaves it was "
                 "computed from has requires_grad=True"
@@ -202,62 +235,79 @@ class Tensor(Box):
                     f"shape {self.shape}: pass gradient=v of that shape to compute v^T J, or "
                     "reduce first, e.g. y.sum().backward()"
                 )
-            gradient = np.ones(self.shape)
+            if self.dtype.kind == "c":
+                raise RuntimeError(
+                    "grad can be implicitly created only for real scalar outputs; this one is "
+                    f"{self.dtype}: pass gradient=..., or backpropagate a real loss (e.g. abs(y)**2)"
+                )
+            gradient = np.ones(self.shape, dtype=self.dtype)
         else:
-            gradient = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient, float)
+            gradient = raw(gradient) if isinstance(gradient, Tensor) else np.asarray(gradient)
             if gradient.shape != self.shape:
                 raise RuntimeError(
                     f"backward(gradient=...): gradient has shape {gradient.shape} but the "
                     f"Tensor has shape {self.shape}; pass one of the Tensor's shape"
                 )
         retain = create_graph if retain_graph is None else retain_graph
-        # .grad is updated in place by later backwards, so it must not share memory with
-        # anything: the first cotangent a leaf receives is kept without a copy only if it is
-        # an array no one else was handed, and until this sweep ends (the same array may
-        # still wait in the tape for another node) that leaf accumulates out of place.
-        handed, borrowed = {id(gradient)}, set()
-
-        def sink(t, g):
-            if id(t) in borrowed:
-                t._grad._data = t._grad._data + g
-                return
-            fresh = t._grad is None and isinstance(g, np.ndarray) and g.base is None and id(g) not in handed
-            _accumulate(t, g, fresh)
-            handed.add(id(g))
-            if fresh:
-                borrowed.add(id(t))
-
+        level = self.level
+        if create_graph:
+            gradient = _new(gradient, level, VersionCounter())
+        sweep = Sweep(
+            create_graph=create_graph,
+            conjugate=True,
+            rebuild=lambda value, history: _rebuilt(value, level, history),
+        )
         with _grad_mode(create_graph):
-            tape.backprop(
-                [(self, gradient)],
-                sink,
-                retain_graph=retain,
-                create_graph=create_graph,
-                wrap=lambda g: Tensor(g, level=self.level),
-            )
+            engine.run_backward([root], [gradient], retain_graph=retain, sweep=sweep)
 
-    # -- in-place operations: same memory, version bumped, history rebased ---------------
+    # -- in-place operations: same memory, version bumped, a new node for the new value ----
     def _inplace(self, func, *others):
-        if self._requires_grad and self._node is None and is_grad_enabled():
-            raise RuntimeError(
-                "a leaf Tensor that requires grad is used in an in-place operation; do it "
-                "under `with ad.no_grad():` (e.g. a parameter update) or on a copy"
-            )
-        before = Tensor(self._data.copy(), level=self.level)  # the old value, for the new node
-        before._node, before._index, before._requires_grad = self._node, self._index, self._requires_grad
-        if self._node is not None:
-            tape.detach_output(self._node, self._index, before)
+        """self <- func(self, *others), written into self's memory.
+
+        The new value gets a node of its own whose edges point at self's old history, which
+        everything recorded earlier keeps. Through a view, the base's history records the
+        write too (CopySlices), and so do other views of that base when next used.
+        """
+        view = self._view
+        if is_grad_enabled():
+            if self.grad_fn is None and self._requires_grad:
+                raise RuntimeError(
+                    "a leaf Tensor that requires grad is used in an in-place operation; do it "
+                    "under `with ad.no_grad():` (e.g. a parameter update) or on a copy"
+                )
+            if view is not None and view.base._grad_fn is None and view.base._requires_grad:
+                raise RuntimeError(
+                    "a view of a leaf Tensor that requires grad is used in an in-place operation; "
+                    "do it under `with ad.no_grad():`, or on a copy (x.clone()) of the leaf"
+                )
+        tracked = is_grad_enabled() and (
+            self._requires_grad or any(type(o) is Tensor and o.requires_grad for o in others)
+        )
+        # The old value goes into the new node; copied, since the write below overwrites it.
+        before = _new(self._data.copy() if tracked else self._data, self.level, VersionCounter())
+        before._grad_fn, before._output_nr = self._grad_fn, self._output_nr
+        before._requires_grad, before._accumulator = self._requires_grad, self._accumulator
         result = func(before, *others)
         value = raw(result._data if isinstance(result, Tensor) else result)
+        target = np.result_type(self._data)
+        if not np.can_cast(np.result_type(value), target, "same_kind"):
+            raise TypeError(
+                f"in-place result of dtype {np.result_type(value)} cannot be stored in a Tensor "
+                f"of dtype {target}; compute out of place (y = y * c) or convert first"
+            )
         if isinstance(self._data, np.ndarray):
             self._data[...] = value
         else:  # a computed numpy scalar has no memory to share: rebind it
-            self._data = np.asarray(value, dtype=np.result_type(self._data))
+            self._data = np.asarray(value, dtype=target)
         self._vc[0] += 1
-        if isinstance(result, Tensor) and result._node is not None:
-            tape.watch(result._node, [self])
-            result._node.retains = self._retains_grad
-            self._requires_grad = True
+        if not (isinstance(result, Tensor) and result._grad_fn is not None):
+            return self
+        if view is None:
+            _set_history(self, result._grad_fn, result._output_nr)
+        else:
+            base = view.base
+            _set_history(base, CopySlices(view, edge(base), (result._grad_fn, result._output_nr)), 0)
+            _refresh_view(self)
         return self
 
     def __iadd__(self, o):
@@ -297,9 +347,8 @@ class Tensor(Box):
         return self._inplace(lambda x, s: x * 0.0 + s, src)
 
     def __setitem__(self, index, value):
-        from ad.ops.update import setitem
-
-        self._inplace(lambda x, v: setitem(x, index, v), value)
+        setitem = registry.get("setitem")
+        self._inplace(lambda x, v: apply(setitem, (x, v), {"index": index}), value)
 
     # -- the engine ----------------------------------------------------------------------
     @classmethod
@@ -308,46 +357,128 @@ class Tensor(Box):
         for x in operands:
             if type(x) is Tensor and x.level == level:
                 primals.append(x._data)
+                if x._view is not None and x._view.version != x._vc[0]:
+                    _refresh_view(x)
                 record = record or x._requires_grad
             else:
                 primals.append(x)
         out = apply(op, primals, params)
-        record = record and is_grad_enabled()
         multi = type(out) is tuple or type(out) is list
-        outs = [_result(o, level) for o in out] if multi else [_result(out, level)]
-        if record:
-            inputs = [x if type(x) is Tensor and x.level == level else None for x in operands]
-            needs = [x is not None and x._requires_grad for x in inputs]
-            tape.watch(tape.Node(op, inputs, needs, primals, out, params), outs)
-            for t in outs:
-                t._requires_grad = True
+        outs = (
+            [_new(o, level, VersionCounter()) for o in out] if multi else [_new(out, level, VersionCounter())]
+        )
+        if op.view:
+            _mark_view(outs[0], operands[0], op, params, primals[0], level)
+        if record and is_grad_enabled():
+            _record(op, params, operands, primals, out, outs, level, multi)
         return type(out)(outs) if multi else outs[0]
 
 
-def _result(data, level) -> Tensor:
-    """A new Tensor for an op's output (the constructor's checks, skipped: this is the hot path)."""
+def _init(t, data, level, counter):
+    t._data, t.level, t._vc = data, level, counter
+    t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
+    t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
+
+
+def _new(data, level, counter) -> Tensor:
+    """A Tensor for a value (the constructor's checks, skipped: this is the hot path)."""
     t = object.__new__(Tensor)
-    t._data, t.level, t._node, t._index, t._vc = data, level, None, 0, [0]
-    t._grad, t._retains_grad, t._requires_grad = None, False, False
+    _init(t, data, level, counter)
     return t
 
 
-def _accumulate(t: Tensor, g, fresh: bool = False):
-    """Add a cotangent into t.grad (PyTorch's accumulation: zeroing is the user's).
+def edge(t):
+    """Where t's cotangent goes: (node, output_nr) of what produced it, its leaf's
+    AccumulateGrad, or None when nothing upstream requires grad."""
+    if t._view is not None and t._view.version != t._vc[0]:
+        _refresh_view(t)
+    if t._grad_fn is not None:
+        return (t._grad_fn, t._output_nr)
+    if t._requires_grad:
+        acc = t._accumulator() if t._accumulator is not None else None
+        if acc is None:
+            acc = AccumulateGrad(t)
+            t._accumulator = weakref.ref(acc)
+        return (acc, 0)
+    return None
 
-    The first gradient is stored without a copy only when it is `fresh`: an array no one
-    else holds, since .grad is later updated in place.
-    """
-    if t._grad is None:
-        if not isinstance(g, Tensor):
-            g = Tensor(
-                g if fresh and g.dtype.kind == "f" else np.array(g, dtype=float, copy=True), level=t.level
-            )
-        t._grad = g
-    elif isinstance(g, Tensor) or t._grad._node is not None:
-        t._grad = t._grad + g  # a graph-carrying gradient (create_graph): out of place
+
+def _record(op, params, operands, primals, out, outs, level, multi):
+    """Append op to the graph: edges to its operands' producers, and what its VJP reads."""
+    edges, needs = [], []
+    for x in operands:
+        e = edge(x) if type(x) is Tensor and x.level == level else None
+        edges.append(e)
+        needs.append(e is not None)
+    read_in, read_out = reads(op, needs)
+    saved_in = []
+    for x, p, e, r in zip(operands, primals, edges, read_in):
+        if not r:
+            saved_in.append(spec_of(p))
+        elif type(x) is Tensor and x.level == level:
+            saved_in.append(SavedValue(p, x._vc, e, e is not None))
+        else:
+            saved_in.append(p)  # a constant at this level
+    node = OpNode(op, params, tuple(edges), saved_in, None, len(outs) if multi else 0)
+    node.saved_out = [SavedValue(t._data, t._vc, None, True) if read_out else spec_of(t._data) for t in outs]
+    for i, t in enumerate(outs):
+        t._grad_fn, t._output_nr, t._requires_grad = node, i, True
+
+
+def _set_history(t, node, output_nr):
+    """t's value is now the output output_nr of node (after an in-place write); a retained
+    gradient moves with it."""
+    if t._retains_grad:
+        if t._grad_fn is not None and t._grad_fn.retained is not None:
+            t._grad_fn.retained.pop(t._output_nr, None)
+        retain(node, output_nr, t)
+    t._grad_fn, t._output_nr, t._requires_grad = node, output_nr, True
+
+
+def _mark_view(out, x, op, params, primal, level):
+    """Make out a view of x's base when NumPy returned a view of x's memory."""
+    if not (
+        type(x) is Tensor
+        and x.level == level
+        and isinstance(out._data, np.ndarray)
+        and isinstance(primal, np.ndarray)
+        and np.may_share_memory(out._data, primal)
+    ):
+        return
+    step = (op, params, spec_of(primal), spec_of(out._data))
+    if x._view is None:
+        base, steps = x, (step,)
     else:
-        t._grad._data += g  # in place, like PyTorch: p.grad stays the same object
+        base, steps = x._view.base, x._view.steps + (step,)
+    out._vc = x._vc
+    out._view = View(base, steps, x._vc[0])
+
+
+def _refresh_view(v):
+    """v's memory was written since its history was set: its value is now the base's,
+    read through the view ops, so its history is those ops applied to the base's."""
+    view = v._view
+    view.version = v._vc[0]
+    base_edge = edge(view.base)
+    if base_edge is None:
+        v._grad_fn, v._requires_grad = None, False
+        return
+    link = base_edge
+    for op, params, spec_in, spec_out in view.steps:
+        link = (OpNode(op, params, (link,), [spec_in], [spec_out], 0), 0)
+    _set_history(v, link[0], 0)
+
+
+def _rebuilt(value, level, history):
+    """A saved value as a Tensor that leads back into the graph (for create_graph)."""
+    t = _new(value, level, VersionCounter())
+    t._requires_grad = True
+    node, nr = history
+    if type(node) is AccumulateGrad:
+        t._accumulator = weakref.ref(node)
+    else:
+        t._grad_fn, t._output_nr = node, nr
+    return t
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:

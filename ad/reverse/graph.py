@@ -1,0 +1,276 @@
+"""The backward graph: nodes joined by edges fixed when each node is recorded.
+
+An edge is a pair ``(node, output_nr)``: the node that produced a value and which of its
+outputs the value was. A node's ``next_edges`` point at the producers of its inputs as
+they were when it was recorded, so an in-place change that later gives a Tensor a new
+history cannot reach back and rewire what was recorded before (PyTorch's ``grad_fn``,
+``next_functions``). Three kinds of node:
+
+- `OpNode`: a registered op, run backward by the registry's rules; it keeps only what its
+  VJP reads (`SavedValue`s), and shapes and dtypes for the rest.
+- `AccumulateGrad`: the end of every path into a leaf that requires grad; it adds the
+  cotangent into the leaf's ``.grad``.
+- `CopySlices`: an in-place write through a view, ``base[view] = result``; its cotangent
+  splits into the old base's (zero on the written region) and the result's (the region).
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+import weakref
+
+import numpy as np
+
+from ad import rules
+from ad.reverse.saved import SavedValue
+
+FREED = (
+    "backward through the graph a second time: its saved values were freed by the first "
+    "backward. Pass retain_graph=True to the first backward() (or use ad.vjp, whose "
+    "vjp_fn may be called many times)."
+)
+
+
+class Sweep:
+    """How one backward sweep runs: batched cotangents, whether it records itself, whether
+    leaves receive the conjugate (PyTorch's convention), and how to rebuild a saved value as
+    a Tensor that leads back into the graph (create_graph)."""
+
+    __slots__ = ("batched", "create_graph", "conjugate", "rebuild")
+
+    def __init__(self, *, batched=False, create_graph=False, conjugate=False, rebuild=None):
+        self.batched = batched
+        self.create_graph = create_graph
+        self.conjugate = conjugate
+        self.rebuild = rebuild
+
+
+class Node:
+    """A step of the backward graph: cotangents of its outputs in, of its inputs' producers out."""
+
+    __slots__ = ("next_edges", "retained", "__weakref__")
+    num_outputs = 1
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        """(node, output_nr) per input, (None, 0) for a constant (as PyTorch's)."""
+        return tuple((None, 0) if e is None else e for e in self.next_edges)
+
+    @property
+    def next_nodes(self) -> tuple:
+        return tuple(None if e is None else e[0] for e in self.next_edges)
+
+    def apply(self, cotangents: list, sweep: Sweep):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def release(self):
+        """Drop what was saved for the VJP (after a backward without retain_graph)."""
+
+
+# -- what an op's VJP reads ---------------------------------------------------------------
+_READS: dict[str, tuple] = {}
+
+
+def _arguments_read(d, n: int) -> tuple:
+    """Per argument of a partial d(x_1, ..., x_n, y): does its body read it? (True if unsure.)"""
+    code = getattr(d, "__code__", None)
+    if code is None or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return (True,) * (n + 1)
+    names = code.co_varnames[: code.co_argcount]
+    if len(names) != n + 1:
+        return (True,) * (n + 1)
+    loaded = set(code.co_cellvars)  # an argument a nested function reads
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith("LOAD_"):
+            loaded.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+    return tuple(name in loaded for name in names)
+
+
+def reads(op, needs) -> tuple[tuple, bool]:
+    """Which operands, and whether the output, op's VJP reads for the cotangents in needs.
+
+    Linear ops and constant partials read shapes only; an elementwise op reads what the
+    partials of the needed operands name (the partial of x*y in x reads y alone).
+    """
+    n = len(needs)
+    if not op.reads_values:
+        return (False,) * n, False
+    if op.kind != "elementwise":
+        return (True,) * n, True
+    per = _READS.get(op.name)
+    if per is None:
+        per = _READS[op.name] = tuple(
+            _arguments_read(d, n) if callable(d) else (False,) * (n + 1) for d in op.derivs
+        )
+    used = [False] * (n + 1)
+    for need, args in zip(needs, per):
+        if need:
+            used = [u or a for u, a in zip(used, args)]
+    return tuple(used[:n]), used[n]
+
+
+class Spec:
+    """The shape and dtype of a value a VJP does not read."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+
+    def stand_in(self):
+        """An array of this shape and dtype that costs no memory (NaN, where it can be, so a
+        rule that reads it by mistake poisons its result instead of passing silently)."""
+        fill = np.nan if self.dtype.kind in "fc" else 0
+        return np.broadcast_to(np.array(fill, dtype=self.dtype), self.shape)
+
+
+def spec_of(x) -> Spec:
+    return Spec(rules.shape(x), x.dtype if hasattr(x, "dtype") else np.result_type(x))
+
+
+class OpNode(Node):
+    """A recorded op: its rule, its params, and what its VJP reads."""
+
+    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs")
+
+    def __init__(self, op, params, next_edges, saved_in, saved_out, num_outputs):
+        self.op = op
+        self.params = params
+        self.next_edges = next_edges
+        self.saved_in = saved_in  # per operand: SavedValue, Spec, or the constant itself
+        self.saved_out = saved_out  # per output: SavedValue or Spec
+        self.num_outputs = num_outputs  # 0 for an op with one, unpacked, output
+        self.retained = None
+
+    @property
+    def name(self) -> str:
+        return "".join(w.capitalize() for w in self.op.name.split("_")) + "Backward"
+
+    def _unpack(self, s, what: str, sweep: Sweep, output_nr=None):
+        if type(s) is Spec:
+            return s.stand_in()
+        if type(s) is not SavedValue:
+            return s
+        value = s.unpack(self, what)
+        if sweep.create_graph and s.requires_grad:
+            history = (self, output_nr) if output_nr is not None else s.history
+            return sweep.rebuild(value, history)
+        return value
+
+    def apply(self, cotangents, sweep):
+        if self.saved_in is None:
+            raise RuntimeError(FREED)
+        primals = [self._unpack(s, f"its input {i}", sweep) for i, s in enumerate(self.saved_in)]
+        outs = [self._unpack(s, f"its output {i}", sweep, i) for i, s in enumerate(self.saved_out)]
+        if self.num_outputs == 0:
+            out, ct = outs[0], cotangents[0]
+        else:
+            out = tuple(outs)
+            ct = _fill(cotangents, out, sweep.batched)
+        needs = [e is not None for e in self.next_edges]
+        in_cts = rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, needs)
+        return [_real_if_real(g, s) for g, s in zip(in_cts, self.saved_in)]
+
+    def release(self):
+        self.saved_in = self.saved_out = None
+
+
+def _fill(cts, outs, batched):
+    """Zero cotangents for the outputs of a multi-output op that nothing used."""
+    k = next(rules.shape(c)[0] for c in cts if c is not None) if batched else None
+    pre = (k,) if batched else ()
+    return tuple(
+        np.zeros(pre + tuple(rules.shape(o)), dtype=np.result_type(o.dtype)) if c is None else c
+        for c, o in zip(cts, outs)
+    )
+
+
+def _real_if_real(g, saved):
+    """The cotangent of a real operand is real: the imaginary part of a complex cotangent
+    flowing into it is dropped (JAX and PyTorch alike)."""
+    if g is None or _kind(g) != "c":
+        return g
+    value = saved if type(saved) is Spec else getattr(saved, "value", saved)
+    return g if _kind(value) == "c" else np.real(g)
+
+
+def _kind(x) -> str:
+    return (x.dtype if hasattr(x, "dtype") else np.result_type(x)).kind
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf that requires grad: adds the cotangent into ``leaf.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_edges = ()
+        self.retained = None
+
+    def apply(self, cotangents, sweep):
+        accumulate(self.variable, cotangents[0], sweep)
+        return ()
+
+
+def accumulate(t, g, sweep: Sweep):
+    """Add a cotangent into t.grad (PyTorch's accumulation: zeroing is the user's).
+
+    The first gradient is stored as a copy in t's dtype, since .grad is later updated in
+    place and the cotangent may be shared with other paths or be the caller's own array.
+    """
+    if sweep.conjugate and _kind(g) == "c":
+        g = np.conj(g)
+    if t._grad is None:
+        if type(g) is type(t):
+            t._grad = g
+        else:
+            t._grad = type(t)(np.array(g, dtype=t.dtype, copy=True), level=t.level)
+    elif type(g) is type(t) or t._grad._grad_fn is not None:
+        t._grad = t._grad + g  # a graph-carrying gradient (create_graph): out of place
+    else:
+        t._grad._data += g  # in place, like PyTorch: p.grad stays the same object
+
+
+class CopySlices(Node):
+    """``base[view] = result`` recorded into the base's history.
+
+    Cotangent of the old base: the new base's, zero on the written region; of the result:
+    the new base's cotangent read through the view. Both come from the view ops' own
+    registered rules, so any view op works here.
+    """
+
+    __slots__ = ("view", "_region")
+
+    def __init__(self, view, base_edge, result_edge):
+        self.view = view
+        self.next_edges = (base_edge, result_edge)
+        self._region = None
+        self.retained = None
+
+    def apply(self, cotangents, sweep):
+        ct = cotangents[0]
+        base_edge, result_edge = self.next_edges
+        to_base = to_result = None
+        if base_edge is not None:
+            if self._region is None:
+                self._region = self.view.region()
+            to_base = np.where(self._region, 0, ct)
+        if result_edge is not None:
+            to_result = self.view.forward(ct, sweep.batched)
+        return [to_base, to_result]
+
+
+def retain(node, output_nr: int, tensor):
+    """Have backward store the cotangent of node's output into tensor.grad (retain_grad)."""
+    if node.retained is None:
+        node.retained = {}
+    node.retained[output_nr] = weakref.ref(tensor)

@@ -1,0 +1,246 @@
+"""The backward graph: edges fixed at record time, in-place writes, views (PyTorch's semantics).
+
+Each scenario is written once against the Tensor API both libraries share and run on ad;
+where torch is installed it runs there too and the gradients must match. The expected
+values are also derived by hand, so the tests check something without torch.
+"""
+
+import numpy as np
+import pytest
+
+import ad
+
+
+def _ad(data, requires_grad=False):
+    return ad.tensor(np.asarray(data, dtype=float), requires_grad=requires_grad)
+
+
+def _grad(t):
+    return None if t.grad is None else np.asarray(t.grad.detach().numpy())
+
+
+def _rebind_then_old_output(T):
+    x = T([1.0, 2.0], True)
+    y = x * 2
+    z = y + 1
+    y *= 3
+    z.sum().backward()
+    return [x], [[2.0, 2.0]]
+
+
+def _rebind_then_new_output(T):
+    x = T([1.0, 2.0], True)
+    y = x * 2
+    y + 1
+    y *= 3
+    y.sum().backward()
+    return [x], [[6.0, 6.0]]
+
+
+def _write_through_slice(T):
+    x = T([1.0, 2.0, 3.0], True)
+    y = x * 1
+    v = y[0:2]
+    v *= 10
+    y.sum().backward()
+    return [x], [[10.0, 10.0, 1.0]]
+
+
+def _sibling_view_sees_the_write(T):
+    x = T([1.0, 2.0, 3.0], True)
+    y = x * 1
+    v = y[0:2]
+    w = y[1:3]  # made before the write; shares y[1]
+    v *= 10
+    (w * w).sum().backward()
+    # w = (10 x1, x2): d/dx1 (100 x1^2) = 200 x1, d/dx2 x2^2 = 2 x2
+    return [x], [[0.0, 400.0, 6.0]]
+
+
+def _write_through_base_seen_by_view(T):
+    x = T([1.0, 2.0, 3.0], True)
+    y = x * 1
+    v = y[1:]
+    y *= 2
+    (v * v).sum().backward()  # v = 2 x[1:]: gradient 8 x[1:]
+    return [x], [[0.0, 16.0, 24.0]]
+
+
+def _write_a_differentiable_value_through_a_view(T):
+    x = T([1.0, 2.0, 3.0], True)
+    w = T([5.0], True)
+    y = x * 1
+    v = y[0:2]
+    v[0] = (w * 3)[0]
+    (y * y).sum().backward()
+    # y = (3w, x1, x2): d/dx = (0, 2 x1, 2 x2), d/dw = 2 * 3w * 3
+    return [x, w], [[0.0, 4.0, 6.0], [90.0]]
+
+
+def _view_of_a_view(T):
+    x = T([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], True)
+    y = x * 1
+    c = y.T[1]  # the column y[:, 1], through transpose then an integer index
+    c *= 3
+    (y * y).sum().backward()
+    return [x], [[[2.0, 36.0, 6.0], [8.0, 90.0, 12.0]]]
+
+
+def _reshape_view_with_a_grad_operand(T):
+    x = T([[1.0, 2.0], [3.0, 4.0]], True)
+    s = T([2.0, 3.0], True)
+    y = x * 1
+    r = y.reshape(4)
+    r[1:3] *= s
+    (y * y).sum().backward()
+    # y = [[x00, 2 x01], [3 x10, x11]]
+    gx = [[2.0, 2 * 2.0 * 2.0 * 2.0], [2 * 3.0 * 3.0 * 3.0, 8.0]]
+    gs = [2 * 2.0 * 2.0 * 2.0, 2 * 3.0 * 3.0 * 3.0]
+    return [x, s], [gx, gs]
+
+
+def _write_into_a_plain_tensor(T):
+    b = T([0.0, 0.0, 0.0])
+    x = T([1.0, 2.0], True)
+    v = b[1:]
+    v += x * x
+    (b * b).sum().backward()  # b = (0, x0^2, x1^2): gradient 4 x^3
+    return [x], [[4.0, 32.0]]
+
+
+def _retained_grad_follows_the_new_value(T):
+    x = T([1.0, 2.0], True)
+    y = x * 2
+    y.retain_grad()
+    y *= 3
+    (y * y).sum().backward()
+    return [x, y], [[72.0, 144.0], [12.0, 24.0]]
+
+
+SCENARIOS = [
+    _rebind_then_old_output,
+    _rebind_then_new_output,
+    _write_through_slice,
+    _sibling_view_sees_the_write,
+    _write_through_base_seen_by_view,
+    _write_a_differentiable_value_through_a_view,
+    _view_of_a_view,
+    _reshape_view_with_a_grad_operand,
+    _write_into_a_plain_tensor,
+    _retained_grad_follows_the_new_value,
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__.strip("_"))
+def test_scenario_gradients_by_hand(scenario):
+    leaves, expected = scenario(_ad)
+    for t, want in zip(leaves, expected):
+        np.testing.assert_allclose(_grad(t), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__.strip("_"))
+def test_scenario_gradients_match_pytorch(scenario):
+    torch = pytest.importorskip("torch")
+
+    def T(data, requires_grad=False):
+        return torch.tensor(data, dtype=torch.float64, requires_grad=requires_grad)
+
+    ours, _ = scenario(_ad)
+    theirs, _ = scenario(T)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(_grad(a), b.grad.numpy(), rtol=1e-12)
+
+
+def test_views_share_memory_and_the_version_counter():
+    y = _ad([[1.0, 2.0], [3.0, 4.0]]) * 1
+    views = [y[0], y[:, 1], y.T, y.reshape(4), y.ravel(), np.expand_dims(y, 0), np.squeeze(y[None])]
+    views += [np.swapaxes(y, 0, 1), np.moveaxis(y, 0, 1), np.diagonal(y), y[...], y[None]]
+    for v in views:
+        assert np.shares_memory(v.data, y.data)
+        before = v._version
+        y += 1.0
+        assert v._version == y._version == before + 1
+
+
+def test_a_copy_is_not_a_view():
+    y = _ad([1.0, 2.0, 3.0]) * 1
+    c = y[[0, 2]]  # fancy indexing copies, as in NumPy
+    c += 1.0
+    np.testing.assert_array_equal(y.data, [1.0, 2.0, 3.0])
+    assert c._version == 1 and y._version == 0
+
+
+def test_inplace_on_a_view_of_a_leaf_requiring_grad_raises_and_mutates_nothing():
+    x = _ad([1.0, 2.0, 3.0], True)
+    v = x[0:2]
+    with pytest.raises(RuntimeError, match="view of a leaf"):
+        v *= 2
+    np.testing.assert_array_equal(x.data, [1.0, 2.0, 3.0])
+    assert x._version == 0
+    with ad.no_grad():
+        v *= 2
+    np.testing.assert_array_equal(x.data, [2.0, 4.0, 3.0])
+    assert x._version == 1
+
+
+def test_a_saved_value_changed_through_its_base_makes_backward_raise():
+    x = _ad([1.0, 2.0, 3.0], True)
+    y = x * 1
+    v = y[0:2]
+    z = v * v  # saves v
+    y *= 2
+    with pytest.raises(RuntimeError, match="multiply.*in-place"):
+        z.sum().backward()
+
+
+def test_a_saved_value_changed_through_a_view_makes_backward_raise():
+    x = _ad([1.0, 2.0, 3.0], True)
+    y = x * 1
+    z = y * y  # saves y
+    y[0:1] += 1.0
+    with pytest.raises(RuntimeError, match="multiply.*in-place"):
+        z.sum().backward()
+
+
+def test_a_saved_plain_tensor_changed_in_place_makes_backward_raise():
+    x = _ad([1.0, 2.0], True)
+    w = _ad([3.0, 4.0])
+    y = x * w  # saves w
+    w += 1.0
+    with pytest.raises(RuntimeError, match="in-place"):
+        y.sum().backward()
+
+
+def test_inplace_result_that_cannot_be_stored_raises_and_mutates_nothing():
+    y = _ad([1.0, 2.0]) * 1
+    with pytest.raises(TypeError, match="cannot be stored"):
+        y *= 1j
+    np.testing.assert_array_equal(y.data, [1.0, 2.0])
+    assert y._version == 0
+
+
+def test_reading_grad_of_a_non_leaf_warns_and_retain_grad_silences_it():
+    x = _ad([1.0], True)
+    y = x * 2
+    with pytest.warns(UserWarning, match="retain_grad"):
+        assert y.grad is None
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [4.0])
+
+
+def test_earlier_nodes_keep_their_edges_after_an_inplace_rebind():
+    x = _ad([1.0, 2.0], True)
+    y = x * 2
+    z = y + 1
+    old = y.grad_fn
+    y *= 3
+    assert z.grad_fn.next_nodes[0] is old
+    assert y.grad_fn is not old and y.grad_fn.next_nodes[0] is old
+
+
+def test_float32_leaves_get_float32_gradients():
+    x = ad.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (x * x).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
