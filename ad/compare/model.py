@@ -5,6 +5,10 @@ small constant times f itself. Batching k directions per pass keeps the arithmet
 divides the number of passes: ceil(n/k) forward, ceil(m/k) reverse (ad.functional.plan,
 which also decides ties for forward, since forward keeps no tape). Finite differences
 take 2n evaluations of f. docs/cost-model.md derives the formulas.
+
+Seconds, not only winners: a calibration measured on the machine at the start of the run
+gives each mode its overhead per op of a pass and the throughput of its arithmetic, and a
+cell's time is predicted as passes x (ops x overhead + flops per pass / throughput).
 """
 
 from __future__ import annotations
@@ -80,6 +84,58 @@ class Prediction:
 def predict(cost: Cost, n: int, m: int, k: int) -> Prediction:
     """The plan for k directions per pass, and the arithmetic's forward/reverse ratio."""
     return Prediction(plan(n, m, k), cost.forward / cost.reverse)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per mode, as measured on this machine: seconds of overhead per op of one pass, and
+    flops per second of the arithmetic (docs/cost-model.md, "Seconds")."""
+
+    overhead: dict[str, float]  # mode name -> seconds per op per pass
+    throughput: dict[str, float]  # mode name -> multiply-adds per second
+    probes: str = ""  # what was measured, for the report
+
+    def covers(self, mode: str) -> bool:
+        return mode in self.overhead and mode in self.throughput
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The model's seconds for one cell, and how much of it is per-op overhead."""
+
+    seconds: float
+    overhead: float  # seconds of it that are overhead: passes x ops x overhead per op
+
+    @property
+    def bound(self) -> str:
+        """ "overhead" or "arithmetic": which term is the larger part of the prediction."""
+        return "overhead" if self.overhead >= self.seconds - self.overhead else "arithmetic"
+
+
+def seconds(cal: Calibration, mode: str, passes: int, ops: int, flops: float) -> Estimate | None:
+    """passes x ops x overhead + flops / throughput: the time of a whole Jacobian, where flops
+    are the arithmetic of all its passes (None if the mode was not calibrated)."""
+    if not cal.covers(mode):
+        return None
+    over = passes * ops * cal.overhead[mode]
+    return Estimate(over + flops / cal.throughput[mode], over)
+
+
+def calibrate_mode(
+    t_overhead: float, probe_overhead: tuple[int, int], t_arith: float, probe_arith: tuple[int, int, float]
+) -> tuple[float, float]:
+    """(overhead per op, throughput) of one mode from its times on the two probes.
+
+    The overhead probe is many ops on a tiny vector (its arithmetic negligible): overhead =
+    time / (passes x ops). The arithmetic probe is a few ops with many flops: throughput =
+    flops / (time - passes x ops x overhead), the overhead part held to at most 90% of the
+    time so that a noisy probe cannot make the throughput infinite.
+    """
+    passes, ops = probe_overhead
+    over = t_overhead / (passes * ops)
+    a_passes, a_ops, flops = probe_arith
+    arith = max(t_arith - a_passes * a_ops * over, 0.1 * t_arith)
+    return over, flops / arith
 
 
 # Exponents of the notes' formulas for tanh(A x), A in R^{m x n} (a chain with K = 0):

@@ -1,13 +1,13 @@
-"""The modes compared: ways to compute the full Jacobian (m x n) of f at x, and one pass of each.
+"""The modes compared: ways to compute the full Jacobian (m x n) of f at x.
 
-A `Mode` is two functions of (f, x, k): `jacobian`, timed and checked, and `one_pass`, the
-unit whose memory is measured (one JVP pass, one recording plus one VJP sweep, or one pair
-of evaluations), with k directions when the mode batches. MODES is what the runner uses
-by default; a new way to compute Jacobians joins the comparison as one more Mode here, with
-no change to the runner, report or plots. The compiled modes replay one recording of f
-(`ad.compile`), made on first use and kept, so their times are replays; a program the
-compiled tape cannot hold (an op with no compiled rule, or more than COMPILED_LIMIT scalar
-instructions, as dense matrix chains produce) is reported as not applicable.
+A `Mode` is a function of (f, x, k) giving the Jacobian, timed, memory-measured and checked
+against the others, with k directions per pass when the mode batches. MODES is what the
+runner uses by default; a new way to compute Jacobians joins the comparison as one more
+Mode here, with no change to the runner, report or plots. The compiled modes replay one
+recording of f (`ad.compile`), made on first use and kept, so their times are replays; a
+program the compiled tape cannot hold (an op with no compiled rule, or more than
+COMPILED_LIMIT scalar instructions, as dense matrix chains produce) is reported as not
+applicable.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 import ad
-from ad.forward.api import push_tangents
-from ad.reverse.api import _pullback, _trace
 from ad.testing import central_difference
 
 EXACT_TOL = 1e-10  # two exact methods in float64 (ad's modes, or a peer) on the same point
 FD_TOL = 1e-6  # central differences: O(h^2) truncation + O(eps / h) rounding, h = eps^(1/3)
+DEFAULT_CHUNK = ad.functional.plan(1, 1).chunk  # ad's directions per batched pass when chunk=None
 
 
 @dataclass(frozen=True)
@@ -32,52 +31,26 @@ class Mode:
 
     name: str
     family: str  # "forward", "reverse" or "finite differences": which cost of the model applies
-    batched: bool  # k directions per pass, or one
+    batch: str  # directions per pass: "one", "k" (the chunk), or "all" (one sweep)
     jacobian: Callable[[Callable, np.ndarray, int], np.ndarray]  # (f, x, k) -> J, shape (m, n)
-    one_pass: Callable[[Callable, np.ndarray, int], object]  # (f, x, k) -> anything
     tol: float = EXACT_TOL
 
     @property
     def exact(self) -> bool:
         return self.family != "finite differences"
 
-    def directions(self, k: int) -> int:
-        return k if self.batched else 1
+    @property
+    def batched(self) -> bool:
+        return self.batch != "one"
+
+    def directions(self, k: int, n: int, m: int) -> int:
+        """Directions carried by one pass."""
+        return {"one": 1, "k": k, "all": max(n, m, 1)}[self.batch]
 
 
 def as_matrix(J, n: int) -> np.ndarray:
     """A Jacobian of shape out.shape + (n,) as an (m, n) matrix."""
     return np.reshape(np.asarray(J, dtype=float), (-1, n))
-
-
-def _basis(n: int, k: int) -> np.ndarray:
-    """The first k basis vectors of R^n, as rows (without building the n x n identity)."""
-    k = min(k, n)
-    E = np.zeros((k, n))
-    E[np.arange(k), np.arange(k)] = 1.0
-    return E
-
-
-def _jvp_pass(f, x, k):
-    """One forward pass with the first k basis tangents (tangents carried on a batch axis)."""
-    return push_tangents(f, (x,), (_basis(x.size, k),), batched=True)
-
-
-def _jvp_one(f, x, k):
-    return ad.jvp(f, (x,), (_basis(x.size, 1)[0],))
-
-
-def _vjp_one(f, x, k):
-    out, pull = ad.vjp(f, x)
-    return pull(_basis(np.size(out), 1)[0].reshape(np.shape(out)))
-
-
-def _vjp_pass(f, x, k):
-    """Record f once, then one reverse sweep with the first k basis cotangents."""
-    level, xs, _, (y,), _ = _trace(f, (x,), "compare")
-    ys = np.shape(y._data if hasattr(y, "_data") else y)
-    seed = _basis(int(np.prod(ys, dtype=int)), k)
-    return _pullback(level, xs, [y], [seed.reshape((len(seed),) + ys)], True, False, len(seed))
 
 
 class NotApplicable(Exception):
@@ -112,28 +85,12 @@ def finite_differences(f, x, k):
     return np.stack([central_difference(f, (x,), (e,), hi) for e, hi in zip(np.eye(n), h)], axis=-1)
 
 
-def _fd_pass(f, x, k):
-    return central_difference(f, (x,), (_basis(x.size, 1)[0],), _steps(x)[0])
-
-
 MODES: tuple[Mode, ...] = (
-    Mode("forward", "forward", False, lambda f, x, k: ad.jacfwd(f, chunk=1)(x), _jvp_one),
-    Mode("reverse", "reverse", False, lambda f, x, k: ad.jacrev(f, chunk=1)(x), _vjp_one),
-    Mode("batched forward", "forward", True, lambda f, x, k: ad.jacfwd(f, chunk=k)(x), _jvp_pass),
-    Mode("batched reverse", "reverse", True, lambda f, x, k: ad.jacrev(f, chunk=k)(x), _vjp_pass),
-    Mode("finite differences", "finite differences", False, finite_differences, _fd_pass, FD_TOL),
-    Mode(
-        "compiled forward",
-        "forward",
-        True,
-        lambda f, x, k: _compiled(f, x).jacfwd(x),
-        lambda f, x, k: _compiled(f, x).jacfwd(x),
-    ),
-    Mode(
-        "compiled reverse",
-        "reverse",
-        True,
-        lambda f, x, k: _compiled(f, x).jacrev(x),
-        lambda f, x, k: _compiled(f, x).jacrev(x),
-    ),
+    Mode("forward", "forward", "one", lambda f, x, k: ad.jacfwd(f, chunk=1)(x)),
+    Mode("reverse", "reverse", "one", lambda f, x, k: ad.jacrev(f, chunk=1)(x)),
+    Mode("batched forward", "forward", "k", lambda f, x, k: ad.jacfwd(f, chunk=k)(x)),
+    Mode("batched reverse", "reverse", "k", lambda f, x, k: ad.jacrev(f, chunk=k)(x)),
+    Mode("finite differences", "finite differences", "one", finite_differences, FD_TOL),
+    Mode("compiled forward", "forward", "all", lambda f, x, k: _compiled(f, x).jacfwd(x)),
+    Mode("compiled reverse", "reverse", "all", lambda f, x, k: _compiled(f, x).jacrev(x)),
 )

@@ -4,8 +4,9 @@ Each peer offers some of ad's modes (the runner puts them in extra columns of th
 row): `prepare(lib, mode, problem, k)` builds the peer's Jacobian for the problem, compiles
 or warms it outside any timing, and returns a zero-argument callable giving an (m, n)
 NumPy array, or None when the peer has no such mode. Peers are imported only when asked
-for, in float64, on one thread each (as in asv_bench): on two cores a second intra-op
-thread gains little at these sizes and, when the machine is busy, stalls whole passes.
+for, in float64, with the run's threads (environment.py pins them alike for ad and every
+peer; XLA's flag is set before jax is imported). The runner silences their deprecation
+warnings: they speak to the peers' own users, not to the reader of a comparison.
 
     mode             jax                 torch                        autograd
     forward          -                   n torch.func.jvp calls       n make_jvp calls
@@ -17,7 +18,6 @@ thread gains little at these sizes and, when the machine is busy, stalls whole p
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from importlib import metadata
 
@@ -28,12 +28,13 @@ from ad.compare.problems import Backend, Problem
 PEERS = ("jax", "torch", "autograd")
 
 
-def available(libs=PEERS) -> tuple[list[str], dict[str, str]]:
-    """(installed peers, {missing peer: why}), importing and configuring each found one."""
+def available(libs=PEERS, threads: int = 1) -> tuple[list[str], dict[str, str]]:
+    """(installed peers, {missing peer: why}), importing and configuring each found one
+    (call environment.xla_flags first: jax reads its threads when imported)."""
+    from ad.compare import environment
+
     found, missing = [], {}
     for lib in libs:
-        if lib == "jax":  # read once, when jax is first imported
-            os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
         try:
             mod = importlib.import_module(lib)
         except ImportError as e:
@@ -43,7 +44,7 @@ def available(libs=PEERS) -> tuple[list[str], dict[str, str]]:
             mod.config.update("jax_enable_x64", True)
             mod.config.update("jax_platforms", "cpu")
         elif lib == "torch":
-            mod.set_num_threads(1)
+            environment.torch_threads(mod, threads)
         found.append(lib)
     return found, missing
 

@@ -6,14 +6,15 @@ same mathematics runs on NumPy (differentiated by ad) and on each peer library.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 import ad
-from ad.compare import model
+from ad.compare import count, model
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Problem:
     x: np.ndarray
     m: int
     cost: model.Cost
+    yours: bool = False  # the user's own function (the report then says which mode to use)
 
     @property
     def n(self) -> int:
@@ -55,6 +57,11 @@ class Problem:
     def f(self) -> Callable:
         """The function ad differentiates (NumPy backend)."""
         return self.make(NUMPY)
+
+    @functools.cached_property
+    def ops(self) -> int:
+        """NumPy calls in one evaluation of f (count.py): the ops a pass pays overhead for."""
+        return count.count(self.f(), self.x).ops
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -198,6 +205,52 @@ def ridge(seed: int = 6) -> Problem:
 
     cost = model.generic(1, 3, 5 * 3 * 3 + 3**3)
     return Problem("ridge", "ridge x*(theta), A 5x3, by ad.implicit_root", make, np.array([0.7]), 3, cost)
+
+
+def user(f: Callable, x, name: str | None = None, peers: Mapping[str, Callable] | None = None) -> Problem:
+    """The user's own f at x, its cost counted by running it once (count.py); `peers` maps a
+    peer's name to the same function written with that library's arrays."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu" or x.size == 0:
+        raise ValueError(
+            f"the input must be a non-empty array of real numbers; got dtype {x.dtype} and shape "
+            f"{x.shape}: pass a float array, or a zero-argument function returning one"
+        )
+    x = x.astype(float)
+    try:
+        y = f(x)
+    except Exception as e:
+        raise ValueError(
+            f"f(x) raised {type(e).__name__}: {e}; the function must take the input array"
+        ) from e
+    if np.asarray(y).dtype.kind not in "fiu":
+        raise ValueError(f"f(x) must return an array of real numbers; got {type(y).__name__}")
+    tally = count.count(f, x)
+    name = name or getattr(f, "__name__", "f")
+    m, others = int(np.size(y)), dict(peers or {})
+
+    def make(xp):
+        return f if xp is NUMPY else others[xp.name]
+
+    about = f"{name}: R^{x.size} -> R^{m}, {tally.ops} ops, {tally.flops:,.0f} flops (counted)"
+    return Problem(name, about, make, x, m, model.generic(x.size, m, tally.flops), yours=True)
+
+
+def overhead_probe(length: int = 16) -> Problem:
+    """2 x `length` elementwise ops on a 2-vector: a pass of it is all per-op overhead."""
+
+    def make(xp):
+        def f(x):
+            for _ in range(length):
+                x = xp.tanh(x) * 1.01
+            return x
+
+        return f
+
+    about = f"{length} x (tanh, scale) on R^2: the cost model's overhead probe"
+    return Problem(
+        "overhead probe", about, make, np.linspace(0.1, 0.2, 2), 2, model.generic(2, 2, 4 * length)
+    )
 
 
 def suite(quick: bool = False) -> list[Problem]:

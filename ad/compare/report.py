@@ -1,28 +1,36 @@
-"""The report: the summary and detail tables (Markdown, printed as is), CSV files, and the
-report folder that holds them with the plots."""
+"""The report: the environment, the summary and detail tables (Markdown, printed as is), the
+advice for one function, CSV files, and the report folder that holds them with the plots."""
 
 from __future__ import annotations
 
 import csv
 import pathlib
 
+from ad.compare import environment
 from ad.compare.modes import EXACT_TOL, FD_TOL
-from ad.compare.runner import Results, Row
+from ad.compare.runner import ProblemResult, Results, Row, settled
 
 LEGEND = f"""\
 - **model: n JVPs vs m VJPs**: the notes' cost model (arithmetic), checked against the
-  one-direction modes (**measured**: forward time / reverse time). **plan: passes**:
-  ad.functional.plan, ceil(n/k) forward passes vs ceil(m/k) reverse sweeps (ties go to
-  forward, which keeps no tape), what ad.jacobian(mode="auto") runs; checked against the
-  batched modes.
+  one-direction modes (**measured**: forward time / reverse time). **plan**: what
+  ad.jacobian(mode="auto") runs, from ad.functional.plan, which compares n with m (ties
+  go to forward, which keeps no tape), with the passes that implies, ceil(n/k) forward
+  against ceil(m/k) reverse; checked against the batched modes (**measured batched**).
+  **right** is "noisy" when the two timings it compares are not both stable and their
+  samples overlap: the measurement cannot tell.
 - **passes**: JVP passes, VJP sweeps (after one recording) or evaluations of f; batched
-  modes carry k directions per pass.
-- **model cost**: the cost model's arithmetic for the whole Jacobian, relative to the
-  cheapest mode (forward n f, reverse m f, finite differences 2n f; docs/cost-model.md).
-- **time**: median wall time of the whole Jacobian; **time ratio**: relative to the fastest mode.
-- **peak/pass**: tracemalloc peak of one pass: forward, the tangents carried through f;
-  reverse, the tape (every value saved for the VJPs) plus the cotangents; finite
-  differences, two evaluations of f.
+  modes carry k directions per pass, the compiled modes all of them in one sweep.
+- **model cost**: the notes' arithmetic for the whole Jacobian, relative to the cheapest
+  mode (forward n f, reverse m f, finite differences 2n f; docs/cost-model.md).
+- **time**: median wall time of the whole Jacobian, ± half the interquartile range of the
+  samples, relative to the median; **stable**: "NOISY" when that range stayed above the
+  stated fraction of the median after the cell was timed again. **time ratio**: relative
+  to the fastest mode.
+- **predicted**: the calibrated model, passes x (ops x overhead + flops / throughput), and
+  which term is larger (overhead or arithmetic); **pred/meas**: predicted over measured.
+- **peak**: tracemalloc peak of one whole Jacobian (the m x n result included): forward,
+  the tangents carried through f; reverse, the tape (every value saved for the VJPs)
+  plus the cotangents; finite differences, two evaluations of f.
 - **rel diff**: max |J - J_ref| / max |J_ref|, where J_ref is the elementwise median of the
   exact modes' Jacobians; a mode disagrees above {EXACT_TOL:g} (exact modes and peers) or
   {FD_TOL:g} (finite differences).
@@ -36,6 +44,13 @@ def seconds(s: float | None) -> str:
         if s >= scale:
             return f"{s / scale:.3g} {unit}"
     return f"{s * 1e9:.3g} ns"
+
+
+def timed(r) -> str:
+    """'1.23 ms ±2%': the median and half the IQR relative to it."""
+    if r.timing is None:
+        return "-"
+    return f"{seconds(r.timing.median)} ±{50 * r.timing.spread:.0f}%"
 
 
 def nbytes(b: int | None) -> str:
@@ -69,18 +84,36 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     )
 
 
+def verdict(pr: ProblemResult, forward: str, reverse: str, reverse_predicted: bool) -> str:
+    """Whether the measured faster of two modes is the predicted one: yes, no, noisy, or -."""
+    a, b = pr.row(forward), pr.row(reverse)
+    if a is None or b is None:
+        return "-"
+    if not settled(a, b):
+        return "noisy"
+    return "yes" if reverse_predicted == (a.seconds > b.seconds) else "no"
+
+
+def fastest(pr: ProblemResult) -> str:
+    """The fastest mode, marked noisy when its lead over the next rests on noise."""
+    ranked = pr.timed()
+    if not ranked:
+        return "-"
+    if len(ranked) > 1 and not settled(ranked[0], ranked[1]):
+        return f"{ranked[0].mode} (noisy)"
+    return ranked[0].mode
+
+
 def summary_table(res: Results) -> str:
     """One row per problem: each prediction next to its measurement.
 
     The notes' model counts arithmetic, n JVPs against m VJPs: it is checked against the
-    one-direction modes. The plan counts batched passes, ceil(n/k) against ceil(m/k), and
-    picks what ad.jacobian(mode="auto") runs: it is checked against the batched modes.
+    one-direction modes. The plan compares n with m too, and picks what
+    ad.jacobian(mode="auto") runs: it is checked against the batched modes.
     """
     rows = []
     for pr in res.problems:
-        p, pred, fastest = pr.problem, pr.prediction, pr.fastest()
-        single = pr.time_ratio("forward", "reverse")
-        batched = pr.time_ratio("batched forward", "batched reverse")
+        p, pred = pr.problem, pr.prediction
         bad = sum(r.agrees is False for r in pr.rows)
         rows.append(
             [
@@ -88,12 +121,12 @@ def summary_table(res: Results) -> str:
                 str(p.n),
                 str(p.m),
                 _winner(pred.ratio),
-                _winner(single),
-                _right(pred.ratio > 1, single),
-                f"{pred.plan.mode} ({pred.plan.forward_passes} vs {pred.plan.reverse_passes})",
-                _winner(batched),
-                _right(pred.plan.mode == "reverse", batched),
-                fastest.mode if fastest else "-",
+                _winner(pr.time_ratio("forward", "reverse")),
+                verdict(pr, "forward", "reverse", pred.ratio > 1),
+                f"{pred.plan.mode} ({pred.plan.forward_passes} vs {pred.plan.reverse_passes} passes)",
+                _winner(pr.time_ratio("batched forward", "batched reverse")),
+                verdict(pr, "batched forward", "batched reverse", pred.plan.mode == "reverse"),
+                fastest(pr),
                 "yes" if not bad else f"NO ({bad})",
             ]
         )
@@ -104,7 +137,7 @@ def summary_table(res: Results) -> str:
         "model: n JVPs vs m VJPs",
         "measured",
         "right",
-        "plan: passes",
+        "plan (n vs m)",
         "measured batched",
         "right",
         "fastest mode",
@@ -113,15 +146,17 @@ def summary_table(res: Results) -> str:
     return markdown_table(headers, rows)
 
 
-def _right(reverse_predicted: bool, measured: float | None) -> str:
-    """Whether the measured forward/reverse time ratio names the predicted winner."""
-    return "-" if measured is None else "yes" if reverse_predicted == (measured > 1) else "no"
-
-
 def _peer_cell(r: Row) -> str:
-    if r.seconds is None:
+    if r.timing is None:
         return "n/a" if r.note.startswith("n/a") else "-"
-    return seconds(r.seconds) + ("" if r.agrees else f" (DIFF {r.rel_diff:.1e})")
+    flag = "" if r.stable else " NOISY"
+    return timed(r) + flag + ("" if r.agrees else f" (DIFF {r.rel_diff:.1e})")
+
+
+def _check(r: Row) -> str:
+    if r.agrees:
+        return "ok"
+    return "n/a" if r.agrees is None else "ERROR" if r.rel_diff is None else "DISAGREES"
 
 
 def detail_table(res: Results) -> str:
@@ -130,20 +165,21 @@ def detail_table(res: Results) -> str:
     for pr in res.problems:
         ours = [r for r in pr.rows if r.library == "ad"]
         cheapest = min((r.flops for r in ours if r.flops), default=None)
-        fastest = pr.fastest()
+        best = pr.fastest()
         for r in ours:
             cells = [
                 pr.problem.name,
                 r.mode,
                 str(r.passes),
                 ratio(r.flops / cheapest) if cheapest else "-",
-                seconds(r.seconds),
-                ratio(r.seconds / fastest.seconds) if r.seconds and fastest else "-",
+                timed(r),
+                "-" if r.stable is None else "yes" if r.stable else "NOISY",
+                "-" if r.predicted is None else f"{seconds(r.predicted.seconds)} ({r.predicted.bound})",
+                f"{r.predicted.seconds / r.seconds:.2g}" if r.predicted and r.timing else "-",
+                ratio(r.seconds / best.seconds) if r.timing and best else "-",
                 nbytes(r.peak),
                 "-" if r.rel_diff is None else f"{r.rel_diff:.1e}",
-                "ok"
-                if r.agrees
-                else ("n/a" if r.agrees is None else "ERROR" if r.rel_diff is None else "DISAGREES"),
+                _check(r),
             ]
             for lib in res.peers:
                 cells.append(next(_peer_cell(q) for q in pr.rows if q.library == lib and q.mode == r.mode))
@@ -154,26 +190,69 @@ def detail_table(res: Results) -> str:
         "passes",
         "model cost",
         "time",
+        "stable",
+        "predicted",
+        "pred/meas",
         "time ratio",
-        "peak/pass",
+        "peak",
         "rel diff",
         "check",
     ]
     return markdown_table(headers + list(res.peers), rows)
 
 
-def header(res: Results) -> str:
-    c, mach = res.config, res.machine
-    libs = ", ".join(f"{lib} {mach[lib]}" for lib in res.peers)
-    lines = [
-        f"{len(res.problems)} problems x {len(res.modes)} modes, k = {c.chunk} directions per batched pass"
-        + (" (--quick)" if c.quick else ""),
-        f"{mach['date']}; {mach['cpu']}; {mach['system']}; Python {mach['python']}, NumPy {mach['numpy']}",
+def calibration_table(res: Results) -> str:
+    cal = res.calibration
+    rows = [
+        [
+            mode.name,
+            f"{cal.overhead[mode.name] * 1e6:.3g} us",
+            f"{cal.throughput[mode.name] / 1e9:.3g} Gflop/s",
+        ]
+        for mode in res.modes
+        if cal.covers(mode.name)
     ]
+    return markdown_table(["mode", "overhead per op of a pass", "throughput of its arithmetic"], rows)
+
+
+def header(res: Results) -> str:
+    c, mach, pol = res.config, res.machine, res.config.policy
+    lines = [
+        f"{len(res.problems)} problem(s) x {len(res.modes)} modes, k = {c.chunk} directions per batched pass"
+        + (" (--quick)" if c.quick else ""),
+        f"{mach['date']}; {mach['cpu']}, {mach['cores']} logical cores; {mach['system']}",
+        f"Python {mach['python']}, NumPy {mach['numpy']}, numba {mach['numba']}, SciPy {mach['scipy']}",
+        f"threads: {mach['threads']} for ad and every peer (BLAS: {mach['blas']}"
+        + (f"; XLA: {mach['xla']}" if "xla" in mach else "")
+        + ")",
+        _load_line(res),
+        f"timing: median of {pol.repeats} samples of at least {seconds(pol.min_sample)} each "
+        f"(calls grouped), after a warm-up; a cell whose IQR exceeds {pol.noise:.0%} of its median "
+        f"is timed again (up to {pol.retries} times), then marked NOISY",
+    ]
+    libs = ", ".join(f"{lib} {mach[lib]}" for lib in res.peers)
     if libs or res.peers_missing:
         missing = "; ".join(f"{lib} {why}" for lib, why in res.peers_missing.items())
-        lines.append("peers (one thread each): " + "; ".join(s for s in (libs, missing) if s))
+        lines.append("peers: " + "; ".join(s for s in (libs, missing) if s))
+    warning = _busy(res)
+    if warning:
+        lines.append(f"WARNING: {warning}")
     return "\n".join(lines)
+
+
+def _load_line(res: Results) -> str:
+    start, end = res.load
+    fmt = lambda v: "?" if v is None else f"{v:.2f}"  # noqa: E731
+    return f"load average (1 min): {fmt(start)} at the start, {fmt(end)} at the end"
+
+
+def _busy(res: Results) -> str:
+    return environment.busy(*res.load, int(res.machine.get("cores") or 1), res.config.threads)
+
+
+def model_line(res: Results) -> str:
+    good, total = res.predicted_within(2.0)
+    return f"The calibrated model predicts {good} of {total} timed cells within 2x of the measured median."
 
 
 def notes(res: Results) -> list[str]:
@@ -187,9 +266,54 @@ def notes(res: Results) -> list[str]:
     return out
 
 
+def advice(pr: ProblemResult) -> str:
+    """Which mode to use for this f, and why, from the measurements and the plan."""
+    exact = [r for r in pr.timed() if r.agrees and r.tol == EXACT_TOL]
+    if not exact:
+        return "No exact mode gave a Jacobian that the others agree with: see the notes below."
+    best, plan = exact[0], pr.prediction.plan
+    auto = pr.row(f"batched {plan.mode}")
+    text = [f"Use **{best.mode}**: the fastest exact mode, {timed(best)}"]
+    if len(exact) > 1:
+        text[-1] += f", {ratio(exact[1].seconds / best.seconds)} faster than {exact[1].mode}"
+        if not settled(best, exact[1]):
+            text[-1] += " (noisy: the two overlap; rerun on a quiet machine to settle it)"
+    text[-1] += "."
+    if auto is not None:
+        same = "the same" if auto.mode == best.mode else f"{ratio(auto.seconds / best.seconds)} slower"
+        text.append(f'ad.jacobian(mode="auto") runs batched {plan.mode} ({plan.reason}): {same}.')
+    if best.predicted:
+        bound = best.predicted.bound
+        text.append(
+            f"The model predicts {seconds(best.predicted.seconds)}, {bound}-bound"
+            f" ({best.passes} pass(es) of {pr.problem.ops} ops)"
+            + (
+                ": ad.compile's replay removes per-op overhead where f's ops are small."
+                if bound == "overhead"
+                else "."
+            )
+        )
+    leanest = min((r for r in exact if r.peak is not None), key=lambda r: r.peak, default=None)
+    if leanest is not None and best.peak is not None and leanest is not best:
+        text.append(f"Least memory: {leanest.mode} ({nbytes(leanest.peak)} against {nbytes(best.peak)}).")
+    return " ".join(text)
+
+
+def _tolerances() -> str:
+    return f"rel diff <= {EXACT_TOL:g} exact, <= {FD_TOL:g} finite differences"
+
+
+def _user_problems(res: Results) -> list[ProblemResult]:
+    return [pr for pr in res.problems if pr.problem.yours]
+
+
 def text(res: Results) -> str:
     """What `python -m ad compare` prints."""
-    parts = [header(res), "", summary_table(res), "", detail_table(res)]
+    parts = [header(res), "", summary_table(res), "", detail_table(res), "", model_line(res)]
+    parts += [f"advice for {pr.problem.name}: {advice(pr)}" for pr in _user_problems(res)]
+    noisy = res.noisy()
+    if noisy:
+        parts += [f"noisy cells ({len(noisy)}): " + "; ".join(noisy)]
     parts += [""] + [f"note: {n}" for n in notes(res)] if notes(res) else []
     fails = res.failures()
     parts += ["", "DISAGREEMENT:" if fails else f"all modes agree ({_tolerances()})."]
@@ -198,37 +322,24 @@ def text(res: Results) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _tolerances() -> str:
-    return f"rel diff <= {EXACT_TOL:g} exact, <= {FD_TOL:g} finite differences"
-
-
-def write(res: Results, out: pathlib.Path, figures: list[str], command: str) -> list[pathlib.Path]:
-    """report.md, table.csv, sweeps.csv and memory.csv in `out`; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    md = [
-        "# ad compare: forward against reverse mode",
-        "",
-        f"`{command}`, {res.seconds:.0f} s.",
-        "",
-        header(res).replace("\n", "  \n"),
-        "",
-        "## The model against the measurement",
-        "",
-        summary_table(res),
-        "",
-        "## Problems",
-        "",
-        *[
-            f"- **{pr.problem.name}**: {pr.problem.about}; model: {pr.problem.cost.formula}"
-            for pr in res.problems
-        ],
-        "",
-        "## Every mode on every problem",
-        "",
-        detail_table(res),
-        "",
-        LEGEND,
+def markdown(res: Results, figures: list[str] = (), command: str = "") -> str:
+    """report.md."""
+    md = ["# ad compare: forward against reverse mode", ""]
+    if command:
+        md += [f"`{command}`, {res.seconds:.0f} s.", ""]
+    md += [header(res).replace("\n", "  \n"), ""]
+    for pr in _user_problems(res):
+        md += [f"## Which mode for {pr.problem.name}", "", advice(pr), ""]
+    md += ["## The model against the measurement", "", summary_table(res), "", model_line(res), ""]
+    md += ["## Problems", ""]
+    md += [
+        f"- **{pr.problem.name}**: {pr.problem.about}; model: {pr.problem.cost.formula}"
+        for pr in res.problems
     ]
+    md += ["", "## Every mode on every problem", "", detail_table(res), "", LEGEND]
+    noisy = res.noisy()
+    if noisy:
+        md += [f"Noisy cells ({len(noisy)}), whose verdicts say so:", ""] + [f"- {c}" for c in noisy] + [""]
     md += ["Not measured:", ""] + [f"- {n}" for n in notes(res)] + [""] if notes(res) else []
     fails = res.failures()
     md += (
@@ -236,22 +347,49 @@ def write(res: Results, out: pathlib.Path, figures: list[str], command: str) -> 
         if fails
         else [f"All modes agree ({_tolerances()})."]
     )
+    if res.calibration:
+        md += ["", "## The model, calibrated on this machine", "", res.calibration.probes + ".", ""]
+        md += [calibration_table(res)]
     if figures:
         md += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures]
+    return "\n".join(md) + "\n"
+
+
+def write(res: Results, out: pathlib.Path, figures: list[str], command: str) -> list[pathlib.Path]:
+    """report.md, table.csv, sweeps.csv and memory.csv in `out`; returns the files written."""
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     files = [out / "report.md", out / "table.csv"]
-    files[0].write_text("\n".join(md) + "\n")
-    _csv(files[1], _table_records(res))
+    files[0].write_text(markdown(res, figures, command))
+    table_csv(res, files[1])
     if res.sweeps:
         files.append(out / "sweeps.csv")
-        _csv(files[-1], [vars(s) for s in res.sweeps])
+        _csv(files[-1], [_sweep_record(s) for s in res.sweeps])
     if res.depths:
         files.append(out / "memory.csv")
         _csv(files[-1], [vars(d) for d in res.depths])
     return files
 
 
-def _table_records(res: Results) -> list[dict]:
-    return [
+def _timing_record(t, predicted) -> dict:
+    q1, q3 = t.quartiles if t else (None, None)
+    return {
+        "seconds": t.median if t else None,
+        "q1": q1,
+        "q3": q3,
+        "low": t.low if t else None,
+        "high": t.high if t else None,
+        "spread": t.spread if t else None,
+        "repeats": len(t.samples) if t else None,
+        "calls_per_sample": t.number if t else None,
+        "stable": t.stable if t else None,
+        "predicted_seconds": predicted.seconds if predicted else None,
+        "predicted_bound": predicted.bound if predicted else None,
+    }
+
+
+def table_csv(res: Results, path) -> None:
+    records = [
         {
             "problem": r.problem,
             "n": r.n,
@@ -260,16 +398,29 @@ def _table_records(res: Results) -> list[dict]:
             "library": r.library,
             "passes": r.passes,
             "model_flops": r.flops,
-            "seconds": r.seconds,
+            **_timing_record(r.timing, r.predicted),
             "peak_bytes": r.peak,
             "rel_diff": r.rel_diff,
             "tolerance": r.tol,
             "agrees": r.agrees,
             "note": r.note,
         }
-        for pr in res.problems
-        for r in pr.rows
+        for r in res.rows
     ]
+    _csv(pathlib.Path(path), records)
+
+
+def _sweep_record(s) -> dict:
+    return {
+        "axis": s.axis,
+        "n": s.n,
+        "m": s.m,
+        "mode": s.mode,
+        **_timing_record(s.timing, s.predicted),
+        "rel_diff": s.rel_diff,
+        "tolerance": s.tol,
+        "note": s.note,
+    }
 
 
 def _csv(path: pathlib.Path, records: list[dict]) -> None:

@@ -1,35 +1,36 @@
-"""The runner: every mode on every problem (timed, memory-measured, checked against the
-others), the scaling sweeps in n and m, and reverse-mode memory against depth."""
+"""The runner: every mode on every problem (timed with its spread, memory-measured, checked
+against the others, predicted by the calibrated model), the scaling sweeps in n and m, and
+reverse-mode memory against depth, with threads pinned alike for ad and every peer."""
 
 from __future__ import annotations
 
-import datetime
+import dataclasses
 import math
-import os
-import platform
-import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import ad
-from ad.compare import measure, model, peers
-from ad.compare.modes import EXACT_TOL, MODES, Mode, NotApplicable, as_matrix
-from ad.compare.problems import Problem, tanh_affine
-from ad.forward.api import DEFAULT_CHUNK
-from ad.reverse.checkpoint import STRATEGIES
+from ad.compare import calibrate, environment, measure, model
+from ad.compare import peers as peer_lib
+from ad.compare.modes import DEFAULT_CHUNK, EXACT_TOL, MODES, Mode, NotApplicable, as_matrix
+from ad.compare.problems import Problem, tanh_affine, user
+from ad.compare.progress import Progress
+
+STRATEGIES = tuple(s for s in model.MEMORY_GROWTH if s != "forward")  # ad.checkpoint_sequential's
 
 
 @dataclass(frozen=True)
 class Config:
-    """How long to time, and the sizes of the sweeps."""
+    """How to time, the threads, and the sizes of the probes and sweeps."""
 
     chunk: int = DEFAULT_CHUNK  # k, directions per batched pass
-    budget: float = 0.5  # seconds of repeats per timing (after one warm-up call)
-    max_repeats: int = 25
-    min_repeats: int = 3
+    policy: measure.Policy = measure.Policy()
+    threads: int = 1  # BLAS/OpenMP threads, for ad and every peer alike
+    probe_size: int = 256  # n = m of the model's arithmetic probe
     sweep_fixed: int = 256  # m in the sweep over n, n in the sweep over m
     sweep_sizes: tuple[int, ...] = (4, 16, 64, 256, 1024)
     depth_width: int = 512  # D, the width of the chain in the memory sweep
@@ -38,9 +39,8 @@ class Config:
 
 
 QUICK = Config(
-    budget=0.01,
-    max_repeats=3,
-    min_repeats=1,
+    policy=measure.Policy(min_sample=0.002, repeats=5, retries=1),
+    probe_size=64,
     sweep_fixed=32,
     sweep_sizes=(4, 32, 256),
     depth_width=128,
@@ -60,11 +60,20 @@ class Row:
     library: str  # "ad" or the peer's name
     passes: int | None = None  # the model's passes over f
     flops: float | None = None  # the model's multiply-adds for the whole Jacobian
-    seconds: float | None = None  # median wall time of the whole Jacobian
-    peak: int | None = None  # tracemalloc peak of one pass, bytes
+    timing: measure.Timing | None = None  # the whole Jacobian, per call
+    predicted: model.Estimate | None = None  # the calibrated model's seconds
+    peak: int | None = None  # tracemalloc peak of one whole Jacobian, bytes
     rel_diff: float | None = None  # against the consensus of ad's exact modes
     tol: float = EXACT_TOL
     note: str = ""  # why a measurement is missing
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.timing is None else self.timing.median
+
+    @property
+    def stable(self) -> bool | None:
+        return None if self.timing is None else self.timing.stable
 
     @property
     def agrees(self) -> bool | None:
@@ -80,14 +89,26 @@ class ProblemResult:
     prediction: model.Prediction
     rows: list[Row]
 
+    def timed(self) -> list[Row]:
+        return sorted((r for r in self.rows if r.library == "ad" and r.timing), key=lambda r: r.seconds)
+
     def fastest(self) -> Row | None:
-        timed = [r for r in self.rows if r.library == "ad" and r.seconds is not None]
-        return min(timed, key=lambda r: r.seconds) if timed else None
+        timed = self.timed()
+        return timed[0] if timed else None
+
+    def row(self, mode: str) -> Row | None:
+        return next((r for r in self.rows if r.library == "ad" and r.mode == mode and r.timing), None)
 
     def time_ratio(self, forward: str, reverse: str) -> float | None:
         """Time of mode `forward` / time of mode `reverse` (> 1: reverse won), if both ran."""
-        t = {r.mode: r.seconds for r in self.rows if r.library == "ad" and r.seconds is not None}
-        return t[forward] / t[reverse] if forward in t and reverse in t else None
+        a, b = self.row(forward), self.row(reverse)
+        return a.seconds / b.seconds if a and b else None
+
+
+def settled(a: Row, b: Row) -> bool:
+    """Whether the order of a and b does not rest on noise: both timings stable, or their
+    samples do not even overlap."""
+    return (a.stable and b.stable) or not measure.overlap(a.timing, b.timing)
 
 
 @dataclass
@@ -96,10 +117,15 @@ class SweepPoint:
     n: int
     m: int
     mode: str
-    seconds: float | None
+    timing: measure.Timing | None
+    predicted: model.Estimate | None
     rel_diff: float | None
     tol: float
-    note: str = ""  # the error, if the mode raised
+    note: str = ""  # the error, or why the mode does not apply
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.timing is None else self.timing.median
 
 
 @dataclass
@@ -121,7 +147,49 @@ class Results:
     peers: list[str] = field(default_factory=list)
     peers_missing: dict[str, str] = field(default_factory=dict)
     machine: dict[str, str] = field(default_factory=dict)
+    calibration: model.Calibration | None = None
+    load: tuple[float | None, float | None] = (None, None)  # 1-minute load average at start, end
     seconds: float = 0.0
+
+    @property
+    def rows(self) -> list[Row]:
+        """Every row of the table: each mode (and peer) on each problem."""
+        return [r for pr in self.problems for r in pr.rows]
+
+    def to_markdown(self) -> str:
+        """The report (report.md) as Markdown."""
+        from ad.compare import report
+
+        return report.markdown(self)
+
+    def to_csv(self, path) -> None:
+        """The table, one row per mode and problem (table.csv)."""
+        from ad.compare import report
+
+        report.table_csv(self, path)
+
+    def write(self, out, command: str = "ad.compare.compare") -> list[str]:
+        """The report folder: report.md, the CSV files and the figures; returns the file names."""
+        from ad.compare import plots, report
+
+        figures = plots.draw(self, out) if plots.available() else []
+        return [f.name for f in report.write(self, out, figures, command)] + figures
+
+    def predicted_within(self, factor: float = 2.0) -> tuple[int, int]:
+        """(cells whose predicted seconds are within `factor` of the measured, cells predicted)."""
+        pairs = [(r.predicted.seconds, r.seconds) for r in self.rows if r.predicted and r.timing]
+        pairs += [(s.predicted.seconds, s.seconds) for s in self.sweeps if s.predicted and s.timing]
+        return sum(1 / factor <= p / t <= factor for p, t in pairs), len(pairs)
+
+    def noisy(self) -> list[str]:
+        """The cells whose timing stayed noisy after being taken again."""
+        cells = [
+            f"{r.problem}: {r.mode}" + ("" if r.library == "ad" else f" ({r.library})")
+            for r in self.rows
+            if r.stable is False
+        ]
+        cells += [f"sweep n={s.n} m={s.m}: {s.mode}" for s in self.sweeps if s.timing and not s.timing.stable]
+        return cells
 
     def failures(self) -> list[str]:
         """One line per disagreement or error; empty when every mode agrees."""
@@ -144,67 +212,84 @@ class Results:
         return out
 
 
-class Progress:
-    """`[ 12/140   8.1s] label` lines on stderr, one per measurement."""
-
-    def __init__(self, total: int, enabled: bool = True, stream=None):
-        self.total, self.done, self.enabled = total, 0, enabled
-        self.stream = stream or sys.stderr
-        self.start = time.perf_counter()
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if self.enabled:
-            w = len(str(self.total))
-            t = time.perf_counter() - self.start
-            print(f"[{self.done:>{w}}/{self.total} {t:6.1f}s] {label}", file=self.stream, flush=True)
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": f"{cpu}, {os.cpu_count()} logical CPUs",
-        "system": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
-
-
-def compare(
+def run(
     problems: Sequence[Problem],
     modes: Sequence[Mode] = MODES,
     config: Config = Config(),
     peer_libs: Sequence[str] = (),
     sweeps: bool = True,
-    progress: bool = True,
+    progress: bool | Progress = True,
 ) -> Results:
-    """Run every mode (and peer) on every problem, then the sweeps; nothing is printed but progress."""
+    """Calibrate the model, then every mode (and peer) on every problem, then the sweeps,
+    all with config.threads threads; nothing is printed but progress."""
+    with warnings.catch_warnings():
+        # the peers' deprecation notices (torch.func's use of torch.jit, ...) are for their users
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return _run(problems, modes, config, peer_libs, sweeps, progress)
+
+
+def _run(problems, modes, config, peer_libs, sweeps, progress) -> Results:
     t0 = time.perf_counter()
-    found, missing = peers.available(peer_libs) if peer_libs else ([], {})
+    xla = environment.xla_flags(config.threads) if "jax" in peer_libs else None
+    found, missing = peer_lib.available(peer_libs, config.threads) if peer_libs else ([], {})
     n_sweep = 2 * len(config.sweep_sizes) * len(modes) + len(config.depths) * (len(STRATEGIES) + 1)
-    total = len(problems) * len(modes) * (1 + len(found)) + (n_sweep if sweeps else 0)
-    bar = Progress(total, progress)
+    total = len(modes) + len(problems) * len(modes) * (1 + len(found)) + (n_sweep if sweeps else 0)
+    bar = progress if isinstance(progress, Progress) else Progress(total, enabled=progress)
     res = Results(config, tuple(modes), [], peers=found, peers_missing=missing)
-    res.machine = machine()
-    for lib in found:
-        res.machine[lib] = peers.version(lib)
-    for p in problems:
-        res.problems.append(run_problem(p, modes, config, found, bar))
-    if sweeps:
-        res.sweeps = run_sweeps(modes, config, bar)
-        res.depths = run_depths(config, bar)
+    load_start = environment.load()
+    with environment.pinned(config.threads):
+        res.machine = environment.describe(config.threads, xla, {lib: peer_lib.version(lib) for lib in found})
+        res.calibration = calibrate.calibrate(modes, config.chunk, config.probe_size, config.policy, bar.step)
+        for p in problems:
+            res.problems.append(run_problem(p, modes, config, res.calibration, found, bar))
+        if sweeps:
+            res.sweeps = run_sweeps(modes, config, res.calibration, bar)
+            res.depths = run_depths(config, bar)
+    res.load = (load_start, environment.load())
+    bar.close()
     res.seconds = time.perf_counter() - t0
     return res
 
 
+def compare(
+    f: Callable,
+    x,
+    peers: bool | Mapping[str, Callable] = False,
+    *,
+    quick: bool = False,
+    chunk: int | None = None,
+    threads: int = 1,
+    name: str | None = None,
+    progress: bool = False,
+) -> Results:
+    """Every mode of ad on your f at x: agreement, time with its spread, memory, the plan of
+    ad.jacobian(mode="auto") and the calibrated model's prediction.
+
+    `peers` is False, or maps a peer ("jax", "torch", "autograd") to the same function
+    written with that library's arrays (a NumPy function cannot run through them).
+    `x` is an array, or a zero-argument callable returning one.
+    """
+    if peers is True:
+        raise ValueError(
+            "peers=True needs f written for each peer: pass peers={'jax': f_jax, 'torch': f_torch, ...} "
+            "with the same function in that library's arrays, or leave peers=False"
+        )
+    libs = dict(peers or {})
+    unknown = sorted(set(libs) - set(peer_lib.PEERS))
+    if unknown:
+        raise ValueError(f"unknown peer(s) {unknown}; choose from {peer_lib.PEERS}")
+    if callable(x):
+        x = x()
+    config = QUICK if quick else Config()
+    if chunk is not None or threads != 1:
+        config = dataclasses.replace(config, chunk=chunk or config.chunk, threads=threads)
+    problem = user(f, x, name, libs)
+    return run([problem], MODES, config, tuple(libs), sweeps=False, progress=progress)
+
+
 def _time(fn, config: Config):
-    return measure.median_seconds(fn, config.budget, config.max_repeats, config.min_repeats)
+    return measure.timing(fn, config.policy)
 
 
 def _agreement(jacobians: dict[str, np.ndarray], modes: Sequence[Mode], shape) -> np.ndarray | None:
@@ -214,18 +299,33 @@ def _agreement(jacobians: dict[str, np.ndarray], modes: Sequence[Mode], shape) -
     return measure.consensus(ok) if ok else None
 
 
-def run_problem(p: Problem, modes: Sequence[Mode], config: Config, peer_libs=(), bar=None) -> ProblemResult:
+def _cell(mode: Mode, p: Problem, config: Config, cal: model.Calibration | None):
+    """(passes, flops, predicted seconds) of mode on p."""
+    passes = model.passes(mode.family, p.n, p.m, mode.directions(config.chunk, p.n, p.m))
+    flops = p.cost.flops(mode.family)
+    predicted = model.seconds(cal, mode.name, passes, p.ops, flops) if cal else None
+    return passes, flops, predicted
+
+
+def run_problem(
+    p: Problem,
+    modes: Sequence[Mode],
+    config: Config,
+    cal: model.Calibration | None = None,
+    peer_libs=(),
+    bar=None,
+) -> ProblemResult:
     f, x, k = p.f(), p.x, config.chunk
     bar = bar or Progress(0, enabled=False)
     rows, jacobians = [], {}
     for mode in modes:
         bar.step(f"{p.name}: {mode.name}")
         row = Row(p.name, p.n, p.m, mode.name, "ad", tol=mode.tol)
-        row.passes = model.passes(mode.family, p.n, p.m, mode.directions(k))
-        row.flops = p.cost.flops(mode.family)
+        row.passes, row.flops, row.predicted = _cell(mode, p, config, cal)
+        jac = lambda mode=mode: as_matrix(mode.jacobian(f, x, k), p.n)  # noqa: E731
         try:
-            row.seconds, J = _time(lambda mode=mode: as_matrix(mode.jacobian(f, x, k), p.n), config)
-            row.peak, _ = measure.peak_bytes(lambda mode=mode: mode.one_pass(f, x, k))
+            row.timing, J = _time(jac, config)
+            row.peak, _ = measure.peak_bytes(jac)
             jacobians[mode.name] = J
         except NotApplicable as e:
             row.note = f"n/a: {e}"
@@ -246,11 +346,11 @@ def run_problem(p: Problem, modes: Sequence[Mode], config: Config, peer_libs=(),
 def _peer_row(lib: str, mode: Mode, p: Problem, config: Config, ref) -> Row:
     row = Row(p.name, p.n, p.m, mode.name, lib, tol=EXACT_TOL)
     try:
-        run = peers.prepare(lib, mode.name, p, config.chunk)
-        if run is None:
+        run_peer = peer_lib.prepare(lib, mode.name, p, config.chunk)
+        if run_peer is None:
             row.note = "-"
             return row
-        row.seconds, J = _time(run, config)
+        row.timing, J = _time(run_peer, config)
     except Exception as e:  # the peer lacks a rule (e.g. autograd's JVP of solve)
         row.note = f"n/a: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         return row
@@ -259,7 +359,7 @@ def _peer_row(lib: str, mode: Mode, p: Problem, config: Config, ref) -> Row:
     return row
 
 
-def run_sweeps(modes: Sequence[Mode], config: Config, bar=None) -> list[SweepPoint]:
+def run_sweeps(modes: Sequence[Mode], config: Config, cal: model.Calibration | None = None, bar=None):
     """Every mode on tanh(A x), over n at m fixed, then over m at n fixed."""
     bar = bar or Progress(0, enabled=False)
     points, c = [], config.sweep_fixed
@@ -270,9 +370,10 @@ def run_sweeps(modes: Sequence[Mode], config: Config, bar=None) -> list[SweepPoi
             f, jacobians, here = p.f(), {}, []
             for mode in modes:
                 bar.step(f"sweep over {axis}: n={n} m={m}: {mode.name}")
-                point = SweepPoint(axis, n, m, mode.name, None, None, mode.tol)
+                predicted = _cell(mode, p, config, cal)[2]
+                point = SweepPoint(axis, n, m, mode.name, None, predicted, None, mode.tol)
                 try:
-                    point.seconds, jacobians[mode.name] = _time(
+                    point.timing, jacobians[mode.name] = _time(
                         lambda mode=mode: as_matrix(mode.jacobian(f, p.x, config.chunk), n), config
                     )
                 except NotApplicable as e:
@@ -303,7 +404,9 @@ def run_depths(config: Config, bar=None) -> list[DepthPoint]:
         for strategy in STRATEGIES:
             bar.step(f"memory at depth {L}: reverse, checkpoint {strategy!r}")
             net = ad.checkpoint_sequential([layer] * L, strategy)
-            peak, g = measure.peak_bytes(lambda net=net: ad.grad(lambda x: np.sum(net(x)))(x))
+            gradient = lambda net=net: ad.grad(lambda x: np.sum(net(x)))(x)  # noqa: E731
+            gradient()  # once first: lazily built kernels and caches are not the tape
+            peak, g = measure.peak_bytes(gradient)
             plain = g if plain is None else plain
             points.append(DepthPoint(strategy, L, D, peak, measure.rel_diff(g, plain)))
         bar.step(f"memory at depth {L}: forward, one JVP")

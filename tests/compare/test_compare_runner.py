@@ -1,4 +1,5 @@
-"""The runner on tiny problems: the report folder, agreement checks, memory against depth, peers."""
+"""The runner on tiny problems: the report folder, agreement checks, memory against depth,
+peers, and the result object of compare(f, x)."""
 
 import csv
 import importlib
@@ -7,10 +8,16 @@ import numpy as np
 import pytest
 
 import ad
-from ad.compare import MODES, Config, Mode, compare, peers, plots, problems, report, runner
+from ad.compare import MODES, Config, Mode, compare, peers, plots, problems, report, run, runner
+from ad.compare.measure import Policy
 
 TINY = Config(
-    budget=0.0, max_repeats=1, min_repeats=1, sweep_fixed=4, sweep_sizes=(2, 8), depth_width=8, depths=(2, 4)
+    policy=Policy(min_sample=0.0, repeats=3, retries=0),
+    probe_size=8,
+    sweep_fixed=4,
+    sweep_sizes=(2, 8),
+    depth_width=8,
+    depths=(2, 4),
 )
 
 
@@ -24,7 +31,7 @@ def _rows(path):
 
 
 def test_the_runner_writes_the_table_csv_and_pngs(tmp_path):
-    res = compare(tiny_problems(), config=TINY, progress=False)
+    res = run(tiny_problems(), config=TINY, progress=False)
     assert res.failures() == []
     figures = plots.draw(res, tmp_path)
     report.write(res, tmp_path, figures, "python -m ad compare (test)")
@@ -45,9 +52,13 @@ def test_the_runner_writes_the_table_csv_and_pngs(tmp_path):
     assert sorted(figures) == [
         "cost_vs_m.png",
         "cost_vs_n.png",
+        "forward_vs_reverse.png",
         "memory_vs_depth.png",
         "model_vs_measured.png",
     ]
+    assert all(r["stable"] in ("True", "False") and float(r["q1"]) <= float(r["q3"]) for r in applicable)
+    assert all(float(r["predicted_seconds"]) > 0 for r in applicable)
+    assert "The calibrated model predicts" in md and "load average" in md and "BLAS" in md
     for name in figures:
         data = (tmp_path / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) < 200_000
@@ -59,8 +70,8 @@ def _wrong(f, x, k):
 
 
 def test_a_wrong_mode_is_the_one_that_disagrees():
-    wrong = Mode("wrong", "forward", False, _wrong, lambda f, x, k: None)
-    res = compare(tiny_problems()[:2], MODES + (wrong,), TINY, sweeps=False, progress=False)
+    wrong = Mode("wrong", "forward", "one", _wrong)
+    res = run(tiny_problems()[:2], MODES + (wrong,), TINY, sweeps=False, progress=False)
     fails = res.failures()
     assert len(fails) == 2 and all(": wrong: rel diff" in line for line in fails)
     for pr in res.problems:  # the median of the exact modes is not moved by one wrong mode
@@ -72,9 +83,9 @@ def test_a_mode_that_raises_is_reported_as_an_error():
     def broken(f, x, k):
         raise RuntimeError("no Jacobian today")
 
-    res = compare(
+    res = run(
         [problems.dag()],
-        MODES + (Mode("broken", "reverse", True, broken, broken),),
+        MODES + (Mode("broken", "reverse", "k", broken),),
         TINY,
         sweeps=False,
         progress=False,
@@ -102,22 +113,58 @@ def test_a_missing_peer_is_skipped_and_named(monkeypatch):
         return real(name, *args)
 
     monkeypatch.setattr(peers.importlib, "import_module", without_jax)
-    res = compare([problems.dag()], config=TINY, peer_libs=("jax",), sweeps=False, progress=False)
+    res = run([problems.dag()], config=TINY, peer_libs=("jax",), sweeps=False, progress=False)
     assert res.peers == [] and res.peers_missing == {"jax": "not installed (jax)"}
     assert "jax not installed" in report.text(res)
     assert res.failures() == []
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit, deep inside torch.func
 def test_torch_and_autograd_agree_with_ad():
     pytest.importorskip("torch")
     pytest.importorskip("autograd")
-    res = compare(
-        tiny_problems()[:2], config=TINY, peer_libs=("torch", "autograd"), sweeps=False, progress=False
-    )
+    res = run(tiny_problems()[:2], config=TINY, peer_libs=("torch", "autograd"), sweeps=False, progress=False)
     assert res.failures() == []
     torch_rows = [r for pr in res.problems for r in pr.rows if r.library == "torch"]
     timed = [r for r in torch_rows if r.seconds is not None]
     assert len(timed) == 2 * 4 and all(r.rel_diff < 1e-10 for r in timed)  # all but finite differences
     assert "| torch " in report.detail_table(res).splitlines()[0] + " "
     assert np.isfinite([r.seconds for r in timed]).all()
+
+
+def _loss(w):
+    return np.sum(np.tanh(w) ** 2)
+
+
+def test_compare_on_a_users_function_returns_the_table_the_plan_and_the_advice(tmp_path):
+    res = compare(_loss, lambda: np.linspace(-1, 1, 6), quick=True)
+    assert [r.mode for r in res.rows] == [m.name for m in MODES]
+    assert res.failures() == []
+    assert all(r.predicted is not None and r.timing is not None for r in res.rows)
+    md = res.to_markdown()
+    assert "## Which mode for _loss" in md and 'ad.jacobian(mode="auto") runs batched reverse' in md
+    res.to_csv(tmp_path / "t.csv")
+    table = _rows(tmp_path / "t.csv")
+    assert [r["mode"] for r in table] == [m.name for m in MODES]
+    assert {"seconds", "q1", "q3", "stable", "predicted_seconds", "peak_bytes"} <= set(table[0])
+    written = res.write(tmp_path / "folder")
+    assert "report.md" in written and (tmp_path / "folder" / "table.csv").exists()
+
+
+def test_compare_refuses_what_it_cannot_run():
+    with pytest.raises(ValueError, match="peers=True needs f written for each peer"):
+        compare(_loss, np.ones(3), peers=True)
+    with pytest.raises(ValueError, match="unknown peer"):
+        compare(_loss, np.ones(3), peers={"tensorflow": _loss})
+    with pytest.raises(ValueError, match="array of real numbers"):
+        compare(_loss, np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="f\\(x\\) raised"):
+        compare(lambda x: x @ np.ones(7), np.ones(3))
+
+
+def test_a_users_function_runs_through_a_peer_given_in_its_arrays():
+    torch = pytest.importorskip("torch")
+    res = compare(
+        _loss, np.linspace(-1, 1, 4), peers={"torch": lambda w: torch.sum(torch.tanh(w) ** 2)}, quick=True
+    )
+    timed = [r for r in res.rows if r.library == "torch" and r.timing]
+    assert timed and all(r.agrees for r in timed)
