@@ -4,12 +4,12 @@ from ad import (
     functional,
     ops,  # noqa: F401  (registers every op)
 )
+from ad.custom import defop
 from ad.forward.api import jacfwd, jvp
 from ad.forward.dual import Dual
 from ad.functional import hessian, hvp, jacobian
 from ad.implicit import implicit_root
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
-from ad.registry import defop
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
 from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.reverse.compiled import compile

@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from ad.custom import defop
 from ad.kernels import elementwise as elementwise_kernels
 from ad.kernels import softmax as softmax_kernels
-from ad.registry import defop
 from ad.rules import negative_axis
 
 
