@@ -117,9 +117,6 @@ class Tensor(Box):
         t = _new(self._data, self.level, self._vc)
         return t
 
-    def item(self):
-        return raw(self._data).item()
-
     def clone(self) -> Tensor:
         return dispatch(np.copy, (self,))
 
@@ -145,8 +142,11 @@ class Tensor(Box):
     def __array__(self, dtype=None, copy=None):
         if self.requires_grad:
             raise TypeError(
-                "converting a Tensor that requires grad to a NumPy array would drop it from the "
-                "tape; use t.detach().numpy()"
+                "converting a Tensor that requires grad to a NumPy array (np.asarray(t), "
+                "np.array([t, ...]), out[i] = t into a plain array) would drop its derivative. To "
+                "read its value, use t.detach().numpy(); to build an array that keeps the "
+                "derivative, use np.stack([a, b]) or np.concatenate([...]), or ad.numpy.array(...) "
+                "after `import ad.numpy as np`."
             )
         return np.asarray(raw(self._data), dtype=dtype)
 
