@@ -1,4 +1,4 @@
-"""Issues 3 and 4's measurements, side by side in one process, as a Markdown table.
+"""The performance targets' measurements, side by side in one process, as a Markdown table.
 
     python asv_bench/measure.py                 # everything: ~10 minutes on 2 cores
     python asv_bench/measure.py --quick         # fewer samples: ~5 minutes
@@ -7,7 +7,8 @@
 It times the asv suites' own workloads (benchmarks/workloads.py), interleaving the samples
 of every library on one problem so that a change of machine load hits them alike, and
 prints medians and ratios: a ratio below 1 means ad is faster. Peers that are not
-installed appear as "-". Single-threaded: see benchmarks/__init__.py.
+installed appear as "-". Threads: AD_BENCH_THREADS (default 1) for every library, see
+benchmarks/__init__.py.
 """
 
 from __future__ import annotations
@@ -133,8 +134,9 @@ def machine_notes(load0, load1, seconds) -> list[str]:
         f"- {cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}; "
         f"NumPy {v['numpy']}, numba {v['numba']}; {peers}",
         f"- ad from {pathlib.Path(ad.__file__).parent} (commit {commit})",
-        f"- one thread everywhere: {w.THREADS}, torch.set_num_threads(1), "
-        f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; float64 everywhere (jax_enable_x64)",
+        f"- the same threads for every library (AD_BENCH_THREADS): {w.THREADS}, "
+        f"torch.set_num_threads({w.bench_threads}), XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; "
+        "float64 everywhere (jax_enable_x64)",
         f"- load average {load0[0]:.2f} at start, {load1[0]:.2f} at the end "
         f"({seconds:.0f} s); medians of up to {REPEAT} interleaved samples",
         "- ratios are ad's time over the peer's: below 1 means ad is faster",
@@ -164,9 +166,12 @@ def section_chain() -> list[str]:
     best = min((t[k] for k in ("ad.grad", "ad.Tensor")), default=None)
     r = None if t["torch"] is None else best / t["torch"]
     return (
-        ["## Issue 3: eager gradient of the scalar chain y = sin(y) * 1.01 + y, x100 (300 ops)", ""]
+        [
+            "## The eager scalar-chain target: gradient of y = sin(y) * 1.01 + y, x100 (300 ops)",
+            "",
+        ]
         + table(["", "median", "per op", "/ torch", "/ autograd", "/ jax.jit"], rows)
-        + [f"Issue 3's target, eager ad at most 0.3x PyTorch eager: {verdict(r, 0.3)}.", ""]
+        + [f"The eager scalar-chain target, eager ad at most 0.3x PyTorch eager: {verdict(r, 0.3)}.", ""]
         + compiled_targets(t)
     )
 
@@ -179,7 +184,7 @@ def compiled_targets(t) -> list[str]:
     rj = None if t["jax.jit"] is None else c / t["jax.jit"]
     rt = None if t["torch"] is None else c / t["torch"]
     return [
-        f"Issue 5's targets for the compiled tape: at most 0.5x jax.jit(grad) {verdict(rj, 0.5)}; "
+        f"The compiled-tape targets: at most 0.5x jax.jit(grad) {verdict(rj, 0.5)}; "
         f"at most 0.05x PyTorch eager {verdict(rt, 0.05)}.",
         "",
     ]
@@ -213,14 +218,14 @@ def section_mlp() -> list[str]:
                 r = g["ad"] / f["ad"]
                 targets.append(f"- n=1000, gradient in {wrt}: grad / function {verdict(r, 3)}")
     return (
-        ["## Issue 3: gradient of sum(tanh(W2 @ tanh(W1 @ x))), n = h", ""]
+        ["## The MLP-gradient targets: gradient of sum(tanh(W2 @ tanh(W1 @ x))), n = h", ""]
         + table(
             ["wrt", "n", "ad", "torch", "autograd", "jax.jit", "ad / torch", "ad / autograd", "ad / jax.jit"],
             grad_rows,
         )
         + ["Gradient over function, each library against its own forward (NumPy, torch no_grad, jit):", ""]
         + table(["wrt", "n", "ad function", "ad grad", "ad", "torch", "autograd", "jax.jit"], ratio_rows)
-        + ["Targets (issue 3):", ""]
+        + ["Targets (ad within 0.7x of torch at n = 100; a gradient within 3x of f at n = 1000):", ""]
         + targets
         + [""]
     )
@@ -266,7 +271,7 @@ def section_jacobian() -> list[str]:
             f"/ faster torch.func {verdict(rt, 0.5)}"
         )
     return (
-        ["## Issue 4: full Jacobian of f(x) = tanh(A x), n inputs x m outputs", ""]
+        ["## The full-Jacobian targets: Jacobian of f(x) = tanh(A x), n inputs x m outputs", ""]
         + table(["n x m"] + [c[2] for c in cols], rows)
         + ["Ratios (ad's default chunk of 128 directions per pass; 'best' = the faster mode of each):", ""]
         + table(
@@ -282,7 +287,7 @@ def section_jacobian() -> list[str]:
             ],
             ratio_rows,
         )
-        + ["Targets (issue 4):", ""]
+        + ["Targets (the faster ad mode within 1.5x of jax.jit and 0.5x of torch.func):", ""]
         + targets
         + [""]
     )
@@ -305,7 +310,7 @@ def section_hvp() -> list[str]:
                 + [" < ".join(ranked), ratio(t[("ad", "fwd-rev")], base) if lib != "ad" else ""]
             )
     return (
-        ["## Issue 4: Hessian-vector product of Rosenbrock in R^n, the four modes", ""]
+        ["## Hessian-vector product of Rosenbrock in R^n, the four modes", ""]
         + table(["n", *(f"ad {m}" for m in w.HVP_MODES)], rows)
         + [
             "Each mode over the same library's fwd-rev (the notes' ranking: fwd-rev first, "
@@ -335,7 +340,7 @@ def section_memory() -> list[str]:
             )
     return (
         [
-            "## Issue 4: reverse-mode memory against depth, gradient of sum(tanh^L(x)), "
+            "## Reverse-mode memory against depth, gradient of sum(tanh^L(x)), "
             f"x of {w.WIDTH} float64 ({w.WIDTH * 8 / 2**20:.0f} MiB per value)",
             "",
         ]

@@ -228,7 +228,7 @@ def header(res: Results) -> str:
         _load_line(res),
         f"timing: median of {pol.repeats} samples of at least {seconds(pol.min_sample)} each "
         f"(calls grouped), after a warm-up; a cell whose IQR exceeds {pol.noise:.0%} of its median "
-        f"is timed again (up to {pol.retries} times), then marked NOISY",
+        f"is timed again (at most {pol.retries} more time(s)), then marked NOISY",
     ]
     libs = ", ".join(f"{lib} {mach[lib]}" for lib in res.peers)
     if libs or res.peers_missing:

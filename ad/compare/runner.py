@@ -328,7 +328,7 @@ def run_problem(
             row.peak, _ = measure.peak_bytes(jac)
             jacobians[mode.name] = J
         except NotApplicable as e:
-            row.note = f"n/a: {e}"
+            row.note, row.predicted = f"n/a: {e}", None
         except Exception as e:  # a broken mode is reported in the table, not raised
             row.note = f"error: {type(e).__name__}: {e}"
         rows.append(row)
@@ -377,7 +377,7 @@ def run_sweeps(modes: Sequence[Mode], config: Config, cal: model.Calibration | N
                         lambda mode=mode: as_matrix(mode.jacobian(f, p.x, config.chunk), n), config
                     )
                 except NotApplicable as e:
-                    point.note = f"n/a: {e}"
+                    point.note, point.predicted = f"n/a: {e}", None
                 except Exception as e:
                     point.note = f"error: {type(e).__name__}: {e}"
                 here.append(point)

@@ -1,4 +1,4 @@
-"""Each numba kernel of ad/kernels against its NumPy twin, from 10 to 1e6 elements (issue #5).
+"""Each numba kernel of ad/kernels against its NumPy twin, from 10 to 1e6 elements.
 
 A kernel runs only at the sizes where it wins: these suites are the measurements behind the
 thresholds in ad/kernels, and behind the kernels left out (plain numba loops for exp, tanh,

@@ -7,7 +7,8 @@ library does not offer, raises NotImplementedError, which asv reports as skipped
 
 No peer is imported at module level: asv imports every suite into the process it forks
 each benchmark from, so a top-level `import torch` would inflate every peakmem_ result.
-All arrays are float64 and every library runs on one CPU thread (see __init__.py).
+All arrays are float64 and every library runs on AD_BENCH_THREADS CPU threads (default 1,
+see __init__.py).
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import statistics
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import ad
 from ad.reverse.checkpoint import STRATEGIES as _STRATEGIES
+
+from . import THREADS as bench_threads
 
 PEERS = ("jax", "torch", "autograd")
 DIMS = [1, 10, 100, 1000]  # n or m in the Jacobian scans
@@ -35,17 +39,13 @@ WIDTH = 2**17  # elements per layer in the depth chain: 1 MiB per float64 array
 CHAIN_OPS = 100  # iterations of y = sin(y) * 1.01 + y: 3 scalar ops each
 
 
-def limit_threads() -> str:
-    """Pin loaded BLAS pools to one thread with threadpoolctl if installed; say what holds."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} (no threadpoolctl)"
-    threadpool_limits(1)
-    return "threadpoolctl: 1 thread"
+def limit_threads(threads: int) -> str:
+    """Pin every loaded BLAS/OpenMP pool to `threads` (threadpoolctl); say what holds."""
+    threadpool_limits(threads)
+    return f"threadpoolctl: {threads} thread(s)"
 
 
-THREADS = limit_threads()
+THREADS = limit_threads(bench_threads)
 
 
 # --------------------------------------------------------------------------- peers
@@ -69,7 +69,7 @@ def peer(lib: str):
         mod.config.update("jax_enable_x64", True)
         mod.config.update("jax_platforms", "cpu")
     elif lib == "torch":
-        mod.set_num_threads(1)
+        mod.set_num_threads(bench_threads)
         try:
             mod.set_num_interop_threads(1)
         except RuntimeError:  # only settable before the first parallel work
