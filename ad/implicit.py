@@ -8,7 +8,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ad import rules
+from ad.forward.api import jacfwd, jvp
 from ad.registry import Op
+from ad.reverse.api import vjp
 from ad.trace import apply
 
 
@@ -21,8 +23,6 @@ def implicit_root(F: Callable, solve: Callable) -> Callable:
     dF/dx is formed densely by jacfwd (size(x)^2 entries): meant for small x.
     `solve` runs on plain arrays and may be any iterative method; it is never traced.
     """
-    from ad.forward.api import jacfwd, jvp
-    from ad.reverse.api import vjp
 
     def dFdx(x, theta):
         n = int(np.prod(rules.shape(x), dtype=int))

@@ -72,12 +72,17 @@ def select(f: Callable, args: tuple, argnums, who: str) -> tuple[object, Callabl
 
 
 # -- inputs, tangents, results ----------------------------------------------------------------
-def _describe(x) -> str:
+def describe(x) -> str:
+    """What x is, for an error message: None, a string, an array's dtype and shape, or a number."""
     v = raw(x)
+    if v is None:
+        return "None"
     if isinstance(v, str | bytes):
         return f"a {type(v).__name__} ({v[:30]!r})"
-    dt = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
-    return f"a {type(v).__name__} of dtype {dt}"
+    if isinstance(v, np.ndarray):
+        return f"an array of dtype {v.dtype} and shape {v.shape}"
+    name = type(v).__name__
+    return f"{v!r} ({'an' if name[0] in 'aeiou' else 'a'} {name}, dtype {np.asarray(v).dtype})"
 
 
 def float_input(x, who: str):
@@ -87,7 +92,7 @@ def float_input(x, who: str):
     arr = v if isinstance(v, np.ndarray) else None if isinstance(v, str | bytes) else np.asarray(v)
     if arr is None or not rules.differentiable(arr.dtype):
         raise TypeError(
-            f"{who} differentiates with respect to floating-point inputs; got {_describe(x)}: "
+            f"{who} differentiates with respect to floating-point inputs; got {describe(x)}: "
             "pass x.astype(float) (or a float literal such as 1.0), or hold it fixed "
             "(leave it out of argnums, or close over it)"
         )
@@ -99,7 +104,7 @@ def numeric_outputs(values: Sequence, who: str) -> None:
     for v in values:
         w = raw(v)
         if isinstance(w, str | bytes) or np.asarray(w).dtype.kind not in "biufc":
-            raise TypeError(f"{who}: f returned {_describe(v)} among its outputs; return arrays of numbers")
+            raise TypeError(f"{who}: f returned {describe(v)} among its outputs; return arrays of numbers")
 
 
 def as_tangent(t, like, who: str, what: str = "tangent", of: str = "primal"):
@@ -118,7 +123,7 @@ def as_tangent(t, like, who: str, what: str = "tangent", of: str = "primal"):
     if arr is None or not np.can_cast(arr.dtype, dt, "same_kind"):
         raise TypeError(
             f"{who}: a {what} for a value of dtype {dt} must be numbers of that kind; got "
-            f"{_describe(t)}: pass an array of dtype {dt}"
+            f"{describe(t)}: pass an array of dtype {dt}"
         )
     return arr.astype(dt, copy=False)
 

@@ -14,6 +14,7 @@ from ad.trace import new_level, raw
 from ad.transform import (
     as_tangent,
     cast_like,
+    describe,
     float_input,
     fresh,
     normalize_argnums,
@@ -53,7 +54,9 @@ class Recording:
         """The cotangent of each input leaf (None where none flows) given one per output leaf
         (None for zero): one reverse sweep, over `batch` directions on a leading axis if given.
         With retain_graph the recording can be swept again."""
-        roots = [(edge(y), ct) for y, ct in zip(self.outputs, cotangents) if ct is not None and self.traced(y)]
+        roots = [
+            (edge(y), ct) for y, ct in zip(self.outputs, cotangents) if ct is not None and self.traced(y)
+        ]
         return engine.run_backward(
             [e for e, _ in roots],
             [ct for _, ct in roots],
@@ -107,19 +110,14 @@ def vjp(f: Callable, *primals):
         cts = rec.pullback(ct_leaves, retain_graph=True)
         return fresh(rec.in_tree(_input_cotangents(rec, cts)), caller=ct_leaves + kept)
 
-    # the output is the caller's to change, and the tape may have saved it
-    return fresh(rec.out, caller=kept), vjp_fn
+    # a copy of the output: it is the caller's to change, and the tape may have saved it
+    return rec.out_tree([y.copy() if isinstance(y, np.ndarray) else y for y in out_leaves]), vjp_fn
 
 
 def _describe_output(out, tree) -> str:
-    if tree.kind is None:
-        return "None"
-    if tree.kind is not LEAF:
-        return f"a {type(out).__name__} (a pytree {tree})"
-    v = raw(out)
-    if isinstance(v, str | bytes):
-        return f"a {type(v).__name__}"
-    return f"a {type(v).__name__} of dtype {np.asarray(v).dtype} and shape {np.shape(v)}"
+    if tree.kind is LEAF or tree.kind is None:
+        return describe(out)
+    return f"a {type(out).__name__} (a pytree {tree})"
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:

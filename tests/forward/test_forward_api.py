@@ -115,3 +115,36 @@ def test_user_op_through_defop_works_in_both_modes():
         assert ad.gradcheck(lambda x: cube(x), x)
     finally:
         registry.unregister("test_cube")
+
+
+def test_jvp_tangents_must_have_the_primals_structure():
+    p = {"a": np.ones(2), "b": np.ones(1)}
+    with pytest.raises(ValueError, match=r"tangents have the structure \(\{'a': \*\},\) but primals"):
+        ad.jvp(lambda p: p["a"], (p,), ({"a": np.ones(2)},))
+
+
+def test_jacfwd_of_the_last_argument_by_a_negative_argnum():
+    # d/db sum(a * b^3) = 3 a b^2
+    J = ad.jacfwd(lambda *a: np.sum(a[0] * a[-1] ** 3), argnums=-1)(np.ones(1), 2 * np.ones(1))
+    np.testing.assert_array_equal(J, [12.0])
+
+
+def test_jacfwd_of_a_dict_in_chunks_matches_the_analytic_blocks():
+    # f(p) = (w * x, sum(x)): d/dx = diag(w), d/dw = diag(x), d sum/dx = 1, d sum/dw = 0
+    p = {"w": np.array([2.0, 3.0]), "x": np.array([5.0, 7.0])}
+    for chunk in (1, 3, None):
+        J = ad.jacfwd(lambda p: (p["w"] * p["x"], np.sum(p["x"])), chunk=chunk)(p)
+        np.testing.assert_array_equal(J[0]["x"], np.diag(p["w"]))
+        np.testing.assert_array_equal(J[0]["w"], np.diag(p["x"]))
+        np.testing.assert_array_equal(J[1]["x"], [1.0, 1.0])
+        np.testing.assert_array_equal(J[1]["w"], [0.0, 0.0])
+
+
+def test_push_tangents_returns_symbolic_zeros_for_outputs_without_a_tangent():
+    from ad.transform import push_tangents
+
+    out, tangents, tree = push_tangents(
+        lambda x, c: (x * 2.0, c + 1.0), (np.ones(2), np.ones(3)), [np.ones(2), None]
+    )
+    assert tree(out)[1].shape == (3,) and tangents[1] is None
+    np.testing.assert_array_equal(tangents[0], [2.0, 2.0])

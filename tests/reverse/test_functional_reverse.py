@@ -52,3 +52,32 @@ def test_jacrev_chunks_and_a_constant_output():
     for chunk in (1, 3, None):
         np.testing.assert_allclose(ad.jacrev(lambda x: A @ x, chunk=chunk)(np.ones(3)), A)
     np.testing.assert_array_equal(ad.jacrev(lambda x: np.ones(2))(np.ones(3)), np.zeros((2, 3)))
+
+
+def test_vjp_fn_checks_the_cotangent_structure():
+    _, pull = ad.vjp(lambda x: {"a": x, "b": (x, 2 * x)}, np.ones(2))
+    with pytest.raises(
+        ValueError, match=r"structure \{'a': \*\} but f's output \{'a': \*, 'b': \(\*, \*\)\}"
+    ):
+        pull({"a": np.ones(2)})
+    g = pull({"a": np.ones(2), "b": (np.ones(2), np.ones(2))})
+    np.testing.assert_array_equal(g[0], [4.0, 4.0])
+
+
+def test_record_pullback_serves_batched_sweeps_many_times():
+    A = np.arange(6.0).reshape(2, 3)
+    rec = ad.reverse.api.record(lambda x: A @ x, (np.ones(3),))
+    np.testing.assert_array_equal(rec.out, A @ np.ones(3))
+    (rows,) = rec.pullback([np.eye(2)], batch=2, retain_graph=True)
+    np.testing.assert_array_equal(rows, A)  # e_i^T A, one direction per row
+    (again,) = rec.pullback([np.array([1.0, -1.0])])
+    np.testing.assert_array_equal(again, A[0] - A[1])
+
+
+def test_jacrev_of_a_tuple_output_is_a_tuple_of_blocks():
+    # f(x) = (x^2, sum(x)): blocks diag(2x) of shape (2, 2) and ones of shape (2,)
+    x = np.array([1.0, 3.0])
+    for chunk in (1, None):
+        J = ad.jacrev(lambda x: (x**2, np.sum(x)), chunk=chunk)(x)
+        np.testing.assert_array_equal(J[0], np.diag(2 * x))
+        np.testing.assert_array_equal(J[1], [1.0, 1.0])
