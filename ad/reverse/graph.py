@@ -17,6 +17,7 @@ history cannot reach back and rewire what was recorded before (PyTorch's ``grad_
 from __future__ import annotations
 
 import dis
+import functools
 import inspect
 import weakref
 
@@ -126,10 +127,15 @@ class Spec:
         self.shape, self.dtype = tuple(shape), dtype
 
     def stand_in(self):
-        """An array of this shape and dtype that costs no memory (NaN, where it can be, so a
-        rule that reads it by mistake poisons its result instead of passing silently)."""
-        fill = np.nan if self.dtype.kind in "fc" else 0
-        return np.broadcast_to(np.array(fill, dtype=self.dtype), self.shape)
+        return _stand_in(self.shape, self.dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stand_in(shape, dtype):
+    """A read-only array of this shape and dtype that costs no memory (NaN, where it can be,
+    so a rule that reads it by mistake poisons its result instead of passing silently)."""
+    fill = np.nan if dtype.kind in "fc" else 0
+    return np.broadcast_to(np.array(fill, dtype=dtype), shape)
 
 
 def spec_of(x) -> Spec:
