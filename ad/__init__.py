@@ -2,6 +2,7 @@
 
 from ad import (
     functional,
+    numpy,  # noqa: F401  (ad.numpy: NumPy with constructors that take traced values)
     ops,  # noqa: F401  (registers every op)
 )
 from ad.custom import defop

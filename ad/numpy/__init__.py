@@ -1,0 +1,121 @@
+"""NumPy, with the constructors NumPy cannot intercept made to take traced values.
+
+`import ad.numpy as np` gives every public name of NumPy (np.linalg, np.random, np.fft, ...)
+unchanged, except these, which also accept (nested) lists and tuples holding Duals or
+Tensors and build the result with the registered stack and concatenate ops, so the
+derivative flows through them (autograd.numpy and jax.numpy do the same):
+array, asarray, r_, c_, stack, hstack, vstack, concatenate, mean, std, var, linalg.norm.
+Plain NumPy code needs none of this: np.stack([a, b]) of traced values already dispatches.
+"""
+
+import builtins as _builtins
+
+import numpy as _np
+from numpy import *  # noqa: F403  (NumPy's public names, unchanged; any, sum, max ... among them)
+
+import ad.numpy.linalg as linalg  # noqa: F401  (ours, in place of the star import's numpy.linalg)
+from ad.numpy._sequences import each_lifted as _each_lifted
+from ad.numpy._sequences import holds_traced as _holds_traced
+from ad.numpy._sequences import lifted as _lifted
+from ad.numpy._sequences import stacked as _stacked
+from ad.trace import Box as _Box
+
+__all__ = list(_np.__all__)
+
+
+def __getattr__(name):
+    # a name NumPy leaves out of __all__ is still NumPy's
+    return getattr(_np, name)
+
+
+def _typed(x, dtype, ndmin=0, who="array"):
+    """A traced array with the dtype and at least the ndim asked for (ad has no differentiable cast)."""
+    if dtype is not None and _np.dtype(dtype) != x.dtype:
+        raise TypeError(
+            f"ad.numpy.{who}(..., dtype={_np.dtype(dtype)}) of traced values of dtype {x.dtype}: "
+            "ad has no differentiable cast. Leave dtype out, or cast the inputs before "
+            "differentiating (x.astype(...) on the plain array)."
+        )
+    if x.ndim < ndmin:
+        x = _np.reshape(x, (1,) * (ndmin - x.ndim) + x.shape)
+    return x
+
+
+def array(object, dtype=None, *, copy=True, ndmin=0, **kwargs):
+    """numpy.array; a (nested) list or tuple holding traced values is their stack."""
+    if not _holds_traced(object):
+        return _np.array(object, dtype, copy=copy, ndmin=ndmin, **kwargs)
+    x = _np.copy(object) if isinstance(object, _Box) and copy else _stacked(object)
+    return _typed(x, dtype, ndmin)
+
+
+def asarray(a, dtype=None, order=None, **kwargs):
+    """numpy.asarray; a traced value is itself, a sequence holding traced values their stack."""
+    if not _holds_traced(a):
+        return _np.asarray(a, dtype, order, **kwargs)
+    return _typed(_stacked(a), dtype, who="asarray")
+
+
+def stack(arrays, axis=0, **kwargs):
+    """numpy.stack, whose operands may be nested sequences holding traced values."""
+    return _np.stack(_each_lifted(arrays), axis, **kwargs)
+
+
+def concatenate(arrays, axis=0, **kwargs):
+    """numpy.concatenate, whose operands may be nested sequences holding traced values."""
+    return _np.concatenate(_each_lifted(arrays), axis, **kwargs)
+
+
+def hstack(tup, **kwargs):
+    """numpy.hstack, whose operands may be nested sequences holding traced values."""
+    return _np.hstack(_each_lifted(tup), **kwargs)
+
+
+def vstack(tup, **kwargs):
+    """numpy.vstack, whose operands may be nested sequences holding traced values."""
+    return _np.vstack(_each_lifted(tup), **kwargs)
+
+
+def mean(a, *args, **kwargs):
+    """numpy.mean, also of a sequence holding traced values."""
+    return _np.mean(_lifted(a), *args, **kwargs)
+
+
+def std(a, *args, **kwargs):
+    """numpy.std, also of a sequence holding traced values."""
+    return _np.std(_lifted(a), *args, **kwargs)
+
+
+def var(a, *args, **kwargs):
+    """numpy.var, also of a sequence holding traced values."""
+    return _np.var(_lifted(a), *args, **kwargs)
+
+
+class _Concatenator:
+    """np.r_ (axis 0, items at least 1-d) or np.c_ (last axis, items at least 2-d, a 1-d item
+    a column); with traced items each becomes an array and one concatenate joins them."""
+
+    def __init__(self, plain, column: bool):
+        self.plain, self.column = plain, column
+
+    def __getitem__(self, key):
+        items = key if isinstance(key, tuple) else (key,)
+        if not _holds_traced(items):
+            return self.plain[key]
+        if _builtins.any(isinstance(item, str) for item in items):
+            raise NotImplementedError(
+                "ad.numpy.r_ / c_ with a directive string ('r', 'c', '0,2,1' ...) and traced "
+                "values: join them with ad.numpy.concatenate or stack and an axis instead"
+            )
+        pieces = [self._piece(item) for item in items]
+        return _np.concatenate(pieces, axis=-1 if self.column else 0)
+
+    def _piece(self, item):
+        x = _np.r_[item] if isinstance(item, slice) else _stacked(item)
+        if self.column:
+            return _np.reshape(x, (-1, 1)) if _np.ndim(x) < 2 else x
+        return _np.reshape(x, (1,)) if _np.ndim(x) == 0 else x
+
+
+r_ = _Concatenator(_np.r_, column=False)
+c_ = _Concatenator(_np.c_, column=True)
