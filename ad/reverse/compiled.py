@@ -264,9 +264,23 @@ class Compiled:
         self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
         self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
         self.out_shape, self.out_slots = y.slots.shape, np.ascontiguousarray(y.slots.ravel())
+        scratch = len(self.v0) - 1
+        n = len(self.code)
+        self.live_a, self.live_b = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        reached = np.zeros(len(self.v0), dtype=bool)
+        self.replay.liveness(
+            self.code, self.a, self.b, self.out, self.n_in, self.out_slots, len(self.v0),
+            self.live_a, self.live_b, reached,
+        )  # fmt: skip
+        self.da = np.where(self.live_a, self.a, scratch)
+        self.db = np.where(self.live_b, self.b, scratch)
+        # Symbolic zeros, which the eager engines return as +0.0 (the sweeps leave -0.0):
+        # inputs no output depends on, and outputs that depend on no input.
+        self.unreached_inputs = np.flatnonzero(~reached[self.in_slots])
+        self.constant_outputs = np.flatnonzero(~reached[self.out_slots])
         self.v = self.v0.copy()
-        self.pa = np.zeros(len(self.code))
-        self.pb = np.zeros(len(self.code))
+        self.pa = np.zeros(n)
+        self.pb = np.zeros(n)
         self.ct = np.zeros(len(self.v0))
         self.records += 1
         self._vg = None
@@ -274,15 +288,9 @@ class Compiled:
             from ad.reverse import specialize
 
             self._vg = specialize.value_and_grad(
-                self.code,
-                self.a,
-                self.b,
-                self.out,
-                self.guards,
-                self.n_in,
-                len(self.v0) - 1,
-                self.out_slots[0],
-            )
+                self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.guards,
+                self.n_in, self.out_slots[0],
+            )  # fmt: skip
 
     @property
     def n_instructions(self) -> int:
@@ -298,7 +306,9 @@ class Compiled:
 
     def _forward(self, x):
         x = self._load(x)
-        self.replay.forward(self.code, self.a, self.b, self.out, self.v, self.pa, self.pb)
+        self.replay.forward(
+            self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.v, self.pa, self.pb
+        )
         if self.replay.check(*self.guards, self.v) >= 0:
             self._record(x)  # a guard failed: this input takes another branch
             return self._forward(x)
@@ -317,15 +327,30 @@ class Compiled:
         if self._vg is not None:
             failed = self._vg(self.v, self.ct, r)
         else:
-            args = (self.code, self.a, self.b, self.out, self.v, self.pa, self.pb, *self.guards, self.ct, r)
-            failed = self.replay.value_and_grad(*args)
+            failed = self.replay.value_and_grad(
+                self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.da, self.db,
+                self.v, self.pa, self.pb, *self.guards, self.ct, r,
+            )  # fmt: skip
         if failed >= 0:
             self._record(x)
             return self.value_and_grad(x)
-        return self.v[r], self.ct[: self.n_in].reshape(self.in_shape).copy()  # buffers are reused
+        g = self.ct[: self.n_in].reshape(self.in_shape).copy()  # buffers are reused
+        return self.v[r], self._input_zeros(g)
 
     def grad(self, x):
         return self.value_and_grad(x)[1]
+
+    def _input_zeros(self, g):
+        """g with +0.0 for the inputs no output depends on (g's last axes are the input's)."""
+        if self.unreached_inputs.size:
+            g.reshape(g.shape[: g.ndim - len(self.in_shape)] + (-1,))[..., self.unreached_inputs] = 0.0
+        return g
+
+    def _output_zeros(self, t):
+        """t with +0.0 for the outputs that depend on no input (t's first axes are the output's)."""
+        if self.constant_outputs.size:
+            t.reshape((-1,) + t.shape[len(self.out_shape) :])[self.constant_outputs] = 0.0
+        return t
 
     def vjp(self, x, ct):
         """(f(x), ct^T J)."""
@@ -333,10 +358,12 @@ class Compiled:
         ct = np.asarray(ct, dtype=float)
         if ct.shape != self.out_shape:
             raise ValueError(f"vjp: cotangent shape {ct.shape} does not match output shape {self.out_shape}")
-        c = np.zeros(len(self.v0))
+        c = np.full(len(self.v0), -0.0)
         np.add.at(c, self.out_slots, ct.ravel())
-        self.replay.reverse(self.a, self.b, self.out, self.pa, self.pb, c)
-        return self.v[self.out_slots].reshape(self.out_shape), c[self.in_slots].reshape(self.in_shape)
+        self.replay.reverse(self.da, self.db, self.out, self.pa, self.pb, c)
+        return self.v[self.out_slots].reshape(self.out_shape), self._input_zeros(
+            c[self.in_slots].reshape(self.in_shape)
+        )
 
     def jvp(self, x, t):
         """(f(x), J t)."""
@@ -344,28 +371,31 @@ class Compiled:
         t = np.asarray(t, dtype=float)
         if t.shape != self.in_shape:
             raise ValueError(f"jvp: tangent shape {t.shape} does not match input shape {self.in_shape}")
-        tv = np.zeros(len(self.v0))
+        tv = np.full(len(self.v0), -0.0)
         tv[self.in_slots] = t.ravel()
-        self.replay.tangent(self.a, self.b, self.out, self.pa, self.pb, tv)
-        return self.v[self.out_slots].reshape(self.out_shape), tv[self.out_slots].reshape(self.out_shape)
+        self.replay.tangent(self.da, self.db, self.out, self.pa, self.pb, tv)
+        return self.v[self.out_slots].reshape(self.out_shape), self._output_zeros(
+            tv[self.out_slots].reshape(self.out_shape)
+        )
 
     def jacfwd(self, x):
         """Jacobian by one batched tangent sweep over all n input directions."""
         self._forward(x)
         n = self.in_slots.size
-        T = np.zeros((len(self.v0), n))
-        T[self.in_slots, np.arange(n)] = 1.0
-        self.replay.tangent_batched(self.a, self.b, self.out, self.pa, self.pb, T)
-        return T[self.out_slots].reshape(self.out_shape + self.in_shape)
+        T = np.full((len(self.v0), n), -0.0)
+        T[self.in_slots] = np.eye(n)
+        self.replay.tangent_batched(self.da, self.db, self.out, self.pa, self.pb, T)
+        return self._output_zeros(T[self.out_slots].reshape(self.out_shape + self.in_shape))
 
     def jacrev(self, x):
         """Jacobian by one batched reverse sweep over all m output cotangents."""
         self._forward(x)
         m = self.out_slots.size
-        C = np.zeros((len(self.v0), m))
+        C = np.full((len(self.v0), m), -0.0)
+        C[self.out_slots] = 0.0  # the one-hot seeds' zeros are +0.0, as the eager engines'
         np.add.at(C, (self.out_slots, np.arange(m)), 1.0)
-        self.replay.reverse_batched(self.a, self.b, self.out, self.pa, self.pb, C)
-        return C[self.in_slots].T.reshape(self.out_shape + self.in_shape)
+        self.replay.reverse_batched(self.da, self.db, self.out, self.pa, self.pb, C)
+        return self._input_zeros(C[self.in_slots].T.reshape(self.out_shape + self.in_shape))
 
 
 def compile(f: Callable, x, specialize: bool = False) -> Compiled:  # noqa: A001  (like jax.jit)

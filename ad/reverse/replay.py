@@ -1,15 +1,32 @@
 """numba sweeps over a recorded scalar program: forward (values and local partials),
 reverse (VJP), tangent (JVP), and the batched forms of the last two.
 
-A program is four flat arrays, one entry per instruction i:
-    code[i]    the opcode (the table below)
-    a[i], b[i] the operand slots (a unary op reads b = the scratch slot, whose value is 0)
-    out[i]     the slot it writes
+A program is flat arrays, one entry per instruction i:
+    code[i]          the opcode (the table below)
+    a[i], b[i]       the operand slots (a unary op reads b = the scratch slot, whose value is 0)
+    out[i]           the slot it writes
+    live_a, live_b   whether a derivative flows through that operand (below)
+    da[i], db[i]     the operand slots the derivative sweeps read: a[i], b[i] where live,
+                     else the scratch slot, whose tangent is always -0.0
 and four more for the guards: their comparison code, operand slots, and the outcome seen
 while recording. Slots hold every scalar of the program: inputs, constants, results. The
 forward sweep stores each instruction's partials pa[i] = d out/d a, pb[i] = d out/d b, so
 the other sweeps are one multiply-add per operand, without branches, and never
-re-evaluate a transcendental. NaN and inf propagate (NumPy's error model: 1/0 is inf).
+re-evaluate a transcendental.
+
+Values at the edges are the eager engines' (NaN, ±inf and ±0 included): each op function
+below is the registry's declaration of its op written for one scalar, in the same
+algebraic form (sqrt' = 0.5 / y, tanh' = 1 - y*y, NumPy's own logaddexp, maximum, sign),
+and the sweeps keep the eager engines' symbolic zeros:
+- an operand that is a constant, or whose instruction feeds nothing the outputs depend
+  on, is not live: its partial is stored as 0 and the sweeps read the scratch slot in
+  its place, so its term is 0 * -0.0 = -0.0, which adds nothing, where the eager engines
+  skip the term (0 * inf never becomes NaN there);
+- cotangents and tangents start at -0.0, the identity of IEEE addition (x + -0.0 == x,
+  -0.0 + -0.0 == -0.0), so a sum of contributions is exactly the eager sum, signed zeros
+  included; a slot that gets no contribution at all is a symbolic zero, which the caller
+  returns as +0.0.
+NaN and inf propagate (NumPy's error model: 1/0 is inf).
 """
 
 from __future__ import annotations
@@ -20,26 +37,71 @@ import numpy as np
 
 from ad.kernels import _compile
 
-# Opcodes. Partials match the eager rules exactly (ties of maximum split evenly,
-# relu'(0) = abs'(0) = 0), so compiled and eager gradients agree to rounding.
-OPCODES = {
-    "add": 0, "subtract": 1, "multiply": 2, "divide": 3, "power": 4, "negative": 5,
-    "sin": 6, "cos": 7, "tan": 8, "exp": 9, "log": 10, "sqrt": 11, "tanh": 12,
-    "abs": 13, "maximum": 14, "minimum": 15, "square": 16, "reciprocal": 17,
-    "expm1": 18, "log1p": 19, "sinh": 20, "cosh": 21, "arctan": 22, "arcsin": 23,
-    "arccos": 24, "arcsinh": 25, "arctanh": 26, "log2": 27, "log10": 28, "exp2": 29,
-    "cbrt": 30, "sigmoid": 31, "softplus": 32, "relu": 33, "logaddexp": 34,
-    "arctan2": 35, "hypot": 36, "arccosh": 37, "positive": 38,
-    # zero-derivative values
-    "floor": 50, "ceil": 51, "sign": 52, "trunc": 53, "rint": 54,
-    # guards: comparisons seen while recording
-    "greater": 60, "greater_equal": 61, "less": 62, "less_equal": 63, "equal": 64, "not_equal": 65,
-}  # fmt: skip
+# Opcodes. Below ZERO_DERIVATIVE: ops with derivatives; from ZERO_DERIVATIVE: ops of zero
+# derivative, whose results are constants to the sweeps (as to the eager engines); from
+# GUARD: comparisons, recorded as guards rather than instructions.
+(ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, NEGATIVE, SIN, COS, TAN, EXP, LOG, SQRT, TANH, ABS,
+ MAXIMUM, MINIMUM, SQUARE, RECIPROCAL, EXPM1, LOG1P, SINH, COSH, ARCTAN, ARCSIN, ARCCOS,
+ ARCSINH, ARCTANH, LOG2, LOG10, EXP2, CBRT, SIGMOID, SOFTPLUS, RELU, LOGADDEXP, ARCTAN2,
+ HYPOT, ARCCOSH, POSITIVE) = range(39)  # fmt: skip
+ZERO_DERIVATIVE = 50
+FLOOR, CEIL, SIGN, TRUNC, RINT = range(ZERO_DERIVATIVE, ZERO_DERIVATIVE + 5)
 GUARD = 60
+GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL = range(GUARD, GUARD + 6)
+# The registry op each opcode replays.
+OPCODES = {
+    "add": ADD, "subtract": SUBTRACT, "multiply": MULTIPLY, "divide": DIVIDE, "power": POWER,
+    "negative": NEGATIVE, "sin": SIN, "cos": COS, "tan": TAN, "exp": EXP, "log": LOG,
+    "sqrt": SQRT, "tanh": TANH, "abs": ABS, "maximum": MAXIMUM, "minimum": MINIMUM,
+    "square": SQUARE, "reciprocal": RECIPROCAL, "expm1": EXPM1, "log1p": LOG1P, "sinh": SINH,
+    "cosh": COSH, "arctan": ARCTAN, "arcsin": ARCSIN, "arccos": ARCCOS, "arcsinh": ARCSINH,
+    "arctanh": ARCTANH, "log2": LOG2, "log10": LOG10, "exp2": EXP2, "cbrt": CBRT,
+    "sigmoid": SIGMOID, "softplus": SOFTPLUS, "relu": RELU, "logaddexp": LOGADDEXP,
+    "arctan2": ARCTAN2, "hypot": HYPOT, "arccosh": ARCCOSH, "positive": POSITIVE,
+    "floor": FLOOR, "ceil": CEIL, "sign": SIGN, "trunc": TRUNC, "rint": RINT,
+    "greater": GREATER, "greater_equal": GREATER_EQUAL, "less": LESS, "less_equal": LESS_EQUAL,
+    "equal": EQUAL, "not_equal": NOT_EQUAL,
+}  # fmt: skip
 # numba.njit(cache=True, error_model="numpy"), or without the disk cache where no cache
 # directory is writable (the same fallback as ad/kernels).
 kernel = _compile
 LN2, LN10 = math.log(2.0), math.log(10.0)
+
+
+# NumPy's own scalar algorithms where libm's differ at the edges.
+@kernel
+def _maximum(x, y):
+    """np.maximum: NaN if either is NaN; y when they compare equal (so maximum(0.0, -0.0) is -0.0)."""
+    return x if x > y or x != x else y
+
+
+@kernel
+def _minimum(x, y):
+    """np.minimum: NaN if either is NaN; y when they compare equal."""
+    return x if x < y or x != x else y
+
+
+@kernel
+def _sign(x):
+    """np.sign: -1, 0 or 1; sign(-0.0) is 0.0 and sign(NaN) is NaN."""
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    return x if x != x else 0.0
+
+
+@kernel
+def _logaddexp(x, y):
+    """np.logaddexp: log(e^x + e^y) without overflow; equal infinities give that infinity."""
+    if x == y:
+        return x + LN2
+    d = x - y
+    if d > 0:
+        return x + math.log1p(math.exp(-d))
+    if d <= 0:
+        return y + math.log1p(math.exp(d))
+    return d  # NaN
 
 
 @kernel
@@ -52,6 +114,7 @@ def _sigmoid(x):
 
 @kernel
 def _ties(x, y):
+    """d max(x, y)/dx: 1 where x > y, 1/2 where equal, else 0 (NaN compares unequal: 0)."""
     if x > y:
         return 1.0
     if x == y:
@@ -59,39 +122,118 @@ def _ties(x, y):
     return 0.0
 
 
-@kernel
-def _logaddexp(x, y):
-    m = max(x, y)
-    r = m + math.log(math.exp(x - m) + math.exp(y - m)) if m > -math.inf else -math.inf
-    return r, math.exp(x - r), math.exp(y - r)
-
-
 def _op(f):
     return kernel(f)
 
 
-# One small function per opcode: (x, y) -> (value, d value/dx, d value/dy). The interpreter
-# (`step`) and the generated straight-line code (ad/reverse/specialize.py) both call these,
-# so the math lives in one place.
+# One small function per opcode: (x, y) -> (value, d value/dx, d value/dy), each partial in
+# the form its registry declaration has (o is the value). The interpreter (`step`) and the
+# generated straight-line code (ad/reverse/specialize.py) both call these.
+@kernel
+def _power(x, y):
+    """d/dx: y x**(y-1), 0 where y = 0; d/dy: log(x) x**y, 0 at x = 0 for y >= 0."""
+    o = x**y
+    return o, y * x ** (y - 1.0 + (y == 0)), math.log(1.0 if x == 0 and y >= 0 else x) * o
+
+
+@kernel
+def _tan(x):
+    o = math.tan(x)
+    return o, 1.0 + o * o, 0.0
+
+
+@kernel
+def _tanh(x):
+    o = math.tanh(x)
+    return o, 1.0 - o * o, 0.0
+
+
+@kernel
+def _sqrt(x):
+    o = math.sqrt(x)
+    return o, 0.5 / o, 0.0
+
+
+@kernel
+def _reciprocal(x):
+    o = 1.0 / x
+    return o, -(o * o), 0.0
+
+
+@kernel
+def _expm1(x):
+    o = math.expm1(x)
+    return o, o + 1.0, 0.0
+
+
+@kernel
+def _exp(x):
+    o = math.exp(x)
+    return o, o, 0.0
+
+
+@kernel
+def _exp2(x):
+    o = np.exp2(x)
+    return o, o * LN2, 0.0
+
+
+@kernel
+def _cbrt(x):
+    o = np.cbrt(x)
+    return o, 1.0 / (3.0 * o * o), 0.0
+
+
+@kernel
+def _sigmoid_op(x):
+    o = _sigmoid(x)
+    return o, o * (1.0 - o), 0.0
+
+
+@kernel
+def _logaddexp_op(x, y):
+    o = _logaddexp(x, y)
+    return o, math.exp(x - o), math.exp(y - o)
+
+
+@kernel
+def _divide(x, y):
+    o = x / y
+    return o, 1.0 / y, -o / y
+
+
+@kernel
+def _arctan2(x, y):
+    """d/dx: y / h / h, d/dy: -x / h / h with h = hypot(x, y) (no overflow, no underflow)."""
+    h = math.hypot(x, y)
+    return math.atan2(x, y), y / h / h, -x / h / h
+
+
+@kernel
+def _hypot(x, y):
+    o = math.hypot(x, y)
+    return o, x / o, y / o
+
+
 op_add = _op(lambda x, y: (x + y, 1.0, 1.0))
 op_subtract = _op(lambda x, y: (x - y, 1.0, -1.0))
 op_multiply = _op(lambda x, y: (x * y, y, x))
-op_divide = _op(lambda x, y: (x / y, 1.0 / y, -(x / y) / y))
-op_power = _op(lambda x, y: (x**y, y * x ** (y - 1.0), math.log(x) * x**y if x > 0 else 0.0))
+op_divide = _divide
+op_power = _power
 op_negative = _op(lambda x, y: (-x, -1.0, 0.0))
 op_sin = _op(lambda x, y: (math.sin(x), math.cos(x), 0.0))
 op_cos = _op(lambda x, y: (math.cos(x), -math.sin(x), 0.0))
-op_tan = _op(lambda x, y: (math.tan(x), 1.0 + math.tan(x) ** 2, 0.0))
-op_exp = _op(lambda x, y: (math.exp(x), math.exp(x), 0.0))
+op_tan = _op(lambda x, y: _tan(x))
+op_exp = _op(lambda x, y: _exp(x))
 op_log = _op(lambda x, y: (math.log(x), 1.0 / x, 0.0))
-op_sqrt = _op(lambda x, y: (math.sqrt(x), 0.5 / math.sqrt(x), 0.0))
-op_tanh = _op(lambda x, y: (math.tanh(x), 1.0 - math.tanh(x) ** 2, 0.0))
-op_abs = _op(lambda x, y: (abs(x), 1.0 if x > 0 else (-1.0 if x < 0 else 0.0), 0.0))
-op_maximum = _op(lambda x, y: (max(x, y), _ties(x, y), _ties(y, x)))
-op_minimum = _op(lambda x, y: (min(x, y), _ties(y, x), _ties(x, y)))
+op_sqrt = _op(lambda x, y: _sqrt(x))
+op_tanh = _op(lambda x, y: _tanh(x))
+op_abs = _op(lambda x, y: (abs(x), _sign(x), 0.0))
+op_maximum = _op(lambda x, y: (_maximum(x, y), _ties(x, y), _ties(y, x)))
+op_minimum = _op(lambda x, y: (_minimum(x, y), _ties(y, x), _ties(x, y)))
 op_square = _op(lambda x, y: (x * x, 2.0 * x, 0.0))
-op_reciprocal = _op(lambda x, y: (1.0 / x, -1.0 / (x * x), 0.0))
-op_expm1 = _op(lambda x, y: (math.expm1(x), math.exp(x), 0.0))
+op_reciprocal = _op(lambda x, y: _reciprocal(x))
+op_expm1 = _op(lambda x, y: _expm1(x))
 op_log1p = _op(lambda x, y: (math.log1p(x), 1.0 / (1.0 + x), 0.0))
 op_sinh = _op(lambda x, y: (math.sinh(x), math.cosh(x), 0.0))
 op_cosh = _op(lambda x, y: (math.cosh(x), math.sinh(x), 0.0))
@@ -102,19 +244,19 @@ op_arcsinh = _op(lambda x, y: (math.asinh(x), 1.0 / math.sqrt(x * x + 1.0), 0.0)
 op_arctanh = _op(lambda x, y: (math.atanh(x), 1.0 / (1.0 - x * x), 0.0))
 op_log2 = _op(lambda x, y: (math.log2(x), 1.0 / (x * LN2), 0.0))
 op_log10 = _op(lambda x, y: (math.log10(x), 1.0 / (x * LN10), 0.0))
-op_exp2 = _op(lambda x, y: (2.0**x, 2.0**x * LN2, 0.0))
-op_cbrt = _op(lambda x, y: (np.cbrt(x), 1.0 / (3.0 * np.cbrt(x) ** 2), 0.0))
-op_sigmoid = _op(lambda x, y: (_sigmoid(x), _sigmoid(x) * (1.0 - _sigmoid(x)), 0.0))
-op_softplus = _op(lambda x, y: (max(x, 0.0) + math.log1p(math.exp(-abs(x))), _sigmoid(x), 0.0))
-op_relu = _op(lambda x, y: (x if x > 0 else 0.0, 1.0 if x > 0 else 0.0, 0.0))
-op_logaddexp = _op(lambda x, y: _logaddexp(x, y))
-op_arctan2 = _op(lambda x, y: (math.atan2(x, y), y / (x * x + y * y), -x / (x * x + y * y)))
-op_hypot = _op(lambda x, y: (math.hypot(x, y), x / math.hypot(x, y), y / math.hypot(x, y)))
-op_arccosh = _op(lambda x, y: (math.acosh(x), 1.0 / math.sqrt(x * x - 1.0), 0.0))
+op_exp2 = _op(lambda x, y: _exp2(x))
+op_cbrt = _op(lambda x, y: _cbrt(x))
+op_sigmoid = _op(lambda x, y: _sigmoid_op(x))
+op_softplus = _op(lambda x, y: (_logaddexp(0.0, x), _sigmoid(x), 0.0))
+op_relu = _op(lambda x, y: (_maximum(x, 0.0), 1.0 if x > 0 else 0.0, 0.0))
+op_logaddexp = _logaddexp_op
+op_arctan2 = _arctan2
+op_hypot = _hypot
+op_arccosh = _op(lambda x, y: (math.acosh(x), 1.0 / (math.sqrt(x - 1.0) * math.sqrt(x + 1.0)), 0.0))
 op_positive = _op(lambda x, y: (x, 1.0, 0.0))
 op_floor = _op(lambda x, y: (np.floor(x), 0.0, 0.0))
 op_ceil = _op(lambda x, y: (np.ceil(x), 0.0, 0.0))
-op_sign = _op(lambda x, y: (np.sign(x), 0.0, 0.0))
+op_sign = _op(lambda x, y: (_sign(x), 0.0, 0.0))
 op_trunc = _op(lambda x, y: (np.trunc(x), 0.0, 0.0))
 op_rint = _op(lambda x, y: (np.rint(x), 0.0, 0.0))
 
@@ -124,132 +266,161 @@ OPS = {name: globals()[f"op_{name}"] for name in OPCODES if OPCODES[name] < GUAR
 @kernel
 def step(c, x, y):
     """The interpreter's dispatch: the op function of opcode c (a flat chain numba compiles well)."""
-    if c == 0:
+    if c == ADD:
         return op_add(x, y)
-    if c == 1:
+    if c == SUBTRACT:
         return op_subtract(x, y)
-    if c == 2:
+    if c == MULTIPLY:
         return op_multiply(x, y)
-    if c == 3:
+    if c == DIVIDE:
         return op_divide(x, y)
-    if c == 4:
+    if c == POWER:
         return op_power(x, y)
-    if c == 5:
+    if c == NEGATIVE:
         return op_negative(x, y)
-    if c == 6:
+    if c == SIN:
         return op_sin(x, y)
-    if c == 7:
+    if c == COS:
         return op_cos(x, y)
-    if c == 8:
+    if c == TAN:
         return op_tan(x, y)
-    if c == 9:
+    if c == EXP:
         return op_exp(x, y)
-    if c == 10:
+    if c == LOG:
         return op_log(x, y)
-    if c == 11:
+    if c == SQRT:
         return op_sqrt(x, y)
-    if c == 12:
+    if c == TANH:
         return op_tanh(x, y)
-    if c == 13:
+    if c == ABS:
         return op_abs(x, y)
-    if c == 14:
+    if c == MAXIMUM:
         return op_maximum(x, y)
-    if c == 15:
+    if c == MINIMUM:
         return op_minimum(x, y)
-    if c == 16:
+    if c == SQUARE:
         return op_square(x, y)
-    if c == 17:
+    if c == RECIPROCAL:
         return op_reciprocal(x, y)
-    if c == 18:
+    if c == EXPM1:
         return op_expm1(x, y)
-    if c == 19:
+    if c == LOG1P:
         return op_log1p(x, y)
-    if c == 20:
+    if c == SINH:
         return op_sinh(x, y)
-    if c == 21:
+    if c == COSH:
         return op_cosh(x, y)
-    if c == 22:
+    if c == ARCTAN:
         return op_arctan(x, y)
-    if c == 23:
+    if c == ARCSIN:
         return op_arcsin(x, y)
-    if c == 24:
+    if c == ARCCOS:
         return op_arccos(x, y)
-    if c == 25:
+    if c == ARCSINH:
         return op_arcsinh(x, y)
-    if c == 26:
+    if c == ARCTANH:
         return op_arctanh(x, y)
-    if c == 27:
+    if c == LOG2:
         return op_log2(x, y)
-    if c == 28:
+    if c == LOG10:
         return op_log10(x, y)
-    if c == 29:
+    if c == EXP2:
         return op_exp2(x, y)
-    if c == 30:
+    if c == CBRT:
         return op_cbrt(x, y)
-    if c == 31:
+    if c == SIGMOID:
         return op_sigmoid(x, y)
-    if c == 32:
+    if c == SOFTPLUS:
         return op_softplus(x, y)
-    if c == 33:
+    if c == RELU:
         return op_relu(x, y)
-    if c == 34:
+    if c == LOGADDEXP:
         return op_logaddexp(x, y)
-    if c == 35:
+    if c == ARCTAN2:
         return op_arctan2(x, y)
-    if c == 36:
+    if c == HYPOT:
         return op_hypot(x, y)
-    if c == 37:
+    if c == ARCCOSH:
         return op_arccosh(x, y)
-    if c == 38:
+    if c == POSITIVE:
         return op_positive(x, y)
-    if c == 50:
+    if c == FLOOR:
         return op_floor(x, y)
-    if c == 51:
+    if c == CEIL:
         return op_ceil(x, y)
-    if c == 52:
+    if c == SIGN:
         return op_sign(x, y)
-    if c == 53:
+    if c == TRUNC:
         return op_trunc(x, y)
-    if c == 54:
+    if c == RINT:
         return op_rint(x, y)
     return 0.0, 0.0, 0.0
 
 
 @kernel
-def forward(code, a, b, out, v, pa, pb):
-    """Run the program on the slot values v, storing values and local partials."""
+def compare(c, x, y):
+    """The guard of comparison opcode c on (x, y)."""
+    if c == GREATER:
+        return x > y
+    if c == GREATER_EQUAL:
+        return x >= y
+    if c == LESS:
+        return x < y
+    if c == LESS_EQUAL:
+        return x <= y
+    if c == EQUAL:
+        return x == y
+    return x != y
+
+
+@kernel
+def liveness(code, a, b, out, n_in, out_slots, n_slots, live_a, live_b, reached):
+    """Which operands carry a derivative to the outputs; which slots get a cotangent.
+
+    A slot is active if it depends on an input through ops with a derivative (the eager
+    engines' traced values); an instruction is needed if an output depends on it. An
+    operand is live if it is active and its instruction is active and needed: the eager
+    engines compute exactly those terms. `reached[s]`: slot s gets a contribution.
+    """
+    active = np.zeros(n_slots, dtype=np.bool_)
+    active[:n_in] = True
+    for i in range(code.shape[0]):
+        active[out[i]] = code[i] < ZERO_DERIVATIVE and (active[a[i]] or active[b[i]])
+    reached[:] = False
+    for s in out_slots:
+        reached[s] = active[s]
+    for i in range(code.shape[0] - 1, -1, -1):
+        needed = reached[out[i]]
+        live_a[i] = needed and active[a[i]]
+        live_b[i] = needed and active[b[i]]
+        if live_a[i]:
+            reached[a[i]] = True
+        if live_b[i]:
+            reached[b[i]] = True
+
+
+@kernel
+def forward(code, a, b, out, live_a, live_b, v, pa, pb):
+    """Run the program on the slot values v, storing values and the live operands' partials."""
     for i in range(code.shape[0]):
         r, p, q = step(code[i], v[a[i]], v[b[i]])
         v[out[i]] = r
-        pa[i] = p
-        pb[i] = q
+        pa[i] = p if live_a[i] else 0.0
+        pb[i] = q if live_b[i] else 0.0
 
 
 @kernel
 def check(gcode, ga, gb, seen, v):
     """-1 if every guard has the outcome it had when recorded, else the first that does not."""
     for i in range(gcode.shape[0]):
-        c, x, y = gcode[i], v[ga[i]], v[gb[i]]
-        if c == 60:
-            ok = x > y
-        elif c == 61:
-            ok = x >= y
-        elif c == 62:
-            ok = x < y
-        elif c == 63:
-            ok = x <= y
-        elif c == 64:
-            ok = x == y
-        else:
-            ok = x != y
-        if ok != (seen[i] == 1):
+        if compare(gcode[i], v[ga[i]], v[gb[i]]) != (seen[i] == 1):
             return i
     return -1
 
 
 @kernel
 def reverse(a, b, out, pa, pb, ct):
-    """ct holds the output cotangents (in place); accumulate every slot's cotangent."""
+    """ct holds the output cotangents on -0.0 (in place); accumulate every slot's cotangent."""
     for i in range(a.shape[0] - 1, -1, -1):
         g = ct[out[i]]
         ct[a[i]] += g * pa[i]
@@ -270,7 +441,7 @@ def reverse_batched(a, b, out, pa, pb, ct):
 
 @kernel
 def tangent(a, b, out, pa, pb, t):
-    """t holds the input tangents (zeros elsewhere); push them to every slot."""
+    """t holds the input tangents (-0.0 elsewhere); push them to every slot."""
     for i in range(a.shape[0]):
         t[out[i]] = pa[i] * t[a[i]] + pb[i] * t[b[i]]
 
@@ -286,13 +457,13 @@ def tangent_batched(a, b, out, pa, pb, t):
 
 
 @kernel
-def value_and_grad(code, a, b, out, v, pa, pb, gcode, ga, gb, seen, ct, result):
+def value_and_grad(code, a, b, out, live_a, live_b, da, db, v, pa, pb, gcode, ga, gb, seen, ct, result):
     """One call for grad: forward, guards, then reverse from the scalar slot `result`."""
-    forward(code, a, b, out, v, pa, pb)
+    forward(code, a, b, out, live_a, live_b, v, pa, pb)
     failed = check(gcode, ga, gb, seen, v)
     if failed >= 0:
         return failed
-    ct[:] = 0.0
+    ct[:] = -0.0
     ct[result] = 1.0
-    reverse(a, b, out, pa, pb, ct)
+    reverse(da, db, out, pa, pb, ct)
     return -1

@@ -12,18 +12,15 @@ forth does not recompile).
 
 from __future__ import annotations
 
-import numpy as np
-
 MAX_INSTRUCTIONS = 2000
-_CMP = {60: ">", 61: ">=", 62: "<", 63: "<=", 64: "==", 65: "!="}
 _compiled: dict[str, object] = {}
 
 
-def source(code, a, b, out, guards, n_in, scratch, names) -> str:
+def source(code, a, b, out, live_a, live_b, guards, n_in, names) -> str:
     """Python source of vg(v, ct, result): forward, guards, reverse; returns -1 or a failed guard.
 
-    A unary instruction reads its b operand from the scratch slot; its reverse step has
-    no b term.
+    The reverse lines are the interpreter's (ad/reverse/replay.py) with its zeros made
+    static: a term that is not live is not written, and cotangents start at -0.0.
     """
     produced = set(out.tolist())
     read = (set(a.tolist()) | set(b.tolist()) | set(guards[1].tolist()) | set(guards[2].tolist())) - produced
@@ -32,22 +29,23 @@ def source(code, a, b, out, guards, n_in, scratch, names) -> str:
     for i in range(len(code)):
         lines.append(f"    s{out[i]}, p{i}, q{i} = op_{names[code[i]]}(s{a[i]}, s{b[i]})")
     for i, (c, ga, gb, seen) in enumerate(zip(*guards)):
-        lines.append(f"    if (s{ga} {_CMP[int(c)]} s{gb}) != {bool(seen)}:")
+        lines.append(f"    if compare({int(c)}, s{ga}, s{gb}) != {bool(seen)}:")
         lines.append(f"        return {i}")
     slots = sorted(produced | read | set(range(n_in)))
-    lines += [f"    c{k} = 0.0" for k in slots]
+    lines += [f"    c{k} = -0.0" for k in slots]
     lines.append(f"    v[result] = s{out[-1]}")
     lines.append(f"    c{out[-1]} = 1.0")
     for i in range(len(code) - 1, -1, -1):
-        lines.append(f"    c{a[i]} += c{out[i]} * p{i}")
-        if b[i] != scratch:
+        if live_a[i]:
+            lines.append(f"    c{a[i]} += c{out[i]} * p{i}")
+        if live_b[i]:
             lines.append(f"    c{b[i]} += c{out[i]} * q{i}")
     lines += [f"    ct[{k}] = c{k}" for k in range(n_in)]
     lines.append("    return -1")
     return "\n".join(lines)
 
 
-def value_and_grad(code, a, b, out, guards, n_in, scratch, result_slot):
+def value_and_grad(code, a, b, out, live_a, live_b, guards, n_in, result_slot):
     """A compiled vg(v, ct, result) for this program, or None if it is too long to specialise."""
     if len(code) > MAX_INSTRUCTIONS or len(code) == 0 or out[-1] != result_slot:
         return None
@@ -56,10 +54,10 @@ def value_and_grad(code, a, b, out, guards, n_in, scratch, result_slot):
     from ad.reverse import replay
 
     names = {c: n for n, c in replay.OPCODES.items()}
-    src = source(code, a, b, out, guards, n_in, scratch, names)
+    src = source(code, a, b, out, live_a, live_b, guards, n_in, names)
     if src not in _compiled:
         scope = {f"op_{n}": f for n, f in replay.OPS.items()}
-        scope["np"] = np
+        scope["compare"] = replay.compare
         exec(src, scope)
         _compiled[src] = njit(error_model="numpy")(scope["vg"])
     return _compiled[src]
