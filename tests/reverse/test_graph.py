@@ -244,3 +244,42 @@ def test_float32_leaves_get_float32_gradients():
     (x * x).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+def _second_order_through_a_view_write(T, exp):
+    x = T([1.0, 2.0, 3.0], True)
+    y = x * x
+    v = y[0:2]
+    v *= x[1:3]
+    exp(y).sum().backward(create_graph=True)
+    g = x.grad
+    x.grad = None
+    (g * g).sum().backward()
+    return x.grad
+
+
+def test_create_graph_differentiates_through_a_write_into_a_view():
+    def f(x):  # the same program, out of place
+        y = x * x
+        return np.sum(np.exp(np.concatenate([y[0:2] * x[1:3], y[2:]])))
+
+    def g_squared(x):
+        g = ad.grad(f)(x)
+        return np.sum(g * g)
+
+    x0 = np.array([1.0, 2.0, 3.0])
+    ours = _second_order_through_a_view_write(_ad, np.exp)
+    np.testing.assert_allclose(_grad_of(ours), ad.grad(g_squared)(x0), rtol=1e-10)
+
+
+def test_create_graph_through_a_view_write_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    ours = _second_order_through_a_view_write(_ad, np.exp)
+    theirs = _second_order_through_a_view_write(
+        lambda d, r=False: torch.tensor(d, dtype=torch.float64, requires_grad=r), torch.exp
+    )
+    np.testing.assert_allclose(_grad_of(ours), theirs.detach().numpy(), rtol=1e-10)
+
+
+def _grad_of(g):
+    return np.asarray(g.detach().numpy())
