@@ -100,25 +100,15 @@ class Rec(Box):
     def _value(self):
         return self.value
 
-    def _no_value(self, what):
-        raise TypeError(
-            f"ad.compile cannot record {what} of a traced value: the compiled program would "
-            "bake in this call's value. Compare with <, >, ... (recorded as guards) instead."
-        )
-
     def __bool__(self):
+        # Box allows bool() (truth is piecewise constant), but a compiled tape would bake in
+        # this call's branch without a guard; float(), int(), .item() ... raise through Box.
         if self.value.size == 1:
-            self._no_value("bool()")  # a branch must go through a comparison to be guarded
+            raise TypeError(
+                "ad.compile cannot record bool() of a traced value: the compiled program would "
+                "bake in this call's branch. Compare with <, >, ... (recorded as guards) instead."
+            )
         return bool(self.value)
-
-    def __float__(self):
-        self._no_value("float()")
-
-    def __int__(self):
-        self._no_value("int()")
-
-    def __index__(self):
-        self._no_value("an index")
 
     @classmethod
     def _constant(cls, op, operands, params):

@@ -1,5 +1,7 @@
 """Compiled tapes: replay against the eager engines, op by op and on random programs; guards."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -101,6 +103,17 @@ def test_unsupported_ops_and_value_leaks_raise_clearly():
         ad.compile(lambda x: x * 2.0, np.ones(2)).grad(np.ones(2))
     with pytest.raises(TypeError, match="float input"):
         ad.compile(lambda x: x, np.array([1, 2]))
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [float, int, lambda x: x.item(), lambda x: x.tolist(), math.sin, lambda x: np.ones(3)[x], bool],
+    ids=["float", "int", "item", "tolist", "math.sin", "index", "bool"],
+)
+def test_concretizing_a_recorded_value_raises_a_type_error(leak):
+    """Each would bake this call's value into the tape, unguarded: the recorder refuses."""
+    with pytest.raises(TypeError, match="compiled"):
+        ad.compile(lambda x: x * leak(x[0]), np.array([1.0, 2.0]))
 
 
 UNARY = [op for op in COMPILED_OPS if len(op.derivs) == 1 and op.domain == ("real",) and op.smooth]
