@@ -10,7 +10,7 @@ import operator
 
 import numpy as np
 
-from ad.trace import apply, raw
+from ad.trace import apply, is_complex, raw
 
 
 def ndim(x) -> int:
@@ -112,6 +112,9 @@ def jvp(op, tangents, primals, out, params, batched=False):
         target = out_shape(out, batched, shape(acc)[0] if batched else None)
         if tuple(shape(acc)) != target:
             acc = np.broadcast_to(acc, target)
+        # A real output of complex input (abs, angle) declares d = 2 ∂f/∂z: its JVP is Re(t d).
+        if is_complex(acc) and not is_complex(out):
+            acc = np.real(acc)
         return acc
     if kind == "linear":
         # a zero tangent joins the others in their dtype (concatenate would promote otherwise)
@@ -140,13 +143,24 @@ def vjp(op, ct, primals, out, params, batched=False, needs=None):
         return _stack([vjp(op, _index(ct, i), primals, out, params, False, needs) for i in range(k)])
     if op.kind == "elementwise":
         needs = needs or [True] * len(primals)
-        return tuple(
+        cts = tuple(
             unbroadcast(_scale(ct, d, primals, out), tuple(shape(x)), batched) if need else None
             for d, x, need in zip(op.derivs, primals, needs)
         )
-    if op.vjp_takes_needs:
-        return tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
-    return tuple(op.vjp_rule(ct, primals, out, params, batched))
+    elif op.vjp_takes_needs:
+        cts = tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
+    else:
+        cts = tuple(op.vjp_rule(ct, primals, out, params, batched))
+    return _real_where_real(cts, primals) if is_complex(out) else cts
+
+
+def _real_where_real(cts, primals):
+    """The cotangent of a real operand of a complex output is its real part: the transpose
+    of NumPy's promotion of that operand to complex."""
+    return tuple(
+        np.real(c) if c is not None and is_complex(c) and not is_complex(x) else c
+        for c, x in zip(cts, primals)
+    )
 
 
 def _scale(t, d, primals, out):

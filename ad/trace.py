@@ -204,6 +204,19 @@ class Box:
     def T(self):
         return dispatch(np.transpose, (self,))
 
+    @property
+    def real(self):
+        return dispatch(np.real, (self,))
+
+    @property
+    def imag(self):
+        return dispatch(np.imag, (self,))
+
+    def conj(self):
+        return dispatch(np.conjugate, (self,))
+
+    conjugate = conj
+
     def sum(self, axis=None, keepdims=False):
         return dispatch(np.sum, (self,), {"axis": axis, "keepdims": keepdims})
 
@@ -303,6 +316,27 @@ def raw(x):
     return x
 
 
+def is_complex(x) -> bool:
+    """Whether x's plain value (any element, for a tuple or list) has a complex dtype."""
+    if isinstance(x, tuple | list):
+        return any(is_complex(v) for v in x)
+    x = raw(x)
+    dtype = getattr(x, "dtype", None)
+    return dtype.kind == "c" if dtype is not None else isinstance(x, complex)
+
+
+def _refuse_complex(op, operands):
+    """A complex operand of an op whose rules hold on real input only: an error, not a wrong number."""
+    for x in operands:
+        if is_complex(x):
+            raise TypeError(
+                f"ad: {op.name} has no complex rule, so it does not differentiate complex input "
+                f"({_mode_of(operands)} mode): apply it to real values (np.real, np.imag, np.abs "
+                "of the complex ones), or register an op with complex rules through "
+                "ad.defop(..., complex=True)"
+            )
+
+
 def _mode_of(args) -> str:
     modes = sorted({a.mode for a in args if isinstance(a, Box)})
     return " and ".join(modes) or "plain"
@@ -333,6 +367,8 @@ def apply(op, operands, params):
             top = x
     if top is None:
         return op.impl(*operands, **params)
+    if not op.complex:
+        _refuse_complex(op, operands)
     if op.kind == "nondiff":
         return top._constant(op, operands, params)
     return top._process(op, operands, params, top.level)

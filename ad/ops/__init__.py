@@ -2,6 +2,7 @@
 
 from ad.ops import (  # noqa: F401
     arithmetic,
+    complex_parts,
     contractions,
     elementwise,
     indexing,

@@ -317,21 +317,22 @@ _TRACE = [((3, 3), {}), ((3, 4), {"offset": 1}), ((4, 3), {"offset": -2}),
 # -- the table ------------------------------------------------------------------------------
 
 bilinear("matmul", np.matmul, _matmul_transpose, batched_impl=_matmul_batched, parse=_parse_matmul,
-         examples=examples_from(_parse_matmul, _MATMUL), doc="also @; VJP in A: G @ B^T, in B: A^T @ G")
+         complex=True, examples=examples_from(_parse_matmul, _MATMUL),
+         doc="also @; VJP in A: G @ B^T, in B: A^T @ G")
 _contraction("dot", np.dot, _dot_spec, parse=_parse_dot, examples=examples_from(_parse_dot, _DOT),
-             doc="a's last axis against b's second-to-last; VJPs: einsums of G with the other")
-_contraction("inner", np.inner, _inner_spec, parse=_parse_inner,
+             complex=True, doc="a's last axis against b's second-to-last; VJPs: einsums of G with the other")
+_contraction("inner", np.inner, _inner_spec, parse=_parse_inner, complex=True,
              examples=examples_from(_parse_inner, _INNER), doc="sum over the last axes; VJPs: einsums")
-_contraction("outer", np.outer, lambda na, nb: "i,j->ij", parse=_outer_parse,
+_contraction("outer", np.outer, lambda na, nb: "i,j->ij", parse=_outer_parse, complex=True,
              examples=examples_from(_outer_parse, _OUTER), doc="ravel(a) ravel(b)^T; VJP in a: G ravel(b)")
 _contraction("vdot", np.vdot, lambda na, nb: _join([_ABC[:na]] * 2, ""), parse=_vdot_parse,
              examples=examples_from(_vdot_parse, _VDOT), analytic=False,
-             doc="sum(conj(a) * b) for real a, b of a's size; VJP in a: g b")
-_contraction("tensordot", np.tensordot, _tensordot_spec, parse=_tensordot_parse,
+             doc="sum(conj(a) * b) for real a, b of a's size; VJP in a: g b (complex a: sum(conj(a) * b))")
+_contraction("tensordot", np.tensordot, _tensordot_spec, parse=_tensordot_parse, complex=True,
              examples=examples_from(_tensordot_parse, _TENSORDOT), doc="axes an int or a pair of axis lists")
 general("einsum", np.einsum, _einsum_jvp, _einsum_vjps, parse=_einsum_parse, examples=_einsum_examples,
-        impl=lambda *xs, spec, optimize: np.einsum(spec, *xs, optimize=optimize),
+        complex=True, impl=lambda *xs, spec, optimize: np.einsum(spec, *xs, optimize=optimize),
         doc="string subscripts, any number of operands, '...'; JVP sum_i einsum(.., t_i, ..)")
 linear("trace", np.trace, _trace_transpose, batched_impl=_trace_batched, parse=_trace_parse,
-       examples=examples_from(_trace_parse, _TRACE), doc="JVP trace(T); VJP g on the diagonal")
+       examples=examples_from(_trace_parse, _TRACE), complex=True, doc="JVP trace(T); VJP g on the diagonal")
 # fmt: on

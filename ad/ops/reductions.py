@@ -9,6 +9,7 @@ import numpy as np
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general, linear, nondiff
 from ad.rules import ndim, negative_axis, shape
+from ad.trace import is_complex
 
 
 def reject(name: str, **options):
@@ -141,18 +142,25 @@ def _extremum_vjp(g, xs, out, p, batched):
 
 
 def _centred(x, p):
-    """(x - mean(x)) / (n - ddof): half the derivative of var."""
-    return (x - np.mean(x, axis=p["axis"], keepdims=True)) / (_count(x, p["axis"]) - p["ddof"])
+    """(x - mean(x)) / (n - ddof): half the derivative of var. Conjugated for complex x, where
+    var is the real mean(|x - m|^2) n / (n - ddof): then 2 ∂var/∂x, and the JVP takes Re."""
+    c = (x - np.mean(x, axis=p["axis"], keepdims=True)) / (_count(x, p["axis"]) - p["ddof"])
+    return np.conjugate(c) if is_complex(x) else c
+
+
+def _real_part(x, tangent):
+    """The tangent of var or std, which are real: Re for complex x."""
+    return np.real(tangent) if is_complex(x) else tangent
 
 
 def _var_jvp(ts, xs, out, p, batched):
-    """JVP of var: 2 sum((x - m) t) / (n - ddof)."""
+    """JVP of var: 2 sum((x - m) t) / (n - ddof); its real part, with conj(x - m), for complex x."""
     (t,), (x,) = ts, xs
-    return np.sum(2 * _centred(x, p) * t, axis=p["axis"], keepdims=p["keepdims"])
+    return _real_part(x, np.sum(2 * _centred(x, p) * t, axis=p["axis"], keepdims=p["keepdims"]))
 
 
 def _var_vjp(g, xs, out, p, batched):
-    """VJP of var: 2 g (x - m) / (n - ddof)."""
+    """VJP of var: 2 g (x - m) / (n - ddof); conj(x - m) for complex x."""
     (x,) = xs
     return (2 * keep(g, p["axis"], p["keepdims"]) * _centred(x, p),)
 
@@ -167,7 +175,7 @@ def _std_jvp(ts, xs, out, p, batched):
     """JVP of std: sum((x - m) t) / ((n - ddof) std); 0 where std = 0."""
     (t,), (x,) = ts, xs
     d = _centred(x, p) * _std_scale(out, p)
-    return np.sum(d * t, axis=p["axis"], keepdims=p["keepdims"])
+    return _real_part(x, np.sum(d * t, axis=p["axis"], keepdims=p["keepdims"]))
 
 
 def _std_vjp(g, xs, out, p, batched):
@@ -231,11 +239,11 @@ _SCAN = [((3, 4), {}), ((3, 4), {"axis": 0}), ((3, 4), {"axis": -1}), ((2, 3, 4)
 # -- the table ------------------------------------------------------------------------------
 
 linear("sum", np.sum, _sum_transpose, batched_impl=np.sum, parse=_parse_sum,
-       examples=examples_from(_parse_sum, _REDUCE), doc="JVP sum(t); VJP g broadcast back")
-linear("mean", np.mean, _mean_transpose, batched_impl=np.mean, parse=_parse_mean,
+       examples=examples_from(_parse_sum, _REDUCE), complex=True, doc="JVP sum(t); VJP g broadcast back")
+linear("mean", np.mean, _mean_transpose, batched_impl=np.mean, parse=_parse_mean, complex=True,
        examples=examples_from(_parse_mean, _REDUCE), doc="JVP mean(t); VJP g / n broadcast back")
 general("prod", np.prod, _prod_jvp, _prod_vjp, parse=_parse_prod,
-        examples=examples_from(_parse_prod, _REDUCE),
+        examples=examples_from(_parse_prod, _REDUCE), complex=True,
         doc="derivative: the product of the other entries (exclusive cumprods; right at zeros)")
 general("max", (np.max, np.amax), _extremum_jvp, _extremum_vjp, parse=_parse_max,
         examples=examples_from(_parse_max, _REDUCE), analytic=False, smooth=False,
@@ -244,14 +252,14 @@ general("min", (np.min, np.amin), _extremum_jvp, _extremum_vjp, parse=_parse_min
         examples=examples_from(_parse_min, _REDUCE), analytic=False, smooth=False,
         doc="derivative: indicator of the min, shared evenly between ties (like JAX)")
 general("var", np.var, _var_jvp, _var_vjp, parse=_parse_var, examples=examples_from(_parse_var, _MOMENT),
-        analytic=False, doc="mean((x - m)^2) n / (n - ddof); derivative 2 (x - m) / (n - ddof)")
+        analytic=False, complex=True, doc="mean((x - m)^2) n / (n - ddof); derivative 2 (x - m) / (n - ddof)")
 general("std", np.std, _std_jvp, _std_vjp, parse=_parse_std, examples=examples_from(_parse_std, _MOMENT),
-        analytic=False, doc="sqrt(var); derivative (x - m) / ((n - ddof) std), 0 where std = 0")
-linear("cumsum", np.cumsum, _cumsum_transpose, batched_impl=np.cumsum, parse=_parse_cumsum,
+        analytic=False, complex=True, doc="sqrt(var); derivative (x - m) / ((n - ddof) std), 0 where std = 0")
+linear("cumsum", np.cumsum, _cumsum_transpose, batched_impl=np.cumsum, parse=_parse_cumsum, complex=True,
        examples=examples_from(_parse_cumsum, _SCAN), doc="JVP cumsum(t); VJP reversed cumsum of g")
 general("cumprod", np.cumprod, _cumprod_jvp, _cumprod_vjp, parse=_parse_cumprod,
-        examples=examples_from(_parse_cumprod, _SCAN),
+        examples=examples_from(_parse_cumprod, _SCAN), complex=True,
         doc="derivative prod_{l <= i, l != j} x_l (right at zeros; O(n^2) memory along the axis)")
-nondiff("argmax", np.argmax, doc="index of the max: a constant")
-nondiff("argmin", np.argmin, doc="index of the min: a constant")
+nondiff("argmax", np.argmax, complex=True, doc="index of the max: a constant")
+nondiff("argmin", np.argmin, complex=True, doc="index of the min: a constant")
 # fmt: on
