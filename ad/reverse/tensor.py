@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from ad import registry
+from ad import registry, rules
 from ad.reverse import engine
 from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, spec_of
 from ad.reverse.saved import SavedValue, VersionCounter
@@ -56,7 +56,7 @@ def enable_grad():
 
 def _check_float(data, who):
     dt = np.result_type(raw(data))
-    if not np.issubdtype(dt, np.inexact):
+    if not rules.differentiable(dt):
         raise TypeError(
             f"{who}: only floating-point tensors can require gradients; got dtype {dt}. "
             "Create it from floats, e.g. ad.tensor(x, dtype=float) or x.astype(float)."
