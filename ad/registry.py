@@ -8,6 +8,9 @@ An op has exactly one rule kind (DESIGN.md):
 - ``bilinear``: JVP ``op(ta, b) + op(a, tb)``; VJP by the transposes in each argument.
 - ``general``: explicit ``jvp`` and ``vjp``.
 - ``nondiff``: zero derivative; the engines return a plain (constant) value.
+- ``composite``: a NumPy function written with registered ops (``np.diff`` as a slice and a
+  subtraction): dispatch runs it on the traced values, so both modes, batching, second
+  order and complex numbers come from its parts, as JAX builds ``jnp`` functions on ``lax``.
 
 Rules are written with NumPy functions on their arguments, so when those arguments are
 themselves Duals or Tensors of a lower level the rule dispatches again: that is how second
@@ -25,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("elementwise", "linear", "bilinear", "general", "nondiff")
+KINDS = ("elementwise", "linear", "bilinear", "general", "nondiff", "composite")
 
 # Input domains the tests sample from, per operand (DESIGN: every op declares its own).
 DOMAINS: dict[str, Callable[[np.random.Generator, tuple], np.ndarray]] = {
@@ -203,3 +206,10 @@ def nondiff(name: str, handles, *, impl=None, **kw) -> Op:
     """An op with zero derivative everywhere it is defined (comparisons, floor, argmax ...)."""
     hs = _callables(handles)
     return register(Op(name, "nondiff", impl or hs[0], hs, **kw))
+
+
+def composite(name: str, handles, impl: Callable, **kw) -> Op:
+    """A NumPy function written with registered ops: ``impl(*args, **kwargs)`` takes the call
+    as NumPy does and must not call the function it answers to. Its derivatives are its
+    parts'; ``complex=True`` only where every part accepts complex input."""
+    return register(Op(name, "composite", impl, _callables(handles), **kw))

@@ -8,6 +8,7 @@ import numpy as np
 
 from ad import registry
 from ad.forward.dual import Dual
+from ad.reverse.api import vjp as reverse_vjp
 from ad.rules import vjp as rules_vjp
 from ad.rules import zeros
 from ad.trace import apply, new_level, raw
@@ -132,7 +133,14 @@ def _ravel_all(parts) -> np.ndarray:
 
 
 def rule_vjp(op, operands, params, idx, ct, batched=False):
-    """J^T ct from op's VJP rule, called directly on plain arrays (no engine involved)."""
+    """J^T ct from op's VJP rule, called directly on plain arrays (no engine involved); a
+    composite op has no rule of its own, so its parts' run through the reverse engine."""
+    if op.kind == "composite":
+        _, pullback = reverse_vjp(op_function(op, operands, params, idx), *(operands[i] for i in idx))
+        if not batched:
+            return list(pullback(ct))
+        per = [pullback(c) for c in (zip(*ct) if isinstance(ct, tuple | list) else ct)]
+        return [np.stack([p[j] for p in per]) for j in range(len(idx))]
     out = apply(op, list(operands), params)
     needs = [i in idx for i in range(len(operands))]
     cts = rules_vjp(op, ct, list(operands), out, params, batched, needs)

@@ -355,6 +355,8 @@ def dispatch(func, args, kwargs=None):
             "derivative. Rewrite with supported ops (`python -m ad ops` lists them) or "
             "register a rule with ad.defop."
         )
+    if op.kind == "composite":  # its parts dispatch on their own
+        return op.impl(*args, **(kwargs or {}))
     operands, params = op.call(args, kwargs or {})
     return apply(op, operands, params)
 
@@ -365,7 +367,7 @@ def apply(op, operands, params):
     for x in operands:
         if isinstance(x, Box) and (top is None or x.level > top.level):
             top = x
-    if top is None:
+    if top is None or op.kind == "composite":
         return op.impl(*operands, **params)
     if not op.complex:
         _refuse_complex(op, operands)
