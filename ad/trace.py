@@ -156,8 +156,8 @@ class Box:
     def tolist(self):
         return np.asarray(self._concrete(".tolist()", _TOLIST_FIX)).tolist()
 
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(self._concrete(_ARRAY_CALL, _BUILD_ARRAYS), dtype=dtype)
+    def __array__(self, dtype=None, copy=None):  # an eager Tensor gives its value instead
+        raise array_error(self)
 
     # -- Python operators (straight to the op: these are the hottest calls) ---------------
     __add__, __radd__ = _operator(np.add)
