@@ -171,11 +171,21 @@ def _slots(x, prog, level):
         return x.slots
     if isinstance(x, Box):
         raise NotImplementedError("ad.compile records one level: call it outside other transforms")
-    return prog.new_slots(np.asarray(x, dtype=float))
+    return prog.new_slots(_real_constant(x))
 
 
 def _values(x, level):
-    return x.value if isinstance(x, Rec) and x.level == level else np.asarray(x, dtype=float)
+    return x.value if isinstance(x, Rec) and x.level == level else _real_constant(x)
+
+
+def _real_constant(x):
+    """A constant of the program as float64, like every slot; a complex one would lose its imaginary part."""
+    if np.iscomplexobj(x):
+        raise TypeError(
+            "ad.compile records real programs only; f uses a complex constant: "
+            "differentiate it with the eager engines (ad.grad, ad.vjp) instead"
+        )
+    return np.asarray(x, dtype=float)
 
 
 def _wrap(slots, values, level, prog):
