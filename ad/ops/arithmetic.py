@@ -23,9 +23,49 @@ def _clip_examples(rng):
 
 
 # Ties in maximum/minimum split the derivative evenly between the operands (as JAX and
-# PyTorch do), so that maximum(x, x) has derivative 1.
+# PyTorch do), so that maximum(x, x) has derivative 1. A NaN operand wins nothing (x > nan
+# and x == nan are False): the output is NaN and its derivative 0 in both operands, as in JAX.
 def _first_wins(x, y):
     return (x > y) + 0.5 * (x == y)
+
+
+# fmax/fmin return the operand that is not NaN, so the derivative goes to it; when both are
+# NaN, NumPy returns the first, and so does the derivative (as JAX and PyTorch do).
+def _fmax_first(x, y):
+    return _first_wins(x, y) + np.isnan(y)
+
+
+def _fmax_second(x, y):
+    return _first_wins(y, x) + (np.isnan(x) & ~np.isnan(y))
+
+
+def _fmin_first(x, y):
+    return _first_wins(y, x) + np.isnan(y)
+
+
+def _fmin_second(x, y):
+    return _first_wins(x, y) + (np.isnan(x) & ~np.isnan(y))
+
+
+def _power_base(x, y):
+    """d x**y / dx = y x**(y-1), and 0 where y = 0 (x**0 = 1 is constant, even at x = 0).
+
+    The exponent y - 1 becomes y where y = 0, so that 0 * 0**-1 = 0 * inf never forms."""
+    return y * x ** (y - 1 + (y == 0))
+
+
+def _power_exponent(x, y, o):
+    """d x**y / dy = log(x) x**y, and 0 at x = 0 for y >= 0 (0**y is 0 or 1 there).
+
+    log reads 1 in place of those zeros, so that log(0) * 0 = -inf * 0 never forms, not even
+    in a second derivative through reverse mode."""
+    return np.log(np.where((x == 0) & (y >= 0), 1.0, x)) * o
+
+
+_POWER_DOC = (
+    "d/dx: y x**(y-1), 0 where y = 0; d/dy: log(x) x**y, 0 at x = 0 for y >= 0 (as PyTorch); "
+    "0**y for 0 < y < 1 has d/dx = inf (as JAX and PyTorch)"
+)
 
 
 elementwise("add", np.add, 1, 1)
@@ -37,16 +77,18 @@ elementwise(
 elementwise(
     "power",
     np.power,
-    lambda x, y, o: y * x ** (y - 1),
-    lambda x, y, o: np.log(x) * o,
+    lambda x, y, o: _power_base(x, y),
+    lambda x, y, o: _power_exponent(x, y, o),
     domain=("positive", "real"),
+    doc=_POWER_DOC,
 )
 elementwise(
     "float_power",
     np.float_power,
-    lambda x, y, o: y * x ** (y - 1),
-    lambda x, y, o: np.log(x) * o,
+    lambda x, y, o: _power_base(x, y),
+    lambda x, y, o: _power_exponent(x, y, o),
     domain=("positive", "real"),
+    doc=_POWER_DOC,
 )
 elementwise("negative", np.negative, -1)
 elementwise("positive", np.positive, 1)
@@ -61,19 +103,39 @@ elementwise(
 )
 elementwise(
     "maximum",
-    (np.maximum, np.fmax),
+    np.maximum,
     lambda x, y, o: _first_wins(x, y),
     lambda x, y, o: _first_wins(y, x),
     analytic=False,
     smooth=False,
+    doc="NaN propagates, with derivative 0 (as JAX); ties share the derivative evenly",
 )
 elementwise(
     "minimum",
-    (np.minimum, np.fmin),
+    np.minimum,
     lambda x, y, o: _first_wins(y, x),
     lambda x, y, o: _first_wins(x, y),
     analytic=False,
     smooth=False,
+    doc="NaN propagates, with derivative 0 (as JAX); ties share the derivative evenly",
+)
+elementwise(
+    "fmax",
+    np.fmax,
+    lambda x, y, o: _fmax_first(x, y),
+    lambda x, y, o: _fmax_second(x, y),
+    analytic=False,
+    smooth=False,
+    doc="ignores NaN: the derivative goes to the other operand (as JAX, PyTorch); ties share it evenly",
+)
+elementwise(
+    "fmin",
+    np.fmin,
+    lambda x, y, o: _fmin_first(x, y),
+    lambda x, y, o: _fmin_second(x, y),
+    analytic=False,
+    smooth=False,
+    doc="ignores NaN: the derivative goes to the other operand (as JAX, PyTorch); ties share it evenly",
 )
 elementwise(
     "clip",
@@ -86,14 +148,6 @@ elementwise(
     examples=_clip_examples,
     analytic=False,
     smooth=False,
-)
-elementwise(
-    "where",
-    np.where,
-    0,
-    lambda c, x, y, o: np.where(c, 1.0, 0.0),
-    lambda c, x, y, o: np.where(c, 0.0, 1.0),
-    domain=("bool", "real", "real"),
 )
 elementwise(
     "copysign",

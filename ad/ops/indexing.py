@@ -1,4 +1,4 @@
-"""Indexing and other gathers (take, repeat, diag, diagonal, pad, sort) and their transpose, scatter-add."""
+"""Indexing, the other gathers (take, repeat, diag, diagonal, pad, sort), scatter-add, where and select."""
 
 import numpy as np
 
@@ -260,6 +260,84 @@ def _sort_vjp(ct, xs, out, p, batched):
 
 
 # ---------------------------------------------------------------------------------------
+# where and select pick each entry from one operand: tangents and cotangents are picked the
+# same way, so the branch not taken contributes nothing to a JVP, not even a NaN (a blend
+# c * ta + (1 - c) * tb would make 0 * nan = nan). A VJP still multiplies the zero cotangent
+# it routes to that branch by the branch's own derivative: sqrt'(0) = inf makes 0 * inf = nan
+# in np.where(x > 0, np.sqrt(x), 0) at x = 0, in reverse mode, exactly as in JAX and PyTorch.
+
+
+def _where_parse(condition, *branches):
+    if len(branches) != 2:
+        raise NotImplementedError(
+            "ad: numpy.where(condition) with one argument is numpy.nonzero, which returns indices "
+            "and has no derivative; pass both branches, numpy.where(condition, x, y)"
+        )
+    return (condition, *branches), {}
+
+
+def _picked(t, x, out, batched):
+    """A tangent of operand x ready to be picked into out's shape (0 where symbolically zero)."""
+    return 0.0 if t is None else rules.align(t, rules.ndim(x), rules.ndim(out), batched)
+
+
+def _full(t, out, batched, k):
+    """t broadcast to out's shape (with the k directions in front when batched)."""
+    target = rules.out_shape(out, batched, k)
+    return t if tuple(rules.shape(t)) == target else np.broadcast_to(t, target)
+
+
+def _lead_size(ts, batched):
+    return next(rules.shape(t)[0] for t in ts if t is not None) if batched else None
+
+
+def _where_jvp(ts, xs, out, p, batched):
+    """JVP of where: where(c, ta, tb)."""
+    (c, x, y), (_, ta, tb) = xs, ts
+    t = np.where(raw(c), _picked(ta, x, out, batched), _picked(tb, y, out, batched))
+    return _full(t, out, batched, _lead_size(ts, batched))
+
+
+def _where_vjp(g, xs, out, p, batched, needs):
+    """VJP of where: where(c, g, 0) to x, where(c, 0, g) to y."""
+    c, x, y = xs
+    c = raw(c)
+    gx = rules.unbroadcast(np.where(c, g, 0.0), tuple(rules.shape(x)), batched) if needs[1] else None
+    gy = rules.unbroadcast(np.where(c, 0.0, g), tuple(rules.shape(y)), batched) if needs[2] else None
+    return None, gx, gy
+
+
+def _select_parse(condlist, choicelist, default=0.0):
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    return (default, *choicelist), {"conds": tuple(np.asarray(raw(c)) for c in condlist)}
+
+
+def _select(default, *choices, conds):
+    return np.select(list(conds), list(choices), default)
+
+
+def _select_jvp(ts, xs, out, p, batched):
+    """JVP of select: select(conds, tangents of the choices, tangent of the default)."""
+    picked = [_picked(t, x, out, batched) for t, x in zip(ts, xs)]
+    t = np.select(list(p["conds"]), picked[1:], picked[0])
+    return _full(t, out, batched, _lead_size(ts, batched))
+
+
+def _select_vjp(g, xs, out, p, batched, needs):
+    """VJP of select: g where operand i was picked, 0 elsewhere (select of g and zeros)."""
+    conds, n = list(p["conds"]), len(xs) - 1
+    cts = []
+    for i, (x, need) in enumerate(zip(xs, needs)):
+        if not need:
+            cts.append(None)
+            continue
+        picked = np.select(conds, [g if j == i - 1 else 0.0 for j in range(n)], g if i == 0 else 0.0)
+        cts.append(rules.unbroadcast(picked, tuple(rules.shape(x)), batched))
+    return tuple(cts)
+
+
+# ---------------------------------------------------------------------------------------
 # Examples the registry-driven tests run: post-parse (operands, params), operands float.
 
 
@@ -356,6 +434,15 @@ def _pad_examples(rng):
     ]
 
 
+def _select_examples(rng):
+    x = _x(rng, 3, 4)
+    conds = [x > 0.5, x < -0.5, x > 0.0]
+    return [
+        _select_parse(conds, [_x(rng, 3, 4), _x(rng, 4), _x(rng, 3, 1)], _x(rng, 3, 4)),
+        _select_parse(conds[:2], [_x(rng, 3, 4), _x(rng)], 0.0),
+    ]
+
+
 def _sort_examples(rng):
     x = _x(rng, 3, 5)
     return [_sort_parse(x), _sort_parse(x, axis=0), _sort_parse(x, axis=None, kind="stable")]
@@ -386,4 +473,10 @@ general("pad", np.pad, _pad_jvp, _pad_vjp, impl=_pad, parse=_pad_parse, examples
         doc="affine: constant mode embeds x (VJP crops); edge, reflect, symmetric, wrap gather from x")
 general("sort", np.sort, _sort_jvp, _sort_vjp, parse=_sort_parse, examples=_sort_examples,
         doc="a permutation of x: JVP and VJP permute by argsort(x)")
+general("where", np.where, _where_jvp, _where_vjp, parse=_where_parse, domain=("bool", "real", "real"),
+        doc="JVP where(c, ta, tb): no NaN from the branch not taken; VJP where(c, g, 0): a NaN or inf "
+            "derivative of the branch not taken gives NaN, as in JAX and PyTorch")
+general("select", np.select, _select_jvp, _select_vjp, impl=_select, parse=_select_parse,
+        examples=_select_examples,
+        doc="where with several conditions; tangents and cotangents picked alike")
 # fmt: on

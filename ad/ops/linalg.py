@@ -1,7 +1,9 @@
-"""Linear algebra: norm, inv, solve, det, slogdet, cholesky, eigh.
+"""Linear algebra: norm, inv, solve, det, slogdet, cholesky, eigh, eigvalsh.
 
 Decompositions assume what makes them differentiable: invertible matrices (inv, solve,
-det, slogdet), distinct eigenvalues (eigh); cholesky and eigh read (A + A^T) / 2.
+det, slogdet), distinct eigenvalues (eigh's eigenvectors). cholesky reads (A + A^T) / 2;
+eigh and eigvalsh read the triangle UPLO names, as NumPy does, so their derivatives flow
+into that triangle only.
 """
 
 import numpy as np
@@ -10,6 +12,7 @@ from ad.ops.reductions import examples_from, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
 from ad.rules import align, ndim, negative_axis, shape, unbroadcast
+from ad.trace import raw
 
 # -- norm --------------------------------------------------------------------------------
 
@@ -137,7 +140,7 @@ def _slogdet_vjp(ct, xs, out, p, batched):
     return (_logdet_vjp(xs[0], ct[1]),)
 
 
-# -- symmetric decompositions: cholesky and eigh read (A + A^T) / 2 ------------------------
+# -- symmetric decompositions: cholesky reads (A + A^T) / 2, eigh the triangle UPLO names ---
 
 
 def _sym(a):
@@ -148,8 +151,26 @@ def _cholesky(a):
     return np.linalg.cholesky(_sym(a))
 
 
-def _eigh(a):
-    return tuple(np.linalg.eigh(_sym(a)))
+def _eigh(a, UPLO):
+    return tuple(np.linalg.eigh(a, UPLO))
+
+
+def _triangle(n: int, uplo: str):
+    """0/1 masks of the triangle eigh reads and of its strict part (off the diagonal)."""
+    ones = np.ones((n, n))
+    return (np.tril(ones), np.tril(ones, -1)) if uplo == "L" else (np.triu(ones), np.triu(ones, 1))
+
+
+def _read(t, uplo: str):
+    """The symmetric matrix eigh sees in t: the UPLO triangle, mirrored onto the other."""
+    tri, strict = _triangle(shape(t)[-1], uplo)
+    return t * tri + _mT(t * strict)
+
+
+def _read_transpose(g, uplo: str):
+    """VJP of _read: g on the triangle plus g^T on its strict part; 0 on the other triangle."""
+    tri, strict = _triangle(shape(g)[-1], uplo)
+    return g * tri + _mT(g) * strict
 
 
 def _phi(m):
@@ -171,23 +192,45 @@ def _cholesky_vjp(g, xs, L, p, batched):
 
 
 def _inverse_gaps(w):
-    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (eigenvalues assumed distinct)."""
+    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where eigenvalues repeat)."""
     eye = np.eye(shape(w)[-1])
     return (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
 
 
 def _eigh_jvp(ts, xs, out, p, batched):
-    """JVP of eigh: dw = diag(V^T dS V), dV = V (F ∘ V^T dS V), dS = sym(T)."""
+    """JVP of eigh: dw = diag(V^T dS V), dV = V (F ∘ V^T dS V), dS the tangent's UPLO triangle mirrored."""
     w, v = out
-    m = np.matmul(_mT(v), np.matmul(_sym(ts[0]), v))
-    return np.sum(m * np.eye(shape(w)[-1]), axis=-1), np.matmul(v, _inverse_gaps(w) * m)
+    m = np.matmul(_mT(v), np.matmul(_read(ts[0], p["UPLO"]), v))
+    with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN, dw right
+        dv = np.matmul(v, _inverse_gaps(w) * m)
+    return np.sum(m * np.eye(shape(w)[-1]), axis=-1), dv
 
 
 def _eigh_vjp(ct, xs, out, p, batched):
-    """VJP of eigh: sym(V (diag(w̄) + F ∘ V^T V̄) V^T)."""
+    """VJP of eigh: V (diag(w̄) + F ∘ V^T V̄) V^T, folded onto the UPLO triangle.
+
+    The F term divides by eigenvalue gaps; it is left out when V̄ is zero, so the gradient of
+    the eigenvalues alone is finite at repeated eigenvalues too."""
     (gw, gv), (w, v) = ct, out
-    inner = np.expand_dims(gw, -2) * np.eye(shape(w)[-1]) + _inverse_gaps(w) * np.matmul(_mT(v), gv)
-    return (_sym(np.matmul(v, np.matmul(inner, _mT(v)))),)
+    terms = [] if gw is None else [np.expand_dims(gw, -2) * np.eye(shape(w)[-1])]
+    if gv is not None and np.any(raw(gv)):
+        terms.append(_inverse_gaps(w) * np.matmul(_mT(v), gv))
+    if not terms:
+        return (None,)
+    inner = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    return (_read_transpose(np.matmul(v, np.matmul(inner, _mT(v))), p["UPLO"]),)
+
+
+def _eigvalsh_jvp(ts, xs, w, p, batched):
+    """JVP of eigvalsh: diag(V^T dS V) = sum_k V_ki (dS V)_ki."""
+    v = np.linalg.eigh(xs[0], p["UPLO"])[1]
+    return np.sum(v * np.matmul(_read(ts[0], p["UPLO"]), v), axis=-2)
+
+
+def _eigvalsh_vjp(g, xs, w, p, batched):
+    """VJP of eigvalsh: V diag(w̄) V^T, folded onto the UPLO triangle."""
+    v = np.linalg.eigh(xs[0], p["UPLO"])[1]
+    return (_read_transpose(np.matmul(v * np.expand_dims(g, -2), _mT(v)), p["UPLO"]),)
 
 
 def _square_parser(name):
@@ -198,8 +241,10 @@ def _square_parser(name):
     return parse
 
 
-def _eigh_parse(a, UPLO="L"):  # UPLO is moot: eigh reads (A + A^T) / 2
-    return (a,), {}
+def _eigh_parse(a, UPLO="L"):
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"UPLO argument must be 'L' or 'U'; got {UPLO!r}")
+    return (a,), {"UPLO": UPLO}
 
 
 # -- examples: (operand shapes..., keyword arguments), each call through the op's parse -----
@@ -232,7 +277,7 @@ _NORM = [((3, 4), {}), ((2, 3, 4), {}), ((5,), {}), ((3, 4), {"axis": 1}),
          ((2, 3, 4), {"ord": np.inf, "axis": (1, 2)})]
 # (the stack of A, the shape of b)
 _SOLVE = [((), (3,)), ((), (3, 2)), ((2,), (2, 3, 2)), ((2,), (3,)), ((), (2, 3, 2)), ((2,), (3, 2))]
-_EIGH = [((4, 4), {}), ((2, 3, 3), {})]
+_EIGH = [((4, 4), {}), ((2, 3, 3), {}), ((3, 3), {"UPLO": "U"})]
 
 # -- the table ------------------------------------------------------------------------------
 
@@ -253,5 +298,11 @@ general("cholesky", np.linalg.cholesky, _cholesky_jvp, _cholesky_vjp, impl=_chol
         doc="lower L of (A + A^T) / 2 (like JAX), so every tangent is admissible; VJP symmetric")
 general("eigh", np.linalg.eigh, _eigh_jvp, _eigh_vjp, impl=_eigh, parse=_eigh_parse,
         examples=examples_from(_eigh_parse, _EIGH), analytic=False,
-        doc="(w, V) of (A + A^T) / 2 as a tuple; distinct eigenvalues assumed")
+        doc="(w, V) as a tuple, of the UPLO triangle as NumPy reads it; the derivative flows into that "
+            "triangle only (JAX's default, symmetrize_input, and PyTorch return a symmetric gradient); "
+            "V needs distinct eigenvalues, w alone does not")
+general("eigvalsh", np.linalg.eigvalsh, _eigvalsh_jvp, _eigvalsh_vjp, impl=np.linalg.eigvalsh,
+        parse=_eigh_parse, examples=examples_from(_eigh_parse, _EIGH), analytic=False,
+        doc="w of the UPLO triangle as NumPy reads it; VJP V diag(w̄) V^T folded onto that triangle; "
+            "finite at repeated eigenvalues")
 # fmt: on

@@ -5,7 +5,7 @@ import numpy as np
 from ad.custom import defop
 from ad.kernels import elementwise as elementwise_kernels
 from ad.kernels import softmax as softmax_kernels
-from ad.rules import negative_axis
+from ad.rules import ndim, negative_axis
 
 
 def reduced_axes(axis, ndim: int) -> tuple:
@@ -21,18 +21,23 @@ def keep(g, axes, keepdims: bool):
     return g if keepdims or not axes else np.expand_dims(g, axes)
 
 
+# logsumexp's derivative is softmax(x), computed by softmax itself: exp(x - logsumexp(x))
+# would read 1 in every entry once |x| is so large that adding log(n) to it rounds away
+# (1e17 and up), where softmax shifts by the max and stays exact at any magnitude.
+
+
 def _lse_jvp(ts, xs, out, p, batched):
+    """JVP of logsumexp: sum(softmax(x) * t) over the reduced axes."""
     (t,), (x,) = ts, xs
-    axes = reduced_axes(p.get("axis"), np.ndim(x) if not hasattr(x, "ndim") else x.ndim)
-    s = np.exp(x - keep(out, axes, p.get("keepdims", False)))
-    return np.sum(t * s, axis=axes, keepdims=p.get("keepdims", False))
+    axes = reduced_axes(p.get("axis"), ndim(x))
+    return np.sum(t * softmax(x, axis=axes), axis=axes, keepdims=p.get("keepdims", False))
 
 
 def _lse_vjp(g, xs, out, p, batched):
+    """VJP of logsumexp: g * softmax(x), g broadcast back over the reduced axes."""
     (x,) = xs
-    axes = reduced_axes(p.get("axis"), x.ndim)
-    kd = p.get("keepdims", False)
-    return (keep(g, axes, kd) * np.exp(x - keep(out, axes, kd)),)
+    axes = reduced_axes(p.get("axis"), ndim(x))
+    return (keep(g, axes, p.get("keepdims", False)) * softmax(x, axis=axes),)
 
 
 def _sm_jvp(ts, xs, s, p, batched):
@@ -106,7 +111,7 @@ logsumexp = defop(
     vjp=_lse_vjp,
     examples=_lse_examples,
     parse=_parse_lse,
-    doc="log(sum(exp(x), axis)), stable; its derivative is softmax",
+    doc="log(sum(exp(x), axis)), stable; its derivative is softmax(x), exact at any magnitude",
 )
 softmax = defop(
     "softmax",

@@ -113,15 +113,21 @@ def test_einsum_agrees_with_numpy_and_its_gradient_with_finite_differences(subsc
     assert ad.gradcheck(lambda *xs: np.einsum(subscripts, *xs), *xs)
 
 
-def test_cholesky_and_eigh_read_the_symmetric_part_and_return_symmetric_gradients():
+def test_cholesky_reads_the_symmetric_part_and_returns_a_symmetric_gradient():
     m = RNG.standard_normal((3, 3))
     S = m @ m.T + 3 * np.eye(3)
     L = np.linalg.cholesky(S)
     g = ad.grad(lambda A: np.sum(np.linalg.cholesky(A) * L))(S)
     np.testing.assert_allclose(g, g.T, rtol=1e-14)
-    w_grad = ad.grad(lambda A: np.linalg.eigh(A)[0][-1])(S)  # d w_max = v v^T
+
+
+def test_eigh_gradient_at_a_symmetric_matrix_is_v_v_transpose_folded_onto_the_lower_triangle():
+    m = RNG.standard_normal((3, 3))
+    S = m @ m.T + 3 * np.eye(3)
     v = np.linalg.eigh(S)[1][:, -1]
-    np.testing.assert_allclose(w_grad, np.outer(v, v), rtol=1e-10, atol=1e-13)
+    vv = np.outer(v, v)  # d w_max / dS for a symmetric perturbation dS
+    expected = np.tril(vv) + np.tril(vv, -1)  # entry (i, j), i > j, also stands for (j, i)
+    np.testing.assert_allclose(_both_jacobians(lambda A: np.linalg.eigh(A)[0][-1], S), expected, atol=1e-13)
 
 
 def test_a_plain_numpy_program_of_many_ops_passes_gradcheck():
