@@ -139,7 +139,8 @@ def _stand_in(shape, dtype):
 
 
 def spec_of(x) -> Spec:
-    return Spec(rules.shape(x), x.dtype if hasattr(x, "dtype") else np.result_type(x))
+    """The spec of an array, or of a traced value (whose dtype is its plain value's)."""
+    return Spec(rules.shape(x), x.dtype)
 
 
 class OpNode(Node):
@@ -193,10 +194,7 @@ def _fill(cts, outs, batched):
     """Zero cotangents for the outputs of a multi-output op that nothing used."""
     k = next(rules.shape(c)[0] for c in cts if c is not None) if batched else None
     pre = (k,) if batched else ()
-    return tuple(
-        np.zeros(pre + tuple(rules.shape(o)), dtype=np.result_type(o.dtype)) if c is None else c
-        for c, o in zip(cts, outs)
-    )
+    return tuple(rules.zeros(o, pre) if c is None else c for c, o in zip(cts, outs))
 
 
 def _real_if_real(g, saved):

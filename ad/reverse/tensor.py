@@ -13,7 +13,7 @@ from ad.reverse import engine
 from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, spec_of
 from ad.reverse.saved import SavedValue, VersionCounter
 from ad.reverse.views import View
-from ad.trace import EAGER_TENSOR, Box, apply, dispatch, raw
+from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, raw
 
 _state = threading.local()
 
@@ -140,6 +140,8 @@ class Tensor(Box):
         return f"tensor({raw(self._data)!r}{extra})"
 
     def __array__(self, dtype=None, copy=None):
+        if self.level != EAGER_TENSOR:
+            raise array_error(self)
         if self.requires_grad:
             raise TypeError(
                 "converting a Tensor that requires grad to a NumPy array (np.asarray(t), "
@@ -413,7 +415,7 @@ def _record(op, params, operands, primals, out, outs, level, multi):
     read_in, read_out = reads(op, needs)
     saved_in = []
     for x, p, e, r in zip(operands, primals, edges, read_in):
-        if not r:
+        if not r and hasattr(p, "dtype"):
             saved_in.append(spec_of(p))
         elif type(x) is Tensor and x.level == level:
             saved_in.append(SavedValue(p, x._vc, e, e is not None))

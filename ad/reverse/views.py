@@ -38,6 +38,5 @@ class View:
 
     def region(self) -> np.ndarray:
         """A boolean mask, shaped like the base, of the elements the view covers."""
-        spec = self.steps[0][2]
-        ones = np.ones(spec.shape, dtype=np.float64)
+        ones = np.ones(self.steps[0][2].shape)  # a mask: its dtype is not the base's concern
         return self.transpose(self.forward(ones)) != 0
