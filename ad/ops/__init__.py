@@ -5,6 +5,7 @@ from ad.ops import (  # noqa: F401
     complex_parts,
     contractions,
     elementwise,
+    factorizations,
     indexing,
     linalg,
     reductions,

@@ -1,0 +1,468 @@
+"""General (non-symmetric) factorizations: svd, eig, eigvals, qr, pinv.
+
+Each rule is the derivative of the factors LAPACK returns, under the conditions that make
+them differentiable: distinct singular values (distinct and nonzero for U and Vh of a
+non-square matrix), distinct eigenvalues, a full-rank matrix for qr. Where a condition
+fails the derivative does not exist; what is returned there is stated per op (in the
+docstrings and in docs/ops.md), as JAX and PyTorch state theirs.
+
+Cotangents of complex values pair by Re sum(x * y), JAX's convention, so the VJP of an
+R-linear JVP is its transpose in that pairing (no conjugation of the cotangent).
+"""
+
+import numpy as np
+
+from ad.ops.reductions import split_ties
+from ad.registry import general
+from ad.rules import shape
+from ad.trace import is_complex, raw
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _conj(a):
+    """conj(a), without a copy (or a traced conj) for real a."""
+    return np.conjugate(a) if is_complex(a) else a
+
+
+def _H(a):
+    return _conj(_mT(a))
+
+
+def _diagonal(m):
+    """The diagonal of the last two axes (as a sum, which batches and nests like any product)."""
+    return np.sum(m * np.eye(shape(m)[-1]), axis=-1)
+
+
+def _diag(v):
+    """diag(v) over the last axis."""
+    return np.expand_dims(v, -2) * np.eye(shape(v)[-1])
+
+
+def _live(ct) -> bool:
+    """Whether a cotangent carries anything: terms that divide by gaps are skipped otherwise,
+    so the derivative of what does not need them stays finite where a gap is zero."""
+    return ct is not None and bool(np.any(raw(ct)))
+
+
+def _sum(terms):
+    terms = [t for t in terms if t is not None]
+    return None if not terms else terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
+
+
+# -- svd ----------------------------------------------------------------------------------
+# A = U diag(s) V^T. With k = min(m, n), U1 = U[:, :k], V1 = V[:, :k], dP = U1^T dA V1:
+#   ds = diag(dP)
+#   dU1 = U1 (F ∘ (dP S + S dP^T)) + (I - U1 U1^T) dA V1 S^{-1}
+#   dV1 = V1 (F ∘ (S dP + dP^T S)) + (I - V1 V1^T) dA^T U1 S^{-1},  F_ij = 1 / (s_j^2 - s_i^2).
+# full_matrices adds the columns U2 (or V2) that complete an orthonormal basis; any basis of
+# that complement will do, so their derivative is a convention: dU2 = -U1 dU1^T U2, the one
+# that keeps [U1 U2] orthonormal and rotates nothing inside the complement. It is the true
+# derivative of anything that does not depend on the basis chosen (the projector U2 U2^T).
+
+
+def _svd_parse(a, full_matrices=True, compute_uv=True, hermitian=False):
+    if hermitian:
+        raise NotImplementedError(
+            "numpy.linalg.svd(..., hermitian=True) is not supported by ad: drop hermitian=True "
+            "(the general SVD of a Hermitian matrix has the same singular values)"
+        )
+    return (a,), {"full_matrices": bool(full_matrices), "compute_uv": bool(compute_uv)}
+
+
+def _svd(a, full_matrices, compute_uv):
+    out = np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    return tuple(out) if compute_uv else out
+
+
+def _square_gaps(s):
+    """F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it (inf where singular values repeat)."""
+    eye = np.eye(shape(s)[-1])
+    s2 = s * s
+    with np.errstate(divide="ignore"):
+        return (1 - eye) / (np.expand_dims(s2, -2) - np.expand_dims(s2, -1) + eye)
+
+
+def _reduced(out, a):
+    """(U1, s, V1) of an SVD's output: the first k = min(m, n) singular vectors."""
+    u, s, vh = out
+    k = shape(s)[-1]
+    return u[..., :k], s, _mT(vh[..., :k, :])
+
+
+def _svd_jvp(ts, xs, out, p, batched):
+    """JVP of svd: ds = diag(U1^T T V1); dU, dV as in the comment above."""
+    (t,), (a,) = ts, xs
+    if not p["compute_uv"]:
+        u, _, vh = np.linalg.svd(a, full_matrices=False)
+        return _diagonal(np.matmul(_mT(u), np.matmul(t, _mT(vh))))
+    (m, n), (u, s, vh) = shape(a)[-2:], out
+    u1, s, v1 = _reduced(out, a)
+    k = shape(s)[-1]
+    dp = np.matmul(_mT(u1), np.matmul(t, v1))
+    row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)  # s_i and s_j in entry ij
+    f = _square_gaps(s)
+    with np.errstate(divide="ignore", invalid="ignore"):  # repeated or zero s: dU, dV inf or NaN
+        du = np.matmul(u1, f * (dp * col + _mT(dp) * row))
+        dv = np.matmul(v1, f * (dp * row + _mT(dp) * col))
+        if m > k:
+            du = du + (np.matmul(t, v1) - np.matmul(u1, dp)) / col
+        if n > k:
+            dv = dv + (np.matmul(_mT(t), u1) - np.matmul(v1, _mT(dp))) / col
+    if p["full_matrices"] and m > k:
+        u2 = u[..., k:]
+        du = np.concatenate([du, -np.matmul(u1, np.matmul(_mT(du), u2))], axis=-1)
+    if p["full_matrices"] and n > k:
+        v2 = _mT(vh[..., k:, :])
+        dv = np.concatenate([dv, -np.matmul(v1, np.matmul(_mT(dv), v2))], axis=-1)
+    return du, _diagonal(dp), _mT(dv)
+
+
+def _svd_vjp(ct, xs, out, p, batched):
+    """VJP of svd: U1 (diag(s̄) + (J + J^T) S + S (K + K^T)) V1^T, J = F ∘ U1^T Ū1, K = F ∘ V1^T V̄1,
+    plus (I - U1 U1^T) Ū1 S^{-1} V1^T and U1 S^{-1} V̄1^T (I - V1 V1^T) for non-square A.
+
+    Terms of Ū and V̄ are left out where those cotangents are zero, so the gradient of the
+    singular values alone is finite at repeated and zero singular values."""
+    (a,) = xs
+    if not p["compute_uv"]:
+        u, _, vh = np.linalg.svd(a, full_matrices=False)
+        return (np.matmul(u * np.expand_dims(ct, -2), vh),)
+    (m, n), (gu, gs, gvh), (u, _, vh) = shape(a)[-2:], ct, out
+    u1, s, v1 = _reduced(out, a)
+    k = shape(s)[-1]
+    row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)
+    inner, outside = [None if gs is None else _diag(gs)], []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if _live(gu):
+            gu1 = gu[..., :k]
+            if p["full_matrices"] and m > k:  # the transpose of dU2 = -U1 dU1^T U2
+                u2 = u[..., k:]
+                gu1 = gu1 - np.matmul(u2, np.matmul(_mT(gu[..., k:]), u1))
+            j = _square_gaps(s) * np.matmul(_mT(u1), gu1)
+            inner.append((j + _mT(j)) * col)
+            if m > k:
+                outside.append(np.matmul((gu1 - np.matmul(u1, np.matmul(_mT(u1), gu1))) / col, _mT(v1)))
+        if _live(gvh):
+            gv1 = _mT(gvh[..., :k, :])
+            if p["full_matrices"] and n > k:
+                v2 = _mT(vh[..., k:, :])
+                gv1 = gv1 - np.matmul(v2, np.matmul(gvh[..., k:, :], v1))
+            kk = _square_gaps(s) * np.matmul(_mT(v1), gv1)
+            inner.append(row * (kk + _mT(kk)))
+            if n > k:
+                outside.append(np.matmul(u1, _mT(gv1 - np.matmul(v1, np.matmul(_mT(v1), gv1))) / row))
+    core = _sum(inner)
+    ga = _sum([None if core is None else np.matmul(u1, np.matmul(core, _mT(v1))), *outside])
+    return (ga,)
+
+
+# -- eig, eigvals ---------------------------------------------------------------------------
+# A V = V diag(w). With P = V^{-1} dA V: dw = diag(P), and dV = V (F ∘ P) + V diag(c),
+# F_ij = 1 / (w_j - w_i). The eigenvalue equation leaves c free; LAPACK fixes it by giving
+# each eigenvector unit 2-norm and a real largest-magnitude entry, and (as JAX does) the
+# rules differentiate that choice: c_j = -Re(v_j^H u_j) - i Im(u_kj) / v_kj, u = V (F ∘ P),
+# k = argmax_i |v_ij|.
+
+
+def _eig(a):
+    return tuple(np.linalg.eig(a))
+
+
+def _gaps(w):
+    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where eigenvalues repeat)."""
+    eye = np.eye(shape(w)[-1])
+    with np.errstate(divide="ignore"):
+        return (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
+
+
+def _largest(v) -> np.ndarray:
+    """0/1 mask of each column's largest-magnitude entry (the one LAPACK makes real)."""
+    r = np.abs(raw(v))
+    mask = np.zeros(r.shape)
+    np.put_along_axis(mask, np.argmax(r, axis=-2)[..., None, :], 1.0, axis=-2)
+    return mask
+
+
+def _eig_jvp(ts, xs, out, p, batched):
+    """JVP of eig: dw = diag(P), dV = V (F ∘ P) + V diag(c), P = V^{-1} T V, c LAPACK's normalisation."""
+    (t,), (w, v) = ts, out
+    pm = np.matmul(np.linalg.solve(v, t), v)
+    with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN
+        u = np.matmul(v, _gaps(w) * pm)
+    c = -np.real(np.sum(_conj(v) * u, axis=-2))
+    if is_complex(u):
+        mask = _largest(v)
+        c = c - 1j * np.imag(np.sum(mask * u, axis=-2)) / np.real(np.sum(mask * v, axis=-2))
+    return _diagonal(pm), u + v * np.expand_dims(c, -2)
+
+
+def _eig_vjp(ct, xs, out, p, batched):
+    """VJP of eig: V^{-T} (diag(w̄) + F ∘ V^T G) V^T, G = V̄ - conj(V) Re(h) - i M Im(h) / v_k,
+    h_j = sum_i V_ij V̄_ij, M the mask of the entries k made real (the transpose of c)."""
+    (gw, gv), (w, v) = ct, out
+    terms = [None if gw is None else _diag(gw)]
+    if _live(gv):
+        h = np.sum(v * gv, axis=-2)
+        g = gv - _conj(v) * np.expand_dims(np.real(h), -2)
+        if is_complex(h) or is_complex(v):
+            mask = _largest(v)
+            vk = np.real(np.sum(mask * v, axis=-2))
+            g = g - 1j * mask * np.expand_dims(np.imag(h) / vk, -2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms.append(_gaps(w) * np.matmul(_mT(v), g))
+    inner = _sum(terms)
+    if inner is None:
+        return (None,)
+    return (np.linalg.solve(_mT(v), np.matmul(inner, _mT(v))),)
+
+
+def _eigvals_vectors(a, w):
+    """The eigenvectors of a (from eig), in the order eigvals returned w."""
+    w2, v = np.linalg.eig(a)
+    order = np.argmin(np.abs(raw(w)[..., :, None] - raw(w2)[..., None, :]), axis=-1)
+    if np.array_equal(order, np.broadcast_to(np.arange(shape(w)[-1]), order.shape)):
+        return v
+    return np.take_along_axis(v, np.expand_dims(order, -2), axis=-1)
+
+
+def _eigvals_jvp(ts, xs, w, p, batched):
+    """JVP of eigvals: diag(V^{-1} T V) = sum_i (V^{-1} T)_ji V_ij."""
+    (t,), (a,) = ts, xs
+    v = _eigvals_vectors(a, w)
+    return np.sum(np.linalg.solve(v, t) * _mT(v), axis=-1)
+
+
+def _eigvals_vjp(g, xs, w, p, batched):
+    """VJP of eigvals: V^{-T} diag(w̄) V^T."""
+    v = _eigvals_vectors(xs[0], w)
+    return (np.linalg.solve(_mT(v), np.expand_dims(g, -1) * _mT(v)),)
+
+
+# -- qr -------------------------------------------------------------------------------------
+# A = QR, m >= n (reduced). With Y = dA R^{-1} and M = Q^H Y, the skew part dO = L - L^H
+# (L the strict lower triangle of M; plus i Im diag(M) for complex A, which keeps LAPACK's
+# real diagonal of R real) gives dQ = Q (dO - M) + Y, dR = (M - dO) R. A wide A = [A1 A2]
+# (m < n) factors as A1 = Q R1 and R2 = Q^H A2, so dR2 = dQ^H A2 + Q^H dA2.
+
+
+def _qr_parse(a, mode="reduced"):
+    m, n = shape(a)[-2:]
+    if mode == "complete" and m <= n:
+        mode = "reduced"  # the same factors
+    if mode not in ("reduced", "r"):
+        raise NotImplementedError(
+            f"numpy.linalg.qr(..., mode={mode!r}) is not supported by ad: use mode='reduced' or 'r'"
+            + (
+                " (mode='complete' adds m - n columns of Q that are any basis of a complement: "
+                "they have no derivative)"
+                if mode == "complete"
+                else ""
+            )
+        )
+    return (a,), {"mode": mode}
+
+
+def _qr(a, mode):
+    return tuple(np.linalg.qr(a)) if mode == "reduced" else np.linalg.qr(a, mode="r")
+
+
+def _right_solve(y, r):
+    """y R^{-1}."""
+    return _mT(np.linalg.solve(_mT(r), _mT(y)))
+
+
+def _skew(mm):
+    """dO = L - L^H (+ i Im diag(M) if complex), L = tril(M, -1)."""
+    low = np.tril(mm, -1)
+    do = low - _H(low)
+    return do + 1j * np.eye(shape(mm)[-1]) * np.imag(mm) if is_complex(mm) else do
+
+
+def _thin_qr_jvp(q, r, t):
+    y = _right_solve(t, r)
+    mm = np.matmul(_H(q), y)
+    do = _skew(mm)
+    return np.matmul(q, do - mm) + y, np.matmul(mm - do, r)
+
+
+def _thin_qr_vjp(q, r, gq, gr):
+    """Transpose of _thin_qr_jvp: D = Q^T Q̄ - R̄ R^T, M̄ = tril(D - D^H, -1) - D (+ i Im diag D),
+    Ȳ = conj(Q) M̄ + Q̄, Ā = Ȳ R^{-T}."""
+    d = _sum([None if gq is None else np.matmul(_mT(q), gq), None if gr is None else -np.matmul(gr, _mT(r))])
+    gm = np.tril(d - _H(d), -1) - d
+    if is_complex(d):
+        gm = gm + 1j * np.eye(shape(d)[-1]) * np.imag(d)
+    gy = np.matmul(_conj(q), gm)
+    return _mT(np.linalg.solve(r, _mT(gy if gq is None else gy + gq)))
+
+
+def _qr_factors(a, out, mode):
+    return out if mode == "reduced" else tuple(np.linalg.qr(a))
+
+
+def _qr_jvp(ts, xs, out, p, batched):
+    """JVP of qr: dQ = Q (dO - M) + Y, dR = (M - dO) R (a wide A: dR2 = dQ^H A2 + Q^H dA2)."""
+    (t,), (a,) = ts, xs
+    q, r = _qr_factors(a, out, p["mode"])
+    m, n = shape(a)[-2:]
+    if m >= n:
+        dq, dr = _thin_qr_jvp(q, r, t)
+    else:
+        dq, dr1 = _thin_qr_jvp(q, r[..., :m], t[..., :m])
+        dr2 = np.matmul(_H(dq), a[..., m:]) + np.matmul(_H(q), t[..., m:])
+        dr = np.concatenate([dr1, dr2], axis=-1)
+    return (dq, dr) if p["mode"] == "reduced" else dr
+
+
+def _qr_vjp(ct, xs, out, p, batched):
+    """VJP of qr, the transpose of its JVP (a wide A: Q̄ += conj(A2) R̄2^H, Ā2 = conj(Q) R̄2)."""
+    (a,) = xs
+    q, r = _qr_factors(a, out, p["mode"])
+    gq, gr = ct if p["mode"] == "reduced" else (None, ct)
+    m, n = shape(a)[-2:]
+    if m >= n:
+        return (_thin_qr_vjp(q, r, gq, gr),)
+    gr2 = gr[..., m:]
+    gq = _sum([gq, np.matmul(_conj(a[..., m:]), _H(gr2))])
+    ga1 = _thin_qr_vjp(q, r[..., :m], gq, gr[..., :m])
+    return (np.concatenate([ga1, np.matmul(_conj(q), gr2)], axis=-1),)
+
+
+# -- pinv -----------------------------------------------------------------------------------
+
+
+def _pinv_parse(a, rcond=None, hermitian=False, **rtol):
+    if hermitian:
+        raise NotImplementedError(
+            "numpy.linalg.pinv(..., hermitian=True) is not supported by ad: drop hermitian=True "
+            "(the same pseudo-inverse for a Hermitian matrix)"
+        )
+    return (a,), {"rcond": rcond, **rtol}
+
+
+def _pinv_jvp(ts, xs, pa, p, batched):
+    """JVP of pinv (Golub & Pereyra): -P T P + P P^H T^H (I - A P) + (I - P A) T^H P^H P."""
+    (t,), (a,) = ts, xs
+    th = _H(t)
+    return (
+        -np.matmul(pa, np.matmul(t, pa))
+        + np.matmul(np.matmul(pa, _H(pa)), th - np.matmul(np.matmul(th, a), pa))
+        + np.matmul(th - np.matmul(pa, np.matmul(a, th)), np.matmul(_H(pa), pa))
+    )
+
+
+def _pinv_vjp(g, xs, pa, p, batched):
+    """VJP of pinv: -P^T Ḡ P^T + (I - conj(A P)) Ḡ^H conj(P) P^T + P^T conj(P) Ḡ^H (I - conj(P A))."""
+    (a,) = xs
+    gh, pc, ac, pt = _H(g), _conj(pa), _conj(a), _mT(pa)
+    return (
+        -np.matmul(pt, np.matmul(g, pt))
+        + np.matmul(gh - np.matmul(ac, np.matmul(pc, gh)), np.matmul(pc, pt))
+        + np.matmul(np.matmul(pt, pc), gh - np.matmul(np.matmul(gh, pc), ac)),
+    )
+
+
+# -- matrix norms read off the singular values (used by norm) ---------------------------------
+
+
+def spectral_norm_weight(x, ord, axis):
+    """d norm / dx for ord 'nuc', 2, -2 over axis = (rows, columns): U diag(c) V^H, c = 1 for
+    'nuc'; for 2 (-2), 1 on the largest (smallest) singular value, ties sharing it evenly."""
+    u, s, vh = np.linalg.svd(np.moveaxis(x, axis, (-2, -1)), full_matrices=False)
+    if ord == "nuc":
+        c = np.ones(shape(s))
+    else:
+        c = split_ties(s == (np.max if ord == 2 else np.min)(s, axis=-1, keepdims=True), -1)
+    return np.moveaxis(np.matmul(u * np.expand_dims(c, -2), vh), (-2, -1), axis)
+
+
+# -- examples ---------------------------------------------------------------------------------
+
+
+def _orthogonal(rng, *lead, n):
+    q, r = np.linalg.qr(rng.standard_normal(lead + (n, n)))
+    return q * np.expand_dims(np.sign(np.diagonal(r, axis1=-2, axis2=-1)), -2)
+
+
+def with_singular_values(rng, s, *lead, m, n):
+    """A (..., m, n) matrix whose singular values are s (well separated: the rules divide by gaps)."""
+    k = len(s)
+    u, v = _orthogonal(rng, *lead, n=m)[..., :k], _orthogonal(rng, *lead, n=n)[..., :k]
+    return np.matmul(u * np.asarray(s, float), _mT(v))
+
+
+def with_eigenvalues(rng, w, *lead):
+    """A (..., n, n) real matrix with eigenvalues w, its eigenvectors well conditioned."""
+    n = len(w)
+    s = np.eye(n) + 0.4 * rng.uniform(-1, 1, lead + (n, n))
+    return np.matmul(s * np.asarray(w, float), np.linalg.inv(s))
+
+
+_S3, _S4 = (3.0, 1.8, 0.7), (2.5, 1.6, 1.0, 0.4)
+
+
+def _svd_examples(rng):
+    return [
+        ((with_singular_values(rng, _S3, m=4, n=3),), {"full_matrices": False, "compute_uv": True}),
+        ((with_singular_values(rng, _S3, 2, m=3, n=5),), {"full_matrices": False, "compute_uv": True}),
+        ((with_singular_values(rng, _S4, m=4, n=4),), {"full_matrices": True, "compute_uv": True}),
+        ((with_singular_values(rng, _S3, 2, m=3, n=4),), {"full_matrices": True, "compute_uv": False}),
+    ]
+
+
+def _eig_examples(rng):
+    return [
+        ((with_eigenvalues(rng, (-1.5, 0.5, 2.0)),), {}),
+        ((with_eigenvalues(rng, (3.0, 1.0, -0.8, 0.2), 2),), {}),
+    ]
+
+
+def _qr_examples(rng):
+    return [
+        ((rng.uniform(-1, 1, (4, 3)),), {"mode": "reduced"}),
+        ((rng.uniform(-1, 1, (2, 3, 3)),), {"mode": "reduced"}),
+        ((rng.uniform(-1, 1, (3, 5)),), {"mode": "reduced"}),
+        ((rng.uniform(-1, 1, (4, 2)),), {"mode": "r"}),
+    ]
+
+
+def _pinv_examples(rng):
+    return [
+        ((with_singular_values(rng, _S3, m=4, n=3),), {"rcond": None}),
+        ((with_singular_values(rng, _S3, 2, m=3, n=5),), {"rcond": None}),
+        ((with_singular_values(rng, _S3, m=3, n=3),), {"rcond": None}),
+    ]
+
+
+# -- the table --------------------------------------------------------------------------------
+# fmt: off
+general("svd", np.linalg.svd, _svd_jvp, _svd_vjp, impl=_svd, parse=_svd_parse, examples=_svd_examples,
+        analytic=False,
+        doc="(U, S, Vh) as a tuple, or S (compute_uv=False). U and Vh need distinct singular values (and "
+            "nonzero, for non-square A); where they are not, the derivative does not exist: the terms "
+            "that divide by the gaps give inf or NaN, and are left out when the cotangents of U and Vh "
+            "are zero, so S's gradient alone is finite everywhere (PyTorch's rule). full_matrices: the "
+            "extra columns of U (rows of Vh) get the tangent -U1 dU1^T U2, which keeps the basis "
+            "orthonormal and is exact for anything that does not depend on the basis chosen")
+general("eig", np.linalg.eig, _eig_jvp, _eig_vjp, impl=_eig, examples=_eig_examples, analytic=False,
+        complex=True,
+        doc="(w, V) as a tuple, complex unless every eigenvalue is real (as NumPy returns them). "
+            "Eigenvectors are fixed only up to a scalar: like JAX, the rule differentiates LAPACK's "
+            "choice (unit 2-norm, largest-magnitude entry real). Needs distinct eigenvalues: at a "
+            "repeated one dV is inf or NaN; the gradient of w alone stays finite")
+general("eigvals", np.linalg.eigvals, _eigvals_jvp, _eigvals_vjp, examples=_eig_examples, analytic=False,
+        complex=True, doc="w; JVP diag(V^{-1} T V), VJP V^{-T} diag(w̄) V^T; needs a diagonalisable A")
+general("qr", np.linalg.qr, _qr_jvp, _qr_vjp, impl=_qr, parse=_qr_parse, examples=_qr_examples,
+        analytic=False, complex=True,
+        doc="mode 'reduced' (Q, R) or 'r' (R), tall, square or wide (its first m columns "
+            "invertible); 'complete' where it equals 'reduced'; A of full rank. R's diagonal keeps "
+            "LAPACK's signs (complex: real), as JAX differentiates it")
+general("pinv", np.linalg.pinv, _pinv_jvp, _pinv_vjp, parse=_pinv_parse, examples=_pinv_examples,
+        analytic=False, complex=True,
+        doc="Golub & Pereyra's derivative, exact where the rank (after rcond's cutoff) is locally "
+            "constant: for a full-rank A, always. At a rank change pinv jumps; the value returned "
+            "there is that same formula (the derivative along matrices of the same rank), as in JAX")
+# fmt: on
