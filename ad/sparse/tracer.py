@@ -1,0 +1,381 @@
+"""`Pattern`: a traced value that carries, for each of its elements, the set of inputs it depends on.
+
+The sets are the rows of a boolean ``scipy.sparse`` matrix (one row per element, in C order;
+one column per input). An op maps its operands' rows to its output's through a *structure
+map* S per operand (output elements x operand elements, True where the output element can
+depend on the operand element), derived from the op's rule kind:
+
+- elementwise: S is the broadcast, each output element depends on the operand element
+  at the same position;
+- linear (and a general op whose VJP reads only shapes, which makes it linear): S is the
+  structure of the op's own JVP map, read off with a few probes (`probe_map`);
+- bilinear: the union over both operands, each with the other held at a structural value
+  (1 where it varies with x, its absolute value where it is a constant);
+- general: every output element depends on every element of every operand (a conservative
+  dense map), or, with ``local=True``, the structure of its JVP at x;
+- nondiff: no dependence; in the global mode its result is marked as depending on x, so that
+  a Python ``if`` on it (or an index taken from it) raises instead of following one branch.
+
+The output's rows are the union over operands of S @ rows. Global patterns hold for every x:
+nothing in them reads x's values. With ``record`` the maps are kept (a tape) for the Hessian.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ad import registry, rules
+from ad.trace import Box, apply, new_level, raw
+
+DENSE = "dense"  # the structure map of the dense fallback: every output on every operand element
+PROBE_CHUNK = 256  # identity probes per batched JVP or VJP when a map is read column by column
+
+
+class ValueDependenceError(TypeError):
+    """f's control flow or indexing depends on the values of x, so no pattern holds for every x."""
+
+
+class Trace:
+    """What the boxes of one detection share: n inputs, the mode, and for Hessians the tape."""
+
+    def __init__(self, n: int, local: bool, record: bool):
+        self.n = n
+        self.local = local
+        self.level = new_level()
+        self.rng = np.random.default_rng(0)  # the probes' random weights: reproducible patterns
+        # tape: per node, its size and (operand node, offset, size, S) for each traced operand;
+        # cross: (node, A, B), a nonlinear node whose second derivative couples A's and B's rows
+        self.nodes: list | None = [] if record else None
+        self.cross: list = []
+
+    def node(self, size: int, entries: list) -> int | None:
+        if self.nodes is None:
+            return None
+        self.nodes.append((size, entries))
+        return len(self.nodes) - 1
+
+
+def empty(size: int, n: int) -> sp.csr_array:
+    return sp.csr_array((size, n), dtype=bool)
+
+
+class Pattern(Box):
+    """A primal value and, per element, the inputs it depends on (``rows``: size x n, boolean)."""
+
+    __slots__ = ("primal", "rows", "level", "trace", "node", "offset", "source")
+    mode = "sparsity"
+
+    def __init__(self, primal, rows, trace: Trace, node=None, offset: int = 0, source: str | None = None):
+        self.primal = primal
+        self.rows = rows
+        self.trace = trace
+        self.level = trace.level
+        self.node = node  # where its rows sit on the tape (Hessians only)
+        self.offset = offset
+        self.source = source  # the nondiff op whose result this is (global mode), else None
+
+    @property
+    def _value(self):
+        return self.primal
+
+    def __repr__(self):
+        return f"Pattern(shape={np.shape(self.primal)}, nnz={self.rows.nnz})"
+
+    # -- values that depend on x ------------------------------------------------------------
+    @classmethod
+    def _constant(cls, op, operands, params):
+        value = op.impl(*(raw(x) for x in operands), **params)
+        tr = next(x.trace for x in operands if isinstance(x, Pattern))
+        return value if tr.local else derived(value, tr, op.name)
+
+    def _why(self) -> str:
+        if self.source is not None:
+            return f"the result of numpy.{self.source} on traced values"
+        return "a traced value"
+
+    def __bool__(self):
+        if self.trace.local:
+            return bool(raw(self))
+        raise value_dependence(f"a Python `if` (or bool()) on {self._why()}")
+
+    def _concrete(self, call: str, fix: str):
+        if self.source is not None and not self.trace.local:
+            raise value_dependence(f"{call} on {self._why()}")
+        return super()._concrete(call, fix)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if registry.lookup(ufunc) is None and _only_derived(inputs):
+            value = getattr(ufunc, method)(*(raw(x) for x in inputs), **kwargs)
+            return derived(value, self.trace, ufunc.__name__)
+        return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        op = registry.lookup(func)
+        if op is None and _only_derived(args):
+            value = func(*_raw_args(args), **kwargs)
+            return derived(value, self.trace, func.__name__)
+        if op is not None:
+            _refuse_consumed(op, args, kwargs)
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __getitem__(self, index):
+        if any(_is_derived(i) for i in (index if isinstance(index, tuple) else (index,))):
+            raise value_dependence(f"indexing with {_first_derived(index)._why()}")
+        return super().__getitem__(index)
+
+    def __and__(self, o):
+        return np.logical_and(self, o)
+
+    def __or__(self, o):
+        return np.logical_or(self, o)
+
+    def __invert__(self):
+        return np.logical_not(self)
+
+    __rand__, __ror__ = __and__, __or__
+
+    # -- the engine's hook --------------------------------------------------------------------
+    @classmethod
+    def _process(cls, op, operands, params, level):
+        mine = [isinstance(x, Pattern) and x.level == level for x in operands]
+        tr = next(x.trace for x, m in zip(operands, mine) if m)
+        primals = [x.primal if m else x for x, m in zip(operands, mine)]
+        out = apply(op, primals, params)
+        outs = list(out) if isinstance(out, tuple | list) else [out]
+        sizes = [int(np.size(raw(o))) for o in outs]
+        total = sum(sizes)
+        traced = [j for j, m in enumerate(mine) if m and operands[j].rows.nnz]
+        if not traced:  # no input reaches the output; it still varies with x if an operand did
+            source = next((x.source for x, m in zip(operands, mine) if m and x.source), None)
+            rows, node = empty(total, tr.n), None
+        else:
+            maps = structure_maps(op, tr, operands, primals, params, out, outs, traced)
+            parts = [_push(S, operands[j].rows, total, tr.n) for j, S in zip(traced, maps)]
+            rows = parts[0]
+            for p in parts[1:]:
+                rows = rows + p
+            entries = [
+                (operands[j].node, operands[j].offset, operands[j].rows.shape[0], S)
+                for j, S in zip(traced, maps)
+            ]
+            node = tr.node(total, entries)
+            if node is not None:
+                _record_cross(op, tr, node, rows, parts, traced)
+            source = None
+        boxes, offset = [], 0
+        for o, size in zip(outs, sizes):
+            boxes.append(Pattern(o, rows[offset : offset + size], tr, node, offset, source))
+            offset += size
+        return type(out)(boxes) if isinstance(out, tuple | list) else boxes[0]
+
+
+def _record_cross(op, tr: Trace, node: int, rows, parts: list, traced: list) -> None:
+    """Where this op's second derivative can be nonzero, for the Hessian (conservatively)."""
+    if op.kind == "elementwise":
+        if any(callable(op.derivs[j]) for j in traced if j < len(op.derivs)):
+            tr.cross.append((node, rows, rows))
+    elif op.kind == "bilinear":
+        if len(traced) == 2:  # a op b: the cross terms of a's and b's inputs, nothing within each
+            tr.cross.append((node, parts[0], parts[1]))
+    elif op.kind == "general" and op.reads_values:
+        tr.cross.append((node, rows, rows))
+
+
+def _push(S, rows, total: int, n: int):
+    """The output's rows from one operand's: S @ rows, or every row the union for DENSE."""
+    if S is not DENSE:
+        return (S @ rows).tocsr()
+    used = np.flatnonzero(np.asarray(rows.sum(axis=0)).ravel())
+    indptr = np.arange(total + 1, dtype=np.int64) * used.size
+    return sp.csr_array((np.ones(total * used.size, bool), np.tile(used, total), indptr), shape=(total, n))
+
+
+# -- structure maps --------------------------------------------------------------------------
+def structure_maps(op, tr: Trace, operands, primals, params, out, outs, traced) -> list:
+    """One structure map per traced operand (output elements x operand elements)."""
+    if op.kind == "elementwise":
+        shape = np.shape(raw(out))
+        return [_broadcast_map(np.shape(raw(primals[j])), shape) for j in traced]
+    if op.kind == "general" and op.reads_values and not tr.local:
+        return [DENSE for _ in traced]
+    values = [raw(p) for p in primals]
+    if op.kind == "bilinear":
+        values = [_structural(x, p) for x, p in zip(operands, values)]
+    return [probe_map(op, values, params, raw_out(out), j, tr.rng) for j in traced]
+
+
+def raw_out(out):
+    return type(out)(raw(o) for o in out) if isinstance(out, tuple | list) else raw(out)
+
+
+def _structural(x, value):
+    """A bilinear op's other operand as its structure: 1 where it varies with x, |value| where
+    it is a constant (a zero there is a zero for every x)."""
+    a = np.abs(np.asarray(value, dtype=float)) if not np.iscomplexobj(value) else np.abs(value)
+    if isinstance(x, Pattern):
+        if x.source is not None:
+            return np.ones_like(a)
+        varies = np.asarray(x.rows.sum(axis=1)).ravel().reshape(np.shape(a)) > 0
+        return np.where(varies, 1.0, a)
+    return a
+
+
+def _broadcast_map(in_shape: tuple, out_shape: tuple) -> sp.csr_array:
+    """Output element o depends on the operand element broadcasting puts at o."""
+    size = int(np.prod(in_shape, dtype=int))
+    idx = np.broadcast_to(np.arange(size).reshape(in_shape), out_shape).ravel()
+    return _selection(idx, size)
+
+
+def _selection(idx: np.ndarray, size: int) -> sp.csr_array:
+    """S with S[o, idx[o]] for idx[o] >= 0 (a negative idx: o depends on nothing)."""
+    keep = idx >= 0
+    indptr = np.concatenate([[0], np.cumsum(keep)])
+    return sp.csr_array((np.ones(int(keep.sum()), bool), idx[keep], indptr), shape=(idx.size, size))
+
+
+def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
+    """The structure of t -> JVP of op in operand j (the others' tangents zero), from probes.
+
+    Four probes tell which output elements copy exactly one operand element (the selections:
+    getitem, reshape, concatenate, ...): ones, the index i+1, its square, and random weights w
+    in [1, 2) give 1, i+1, (i+1)^2 and w_i at such an element. A combination c of several
+    elements matches all four only if sum c = 1, sum c i = j, sum c i^2 = j^2 (impossible for
+    c >= 0 unless c picks one element) and sum c w = w_j to the last bit, which random w makes
+    a probability-zero event. The other elements (sums, contractions) are read exactly, with
+    identity seeds: through the VJP when they are fewer than the operand's elements, else the
+    JVP. Exact zeros of the op's coefficients are structural, so nothing cancels by chance.
+    """
+    shape = np.shape(values[j])
+    size = int(np.prod(shape, dtype=int))
+    outs = list(out) if isinstance(out, tuple | list) else [out]
+    out_shapes = [np.shape(o) for o in outs]
+    total = sum(int(np.prod(s, dtype=int)) for s in out_shapes)
+
+    def push(T):  # (k, size) tangents of operand j -> (k, total) output tangents
+        k = T.shape[0]
+        ts = [None] * len(values)
+        ts[j] = T.reshape((k, *shape))
+        r = rules.jvp(op, ts, values, out, params, batched=True)
+        rs = list(r) if isinstance(r, tuple | list) else [r]
+        return (
+            np.concatenate(
+                [
+                    np.zeros((k, int(np.prod(s, dtype=int)))) if t is None else np.reshape(t, (k, -1))
+                    for t, s in zip(rs, out_shapes)
+                ],
+                axis=1,
+            )
+            if rs
+            else np.zeros((k, 0))
+        )
+
+    def pull(C):  # (k, total) output cotangents -> (k, size) cotangents of operand j
+        k, parts, at = C.shape[0], [], 0
+        for s in out_shapes:
+            m = int(np.prod(s, dtype=int))
+            parts.append(C[:, at : at + m].reshape((k, *s)))
+            at += m
+        ct = type(out)(parts) if isinstance(out, tuple | list) else parts[0]
+        needs = [i == j for i in range(len(values))]
+        g = rules.vjp(op, ct, values, out, params, batched=True, needs=needs)[j]
+        return np.zeros((k, size)) if g is None else np.reshape(g, (k, size))
+
+    a = np.arange(1.0, size + 1.0)
+    w = rng.uniform(1.0, 2.0, size)
+    U = push(np.stack([np.ones(size), a, a * a, w]))
+    picked = np.rint(U[1]).astype(np.int64) - 1
+    inside = (U[1] == picked + 1) & (picked >= 0) & (picked < size)
+    at = np.where(inside, picked, 0)
+    select = inside & (U[0] == 1.0) & (U[2] == (at + 1.0) ** 2) & (U[3] == w[at])
+    nothing = ~U.any(axis=0)
+    idx = np.where(select, picked, -1)
+    S = _selection(idx, size)
+    rest = np.flatnonzero(~select & ~nothing)
+    if not rest.size:
+        return S
+    ri, ci = [], []
+    if rest.size <= size:  # read the rows of the other outputs, k at a time, by VJPs
+        for start in range(0, rest.size, PROBE_CHUNK):
+            block = rest[start : start + PROBE_CHUNK]
+            C = np.zeros((block.size, total))
+            C[np.arange(block.size), block] = 1.0
+            r, c = np.nonzero(pull(C) != 0)  # NaN counts as a dependence
+            ri.append(block[r])
+            ci.append(c)
+    else:  # read the columns by JVPs, and keep the other outputs' entries
+        keep = np.zeros(total, bool)
+        keep[rest] = True
+        for start in range(0, size, PROBE_CHUNK):
+            k = min(PROBE_CHUNK, size - start)
+            T = np.zeros((k, size))
+            T[np.arange(k), start + np.arange(k)] = 1.0
+            c, r = np.nonzero((push(T) != 0) & keep)
+            ri.append(r)
+            ci.append(start + c)
+    ri, ci = np.concatenate(ri), np.concatenate(ci)
+    extra = sp.csr_array((np.ones(ri.size, bool), (ri, ci)), shape=(total, size))
+    return (S + extra).tocsr()
+
+
+# -- results that depend on x without a derivative --------------------------------------------
+def derived(value, tr: Trace, name: str):
+    """A nondiff result in the global mode: a Pattern with no dependence, marked as varying
+    with x. Python ints and tuples of them (shape, ndim, size) stay plain."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, tuple | list):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return value
+        return type(value)(derived(v, tr, name) for v in value)
+    return Pattern(value, empty(int(np.size(value)), tr.n), tr, source=name)
+
+
+def _is_derived(x) -> bool:
+    return isinstance(x, Pattern) and x.source is not None and not x.trace.local
+
+
+def _flat(args):
+    for a in args:
+        if isinstance(a, tuple | list):
+            yield from _flat(a)
+        else:
+            yield a
+
+
+def _first_derived(args):
+    return next(a for a in _flat(args if isinstance(args, tuple | list) else (args,)) if _is_derived(a))
+
+
+def _only_derived(args) -> bool:
+    boxes = [a for a in _flat(args) if isinstance(a, Pattern)]
+    return bool(boxes) and all(b.source is not None for b in boxes)
+
+
+def _raw_args(args):
+    return [type(a)(_raw_args(a)) if isinstance(a, tuple | list) else raw(a) for a in args]
+
+
+def _refuse_consumed(op, args, kwargs) -> None:
+    """A value that varies with x used as an index or a size (a param, not an operand) would fix
+    the pattern to this x: refuse it."""
+    if op.kind in ("elementwise", "nondiff", "composite"):
+        return
+    marked = [a for a in _flat(list(args) + list(kwargs.values())) if _is_derived(a)]
+    if not marked:
+        return
+    operands, _ = op.call(args, kwargs)
+    kept = {id(a) for a in _flat(operands)}
+    for a in marked:
+        if id(a) not in kept:
+            raise value_dependence(f"numpy.{op.name} with {a._why()} as an index or a parameter")
+
+
+def value_dependence(what: str) -> ValueDependenceError:
+    return ValueDependenceError(
+        f"sparsity detection: {what} makes f's structure depend on the values of x, so no pattern "
+        "holds for every x. Pass local=True for the pattern at this x (valid where the same branch "
+        "is taken), or write the branch without Python control flow (x * (x > 0) instead of "
+        "`if x > 0`; np.where is dense in detection)."
+    )
