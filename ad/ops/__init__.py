@@ -8,6 +8,7 @@ from ad.ops import (  # noqa: F401
     factorizations,
     indexing,
     linalg,
+    linalg_composite,
     reductions,
     shape,
     special,

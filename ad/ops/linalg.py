@@ -8,6 +8,7 @@ into that triangle only.
 
 import numpy as np
 
+from ad.ops.factorizations import spectral_norm_weight
 from ad.ops.reductions import examples_from, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
@@ -16,7 +17,8 @@ from ad.trace import raw
 
 # -- norm --------------------------------------------------------------------------------
 
-_VECTOR_ORDS, _MATRIX_ORDS = (None, 1, 2, np.inf, -np.inf), (None, "fro", 1, -1, np.inf, -np.inf)
+# Vector norms take any number as ord (0 counts the nonzero entries).
+_MATRIX_ORDS = (None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf)
 
 
 def _norm_parse(x, ord=None, axis=None, keepdims=False):
@@ -25,11 +27,11 @@ def _norm_parse(x, ord=None, axis=None, keepdims=False):
         axis = tuple(range(nd))
     if axis is not None:  # negative, in the caller's order (a matrix norm's rows, then columns)
         axis = tuple(negative_axis(a, nd) for a in ((axis,) if np.ndim(axis) == 0 else axis))
-        ords = _VECTOR_ORDS if len(axis) == 1 else _MATRIX_ORDS
-        if len(axis) > 2 or ord not in ords:
-            raise NotImplementedError(
-                f"numpy.linalg.norm: ad differentiates ord in {ords} over {len(axis)} axes; got ord={ord!r}"
-            )
+        if len(axis) > 2:
+            raise ValueError(f"numpy.linalg.norm: improper number of axes {axis}: give one or two")
+        if isinstance(ord, str) if len(axis) == 1 else ord not in _MATRIX_ORDS:
+            kind = "vectors" if len(axis) == 1 else f"matrices (one of {_MATRIX_ORDS})"
+            raise ValueError(f"numpy.linalg.norm: invalid norm order {ord!r} for {kind}")
     return (x,), {"ord": ord, "axis": axis, "keepdims": bool(keepdims)}
 
 
@@ -40,6 +42,10 @@ def _norm_weight(x, y, p):
     over the rest: d = sign(x) times the indicator of the extremal sums, ties sharing it.
     """
     ord, axis = p["ord"], p["axis"]
+    if len(axis or ()) == 2 and ord in ("nuc", 2, -2):
+        return spectral_norm_weight(x, ord, axis)
+    if len(axis or ()) == 1 and ord not in (None, 2, 1, np.inf, -np.inf):
+        return _p_norm_weight(x, y, p)
     if ord in (None, 2, "fro"):
         y = keep(y, reduced_axes(axis, ndim(x)), p["keepdims"])
         return x / np.where(y == 0, np.inf, y)
@@ -50,6 +56,18 @@ def _norm_weight(x, y, p):
     sums = np.sum(np.abs(x), axis=summed, keepdims=True)
     best = (np.max if ord > 0 else np.min)(sums, axis=extremal, keepdims=True)
     return np.sign(x) * split_ties(sums == best, extremal)
+
+
+def _p_norm_weight(x, y, p):
+    """Vector p-norms: d = sign(x) (|x| / y)^(p - 1), 0 where x_i = 0 or y = 0 (where p < 1 has no
+    derivative: the symmetric one, like abs'(0) = 0); ord 0 counts nonzero entries: d = 0."""
+    if p["ord"] == 0:
+        return np.zeros(shape(x))
+    y = keep(y, p["axis"], p["keepdims"])
+    a = np.abs(x)
+    off = (raw(a) == 0) | (raw(y) == 0)
+    a, y = np.where(off, 1.0, a), np.where(off, 1.0, y)  # the other branch of where must be finite
+    return np.where(off, 0.0, x / a * (a / y) ** (p["ord"] - 1))
 
 
 def _norm_jvp(ts, xs, y, p, batched):
@@ -274,7 +292,11 @@ _NORM = [((3, 4), {}), ((2, 3, 4), {}), ((5,), {}), ((3, 4), {"axis": 1}),
          ((5,), {"ord": -np.inf}), ((3, 4), {"ord": 1, "axis": 1}), ((3, 4), {"ord": "fro"}),
          ((3, 4), {"ord": 1}), ((3, 4), {"ord": -1}), ((3, 4), {"ord": np.inf}),
          ((3, 4), {"ord": -np.inf}), ((2, 3, 4), {"ord": 1, "axis": (-1, 0), "keepdims": True}),
-         ((2, 3, 4), {"ord": np.inf, "axis": (1, 2)})]
+         ((2, 3, 4), {"ord": np.inf, "axis": (1, 2)}), ((5,), {"ord": 3}), ((3,), {"ord": 1.5}),
+         ((5,), {"ord": -1}), ((5,), {"ord": -2}), ((2, 4), {"ord": 0, "axis": 1}),
+         ((3, 4), {"ord": 2}), ((3, 4), {"ord": -2}), ((4, 3), {"ord": "nuc"}),
+         ((2, 3, 4), {"ord": "nuc", "axis": (2, 0)}),
+         ((2, 3, 4), {"ord": -2, "axis": (-1, -2), "keepdims": True})]
 # (the stack of A, the shape of b)
 _SOLVE = [((), (3,)), ((), (3, 2)), ((2,), (2, 3, 2)), ((2,), (3,)), ((), (2, 3, 2)), ((2,), (3, 2))]
 _EIGH = [((4, 4), {}), ((2, 3, 3), {}), ((3, 3), {"UPLO": "U"})]
@@ -283,7 +305,10 @@ _EIGH = [((4, 4), {}), ((2, 3, 3), {}), ((3, 3), {"UPLO": "U"})]
 
 general("norm", np.linalg.norm, _norm_jvp, _norm_vjp, parse=_norm_parse,
         examples=examples_from(_norm_parse, _NORM), analytic=False, smooth=False,
-        doc="vector None/2/1/±inf, matrix fro/±1/±inf; 2-norm: x / |x|, 0 at x = 0 (like abs'(0) = 0)")
+        doc="every ord NumPy takes, over one axis or two; 2-norm: x / |x|, 0 at x = 0 (PyTorch's "
+            "subgradient; JAX gives NaN); p-norms: sign(x) (|x| / |x|_p)^(p-1), 0 where an entry is 0; "
+            "ord 0: zero; matrix 2, -2, nuc: U diag(c) V^H from svd (ties of the extreme singular value "
+            "share it)")
 general("inv", np.linalg.inv, _inv_jvp, _inv_vjp, parse=_square_parser("inv"),
         examples=_square_examples(_well_conditioned), doc="JVP -Y T Y, VJP -Y^T G Y^T, Y = A^{-1}")
 general("solve", np.linalg.solve, _solve_jvp, _solve_vjp, examples=_solve_examples,
