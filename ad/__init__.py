@@ -16,6 +16,14 @@ from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.reverse.compiled import compile
 from ad.reverse.optim import SGD
 from ad.reverse.tensor import Tensor, enable_grad, from_numpy, is_grad_enabled, no_grad, tensor
+from ad.sparse import (
+    hessian_sparsity,
+    jacobian_sparsity,
+    prepare_sparse_hessian,
+    prepare_sparse_jacobian,
+    sparse_hessian,
+    sparse_jacobian,
+)
 from ad.testing import gradcheck
 
 __all__ = [
@@ -35,17 +43,23 @@ __all__ = [
     "from_numpy",
     "grad",
     "gradcheck",
+    "hessian_sparsity",
     "is_grad_enabled",
     "jacfwd",
     "jacrev",
+    "jacobian_sparsity",
     "jvp",
     "log_softmax",
     "logsumexp",
     "no_grad",
+    "prepare_sparse_hessian",
+    "prepare_sparse_jacobian",
     "relu",
     "sigmoid",
     "softmax",
     "softplus",
+    "sparse_hessian",
+    "sparse_jacobian",
     "tensor",
     "value_and_grad",
     "vjp",

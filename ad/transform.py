@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -219,3 +220,30 @@ def push_tangents(f: Callable, primals: Sequence, tangents: Sequence, *, batch: 
         primals_out.append(y.primal if traced else y)
         tangents_out.append(y.tangent if traced else None)
     return primals_out, tangents_out, out_tree
+
+
+# -- running passes, here or on an executor ----------------------------------------------------
+def run_passes(passes: Callable, f: Callable, x, seeds: list, executor=None) -> list:
+    """``passes(f, x, blocks)`` returns one result per block of seeds; this runs it on all of
+    ``seeds`` here, or, given an executor (any ``concurrent.futures.Executor``, Dask's
+    ``Client.get_executor()`` included), as one task per block, the results in block order.
+    For an executor of other processes, f and x travel pickled by cloudpickle (lambdas and
+    closures included); a ThreadPoolExecutor shares them. A task is a whole pass, so the
+    results equal the serial ones exactly."""
+    if executor is None:
+        return passes(f, x, seeds)
+    if isinstance(executor, ThreadPoolExecutor):
+        futures = [executor.submit(passes, f, x, [s]) for s in seeds]
+    else:
+        import cloudpickle
+
+        futures = [executor.submit(_run_pickled, cloudpickle.dumps((passes, f, x, [s]))) for s in seeds]
+    return [block for fut in futures for block in fut.result()]
+
+
+def _run_pickled(payload: bytes) -> list:
+    """A task's body on a worker: unpickle (passes, f, x, blocks) and run them."""
+    import cloudpickle
+
+    passes, f, x, blocks = cloudpickle.loads(payload)
+    return passes(f, x, blocks)
