@@ -9,8 +9,12 @@ from ad.ops import (  # noqa: F401
     indexing,
     linalg,
     linalg_composite,
+    nanreductions,
+    quantiles,
     reductions,
     shape,
+    signal,
     special,
+    statistics,
     update,
 )
