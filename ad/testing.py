@@ -146,7 +146,7 @@ def rule_vjp(op, operands, params, idx, ct, batched=False):
 
         if not batched:
             return list(pullback(ct))
-        per = [pullback(c) for c in (zip(*ct) if isinstance(ct, tuple | list) else ct)]
+        per = [pullback(c) for c in (map(type(ct), zip(*ct)) if isinstance(ct, tuple | list) else ct)]
         return [np.stack([p[j] for p in per]) for j in range(len(idx))]
     out = apply(op, list(operands), params)
     needs = [i in idx for i in range(len(operands))]

@@ -166,6 +166,9 @@ class Box:
     __truediv__, __rtruediv__ = _operator(np.true_divide)
     __pow__, __rpow__ = _operator(np.power)
     __matmul__, __rmatmul__ = _operator(np.matmul)
+    __mod__, __rmod__ = _operator(np.remainder)
+    __floordiv__, __rfloordiv__ = _operator(np.floor_divide)
+    __divmod__, __rdivmod__ = _operator(np.divmod)
 
     def __neg__(self):
         return dispatch(np.negative, (self,))
