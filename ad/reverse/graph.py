@@ -95,22 +95,26 @@ def _arguments_read(d, n: int) -> tuple:
     return tuple(name in loaded for name in names)
 
 
-def reads(op, needs) -> tuple[tuple, bool]:
+def reads(op, needs: tuple) -> tuple[tuple, bool]:
     """Which operands, and whether the output, op's VJP reads for the cotangents in needs.
 
     Linear ops and constant partials read shapes only; an elementwise op reads what the
     partials of the needed operands name (the partial of x*y in x reads y alone).
     """
+    key = (op.name, needs)
+    found = _READS.get(key)
+    if found is None:
+        found = _READS[key] = _reads(op, needs)
+    return found
+
+
+def _reads(op, needs):
     n = len(needs)
     if not op.reads_values:
         return (False,) * n, False
     if op.kind != "elementwise":
         return (True,) * n, True
-    per = _READS.get(op.name)
-    if per is None:
-        per = _READS[op.name] = tuple(
-            _arguments_read(d, n) if callable(d) else (False,) * (n + 1) for d in op.derivs
-        )
+    per = [_arguments_read(d, n) if callable(d) else (False,) * (n + 1) for d in op.derivs]
     used = [False] * (n + 1)
     for need, args in zip(needs, per):
         if need:
@@ -118,73 +122,65 @@ def reads(op, needs) -> tuple[tuple, bool]:
     return tuple(used[:n]), used[n]
 
 
-class Spec:
-    """The shape and dtype of a value a VJP does not read."""
-
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = tuple(shape), dtype
-
-    def stand_in(self):
-        return _stand_in(self.shape, self.dtype)
+def stand_in(x):
+    """An array of x's shape and dtype that costs no memory, kept in x's place where a VJP
+    reads only shapes and dtypes. It is NaN where it can be, so that a rule that reads it
+    by mistake poisons its result instead of passing silently."""
+    return _stand_in(tuple(rules.shape(x)), x.dtype)
 
 
 @functools.lru_cache(maxsize=1024)
 def _stand_in(shape, dtype):
-    """A read-only array of this shape and dtype that costs no memory (NaN, where it can be,
-    so a rule that reads it by mistake poisons its result instead of passing silently)."""
     fill = np.nan if dtype.kind in "fc" else 0
     return np.broadcast_to(np.array(fill, dtype=dtype), shape)
-
-
-def spec_of(x) -> Spec:
-    """The spec of an array, or of a traced value (whose dtype is its plain value's)."""
-    return Spec(rules.shape(x), x.dtype)
 
 
 class OpNode(Node):
     """A recorded op: its rule, its params, and what its VJP reads."""
 
-    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs")
+    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs", "needs", "complex")
 
-    def __init__(self, op, params, next_edges, saved_in, saved_out, num_outputs):
+    def __init__(self, op, params, next_edges, needs, saved_in, saved_out, num_outputs, complex=False):
         self.op = op
         self.params = params
         self.next_edges = next_edges
-        self.saved_in = saved_in  # per operand: SavedValue, Spec, or the constant itself
-        self.saved_out = saved_out  # per output: SavedValue or Spec
+        self.needs = needs
+        self.saved_in = saved_in  # per operand: SavedValue, a stand-in, or the constant itself
+        self.saved_out = saved_out  # per output: SavedValue or a stand-in
         self.num_outputs = num_outputs  # 0 for an op with one, unpacked, output
+        self.complex = complex  # a complex output: the cotangents of real operands need care
         self.retained = None
 
     @property
     def name(self) -> str:
         return "".join(w.capitalize() for w in self.op.name.split("_")) + "Backward"
 
-    def _unpack(self, s, what: str, sweep: Sweep, output_nr=None):
-        if type(s) is Spec:
-            return s.stand_in()
-        if type(s) is not SavedValue:
-            return s
-        value = s.unpack(self, what)
-        if sweep.create_graph and s.requires_grad:
-            history = (self, output_nr) if output_nr is not None else s.history
-            return sweep.rebuild(value, history)
-        return value
+    def _unpack(self, saved, what: str, sweep: Sweep, output_nr=None) -> list:
+        values = []
+        for i, s in enumerate(saved):
+            if type(s) is SavedValue:
+                value = s.unpack(self, f"{what} {i}")
+                if sweep.create_graph and s.requires_grad:
+                    value = sweep.rebuild(value, (self, i) if output_nr else s.history)
+                values.append(value)
+            else:
+                values.append(s)
+        return values
 
     def apply(self, cotangents, sweep):
         if self.saved_in is None:
             raise RuntimeError(FREED)
-        primals = [self._unpack(s, f"its input {i}", sweep) for i, s in enumerate(self.saved_in)]
-        outs = [self._unpack(s, f"its output {i}", sweep, i) for i, s in enumerate(self.saved_out)]
+        primals = self._unpack(self.saved_in, "its input", sweep)
+        outs = self._unpack(self.saved_out, "its output", sweep, output_nr=True)
         if self.num_outputs == 0:
             out, ct = outs[0], cotangents[0]
         else:
             out = tuple(outs)
             ct = _fill(cotangents, out, sweep.batched)
-        needs = [e is not None for e in self.next_edges]
-        in_cts = rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, needs)
-        return [_real_if_real(g, s) for g, s in zip(in_cts, self.saved_in)]
+        in_cts = rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, self.needs)
+        if self.complex:
+            return [_real_if_real(g, s) for g, s in zip(in_cts, self.saved_in)]
+        return in_cts
 
     def release(self):
         self.saved_in = self.saved_out = None
@@ -202,8 +198,7 @@ def _real_if_real(g, saved):
     flowing into it is dropped (JAX and PyTorch alike)."""
     if g is None or _kind(g) != "c":
         return g
-    value = saved if type(saved) is Spec else getattr(saved, "value", saved)
-    return g if _kind(value) == "c" else np.real(g)
+    return g if _kind(getattr(saved, "value", saved)) == "c" else np.real(g)
 
 
 def _kind(x) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ad import registry, rules
 from ad.reverse import engine
-from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, spec_of
+from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, stand_in
 from ad.reverse.saved import SavedValue, VersionCounter
 from ad.reverse.views import View
 from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, raw
@@ -407,22 +407,20 @@ def edge(t):
 
 def _record(op, params, operands, primals, out, outs, level, multi):
     """Append op to the graph: edges to its operands' producers, and what its VJP reads."""
-    edges, needs = [], []
-    for x in operands:
-        e = edge(x) if type(x) is Tensor and x.level == level else None
-        edges.append(e)
-        needs.append(e is not None)
+    edges = tuple(edge(x) if type(x) is Tensor and x.level == level else None for x in operands)
+    needs = tuple(e is not None for e in edges)
     read_in, read_out = reads(op, needs)
     saved_in = []
     for x, p, e, r in zip(operands, primals, edges, read_in):
         if not r and hasattr(p, "dtype"):
-            saved_in.append(spec_of(p))
+            saved_in.append(stand_in(p))
         elif type(x) is Tensor and x.level == level:
             saved_in.append(SavedValue(p, x._vc, e, e is not None))
         else:
             saved_in.append(p)  # a constant at this level
-    node = OpNode(op, params, tuple(edges), saved_in, None, len(outs) if multi else 0)
-    node.saved_out = [SavedValue(t._data, t._vc, None, True) if read_out else spec_of(t._data) for t in outs]
+    saved_out = [SavedValue(t._data, t._vc, None, True) if read_out else stand_in(t._data) for t in outs]
+    cplx = any(t._data.dtype.kind == "c" for t in outs)
+    node = OpNode(op, params, edges, needs, saved_in, saved_out, len(outs) if multi else 0, cplx)
     for i, t in enumerate(outs):
         t._grad_fn, t._output_nr, t._requires_grad = node, i, True
 
@@ -447,7 +445,7 @@ def _mark_view(out, x, op, params, primal, level):
         and np.may_share_memory(out._data, primal)
     ):
         return
-    step = (op, params, spec_of(primal), spec_of(out._data))
+    step = (op, params, stand_in(primal), stand_in(out._data))
     if x._view is None:
         base, steps = x, (step,)
     else:
@@ -466,8 +464,8 @@ def _refresh_view(v):
         v._grad_fn, v._requires_grad = None, False
         return
     link = base_edge
-    for op, params, spec_in, spec_out in view.steps:
-        link = (OpNode(op, params, (link,), [spec_in], [spec_out], 0), 0)
+    for op, params, x, y in view.steps:
+        link = (OpNode(op, params, (link,), (True,), [x], [y], 0), 0)
     _set_history(v, link[0], 0)
 
 
