@@ -219,7 +219,7 @@ composite("lstsq", np.linalg.lstsq, lstsq, examples=_lstsq_examples, analytic=Fa
           doc="(x, residuals, rank, s): x = pinv(a) b (so full rank: exact; at a rank change, pinv's "
               "constant-rank derivative); residuals |b - a x|^2; rank an integer, no derivative; s from svd")
 composite("matrix_power", np.linalg.matrix_power, matrix_power, examples=_matrix_power_examples,
-          complex=True, doc="integer n by repeated squaring (n < 0: of inv(a)); n = 0: the identity, a constant")
+          complex=True, doc="integer n by squaring (n < 0: of inv(a)); n = 0: the identity (a constant)")
 composite("multi_dot", np.linalg.multi_dot, multi_dot, examples=_multi_dot_examples, complex=True,
           doc="matmul in the cheapest order")
 composite("tensorsolve", np.linalg.tensorsolve, tensorsolve, examples=_tensorsolve_examples, complex=True,
