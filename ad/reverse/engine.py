@@ -36,9 +36,11 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     accumulated: the cotangent arriving at each of those edges is returned, None for zero.
     """
     buffers: dict = {}
+    deliveries = sweep.deliveries
     for (node, nr), ct in zip(roots, cotangents):
         if ct is None:
             continue
+        deliveries[id(ct)] = 2  # the caller's: never kept without a copy
         if sweep.conjugate and getattr(ct, "dtype", None) is not None and ct.dtype.kind == "c":
             ct = ct.conj()
         slot = buffers.get(node)
@@ -76,10 +78,16 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             if outs is not None:
                 g = outs[i]
                 if g is not None:
+                    deliveries[id(g)] = deliveries.get(id(g), 0) + 1
                     slot = buffers.get(child)
                     if slot is None:
                         slot = buffers[child] = [None] * max(child.num_outputs, 1)
-                    slot[nr] = g if slot[nr] is None else slot[nr] + g
+                    if slot[nr] is None:
+                        slot[nr] = g
+                    else:
+                        total = slot[nr] + g
+                        deliveries[id(total)] = 1
+                        slot[nr] = total
             left = deps[child] - 1
             deps[child] = left
             if left == 0:

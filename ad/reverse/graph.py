@@ -25,6 +25,7 @@ import numpy as np
 
 from ad import rules
 from ad.reverse.saved import SavedValue
+from ad.trace import raw as raw_value
 
 FREED = (
     "backward through the graph a second time: its saved values were freed by the first "
@@ -38,13 +39,22 @@ class Sweep:
     leaves receive the conjugate (PyTorch's convention), and how to rebuild a saved value as
     a Tensor that leads back into the graph (create_graph)."""
 
-    __slots__ = ("batched", "create_graph", "conjugate", "rebuild")
+    __slots__ = ("batched", "create_graph", "conjugate", "rebuild", "deliveries")
 
     def __init__(self, *, batched=False, create_graph=False, conjugate=False, rebuild=None):
         self.batched = batched
         self.create_graph = create_graph
         self.conjugate = conjugate
         self.rebuild = rebuild
+        # id -> how many times the engine handed that array to a node in this sweep: a
+        # cotangent handed over once, that owns its memory and can be written, belongs to
+        # the node that receives it (and .grad may keep it without a copy).
+        self.deliveries: dict[int, int] = {}
+
+    def owns(self, g) -> bool:
+        return (
+            type(g) is np.ndarray and self.deliveries.get(id(g)) == 1 and g.base is None and g.flags.writeable
+        )
 
 
 class Node:
@@ -223,16 +233,18 @@ class AccumulateGrad(Node):
 def accumulate(t, g, sweep: Sweep):
     """Add a cotangent into t.grad (PyTorch's accumulation: zeroing is the user's).
 
-    The first gradient is stored as a copy in t's dtype, since .grad is later updated in
-    place and the cotangent may be shared with other paths or be the caller's own array.
+    .grad is later updated in place, so the first gradient is stored without a copy only
+    when the sweep owns it (no other path, no caller holds it) and it has t's dtype.
     """
     if sweep.conjugate and _kind(g) == "c":
         g = np.conj(g)
     if t._grad is None:
-        if type(g) is type(t):
-            t._grad = g
+        if type(g) is type(t) and g._grad_fn is not None:
+            t._grad = g  # a graph-carrying gradient (create_graph): never updated in place
+        elif g.dtype == t.dtype and sweep.owns(g):
+            t._grad = type(t)(g, level=t.level)
         else:
-            t._grad = type(t)(np.array(g, dtype=t.dtype, copy=True), level=t.level)
+            t._grad = type(t)(np.array(raw_value(g), dtype=t.dtype, copy=True), level=t.level)
     elif type(g) is type(t) or t._grad._grad_fn is not None:
         t._grad = t._grad + g  # a graph-carrying gradient (create_graph): out of place
     else:
