@@ -144,15 +144,14 @@ def _row(p: SparseProblem, mode: str, policy, colors, ref) -> tuple[SparseRow, n
     return row, J
 
 
-def run(policy: measure.Policy, sizes: tuple[int, ...], sweep: tuple[int, ...], dense_upto: int, bar=None):
-    """Every mode on every problem at each of `sizes`' last size, and the sweep of
-    reaction-diffusion over `sweep` (dense modes up to n = dense_upto: they grow like n^2)."""
+def run(policy: measure.Policy, size: int, sweep: tuple[int, ...], dense_upto: int, bar=None):
+    """Every mode on every problem at n = size, and the sweep of reaction-diffusion over
+    `sweep` (the dense modes up to n = dense_upto: they grow like n^2)."""
     res = SparseResults()
     for name, make in PROBLEMS.items():
-        p = make(sizes[-1])
-        t = measure.timing(lambda p=p: ad.jacobian_sparsity(p.f, p.x0), policy)
+        p = make(size)
+        t, P = measure.timing(lambda p=p: ad.jacobian_sparsity(p.f, p.x0), policy)
         res.detection[name] = t.median
-        P = ad.jacobian_sparsity(p.f, p.x0)
         res.colors[name] = (
             int(ad.sparse.column_coloring(P).max()) + 1,
             int(ad.sparse.row_coloring(P).max()) + 1,
@@ -177,7 +176,7 @@ def run(policy: measure.Policy, sizes: tuple[int, ...], sweep: tuple[int, ...], 
     return res
 
 
-def steps(sizes, sweep) -> int:
+def steps(sweep) -> int:
     """Progress steps `run` takes."""
     return len(PROBLEMS) * len(MODES) + 3 * len(sweep)
 
