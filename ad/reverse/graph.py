@@ -148,9 +148,9 @@ def _stand_in(shape, dtype):
 class OpNode(Node):
     """A recorded op: its rule, its params, and what its VJP reads."""
 
-    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs", "needs", "complex")
+    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs", "needs")
 
-    def __init__(self, op, params, next_edges, needs, saved_in, saved_out, num_outputs, complex=False):
+    def __init__(self, op, params, next_edges, needs, saved_in, saved_out, num_outputs):
         self.op = op
         self.params = params
         self.next_edges = next_edges
@@ -158,7 +158,6 @@ class OpNode(Node):
         self.saved_in = saved_in  # per operand: SavedValue, a stand-in, or the constant itself
         self.saved_out = saved_out  # per output: SavedValue or a stand-in
         self.num_outputs = num_outputs  # 0 for an op with one, unpacked, output
-        self.complex = complex  # a complex output: the cotangents of real operands need care
         self.retained = None
 
     @property
@@ -187,10 +186,7 @@ class OpNode(Node):
         else:
             out = tuple(outs)
             ct = _fill(cotangents, out, sweep.batched)
-        in_cts = rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, self.needs)
-        if self.complex:
-            return [_real_if_real(g, s) for g, s in zip(in_cts, self.saved_in)]
-        return in_cts
+        return rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, self.needs)
 
     def release(self):
         self.saved_in = self.saved_out = None
@@ -201,14 +197,6 @@ def _fill(cts, outs, batched):
     k = next(rules.shape(c)[0] for c in cts if c is not None) if batched else None
     pre = (k,) if batched else ()
     return tuple(rules.zeros(o, pre) if c is None else c for c, o in zip(cts, outs))
-
-
-def _real_if_real(g, saved):
-    """The cotangent of a real operand is real: the imaginary part of a complex cotangent
-    flowing into it is dropped (JAX and PyTorch alike)."""
-    if g is None or _kind(g) != "c":
-        return g
-    return g if _kind(getattr(saved, "value", saved)) == "c" else np.real(g)
 
 
 def _kind(x) -> str:
