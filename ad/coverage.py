@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ad import registry
-from ad.sparse.tracer import dependence
 
 YES = "✓"
 
@@ -20,11 +19,15 @@ def _numpy_names(op) -> str:
     return ", ".join(names) or f"`ad.{op.name}`"
 
 
+def _complex(op) -> str:
+    return YES if op.complex else ""
+
+
 def rows() -> list[list[str]]:
     out = []
     for op in registry.all_ops():
         if op.kind == "nondiff":
-            out.append([op.name, op.kind, _numpy_names(op), "zero", "zero", YES, "zero", "", dependence(op)])
+            out.append([op.name, op.kind, _numpy_names(op), "zero", "zero", YES, "zero", _complex(op), ""])
             continue
         out.append(
             [
@@ -35,8 +38,8 @@ def rows() -> list[list[str]]:
                 YES,
                 YES if op.batch == "vector" else "loop",
                 YES if op.second_order else "",
+                _complex(op),
                 YES if op.kernel is not None else "",
-                dependence(op),
             ]
         )
     return out
@@ -50,8 +53,8 @@ HEADER = [
     "reverse",
     "batched",
     "second order",
+    "complex",
     "numba",
-    "sparsity",
 ]
 
 
@@ -68,14 +71,12 @@ def markdown() -> str:
         "is zero by definition; it returns a plain array. *batched*: ✓ when the rules run "
         "once over a leading axis of k tangents or cotangents, *loop* when they run once "
         "per direction. *second order*: differentiated twice by the registry tests, both "
-        "forward-over-forward and reverse-over-forward. *numba*: ✓ when a numba kernel "
+        "forward-over-forward and reverse-over-forward. *complex*: ✓ when the rules hold on complex "
+        "input, in JAX's convention ([complex.md](complex.md)); the other ops raise a TypeError on complex "
+        "input rather than return a wrong derivative. *numba*: ✓ when a numba kernel "
         "(ad/kernels) runs for the op on plain float64 arrays, at the sizes where it measured "
         "faster than NumPy: in its primal, its derivative or rules, or (the gathers) in the "
-        "scatter-add of its VJP. *sparsity*: how sparsity detection ([sparse.md](sparse.md)) "
-        "carries dependence through the op: *per element* (same position after broadcasting), "
-        "*linear map* (the structure of its JVP, exact), *bilinear* (both operands, each with the "
-        "other at its structure), *dense* (every output element on every input element: a "
-        "conservative superset), *none*, or *its parts* (a composite).",
+        "scatter-add of its VJP.",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",

@@ -166,9 +166,6 @@ class Box:
     __truediv__, __rtruediv__ = _operator(np.true_divide)
     __pow__, __rpow__ = _operator(np.power)
     __matmul__, __rmatmul__ = _operator(np.matmul)
-    __mod__, __rmod__ = _operator(np.remainder)
-    __floordiv__, __rfloordiv__ = _operator(np.floor_divide)
-    __divmod__, __rdivmod__ = _operator(np.divmod)
 
     def __neg__(self):
         return dispatch(np.negative, (self,))
@@ -321,11 +318,13 @@ def raw(x):
 
 def is_complex(x) -> bool:
     """Whether x's plain value (any element, for a tuple or list) has a complex dtype."""
+    while isinstance(x, Box):
+        x = x._value
+    if isinstance(x, np.ndarray | np.generic):  # first: the dispatch path asks this of most values
+        return x.dtype.kind == "c"
     if isinstance(x, tuple | list):
-        return any(is_complex(v) for v in x)
-    x = raw(x)
-    dtype = getattr(x, "dtype", None)
-    return dtype.kind == "c" if dtype is not None else isinstance(x, complex)
+        return any(map(is_complex, x))
+    return isinstance(x, complex)
 
 
 def _refuse_complex(op, operands):
@@ -359,7 +358,7 @@ def dispatch(func, args, kwargs=None):
             "register a rule with ad.defop."
         )
     if op.kind == "composite":  # its parts dispatch on their own
-        return apply(op, args, kwargs or {})
+        return op.impl(*args, **(kwargs or {}))
     operands, params = op.call(args, kwargs or {})
     return apply(op, operands, params)
 
@@ -370,12 +369,10 @@ def apply(op, operands, params):
     for x in operands:
         if isinstance(x, Box) and (top is None or x.level > top.level):
             top = x
-    if top is None:
+    if top is None or op.kind == "composite":
         return op.impl(*operands, **params)
-    if not op.complex:  # a composite too: its parts may take complex input it was not checked on
+    if not op.complex:
         _refuse_complex(op, operands)
-    if op.kind == "composite":
-        return op.impl(*operands, **params)
     if op.kind == "nondiff":
         return top._constant(op, operands, params)
     return top._process(op, operands, params, top.level)

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ad.registry import composite, elementwise, nondiff
+from ad.registry import elementwise, nondiff
+from ad.trace import is_complex
 
 
 def _clip_parse(a, a_min=None, a_max=None, **kw):
@@ -68,38 +69,67 @@ _POWER_DOC = (
 )
 
 
-elementwise("add", np.add, 1, 1)
-elementwise("subtract", np.subtract, 1, -1)
-elementwise("multiply", np.multiply, lambda x, y, o: y, lambda x, y, o: x)
+def _as_complex_like(x, o):
+    """x promoted to complex where the output o is complex (as NumPy promotes it to compute o):
+    log of a real negative base is then the principal complex log, not NaN."""
+    return x + 0j if is_complex(o) and not is_complex(x) else x
+
+
+def _abs_partial(x, y):
+    """abs'(x) = sign(x), 0 at 0; on complex z, 2 ∂|z|/∂z = conj(z) / |z| (0 at 0), so that
+    the JVP is Re(t conj(z)) / |z| (the rules take the real part of a real output's tangent)."""
+    if is_complex(x):
+        return np.conjugate(x) / np.where(y == 0, np.inf, y)
+    return np.sign(x)
+
+
+# Zero derivative. On complex input the comparisons (lexicographic), rint and round (of each
+# part) and the predicates stay piecewise constant; sign (z / |z|) does not, and NumPy has no
+# complex loop for the others.
+_REAL_ONLY = ("sign", "floor", "ceil", "trunc", "heaviside", "floor_divide", "signbit")
+
+# The holomorphic ops (add ... power) keep their rules on complex input (JAX's convention:
+# JVP t * f'(z), VJP ct * f'(z), no conjugation).
+elementwise("add", np.add, 1, 1, complex=True)
+elementwise("subtract", np.subtract, 1, -1, complex=True)
+elementwise("multiply", np.multiply, lambda x, y, o: y, lambda x, y, o: x, complex=True)
 elementwise(
-    "divide", np.true_divide, lambda x, y, o: 1 / y, lambda x, y, o: -o / y, domain=("real", "nonzero")
+    "divide",
+    np.true_divide,
+    lambda x, y, o: 1 / y,
+    lambda x, y, o: -o / y,
+    domain=("real", "nonzero"),
+    complex=True,
 )
 elementwise(
     "power",
     np.power,
     lambda x, y, o: _power_base(x, y),
-    lambda x, y, o: _power_exponent(x, y, o),
+    lambda x, y, o: _power_exponent(_as_complex_like(x, o), y, o),
     domain=("positive", "real"),
     doc=_POWER_DOC,
+    complex=True,
 )
 elementwise(
     "float_power",
     np.float_power,
     lambda x, y, o: _power_base(x, y),
-    lambda x, y, o: _power_exponent(x, y, o),
+    lambda x, y, o: _power_exponent(_as_complex_like(x, o), y, o),
     domain=("positive", "real"),
     doc=_POWER_DOC,
+    complex=True,
 )
-elementwise("negative", np.negative, -1)
-elementwise("positive", np.positive, 1)
+elementwise("negative", np.negative, -1, complex=True)
+elementwise("positive", np.positive, 1, complex=True)
 elementwise(
     "abs",
     (np.abs, np.absolute, np.fabs),
-    lambda x, o: np.sign(x),
+    _abs_partial,
     domain=("nonzero",),
     analytic=False,
     smooth=False,
-    doc="abs'(0) = 0 (the sign convention; DESIGN.md)",
+    complex=True,
+    doc="abs'(0) = 0 (the sign convention); complex z: JVP Re(conj(z) t) / |z|, VJP ct conj(z) / |z|",
 )
 elementwise(
     "maximum",
@@ -183,32 +213,5 @@ for _name, _f in [
     ("floor_divide", np.floor_divide),
     ("signbit", np.signbit),
 ]:
-    nondiff(_name, _f)
+    nondiff(_name, _f, complex=_name not in _REAL_ONLY)
 
-
-# remainder (np.mod) and fmod: x - q y for the integer quotient q (floor(x / y), trunc(x / y)),
-# which is piecewise constant. It is read off the output, q = rint((x - out) / y), so that
-# the partial agrees with the remainder NumPy returned even where x / y rounds to an integer.
-def _minus_quotient(x, y, o):
-    return -np.rint((x - o) / y)
-
-
-_REMAINDER_DOC = "d/dx: 1; d/dy: -q, the quotient ({}) (as PyTorch); jumps where x / y is an integer"
-elementwise("remainder", np.remainder, 1, _minus_quotient, domain=("real", "nonzero"), analytic=False,
-            smooth=False, doc=_REMAINDER_DOC.format("floor(x / y)") + "; also np.mod and %")  # fmt: skip
-elementwise("fmod", np.fmod, 1, _minus_quotient, domain=("real", "nonzero"), analytic=False, smooth=False,
-            doc=_REMAINDER_DOC.format("trunc(x / y)"))  # fmt: skip
-
-
-def _divmod(x, y, /, **kwargs):
-    """(floor_divide(x, y), remainder(x, y)): the quotient has zero derivative."""
-    if kwargs:
-        raise NotImplementedError(
-            f"ad: numpy.divmod options {sorted(kwargs)} are not supported; call numpy.floor_divide "
-            "and numpy.remainder with them instead"
-        )
-    return np.floor_divide(x, y), np.remainder(x, y)
-
-
-composite("divmod", np.divmod, _divmod, domain=("real", "nonzero"), analytic=False, smooth=False,
-          doc="(x // y, x % y); also divmod()")  # fmt: skip

@@ -33,23 +33,23 @@ def _cos_fused(x):
 # NumPy's SIMD loops beat numba's one libm call per element (exp 4-5x, tanh 4-12x, sin even), and
 # exp's derivative is its output. sin with cos in one pass gains 20-35% (one sincos call) when
 # both are wanted at once: forward mode gets them through `fused` (ad/kernels/elementwise.py).
-elementwise("exp", np.exp, lambda x, y: y)
-elementwise("expm1", np.expm1, lambda x, y: y + 1)
-elementwise("exp2", np.exp2, lambda x, y: y * LN2)
-elementwise("log", np.log, lambda x, y: 1 / x, domain=("positive",))
-elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=("positive",))
-elementwise("log2", np.log2, lambda x, y: 1 / (x * LN2), domain=("positive",))
-elementwise("log10", np.log10, lambda x, y: 1 / (x * LN10), domain=("positive",))
-elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=("positive",))
+elementwise("exp", np.exp, lambda x, y: y, complex=True)
+elementwise("expm1", np.expm1, lambda x, y: y + 1, complex=True)
+elementwise("exp2", np.exp2, lambda x, y: y * LN2, complex=True)
+elementwise("log", np.log, lambda x, y: 1 / x, domain=("positive",), complex=True)
+elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=("positive",), complex=True)
+elementwise("log2", np.log2, lambda x, y: 1 / (x * LN2), domain=("positive",), complex=True)
+elementwise("log10", np.log10, lambda x, y: 1 / (x * LN10), domain=("positive",), complex=True)
+elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=("positive",), complex=True)
 elementwise("cbrt", np.cbrt, lambda x, y: 1 / (3 * y * y), domain=("positive",), analytic=False)
-elementwise("square", np.square, lambda x, y: 2 * x)
-elementwise("reciprocal", np.reciprocal, lambda x, y: -(y * y), domain=("nonzero",))
-elementwise("sin", np.sin, lambda x, y: np.cos(x), fused=sin_cos, kernel=sin_cos)
-elementwise("cos", np.cos, lambda x, y: -np.sin(x), fused=_cos_fused, kernel=sin_cos)
-elementwise("tan", np.tan, lambda x, y: 1 + y * y, domain=("unit",))
-elementwise("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x), domain=("unit",))
-elementwise("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x), domain=("unit",))
-elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x * x))
+elementwise("square", np.square, lambda x, y: 2 * x, complex=True)
+elementwise("reciprocal", np.reciprocal, lambda x, y: -(y * y), domain=("nonzero",), complex=True)
+elementwise("sin", np.sin, lambda x, y: np.cos(x), fused=sin_cos, kernel=sin_cos, complex=True)
+elementwise("cos", np.cos, lambda x, y: -np.sin(x), fused=_cos_fused, kernel=sin_cos, complex=True)
+elementwise("tan", np.tan, lambda x, y: 1 + y * y, domain=("unit",), complex=True)
+elementwise("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x), domain=("unit",), complex=True)
+elementwise("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x), domain=("unit",), complex=True)
+elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x * x), complex=True)
 elementwise(
     "arctan2",
     np.arctan2,
@@ -57,7 +57,6 @@ elementwise(
     lambda a, b, y: -a / np.hypot(a, b) / np.hypot(a, b),
     domain=("real", "positive"),
     analytic=False,
-    doc="(b, -a) / hypot(a, b)^2, exact from 1e-300 to 1e300; NaN at (0, 0), as JAX",
 )
 elementwise(
     "hypot",
@@ -66,14 +65,19 @@ elementwise(
     lambda a, b, y: b / y,
     domain=("nonzero", "nonzero"),
     analytic=False,
-    doc="(a, b) / hypot(a, b), exact from 1e-300 to 1e300; NaN at (0, 0), as PyTorch",
 )
-elementwise("sinh", np.sinh, lambda x, y: np.cosh(x))
-elementwise("cosh", np.cosh, lambda x, y: np.sinh(x))
-elementwise("tanh", np.tanh, elementwise_kernels.tanh_derivative, kernel=elementwise_kernels)  # 1 - y^2
-elementwise("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1))
-elementwise("arccosh", np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1), domain=("gt1",))
-elementwise("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), domain=("unit",))
+elementwise("sinh", np.sinh, lambda x, y: np.cosh(x), complex=True)
+elementwise("cosh", np.cosh, lambda x, y: np.sinh(x), complex=True)
+elementwise(
+    "tanh", np.tanh, elementwise_kernels.tanh_derivative, kernel=elementwise_kernels, complex=True
+)  # 1 - y^2
+elementwise("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1), complex=True)
+# arccosh' as 1 / (sqrt(x - 1) sqrt(x + 1)), not 1 / sqrt(x^2 - 1): the same for real x > 1, and
+# right on NumPy's principal branch for complex x (the other differs in sign for Re x < 0).
+elementwise(
+    "arccosh", np.arccosh, lambda x, y: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)), domain=("gt1",), complex=True
+)
+elementwise("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), domain=("unit",), complex=True)
 elementwise(
     "logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y), analytic=False
 )
@@ -91,5 +95,6 @@ elementwise(
     np.sinc,
     lambda x, y: _sinc_derivative(x, y),
     domain=("nonzero",),
+    complex=True,
     doc="sinc'(0) = 0 and sinc''(0) = -pi^2/3 (as JAX), from the Maclaurin series near 0",
 )

@@ -453,30 +453,34 @@ def _sort_examples(rng):
 
 # fmt: off
 _gather_op("getitem", np.ndarray.__getitem__, _getitem_parse, _getitem_examples,
-           doc="x[index]: basic, integer-array and boolean indexing; VJP scatter-adds into zeros")
+           doc="x[index]: basic, integer-array and boolean indexing; VJP scatter-adds into zeros",
+           complex=True)
 SCATTER_ADD = linear("scatter_add", (), lambda ct, xs, out, p, batched: (gather(ct, p["index"], batched),),
                      impl=scatter_kernels.scatter_add, kernel=scatter_kernels,
                      batched_impl=lambda t, shape, index: scatter(t, shape, index, True),
                      examples=_scatter_add_examples,
                      doc="zeros(shape) with x added at index (np.add.at semantics); getitem's transpose "
-                         "and vice versa")
-_gather_op("take", np.take, _take_parse, _take_examples, doc="x[:, ..., i] with i at axis")
+                         "and vice versa", complex=True)
+_gather_op("take", np.take, _take_parse, _take_examples, doc="x[:, ..., i] with i at axis", complex=True)
 _gather_op("take_along_axis", np.take_along_axis, _take_along_axis_parse, _take_along_axis_examples,
-           doc="x at `indices` along axis and an arange along the other axes")
+           doc="x at `indices` along axis and an arange along the other axes", complex=True)
 _gather_op("repeat", np.repeat, _repeat_parse, _repeat_examples,
-           doc="a gather of each entry r times; VJP sums each run")
+           doc="a gather of each entry r times; VJP sums each run", complex=True)
 linear("diag", np.diag, _diag_transpose, batched_impl=_diag_batched, parse=_diag_parse,
-       examples=_diag_examples, doc="vector -> matrix (a scatter) or matrix -> its k-th diagonal (a gather)")
+       examples=_diag_examples, doc="vector -> matrix (a scatter) or matrix -> its k-th diagonal (a gather)",
+       complex=True)
 linear("diagonal", np.diagonal, _diagonal_transpose, batched_impl=np.diagonal, parse=_diagonal_parse,
-       examples=_diagonal_examples)
+       examples=_diagonal_examples, complex=True)
 general("pad", np.pad, _pad_jvp, _pad_vjp, impl=_pad, parse=_pad_parse, examples=_pad_examples,
-        doc="affine: constant mode embeds x (VJP crops); edge, reflect, symmetric, wrap gather from x")
-general("sort", np.sort, _sort_jvp, _sort_vjp, parse=_sort_parse, examples=_sort_examples, complex=True,
-        doc="a permutation of x: JVP and VJP permute by argsort(x) (same kind: at ties, NumPy's permutation)")
+        doc="affine: constant mode embeds x (VJP crops); edge, reflect, symmetric, wrap gather from x",
+        complex=True)
+general("sort", np.sort, _sort_jvp, _sort_vjp, parse=_sort_parse, examples=_sort_examples,
+        doc="a permutation of x: JVP and VJP permute by argsort(x)")
 general("where", np.where, _where_jvp, _where_vjp, parse=_where_parse, domain=("bool", "real", "real"),
+        complex=True,
         doc="JVP where(c, ta, tb): no NaN from the branch not taken; VJP where(c, g, 0): a NaN or inf "
             "derivative of the branch not taken gives NaN, as in JAX and PyTorch")
 general("select", np.select, _select_jvp, _select_vjp, impl=_select, parse=_select_parse,
-        examples=_select_examples,
+        examples=_select_examples, complex=True,
         doc="where with several conditions; tangents and cotangents picked alike")
 # fmt: on

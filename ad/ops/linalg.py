@@ -13,7 +13,7 @@ from ad.ops.reductions import examples_from, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
 from ad.rules import align, ndim, negative_axis, shape, unbroadcast
-from ad.trace import raw
+from ad.trace import is_complex, raw
 
 # -- norm --------------------------------------------------------------------------------
 
@@ -70,16 +70,23 @@ def _p_norm_weight(x, y, p):
     return np.where(off, 0.0, x / a * (a / y) ** (p["ord"] - 1))
 
 
+def _norm_partial(x, y, p):
+    """dy/dx; for complex x, 2 ∂y/∂x = conj of the same formula (conj(x) / norm for the 2-norm)."""
+    d = _norm_weight(x, y, p)
+    return np.conjugate(d) if is_complex(x) else d
+
+
 def _norm_jvp(ts, xs, y, p, batched):
-    """JVP of norm: sum(d * t) over the normed axes, d = dy/dx (x / norm for the 2-norm)."""
+    """JVP of norm: sum(d * t) over the normed axes, d = dy/dx (x / norm for the 2-norm); Re for complex x."""
     (t,), (x,) = ts, xs
-    return np.sum(_norm_weight(x, y, p) * t, axis=reduced_axes(p["axis"], ndim(x)), keepdims=p["keepdims"])
+    dy = np.sum(_norm_partial(x, y, p) * t, axis=reduced_axes(p["axis"], ndim(x)), keepdims=p["keepdims"])
+    return np.real(dy) if is_complex(x) else dy
 
 
 def _norm_vjp(g, xs, y, p, batched):
-    """VJP of norm: g * d, d = dy/dx (x / norm for the 2-norm)."""
+    """VJP of norm: g * d, d = dy/dx (conj(x) / norm for the 2-norm)."""
     (x,) = xs
-    return (keep(g, reduced_axes(p["axis"], ndim(x)), p["keepdims"]) * _norm_weight(x, y, p),)
+    return (keep(g, reduced_axes(p["axis"], ndim(x)), p["keepdims"]) * _norm_partial(x, y, p),)
 
 
 # -- inverse, solve, determinants ---------------------------------------------------------
@@ -304,16 +311,16 @@ _EIGH = [((4, 4), {}), ((2, 3, 3), {}), ((3, 3), {"UPLO": "U"})]
 # -- the table ------------------------------------------------------------------------------
 
 general("norm", np.linalg.norm, _norm_jvp, _norm_vjp, parse=_norm_parse,
-        examples=examples_from(_norm_parse, _NORM), analytic=False, smooth=False,
+        examples=examples_from(_norm_parse, _NORM), analytic=False, smooth=False, complex=True,
         doc="every ord NumPy takes, over one axis or two; 2-norm: x / |x|, 0 at x = 0 (PyTorch's "
             "subgradient; JAX gives NaN); p-norms: sign(x) (|x| / |x|_p)^(p-1), 0 where an entry is 0; "
             "ord 0: zero; matrix 2, -2, nuc: U diag(c) V^H from svd (ties of the extreme singular value "
             "share it)")
-general("inv", np.linalg.inv, _inv_jvp, _inv_vjp, parse=_square_parser("inv"),
+general("inv", np.linalg.inv, _inv_jvp, _inv_vjp, parse=_square_parser("inv"), complex=True,
         examples=_square_examples(_well_conditioned), doc="JVP -Y T Y, VJP -Y^T G Y^T, Y = A^{-1}")
-general("solve", np.linalg.solve, _solve_jvp, _solve_vjp, examples=_solve_examples,
+general("solve", np.linalg.solve, _solve_jvp, _solve_vjp, examples=_solve_examples, complex=True,
         doc="x = A^{-1} b, b a vector (1-D) or a stack of matrices; JVP A^{-1}(tb - tA x)")
-general("det", np.linalg.det, _det_jvp, _det_vjp, parse=_square_parser("det"),
+general("det", np.linalg.det, _det_jvp, _det_vjp, parse=_square_parser("det"), complex=True,
         examples=_square_examples(_well_conditioned), doc="VJP g det(A) A^{-T}; A invertible")
 general("slogdet", np.linalg.slogdet, _slogdet_jvp, _slogdet_vjp, impl=lambda a: tuple(np.linalg.slogdet(a)),
         parse=_square_parser("slogdet"), examples=_square_examples(_well_conditioned), analytic=False,
