@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ad import registry
+from ad.sparse.tracer import dependence
 
 YES = "✓"
 
@@ -27,7 +28,8 @@ def rows() -> list[list[str]]:
     out = []
     for op in registry.all_ops():
         if op.kind == "nondiff":
-            out.append([op.name, op.kind, _numpy_names(op), "zero", "zero", YES, "zero", _complex(op), ""])
+            zero = ["zero", "zero", YES, "zero"]
+            out.append([op.name, op.kind, _numpy_names(op), *zero, _complex(op), "", dependence(op)])
             continue
         out.append(
             [
@@ -40,6 +42,7 @@ def rows() -> list[list[str]]:
                 YES if op.second_order else "",
                 _complex(op),
                 YES if op.kernel is not None else "",
+                dependence(op),
             ]
         )
     return out
@@ -55,6 +58,7 @@ HEADER = [
     "second order",
     "complex",
     "numba",
+    "sparsity",
 ]
 
 
@@ -76,7 +80,11 @@ def markdown() -> str:
         "input rather than return a wrong derivative. *numba*: ✓ when a numba kernel "
         "(ad/kernels) runs for the op on plain float64 arrays, at the sizes where it measured "
         "faster than NumPy: in its primal, its derivative or rules, or (the gathers) in the "
-        "scatter-add of its VJP.",
+        "scatter-add of its VJP. *sparsity*: how sparsity detection ([sparse.md](sparse.md)) "
+        "carries dependence through the op: *per element* (same position after broadcasting), "
+        "*linear map* (the structure of its JVP, exact), *bilinear* (both operands, each with the "
+        "other at its structure), *dense* (every output element on every input element: a "
+        "conservative superset), *none*, or *its parts* (a composite).",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",

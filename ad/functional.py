@@ -73,11 +73,12 @@ def jacobian(
     chunk: int | None = None,
     explain: bool = False,
     holomorphic: bool = False,
+    executor=None,
 ) -> Callable:
     """Jacobian, out.shape + in.shape per pair of leaves (as jacfwd and jacrev), by "forward",
     "reverse" or "auto" (the cost model). With ``explain=True`` the returned function gives
     ``(J, plan)``. Without holomorphic=True, inputs and outputs must be real, so that the
-    answer does not depend on the mode."""
+    answer does not depend on the mode. ``executor``: the passes run as its tasks."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
     normalize_argnums(argnums, "jacobian")
@@ -92,7 +93,7 @@ def jacobian(
         p = plan(n, m, chunk)
         chosen = p.mode if mode == "auto" else mode
         run = jacfwd if chosen == "forward" else jacrev
-        J = run(f, argnums, chunk=chunk, holomorphic=holomorphic)(*args)
+        J = run(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
         if not holomorphic:
             require_real(flatten(J)[0], "jacobian", "output")
         if explain:
@@ -110,9 +111,12 @@ def jacobian(
     return jac
 
 
-def hessian(f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None) -> Callable:
-    """Hessian of a scalar f, in.shape + in.shape per pair of input leaves: jacfwd of grad."""
-    return jacfwd(grad(f, argnums), argnums, chunk=chunk)
+def hessian(
+    f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None, executor=None
+) -> Callable:
+    """Hessian of a scalar f, in.shape + in.shape per pair of input leaves: jacfwd of grad
+    (its passes the tasks of ``executor`` when one is given)."""
+    return jacfwd(grad(f, argnums), argnums, chunk=chunk, executor=executor)
 
 
 HVP_MODES = ("fwd-rev", "rev-fwd", "rev-rev", "fwd-fwd")

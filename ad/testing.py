@@ -136,15 +136,33 @@ def rule_vjp(op, operands, params, idx, ct, batched=False):
     """J^T ct from op's VJP rule, called directly on plain arrays (no engine involved); a
     composite op has no rule of its own, so its parts' run through the reverse engine."""
     if op.kind == "composite":
-        _, pullback = reverse_vjp(op_function(op, operands, params, idx), *(operands[i] for i in idx))
+        out, real_pullback = reverse_vjp(op_function(op, operands, params, idx), *(operands[i] for i in idx))
+
+        def pullback(c):
+            """A rule is C-linear in its cotangent, even a complex one for a real output; the
+            engine takes real cotangents for real outputs, so pull back both parts."""
+            re, im = _parts(c, out)
+            return real_pullback(c) if im is None else [a + 1j * b for a, b in zip(real_pullback(re), real_pullback(im))]
+
         if not batched:
             return list(pullback(ct))
-        per = [pullback(c) for c in (zip(*ct) if isinstance(ct, tuple | list) else ct)]
+        per = [pullback(c) for c in (map(type(ct), zip(*ct)) if isinstance(ct, tuple | list) else ct)]
         return [np.stack([p[j] for p in per]) for j in range(len(idx))]
     out = apply(op, list(operands), params)
     needs = [i in idx for i in range(len(operands))]
     cts = rules_vjp(op, ct, list(operands), out, params, batched, needs)
     return [cts[i] for i in idx]
+
+
+def _parts(ct, out):
+    """(Re ct, Im ct) where ct is complex for a real output somewhere, else (ct, None)."""
+    pairs = list(zip(ct, out)) if isinstance(out, tuple | list) else [(ct, out)]
+    if not any(np.iscomplexobj(c) and not np.iscomplexobj(raw(y)) for c, y in pairs):
+        return ct, None
+    fix = [(np.real(c), np.imag(c)) if not np.iscomplexobj(raw(y)) else (c, np.zeros_like(c)) for c, y in pairs]
+    if not isinstance(out, tuple | list):
+        return fix[0]
+    return type(out)(f[0] for f in fix), type(out)(f[1] for f in fix)
 
 
 def random_cotangent(out, rng, k=None):

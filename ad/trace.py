@@ -166,6 +166,9 @@ class Box:
     __truediv__, __rtruediv__ = _operator(np.true_divide)
     __pow__, __rpow__ = _operator(np.power)
     __matmul__, __rmatmul__ = _operator(np.matmul)
+    __mod__, __rmod__ = _operator(np.remainder)
+    __floordiv__, __rfloordiv__ = _operator(np.floor_divide)
+    __divmod__, __rdivmod__ = _operator(np.divmod)
 
     def __neg__(self):
         return dispatch(np.negative, (self,))
@@ -358,7 +361,7 @@ def dispatch(func, args, kwargs=None):
             "register a rule with ad.defop."
         )
     if op.kind == "composite":  # its parts dispatch on their own
-        return op.impl(*args, **(kwargs or {}))
+        return apply(op, args, kwargs or {})
     operands, params = op.call(args, kwargs or {})
     return apply(op, operands, params)
 
@@ -369,10 +372,12 @@ def apply(op, operands, params):
     for x in operands:
         if isinstance(x, Box) and (top is None or x.level > top.level):
             top = x
-    if top is None or op.kind == "composite":
+    if top is None:
         return op.impl(*operands, **params)
-    if not op.complex:
+    if not op.complex:  # a composite too: its parts may take complex input it was not checked on
         _refuse_complex(op, operands)
+    if op.kind == "composite":
+        return op.impl(*operands, **params)
     if op.kind == "nondiff":
         return top._constant(op, operands, params)
     return top._process(op, operands, params, top.level)

@@ -232,6 +232,11 @@ def run_passes(passes: Callable, f: Callable, x, seeds: list, executor=None) -> 
     results equal the serial ones exactly."""
     if executor is None:
         return passes(f, x, seeds)
+    if any(isinstance(v, Box) for v in flatten(x)[0]):
+        raise TypeError(
+            "executor=: the passes run as tasks on plain arrays, but x is traced by an enclosing "
+            "transform; leave executor out inside other transforms"
+        )
     if isinstance(executor, ThreadPoolExecutor):
         futures = [executor.submit(passes, f, x, [s]) for s in seeds]
     else:

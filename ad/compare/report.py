@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import pathlib
 
-from ad.compare import environment
+from ad.compare import environment, sparse
 from ad.compare.modes import EXACT_TOL, FD_TOL
 from ad.compare.runner import ProblemResult, Results, Row, settled
 
@@ -347,6 +347,8 @@ def markdown(res: Results, figures: list[str] = (), command: str = "") -> str:
         if fails
         else [f"All modes agree ({_tolerances()})."]
     )
+    if res.sparse:
+        md += ["", sparse.markdown(res.sparse)]
     if res.calibration:
         md += ["", "## The model, calibrated on this machine", "", res.calibration.probes + ".", ""]
         md += [calibration_table(res)]
@@ -356,7 +358,7 @@ def markdown(res: Results, figures: list[str] = (), command: str = "") -> str:
 
 
 def write(res: Results, out: pathlib.Path, figures: list[str], command: str) -> list[pathlib.Path]:
-    """report.md, table.csv, sweeps.csv and memory.csv in `out`; returns the files written."""
+    """report.md, table.csv, sweeps.csv, memory.csv and sparse.csv in `out`; returns the files written."""
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "report.md", out / "table.csv"]
@@ -368,6 +370,9 @@ def write(res: Results, out: pathlib.Path, figures: list[str], command: str) -> 
     if res.depths:
         files.append(out / "memory.csv")
         _csv(files[-1], [vars(d) for d in res.depths])
+    if res.sparse:
+        files.append(out / "sparse.csv")
+        _csv(files[-1], sparse.records(res.sparse))
     return files
 
 

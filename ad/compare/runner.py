@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import ad
-from ad.compare import calibrate, environment, measure, model
+from ad.compare import calibrate, environment, measure, model, sparse
 from ad.compare import peers as peer_lib
 from ad.compare.modes import DEFAULT_CHUNK, EXACT_TOL, MODES, Mode, NotApplicable, as_matrix
 from ad.compare.problems import Problem, tanh_affine, user
@@ -35,6 +35,9 @@ class Config:
     sweep_sizes: tuple[int, ...] = (4, 16, 64, 256, 1024)
     depth_width: int = 512  # D, the width of the chain in the memory sweep
     depths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128)
+    sparse_size: int = 400  # n of the sparse problems
+    sparse_sweep: tuple[int, ...] = (250, 1000, 4000)  # n of the sparse sweep
+    sparse_dense_upto: int = 1000  # the dense modes in that sweep: they grow like n^2
     quick: bool = False
 
 
@@ -45,6 +48,9 @@ QUICK = Config(
     sweep_sizes=(4, 32, 256),
     depth_width=128,
     depths=(2, 8, 32),
+    sparse_size=100,
+    sparse_sweep=(100, 400, 1600),
+    sparse_dense_upto=400,
     quick=True,
 )
 
@@ -144,6 +150,7 @@ class Results:
     problems: list[ProblemResult]
     sweeps: list[SweepPoint] = field(default_factory=list)
     depths: list[DepthPoint] = field(default_factory=list)
+    sparse: sparse.SparseResults | None = None  # the sparse Jacobians section
     peers: list[str] = field(default_factory=list)
     peers_missing: dict[str, str] = field(default_factory=dict)
     machine: dict[str, str] = field(default_factory=dict)
@@ -209,7 +216,7 @@ class Results:
         for d in self.depths:
             if d.rel_diff > EXACT_TOL:
                 out.append(f"depth {d.depth}: {d.strategy}: gradient rel diff {d.rel_diff:.2e}")
-        return out
+        return out + (self.sparse.failures() if self.sparse else [])
 
 
 def run(
@@ -234,6 +241,7 @@ def _run(problems, modes, config, peer_libs, sweeps, progress) -> Results:
     xla = environment.xla_flags(config.threads) if "jax" in peer_libs else None
     found, missing = peer_lib.available(peer_libs, config.threads) if peer_libs else ([], {})
     n_sweep = 2 * len(config.sweep_sizes) * len(modes) + len(config.depths) * (len(STRATEGIES) + 1)
+    n_sweep += sparse.steps(config.sparse_sweep)
     total = len(modes) + len(problems) * len(modes) * (1 + len(found)) + (n_sweep if sweeps else 0)
     bar = progress if isinstance(progress, Progress) else Progress(total, enabled=progress)
     res = Results(config, tuple(modes), [], peers=found, peers_missing=missing)
@@ -246,6 +254,9 @@ def _run(problems, modes, config, peer_libs, sweeps, progress) -> Results:
         if sweeps:
             res.sweeps = run_sweeps(modes, config, res.calibration, bar)
             res.depths = run_depths(config, bar)
+            res.sparse = sparse.run(
+                config.policy, config.sparse_size, config.sparse_sweep, config.sparse_dense_upto, bar
+            )
     res.load = (load_start, environment.load())
     bar.close()
     res.seconds = time.perf_counter() - t0

@@ -18,6 +18,7 @@ from ad.transform import (
     push_tangents,
     require_complex,
     require_real,
+    run_passes,
     select,
 )
 from ad.tree import flatten
@@ -41,11 +42,26 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     return fresh((out_tree(out), out_tree(ts)), caller=p_leaves + t_leaves)
 
 
+def tangent_passes(f: Callable, primals: Sequence, chunks: Sequence) -> list:
+    """(output leaves, their tangents, output structure) of f(*primals) for each chunk (k, seeds)
+    of tangents: one batched JVP each, zero tangents made concrete."""
+    out = []
+    for kk, seeds in chunks:
+        ys, ts, tree = push_tangents(f, primals, seeds, batch=kk)
+        out.append((ys, [rules.zeros(y, (kk,)) if t is None else t for y, t in zip(ys, ts)], tree))
+    return out
+
+
 def jacfwd(
-    f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None, holomorphic: bool = False
+    f: Callable,
+    argnums: int | Sequence[int] = 0,
+    chunk: int | None = None,
+    holomorphic: bool = False,
+    executor=None,
 ) -> Callable:
     """Jacobian by forward mode: for each output leaf and input leaf, out.shape + in.shape,
-    nested as the output pytree of input pytrees; ceil(n / chunk) batched passes."""
+    nested as the output pytree of input pytrees; ceil(n / chunk) batched passes, each a task
+    of ``executor`` (any concurrent.futures.Executor) when one is given."""
     normalize_argnums(argnums, "jacfwd")
 
     def jac(*args):
@@ -57,10 +73,9 @@ def jacfwd(
         def g_flat(*xs):
             return g(in_tree(xs))
 
+        passes = run_passes(tangent_passes, g_flat, leaves, list(one_hot_chunks(leaves, chunk)), executor)
         blocks = None  # blocks[j]: the tangents of output leaf j, one entry per pass
-        for kk, seeds in one_hot_chunks(leaves, chunk):
-            out, ts, out_tree = push_tangents(g_flat, leaves, seeds, batch=kk)
-            ts = [rules.zeros(y, (kk,)) if t is None else t for y, t in zip(out, ts)]
+        for out, ts, out_tree in passes:  # noqa: B007  (the output is read after the loop)
             blocks = [[t] for t in ts] if blocks is None else [b + [t] for b, t in zip(blocks, ts)]
         if blocks is None:  # no input entries: run f once for the output's structure
             out, _, out_tree = push_tangents(g_flat, leaves, [None] * len(leaves))

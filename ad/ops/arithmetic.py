@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ad.registry import elementwise, nondiff
+from ad.registry import composite, elementwise, nondiff
 from ad.trace import is_complex
 
 
@@ -215,3 +215,30 @@ for _name, _f in [
 ]:
     nondiff(_name, _f, complex=_name not in _REAL_ONLY)
 
+
+# remainder (np.mod) and fmod: x - q y for the integer quotient q (floor(x / y), trunc(x / y)),
+# which is piecewise constant. It is read off the output, q = rint((x - out) / y), so that
+# the partial agrees with the remainder NumPy returned even where x / y rounds to an integer.
+def _minus_quotient(x, y, o):
+    return -np.rint((x - o) / y)
+
+
+_REMAINDER_DOC = "d/dx: 1; d/dy: -q, the quotient ({}) (as PyTorch); jumps where x / y is an integer"
+elementwise("remainder", np.remainder, 1, _minus_quotient, domain=("real", "nonzero"), analytic=False,
+            smooth=False, doc=_REMAINDER_DOC.format("floor(x / y)") + "; also np.mod and %")  # fmt: skip
+elementwise("fmod", np.fmod, 1, _minus_quotient, domain=("real", "nonzero"), analytic=False, smooth=False,
+            doc=_REMAINDER_DOC.format("trunc(x / y)"))  # fmt: skip
+
+
+def _divmod(x, y, /, **kwargs):
+    """(floor_divide(x, y), remainder(x, y)): the quotient has zero derivative."""
+    if kwargs:
+        raise NotImplementedError(
+            f"ad: numpy.divmod options {sorted(kwargs)} are not supported; call numpy.floor_divide "
+            "and numpy.remainder with them instead"
+        )
+    return np.floor_divide(x, y), np.remainder(x, y)
+
+
+composite("divmod", np.divmod, _divmod, domain=("real", "nonzero"), analytic=False, smooth=False,
+          doc="(x // y, x % y); also divmod()")  # fmt: skip

@@ -62,7 +62,7 @@ def _explicit(subscripts: str, shapes) -> str:
     labelled = [list(zip(t, sh, strict=True)) for t, sh in zip(full, shapes, strict=True)]
     size = {}
     for c, n in (cn for axes in labelled for cn in axes):
-        size[c] = max(size.get(c, 1), n)
+        size[c] = n if size.get(c, 1) == 1 else size[c]  # 1 broadcasts, even against 0
     spare = iter(_fresh(set(s) | set(ell), sum(n != size[c] for axes in labelled for c, n in axes)))
     full = ["".join(c if n == size[c] else next(spare) for c, n in axes) for axes in labelled]
     return _join(full, out.replace("...", ell))
@@ -122,9 +122,33 @@ def _einsum_vjps(g, xs, out, p, batched, needs):
     )
 
 
-def _einsum_parse(subscripts, *operands, optimize=False, **options):
-    if not isinstance(subscripts, str):
-        raise NotImplementedError("numpy.einsum: ad supports string subscripts ('ij,jk->ik') only")
+_SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase  # NumPy's: 0 is 'A', 26 is 'a'
+
+
+def _sublist_letters(sublist) -> str:
+    """A sublist ([0, 1, Ellipsis]) as subscripts ('AB...')."""
+    out = ""
+    for s in sublist:
+        if s is Ellipsis:
+            out += "..."
+        elif isinstance(s, int | np.integer) and 0 <= s < len(_SUBLIST_LETTERS):
+            out += _SUBLIST_LETTERS[s]
+        else:
+            raise ValueError(f"numpy.einsum: subscript {s!r} is not within the valid range [0, 52)")
+    return out
+
+
+def _from_sublists(args) -> tuple[str, tuple]:
+    """einsum(a, [0, 1], b, [1, 2], [0, 2]) as ('AB,BC->AC', (a, b)); the output sublist is optional."""
+    pairs, out = (args[:-1], args[-1]) if len(args) % 2 else (args, None)
+    spec = ",".join(_sublist_letters(s) for s in pairs[1::2])
+    return spec + ("" if out is None else "->" + _sublist_letters(out)), tuple(pairs[0::2])
+
+
+def _einsum_parse(*args, optimize=False, **options):
+    subscripts, *operands = args
+    if not isinstance(subscripts, str):  # the sublist form
+        subscripts, operands = _from_sublists(args)
     reject("einsum", **options)
     return operands, {"spec": _explicit(subscripts, [shape(x) for x in operands]), "optimize": optimize}
 
@@ -290,7 +314,15 @@ def _trace_parse(a, offset=0, axis1=0, axis2=1, **options):
 
 
 def _einsum_examples(rng):
-    return [_einsum_parse(s, *(rng.uniform(-2, 2, sh) for sh in shapes)) for s, *shapes in _EINSUM]
+    strings = [_einsum_parse(s, *(rng.uniform(-2, 2, sh) for sh in shapes)) for s, *shapes in _EINSUM]
+    a, b, c = rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, (4, 2)), rng.uniform(-2, 2, (2, 2, 3))
+    sublists = [(a, [0, 1], b, [1, 2], [0, 2]), (a, [0, 1], b, [1, 2]), (c, [Ellipsis, 0], [0, Ellipsis])]
+    empty = [("ij,jk->ik", (0, 3), (3, 2)), ("ij,jk->ik", (2, 0), (0, 3)), ("ij->j", (0, 3))]
+    return (
+        strings
+        + [_einsum_parse(*args) for args in sublists]
+        + [_einsum_parse(s, *(rng.uniform(-2, 2, sh) for sh in shapes)) for s, *shapes in empty]
+    )
 
 
 _parse_matmul, _parse_dot, _parse_inner = (_pair_parser(n) for n in ("matmul", "dot", "inner"))
@@ -332,7 +364,8 @@ _contraction("tensordot", np.tensordot, _tensordot_spec, parse=_tensordot_parse,
              examples=examples_from(_tensordot_parse, _TENSORDOT), doc="axes an int or a pair of axis lists")
 general("einsum", np.einsum, _einsum_jvp, _einsum_vjps, parse=_einsum_parse, examples=_einsum_examples,
         complex=True, impl=lambda *xs, spec, optimize: np.einsum(spec, *xs, optimize=optimize),
-        doc="string subscripts, any number of operands, '...'; JVP sum_i einsum(.., t_i, ..)")
+        doc="subscripts as a string or as sublists, any number of operands, '...', zero-size axes; "
+            "JVP sum_i einsum(.., t_i, ..)")
 linear("trace", np.trace, _trace_transpose, batched_impl=_trace_batched, parse=_trace_parse,
        examples=examples_from(_trace_parse, _TRACE), complex=True, doc="JVP trace(T); VJP g on the diagonal")
 # fmt: on

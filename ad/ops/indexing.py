@@ -474,8 +474,8 @@ linear("diagonal", np.diagonal, _diagonal_transpose, batched_impl=np.diagonal, p
 general("pad", np.pad, _pad_jvp, _pad_vjp, impl=_pad, parse=_pad_parse, examples=_pad_examples,
         doc="affine: constant mode embeds x (VJP crops); edge, reflect, symmetric, wrap gather from x",
         complex=True)
-general("sort", np.sort, _sort_jvp, _sort_vjp, parse=_sort_parse, examples=_sort_examples,
-        doc="a permutation of x: JVP and VJP permute by argsort(x)")
+general("sort", np.sort, _sort_jvp, _sort_vjp, parse=_sort_parse, examples=_sort_examples, complex=True,
+        doc="a permutation of x: JVP and VJP permute by argsort(x) (same kind: at ties, NumPy's permutation)")
 general("where", np.where, _where_jvp, _where_vjp, parse=_where_parse, domain=("bool", "real", "real"),
         complex=True,
         doc="JVP where(c, ta, tb): no NaN from the branch not taken; VJP where(c, g, 0): a NaN or inf "

@@ -14,7 +14,7 @@ import numpy as np
 from ad.ops.factorizations import with_eigenvalues, with_singular_values
 from ad.registry import composite, nondiff
 from ad.rules import ndim, shape
-from ad.trace import is_complex, raw
+from ad.trace import raw
 
 
 def _square_stack(a, name: str):
@@ -22,10 +22,6 @@ def _square_stack(a, name: str):
         raise np.linalg.LinAlgError(
             f"numpy.linalg.{name}: the last 2 dimensions of the array must be square; got shape {shape(a)}"
         )
-
-
-def _abs2(r):
-    return np.real(r * np.conjugate(r)) if is_complex(r) else r * r
 
 
 def lstsq(a, b, rcond=None):
@@ -42,7 +38,9 @@ def lstsq(a, b, rcond=None):
     rank = np.int32(np.sum(values > rcond * values[0])) if values.size else np.int32(0)
     x = np.matmul(np.linalg.pinv(a, rcond=rcond), b)
     if rank == n and m > n:
-        resid = np.sum(_abs2(b - np.matmul(a, x)), axis=0)
+        # |r|^2 through norm, whose derivative r / |r| stays bounded: where |r|^2 overflows, both
+        # modes then agree on NaN rather than one multiplying huge numbers sooner than the other
+        resid = np.linalg.norm(b - np.matmul(a, x), axis=0) ** 2
         resid = np.reshape(resid, (1,)) if ndim(b) == 1 else resid
     else:
         resid = np.empty((0,), dtype=np.result_type(values))
@@ -219,7 +217,7 @@ composite("lstsq", np.linalg.lstsq, lstsq, examples=_lstsq_examples, analytic=Fa
           doc="(x, residuals, rank, s): x = pinv(a) b (so full rank: exact; at a rank change, pinv's "
               "constant-rank derivative); residuals |b - a x|^2; rank an integer, no derivative; s from svd")
 composite("matrix_power", np.linalg.matrix_power, matrix_power, examples=_matrix_power_examples,
-          complex=True, doc="integer n by repeated squaring (n < 0: of inv(a)); n = 0: the identity, a constant")
+          complex=True, doc="integer n by squaring (n < 0: of inv(a)); n = 0: the identity (a constant)")
 composite("multi_dot", np.linalg.multi_dot, multi_dot, examples=_multi_dot_examples, complex=True,
           doc="matmul in the cheapest order")
 composite("tensorsolve", np.linalg.tensorsolve, tensorsolve, examples=_tensorsolve_examples, complex=True,

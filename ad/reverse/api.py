@@ -22,6 +22,7 @@ from ad.transform import (
     one_hot_chunks,
     require_complex,
     require_real,
+    run_passes,
     select,
 )
 from ad.tree import LEAF, flatten
@@ -164,11 +165,31 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = Fals
     return lambda *args: vg(*args)[1]
 
 
+def sweeps(rec: Recording, chunks: Sequence) -> list:
+    """The input cotangents for each chunk (k, seeds) of output cotangents: one batched sweep
+    each through one recording, zero cotangents made concrete."""
+    out = []
+    for c, (kk, seeds) in enumerate(chunks):
+        cts = rec.pullback(seeds, batch=kk, retain_graph=c < len(chunks) - 1)
+        out.append([rules.zeros(xi.data, (kk,)) if g is None else g for g, xi in zip(cts, rec.inputs)])
+    return out
+
+
+def cotangent_passes(f: Callable, x, chunks: Sequence) -> list:
+    """`sweeps` through a recording of f at x made here (a task on a worker records its own)."""
+    return sweeps(record(f, (x,), who="jacrev"), chunks)
+
+
 def jacrev(
-    f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None, holomorphic: bool = False
+    f: Callable,
+    argnums: int | Sequence[int] = 0,
+    chunk: int | None = None,
+    holomorphic: bool = False,
+    executor=None,
 ) -> Callable:
     """Jacobian by reverse mode: for each output leaf and input leaf, out.shape + in.shape,
-    nested as the output pytree of input pytrees; ceil(m / chunk) batched sweeps."""
+    nested as the output pytree of input pytrees; ceil(m / chunk) batched sweeps. With an
+    ``executor`` (any concurrent.futures.Executor) each sweep is a task that records f itself."""
     normalize_argnums(argnums, "jacrev")
 
     def jac(*args):
@@ -181,11 +202,12 @@ def jacrev(
         (require_complex if holomorphic else require_real)(out, "jacrev", "output")
         chunks = list(one_hot_chunks(out, chunk))
         blocks = [[] for _ in rec.inputs]  # blocks[i]: cotangents of input leaf i, one per sweep
-        for c, (kk, seeds) in enumerate(chunks):
-            last = c == len(chunks) - 1
-            cts = rec.pullback(seeds, batch=kk, retain_graph=not last)
-            for b, g, xi in zip(blocks, cts, rec.inputs):
-                b.append(rules.zeros(xi.data, (kk,)) if g is None else g)
+        done = (
+            sweeps(rec, chunks) if executor is None else run_passes(cotangent_passes, g, x, chunks, executor)
+        )
+        for cts in done:
+            for b, ct in zip(blocks, cts):
+                b.append(ct)
         shapes = [tuple(rules.shape(y)) for y in out]
         offsets = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
         columns = []  # columns[i][j]: the block of input leaf i and output leaf j

@@ -12,21 +12,18 @@ from __future__ import annotations
 from ad.reverse.graph import AccumulateGrad, Sweep, accumulate
 
 
-def _dependencies(roots) -> dict[int, int]:
+def _dependencies(roots) -> dict:
     """For every node reachable from roots: how many edges of reachable nodes point at it."""
-    deps: dict[int, int] = {}
-    seen = set()
+    deps: dict = {}
+    expanded = set(roots)
     stack = list(roots)
     while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for edge in node.next_edges:
+        for edge in stack.pop().next_edges:
             if edge is not None:
                 child = edge[0]
-                deps[id(child)] = deps.get(id(child), 0) + 1
-                if id(child) not in seen:
+                deps[child] = deps.get(child, 0) + 1
+                if child not in expanded:
+                    expanded.add(child)
                     stack.append(child)
     return deps
 
@@ -38,29 +35,31 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     asked for retain_grad get theirs. With ``inputs`` (a list of edges), nothing is
     accumulated: the cotangent arriving at each of those edges is returned, None for zero.
     """
-    buffers: dict[int, list] = {}
+    buffers: dict = {}
+    deliveries = sweep.deliveries
     for (node, nr), ct in zip(roots, cotangents):
         if ct is None:
             continue
+        deliveries[id(ct)] = 2  # the caller's: never kept without a copy
         if sweep.conjugate and getattr(ct, "dtype", None) is not None and ct.dtype.kind == "c":
             ct = ct.conj()
-        slot = buffers.setdefault(id(node), [None] * max(node.num_outputs, 1))
+        slot = buffers.get(node)
+        if slot is None:
+            slot = buffers[node] = [None] * max(node.num_outputs, 1)
         slot[nr] = ct if slot[nr] is None else slot[nr] + ct
-    root_nodes = list({id(node): node for node, _ in roots}.values())
+    root_nodes = list(dict.fromkeys(node for node, _ in roots))
     deps = _dependencies(root_nodes)
-    captured = None
-    if inputs is not None:
-        captured = {(id(node), nr): None for node, nr in inputs}
-    ready = [node for node in root_nodes if deps.get(id(node), 0) == 0]
+    captured = None if inputs is None else {edge: None for edge in inputs}
+    ready = [node for node in root_nodes if node not in deps]
     while ready:
         node = ready.pop()
-        cts = buffers.pop(id(node), None)
-        outs = ()
+        cts = buffers.pop(node, None)
+        outs = None
         if captured is not None:
             if cts is not None:
                 for nr, ct in enumerate(cts):
-                    if (id(node), nr) in captured:
-                        captured[(id(node), nr)] = ct
+                    if (node, nr) in captured:
+                        captured[(node, nr)] = ct
             if type(node) is AccumulateGrad:
                 continue
         elif node.retained is not None and cts is not None:
@@ -68,7 +67,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                 t = ref()
                 if t is not None and cts[nr] is not None:
                     accumulate(t, cts[nr], sweep)
-        if cts is not None and any(ct is not None for ct in cts):
+        if cts is not None and (len(cts) == 1 or any(ct is not None for ct in cts)):
             outs = node.apply(cts, sweep)
             if not retain_graph:
                 node.release()
@@ -76,14 +75,23 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             if edge is None:
                 continue
             child, nr = edge
-            g = outs[i] if outs else None
-            if g is not None:
-                slot = buffers.setdefault(id(child), [None] * max(child.num_outputs, 1))
-                slot[nr] = g if slot[nr] is None else slot[nr] + g
-            left = deps[id(child)] - 1
-            deps[id(child)] = left
+            if outs is not None:
+                g = outs[i]
+                if g is not None:
+                    deliveries[id(g)] = deliveries.get(id(g), 0) + 1
+                    slot = buffers.get(child)
+                    if slot is None:
+                        slot = buffers[child] = [None] * max(child.num_outputs, 1)
+                    if slot[nr] is None:
+                        slot[nr] = g
+                    else:
+                        total = slot[nr] + g
+                        deliveries[id(total)] = 1
+                        slot[nr] = total
+            left = deps[child] - 1
+            deps[child] = left
             if left == 0:
                 ready.append(child)
     if captured is not None:
-        return [captured[(id(node), nr)] for node, nr in inputs]
+        return [captured[edge] for edge in inputs]
     return None

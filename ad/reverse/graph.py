@@ -25,6 +25,7 @@ import numpy as np
 
 from ad import rules
 from ad.reverse.saved import SavedValue
+from ad.trace import raw as raw_value
 
 FREED = (
     "backward through the graph a second time: its saved values were freed by the first "
@@ -38,13 +39,22 @@ class Sweep:
     leaves receive the conjugate (PyTorch's convention), and how to rebuild a saved value as
     a Tensor that leads back into the graph (create_graph)."""
 
-    __slots__ = ("batched", "create_graph", "conjugate", "rebuild")
+    __slots__ = ("batched", "create_graph", "conjugate", "rebuild", "deliveries")
 
     def __init__(self, *, batched=False, create_graph=False, conjugate=False, rebuild=None):
         self.batched = batched
         self.create_graph = create_graph
         self.conjugate = conjugate
         self.rebuild = rebuild
+        # id -> how many times the engine handed that array to a node in this sweep: a
+        # cotangent handed over once, that owns its memory and can be written, belongs to
+        # the node that receives it (and .grad may keep it without a copy).
+        self.deliveries: dict[int, int] = {}
+
+    def owns(self, g) -> bool:
+        return (
+            type(g) is np.ndarray and self.deliveries.get(id(g)) == 1 and g.base is None and g.flags.writeable
+        )
 
 
 class Node:
@@ -95,22 +105,26 @@ def _arguments_read(d, n: int) -> tuple:
     return tuple(name in loaded for name in names)
 
 
-def reads(op, needs) -> tuple[tuple, bool]:
+def reads(op, needs: tuple) -> tuple[tuple, bool]:
     """Which operands, and whether the output, op's VJP reads for the cotangents in needs.
 
     Linear ops and constant partials read shapes only; an elementwise op reads what the
     partials of the needed operands name (the partial of x*y in x reads y alone).
     """
+    key = (op.name, needs)
+    found = _READS.get(key)
+    if found is None:
+        found = _READS[key] = _reads(op, needs)
+    return found
+
+
+def _reads(op, needs):
     n = len(needs)
     if not op.reads_values:
         return (False,) * n, False
     if op.kind != "elementwise":
         return (True,) * n, True
-    per = _READS.get(op.name)
-    if per is None:
-        per = _READS[op.name] = tuple(
-            _arguments_read(d, n) if callable(d) else (False,) * (n + 1) for d in op.derivs
-        )
+    per = [_arguments_read(d, n) if callable(d) else (False,) * (n + 1) for d in op.derivs]
     used = [False] * (n + 1)
     for need, args in zip(needs, per):
         if need:
@@ -118,42 +132,31 @@ def reads(op, needs) -> tuple[tuple, bool]:
     return tuple(used[:n]), used[n]
 
 
-class Spec:
-    """The shape and dtype of a value a VJP does not read."""
-
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = tuple(shape), dtype
-
-    def stand_in(self):
-        return _stand_in(self.shape, self.dtype)
+def stand_in(x):
+    """An array of x's shape and dtype that costs no memory, kept in x's place where a VJP
+    reads only shapes and dtypes. It is NaN where it can be, so that a rule that reads it
+    by mistake poisons its result instead of passing silently."""
+    return _stand_in(tuple(rules.shape(x)), x.dtype)
 
 
 @functools.lru_cache(maxsize=1024)
 def _stand_in(shape, dtype):
-    """A read-only array of this shape and dtype that costs no memory (NaN, where it can be,
-    so a rule that reads it by mistake poisons its result instead of passing silently)."""
     fill = np.nan if dtype.kind in "fc" else 0
     return np.broadcast_to(np.array(fill, dtype=dtype), shape)
-
-
-def spec_of(x) -> Spec:
-    """The spec of an array, or of a traced value (whose dtype is its plain value's)."""
-    return Spec(rules.shape(x), x.dtype)
 
 
 class OpNode(Node):
     """A recorded op: its rule, its params, and what its VJP reads."""
 
-    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs")
+    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs", "needs")
 
-    def __init__(self, op, params, next_edges, saved_in, saved_out, num_outputs):
+    def __init__(self, op, params, next_edges, needs, saved_in, saved_out, num_outputs):
         self.op = op
         self.params = params
         self.next_edges = next_edges
-        self.saved_in = saved_in  # per operand: SavedValue, Spec, or the constant itself
-        self.saved_out = saved_out  # per output: SavedValue or Spec
+        self.needs = needs
+        self.saved_in = saved_in  # per operand: SavedValue, a stand-in, or the constant itself
+        self.saved_out = saved_out  # per output: SavedValue or a stand-in
         self.num_outputs = num_outputs  # 0 for an op with one, unpacked, output
         self.retained = None
 
@@ -161,30 +164,29 @@ class OpNode(Node):
     def name(self) -> str:
         return "".join(w.capitalize() for w in self.op.name.split("_")) + "Backward"
 
-    def _unpack(self, s, what: str, sweep: Sweep, output_nr=None):
-        if type(s) is Spec:
-            return s.stand_in()
-        if type(s) is not SavedValue:
-            return s
-        value = s.unpack(self, what)
-        if sweep.create_graph and s.requires_grad:
-            history = (self, output_nr) if output_nr is not None else s.history
-            return sweep.rebuild(value, history)
-        return value
+    def _unpack(self, saved, what: str, sweep: Sweep, output_nr=None) -> list:
+        values = []
+        for i, s in enumerate(saved):
+            if type(s) is SavedValue:
+                value = s.unpack(self, f"{what} {i}")
+                if sweep.create_graph and s.requires_grad:
+                    value = sweep.rebuild(value, (self, i) if output_nr else s.history)
+                values.append(value)
+            else:
+                values.append(s)
+        return values
 
     def apply(self, cotangents, sweep):
         if self.saved_in is None:
             raise RuntimeError(FREED)
-        primals = [self._unpack(s, f"its input {i}", sweep) for i, s in enumerate(self.saved_in)]
-        outs = [self._unpack(s, f"its output {i}", sweep, i) for i, s in enumerate(self.saved_out)]
+        primals = self._unpack(self.saved_in, "its input", sweep)
+        outs = self._unpack(self.saved_out, "its output", sweep, output_nr=True)
         if self.num_outputs == 0:
             out, ct = outs[0], cotangents[0]
         else:
             out = tuple(outs)
             ct = _fill(cotangents, out, sweep.batched)
-        needs = [e is not None for e in self.next_edges]
-        in_cts = rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, needs)
-        return [_real_if_real(g, s) for g, s in zip(in_cts, self.saved_in)]
+        return rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, self.needs)
 
     def release(self):
         self.saved_in = self.saved_out = None
@@ -195,15 +197,6 @@ def _fill(cts, outs, batched):
     k = next(rules.shape(c)[0] for c in cts if c is not None) if batched else None
     pre = (k,) if batched else ()
     return tuple(rules.zeros(o, pre) if c is None else c for c, o in zip(cts, outs))
-
-
-def _real_if_real(g, saved):
-    """The cotangent of a real operand is real: the imaginary part of a complex cotangent
-    flowing into it is dropped (JAX and PyTorch alike)."""
-    if g is None or _kind(g) != "c":
-        return g
-    value = saved if type(saved) is Spec else getattr(saved, "value", saved)
-    return g if _kind(value) == "c" else np.real(g)
 
 
 def _kind(x) -> str:
@@ -228,16 +221,18 @@ class AccumulateGrad(Node):
 def accumulate(t, g, sweep: Sweep):
     """Add a cotangent into t.grad (PyTorch's accumulation: zeroing is the user's).
 
-    The first gradient is stored as a copy in t's dtype, since .grad is later updated in
-    place and the cotangent may be shared with other paths or be the caller's own array.
+    .grad is later updated in place, so the first gradient is stored without a copy only
+    when the sweep owns it (no other path, no caller holds it) and it has t's dtype.
     """
     if sweep.conjugate and _kind(g) == "c":
         g = np.conj(g)
     if t._grad is None:
-        if type(g) is type(t):
-            t._grad = g
+        if type(g) is type(t) and g._grad_fn is not None:
+            t._grad = g  # a graph-carrying gradient (create_graph): never updated in place
+        elif g.dtype == t.dtype and sweep.owns(g):
+            t._grad = type(t)(g, level=t.level)
         else:
-            t._grad = type(t)(np.array(g, dtype=t.dtype, copy=True), level=t.level)
+            t._grad = type(t)(np.array(raw_value(g), dtype=t.dtype, copy=True), level=t.level)
     elif type(g) is type(t) or t._grad._grad_fn is not None:
         t._grad = t._grad + g  # a graph-carrying gradient (create_graph): out of place
     else:

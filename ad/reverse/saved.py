@@ -1,21 +1,12 @@
 """Saved values: what a node keeps for its VJP, and the version check that guards it.
 
-Every Tensor's memory carries a version counter (a one-element list, shared by the views of
-that memory); an in-place op bumps it. A node saves a value with the counter's reading at
+Every Tensor's memory carries a version counter: a one-element list ``[n]``, shared by the
+views of that memory, that each in-place write bumps. A node saves a value with the counter's reading at
 that moment, and `unpack` refuses the value if the counter has moved since: backward
 raises instead of returning a gradient computed from overwritten numbers.
 """
 
 from __future__ import annotations
-
-
-class VersionCounter(list):
-    """[n]: how many in-place writes the memory it belongs to has seen."""
-
-    __slots__ = ()
-
-    def __init__(self):
-        super().__init__((0,))
 
 
 class SavedValue:

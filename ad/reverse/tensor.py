@@ -10,8 +10,8 @@ import numpy as np
 
 from ad import registry, rules
 from ad.reverse import engine
-from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, spec_of
-from ad.reverse.saved import SavedValue, VersionCounter
+from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, stand_in
+from ad.reverse.saved import SavedValue
 from ad.reverse.views import View
 from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, raw
 
@@ -91,7 +91,7 @@ class Tensor(Box):
             raise TypeError("Tensor(Tensor): use t.detach() or ad.tensor(t.numpy()) to copy a Tensor")
         if not isinstance(data, np.ndarray | np.generic | Box):
             data = np.asarray(data)
-        _init(self, data, level, VersionCounter())
+        _init(self, data, level, [0])
         if requires_grad:
             self.requires_grad = True
 
@@ -253,7 +253,7 @@ class Tensor(Box):
         retain = create_graph if retain_graph is None else retain_graph
         level = self.level
         if create_graph:
-            gradient = _new(gradient, level, VersionCounter())
+            gradient = _new(gradient, level, [0])
         sweep = Sweep(
             create_graph=create_graph,
             conjugate=True,
@@ -286,7 +286,7 @@ class Tensor(Box):
             self._requires_grad or any(type(o) is Tensor and o.requires_grad for o in others)
         )
         # The old value goes into the new node; copied, since the write below overwrites it.
-        before = _new(self._data.copy() if tracked else self._data, self.level, VersionCounter())
+        before = _new(self._data.copy() if tracked else self._data, self.level, [0])
         before._grad_fn, before._output_nr = self._grad_fn, self._output_nr
         before._requires_grad, before._accumulator = self._requires_grad, self._accumulator
         result = func(before, *others)
@@ -366,9 +366,7 @@ class Tensor(Box):
                 primals.append(x)
         out = apply(op, primals, params)
         multi = type(out) is tuple or type(out) is list
-        outs = (
-            [_new(o, level, VersionCounter()) for o in out] if multi else [_new(out, level, VersionCounter())]
-        )
+        outs = [_new(o, level, [0]) for o in out] if multi else [_new(out, level, [0])]
         if op.view:
             _mark_view(outs[0], operands[0], op, params, primals[0], level)
         if record and is_grad_enabled():
@@ -385,7 +383,9 @@ def _init(t, data, level, counter):
 def _new(data, level, counter) -> Tensor:
     """A Tensor for a value (the constructor's checks, skipped: this is the hot path)."""
     t = object.__new__(Tensor)
-    _init(t, data, level, counter)
+    t._data, t.level, t._vc = data, level, counter
+    t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
+    t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
     return t
 
 
@@ -412,17 +412,18 @@ def _record(op, params, operands, primals, out, outs, level, multi):
         e = edge(x) if type(x) is Tensor and x.level == level else None
         edges.append(e)
         needs.append(e is not None)
+    edges, needs = tuple(edges), tuple(needs)
     read_in, read_out = reads(op, needs)
     saved_in = []
     for x, p, e, r in zip(operands, primals, edges, read_in):
         if not r and hasattr(p, "dtype"):
-            saved_in.append(spec_of(p))
+            saved_in.append(stand_in(p))
         elif type(x) is Tensor and x.level == level:
             saved_in.append(SavedValue(p, x._vc, e, e is not None))
         else:
             saved_in.append(p)  # a constant at this level
-    node = OpNode(op, params, tuple(edges), saved_in, None, len(outs) if multi else 0)
-    node.saved_out = [SavedValue(t._data, t._vc, None, True) if read_out else spec_of(t._data) for t in outs]
+    saved_out = [SavedValue(t._data, t._vc, None, True) if read_out else stand_in(t._data) for t in outs]
+    node = OpNode(op, params, edges, needs, saved_in, saved_out, len(outs) if multi else 0)
     for i, t in enumerate(outs):
         t._grad_fn, t._output_nr, t._requires_grad = node, i, True
 
@@ -447,7 +448,7 @@ def _mark_view(out, x, op, params, primal, level):
         and np.may_share_memory(out._data, primal)
     ):
         return
-    step = (op, params, spec_of(primal), spec_of(out._data))
+    step = (op, params, stand_in(primal), stand_in(out._data))
     if x._view is None:
         base, steps = x, (step,)
     else:
@@ -466,14 +467,14 @@ def _refresh_view(v):
         v._grad_fn, v._requires_grad = None, False
         return
     link = base_edge
-    for op, params, spec_in, spec_out in view.steps:
-        link = (OpNode(op, params, (link,), [spec_in], [spec_out], 0), 0)
+    for op, params, x, y in view.steps:
+        link = (OpNode(op, params, (link,), (True,), [x], [y], 0), 0)
     _set_history(v, link[0], 0)
 
 
 def _rebuilt(value, level, history):
     """A saved value as a Tensor that leads back into the graph (for create_graph)."""
-    t = _new(value, level, VersionCounter())
+    t = _new(value, level, [0])
     t._requires_grad = True
     node, nr = history
     if type(node) is AccumulateGrad:

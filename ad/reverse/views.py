@@ -14,8 +14,8 @@ from ad import rules
 
 
 class View:
-    """The base a view's memory belongs to, and the view ops (op, params, input spec,
-    output spec) that lead from the base to the view, in order."""
+    """The base a view's memory belongs to, and the view ops that lead from the base to the
+    view, in order: (op, params, and stand-ins for the op's input and output)."""
 
     __slots__ = ("base", "steps", "version")
 
@@ -26,17 +26,17 @@ class View:
 
     def forward(self, x, batched=False):
         """x read through the view ops (x shaped like the base, or k of them)."""
-        for op, params, spec_in, spec_out in self.steps:
-            x = rules.jvp(op, [x], [spec_in.stand_in()], spec_out.stand_in(), params, batched)
+        for op, params, x_in, y in self.steps:
+            x = rules.jvp(op, [x], [x_in], y, params, batched)
         return x
 
     def transpose(self, ct, batched=False):
         """The transpose of `forward`: ct shaped like the view, placed into the base's shape."""
-        for op, params, spec_in, spec_out in reversed(self.steps):
-            (ct,) = rules.vjp(op, ct, [spec_in.stand_in()], spec_out.stand_in(), params, batched)
+        for op, params, x_in, y in reversed(self.steps):
+            (ct,) = rules.vjp(op, ct, [x_in], y, params, batched)
         return ct
 
     def region(self) -> np.ndarray:
         """A boolean mask, shaped like the base, of the elements the view covers."""
-        ones = np.ones(self.steps[0][2].shape)  # a mask: its dtype is not the base's concern
+        ones = np.ones(np.shape(self.steps[0][2]))  # a mask: its dtype is not the base's concern
         return self.transpose(self.forward(ones)) != 0

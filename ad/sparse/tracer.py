@@ -170,6 +170,19 @@ class Pattern(Box):
         return type(out)(boxes) if isinstance(out, tuple | list) else boxes[0]
 
 
+def dependence(op) -> str:
+    """How detection pushes dependence through op (the sparsity column of `python -m ad ops`)."""
+    if op.kind == "general":
+        return "linear map" if not op.reads_values else "dense"
+    return {
+        "elementwise": "per element",
+        "linear": "linear map",
+        "bilinear": "bilinear",
+        "nondiff": "none",
+        "composite": "its parts",
+    }[op.kind]
+
+
 def _record_cross(op, tr: Trace, node: int, rows, parts: list, traced: list) -> None:
     """Where this op's second derivative can be nonzero, for the Hessian (conservatively)."""
     if op.kind == "elementwise":

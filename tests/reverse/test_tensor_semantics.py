@@ -258,3 +258,32 @@ def test_no_grad_also_works_as_a_decorator():
 
     y = update(ad.tensor([1.0], requires_grad=True))
     assert not y.requires_grad and ad.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        lambda x, u: (x + u).sum(),  # add hands one cotangent to both leaves
+        lambda x, u: (x * 1.0 + u * 1.0).sum(),
+        lambda x, u: (x @ np.eye(3) + u).sum(),
+        lambda x, u: np.sum(np.tanh(x) + np.tanh(u)),
+    ],
+)
+def test_leaf_gradients_never_share_memory(program):
+    x = ad.tensor(np.linspace(0.1, 0.3, 3), requires_grad=True)
+    u = ad.tensor(np.linspace(0.4, 0.6, 3), requires_grad=True)
+    program(x, u).backward()
+    assert not np.shares_memory(x.grad.numpy(), u.grad.numpy())
+    before = x.grad.numpy().copy()
+    u.grad.zero_()
+    np.testing.assert_array_equal(x.grad.numpy(), before)
+
+
+def test_leaf_gradient_never_shares_memory_with_the_callers_cotangent():
+    x = ad.tensor(np.ones(3), requires_grad=True)
+    v = np.array([1.0, 2.0, 3.0])
+    (x * 1.0).backward(gradient=v)
+    (x + 0.0).backward(gradient=v)
+    assert not np.shares_memory(x.grad.numpy(), v)
+    np.testing.assert_array_equal(v, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 6.0])
