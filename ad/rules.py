@@ -142,11 +142,10 @@ def vjp(op, ct, primals, out, params, batched=False, needs=None):
         k = _batch_size(ct if isinstance(ct, tuple | list) else [ct])
         return _stack([vjp(op, _index(ct, i), primals, out, params, False, needs) for i in range(k)])
     if op.kind == "elementwise":
-        needs = needs or [True] * len(primals)
-        cts = tuple(
-            unbroadcast(_scale(ct, d, primals, out), tuple(shape(x)), batched) if need else None
-            for d, x, need in zip(op.derivs, primals, needs)
-        )
+        cts = []
+        for d, x, need in zip(op.derivs, primals, needs or (True,) * len(primals)):
+            cts.append(unbroadcast(_scale(ct, d, primals, out), tuple(shape(x)), batched) if need else None)
+        cts = tuple(cts)
     elif op.vjp_takes_needs:
         cts = tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
     else:

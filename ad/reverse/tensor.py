@@ -19,7 +19,10 @@ _state = threading.local()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    try:  # cheaper than getattr with a default on the hot path
+        return _state.enabled
+    except AttributeError:  # a thread that never set it: grad mode is on by default
+        return True
 
 
 class _grad_mode:
