@@ -144,41 +144,30 @@ def _quantile(name, a, q, axis, method, keepdims, skip_nan, scale, options):
     return stats.finish(_order_statistic(stats, q, method, weak), keepdims, lead)
 
 
-def _options(method, interpolation, weights):
-    """NumPy's options ad does not take: weights (inverted_cdf only) and the old interpolation=."""
-    if interpolation is not None:
-        raise NotImplementedError(
-            f"interpolation={interpolation!r} is deprecated in NumPy; pass method= instead"
-        )
-    return {"weights": weights}
-
-
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
-             weights=None, interpolation=None):  # fmt: skip
+             weights=None):  # fmt: skip
     """The q-th quantiles along axis, by NumPy's method (default: linear interpolation)."""
-    opts = _options(method, interpolation, weights)
-    return _quantile("quantile", a, q, axis, method, keepdims, False, 1, {"out": out, **opts})
+    return _quantile("quantile", a, q, axis, method, keepdims, False, 1, {"out": out, "weights": weights})
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
-               weights=None, interpolation=None):  # fmt: skip
+               weights=None):  # fmt: skip
     """quantile(a, q / 100)."""
-    opts = _options(method, interpolation, weights)
-    return _quantile("percentile", a, q, axis, method, keepdims, False, 100, {"out": out, **opts})
+    return _quantile("percentile", a, q, axis, method, keepdims, False, 100, {"out": out, "weights": weights})
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
-                weights=None, interpolation=None):  # fmt: skip
+                weights=None):  # fmt: skip
     """quantile of the entries that are not NaN."""
-    opts = _options(method, interpolation, weights)
-    return _quantile("nanquantile", a, q, axis, method, keepdims, True, 1, {"out": out, **opts})
+    return _quantile("nanquantile", a, q, axis, method, keepdims, True, 1, {"out": out, "weights": weights})
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
-                  weights=None, interpolation=None):  # fmt: skip
+                  weights=None):  # fmt: skip
     """percentile of the entries that are not NaN."""
-    opts = _options(method, interpolation, weights)
-    return _quantile("nanpercentile", a, q, axis, method, keepdims, True, 100, {"out": out, **opts})
+    return _quantile(
+        "nanpercentile", a, q, axis, method, keepdims, True, 100, {"out": out, "weights": weights}
+    )
 
 
 def _median(name, a, axis, out, keepdims, skip_nan):
