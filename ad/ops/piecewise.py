@@ -4,7 +4,7 @@ import numpy as np
 
 from ad import rules
 from ad.ops.update import setitem
-from ad.registry import composite, elementwise
+from ad.registry import composite, general
 from ad.trace import Box, raw
 
 
@@ -116,6 +116,31 @@ def _nan_to_num(x, nan, posinf, neginf):
     return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
 
 
+def _filled_from(x) -> tuple:
+    """Where each operand gives the value: x where finite, each fill value where it replaces."""
+    inf = np.isinf(x)
+    return np.isfinite(x), np.isnan(x), inf & ~np.signbit(x), inf & np.signbit(x)
+
+
+def _nan_to_num_jvp(ts, xs, out, p, batched):
+    """Each entry's tangent is picked from the operand that gave its value (as where's is), so
+    that a replaced entry has tangent 0 even when x's tangent there is infinite or NaN."""
+    x, acc = xs[0], None
+    for t, operand, mask in zip(ts, xs, _filled_from(x)):
+        if t is not None:
+            term = np.where(mask, rules.align(t, rules.ndim(operand), rules.ndim(x), batched), 0.0)
+            acc = term if acc is None else acc + term
+    return acc
+
+
+def _nan_to_num_vjp(g, xs, out, p, batched, needs):
+    """The cotangent of each operand: g where it gave the value, 0 elsewhere (summed for a fill value)."""
+    return tuple(
+        rules.unbroadcast(np.where(mask, g, 0.0), tuple(rules.shape(operand)), batched) if need else None
+        for operand, mask, need in zip(xs, _filled_from(xs[0]), needs)
+    )
+
+
 def _real_if_close(a, tol=100):
     """real(a) when every imaginary part is below tol (in machine epsilons when tol > 1), else a."""
     v = raw(a)
@@ -170,15 +195,12 @@ composite("piecewise", np.piecewise, _piecewise, examples=_piecewise_examples, d
           complex=True, doc="constant conditions; each function sees only the entries where its condition "
                             "is the last to hold (no NaN from values NumPy overwrites)")
 composite("interp", np.interp, _interp, examples=_interp_examples, analytic=False, smooth=False,
-          doc="differentiable in x, fp, left and right; xp is constant. d/dx: the segment's slope (the "
-              "right one at a sample point, the last one at xp[-1]), 0 outside [xp[0], xp[-1]]")
-elementwise("nan_to_num", np.nan_to_num,
-            lambda x, nan, posinf, neginf, y: np.isfinite(x),
-            lambda x, nan, posinf, neginf, y: np.isnan(x),
-            lambda x, nan, posinf, neginf, y: np.isinf(x) & ~np.signbit(x),
-            lambda x, nan, posinf, neginf, y: np.isinf(x) & np.signbit(x),
-            impl=_nan_to_num, parse=_nan_to_num_parse, examples=_nan_to_num_examples, analytic=False,
-            doc="d/dx: 1 where x is finite, 0 where replaced; each fill value gets the entries it fills")
+          doc="differentiable in x, fp, left and right (when x or fp is traced), not in xp. d/dx: the "
+              "segment's slope (the right one at a sample, the last one at xp[-1]), 0 outside the samples")
+general("nan_to_num", np.nan_to_num, _nan_to_num_jvp, _nan_to_num_vjp, impl=_nan_to_num,
+        parse=_nan_to_num_parse, examples=_nan_to_num_examples, analytic=False,
+        doc="d/dx: 1 where x is finite, 0 where replaced (picked, as where's); each fill value (when x is "
+            "traced) gets the entries it fills")
 composite("real_if_close", np.real_if_close, _real_if_close, examples=_real_if_close_examples, analytic=False,
           complex=True, doc="real(a) or a, chosen on a's value")
 # fmt: on

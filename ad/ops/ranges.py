@@ -48,16 +48,22 @@ def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axi
     div = num - 1 if endpoint else num
     delta = stop - start
     j = np.arange(num, dtype=dt).reshape((-1,) + (1,) * rules.ndim(delta))
-    if div > 0:
+    if div <= 0:  # 0 or 1 sample with endpoint: no step
+        step, scale, d = np.nan, np.multiply, delta
+    else:
         step = delta / div
         # a denormal delta makes step 0: scale j first, as NumPy does, so the samples still differ
-        y = j / div * delta if np.any(raw(step) == 0) else j * step
-    else:  # 0 or 1 sample with endpoint: no step
-        step = np.nan
-        y = j * delta
-    y = y + start
+        tiny = np.any(raw(step) == 0)
+        d = delta if tiny else step
+        scale = (lambda j, d: j / div * d) if tiny else np.multiply
+    # Sample 0 is start + 0 * step. That product enters as a constant (0, or NaN where step is
+    # not finite, as in NumPy), so that no structural zero meets an infinite cotangent (0 * inf).
+    parts = [scale(j[:1], raw(d)) + start]
     if endpoint and num > 1:  # the last sample is stop exactly, not start + div * step
-        y = np.concatenate([y[:-1], _first(stop, tuple(rules.shape(y))[1:])])
+        parts += [scale(j[1:-1], d) + start, _first(stop, tuple(rules.shape(delta)))]
+    else:
+        parts.append(scale(j[1:], d) + start)
+    y = np.concatenate(parts)
     if axis != 0:
         y = np.moveaxis(y, 0, axis)
     return (y, step) if retstep else y
@@ -115,11 +121,15 @@ def _linspace_examples(rng):
 
 
 def _logspace_examples(rng):
+    # The first two differentiate one operand each: where powers overflow (the edges test
+    # start = 1e300), <w, J u> with start and stop both differentiated is inf - inf, which the
+    # two modes group differently; with one operand it is the same sum in both.
     a, b = rng.uniform(-1, 1, 2)
     return [
+        ((a, 2), {"num": 4}),
+        ((-1, 1, 3, True, rng.uniform(1.5, 3.0)), {}),
         ((a, b), {"num": 4}),
         ((rng.uniform(-1, 1, 2), b, 3, False), {"base": rng.uniform(1.5, 3.0, 2), "axis": 1}),
-        ((a, b, 3, True, rng.uniform(1.5, 3.0)), {}),
     ]
 
 
