@@ -60,7 +60,10 @@ def test_an_executor_inside_another_transform_is_refused():
 def test_a_dask_local_cluster_of_two_processes_gives_exactly_the_serial_results():
     distributed = pytest.importorskip("distributed")
     serial = _all(None)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         _assert_equal(_all(client.get_executor()), serial)
