@@ -53,6 +53,9 @@ def _operator(func):
     return forward, reflected
 
 
+_power, _rpower = _operator(np.power)
+
+
 class Box:
     """A value being differentiated: dispatch for NumPy's protocols and Python's operators."""
 
@@ -164,7 +167,16 @@ class Box:
     __sub__, __rsub__ = _operator(np.subtract)
     __mul__, __rmul__ = _operator(np.multiply)
     __truediv__, __rtruediv__ = _operator(np.true_divide)
-    __pow__, __rpow__ = _operator(np.power)
+    __rpow__ = _rpower
+
+    def __pow__(self, o, mod=None):
+        if mod is not None:
+            raise TypeError(
+                "ad: pow(x, y, mod) is not supported on traced values (nor on NumPy arrays); "
+                "write (x ** y) % mod"
+            )
+        return _power(self, o)
+
     __matmul__, __rmatmul__ = _operator(np.matmul)
     __mod__, __rmod__ = _operator(np.remainder)
     __floordiv__, __rfloordiv__ = _operator(np.floor_divide)
@@ -202,10 +214,30 @@ class Box:
 
     __hash__ = object.__hash__
 
-    # -- the ndarray methods users reach for ----------------------------------------------
+    # -- the ndarray methods: each is the registered op of NumPy's function of that name ---
+    # Signatures are ndarray's. out= is refused; dtype= casts first (x.sum(dtype=d) is
+    # x.astype(d).sum()); other options NumPy accepts go to the op, which refuses those it
+    # does not differentiate through (initial=, where=, ...) with a NotImplementedError.
+    def copy(self, order="C"):
+        return dispatch(np.copy, (self,), {"order": order})
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        """x cast to dtype. To a float or complex dtype it is differentiable (float64 -> float32
+        casts the tangent too); to an integer or bool dtype the result is a plain array of zero
+        derivative. Complex to real keeps the real part with NumPy's ComplexWarning, as NumPy and
+        JAX do; its derivative is the real part's."""
+        return dispatch(np.ndarray.astype, (self, dtype, order, casting, subok, copy))
+
     @property
     def T(self):
         return dispatch(np.transpose, (self,))
+
+    @property
+    def mT(self):
+        """The transpose of the last two axes: each matrix of a stack transposed."""
+        if self.ndim < 2:
+            raise ValueError("matrix transpose with ndim < 2 is undefined")
+        return dispatch(np.swapaxes, (self, -2, -1))
 
     @property
     def real(self):
@@ -220,57 +252,157 @@ class Box:
 
     conjugate = conj
 
-    def sum(self, axis=None, keepdims=False):
-        return dispatch(np.sum, (self,), {"axis": axis, "keepdims": keepdims})
-
-    def mean(self, axis=None, keepdims=False):
-        return dispatch(np.mean, (self,), {"axis": axis, "keepdims": keepdims})
-
-    def prod(self, axis=None, keepdims=False):
-        return dispatch(np.prod, (self,), {"axis": axis, "keepdims": keepdims})
-
-    def max(self, axis=None, keepdims=False):
-        return dispatch(np.max, (self,), {"axis": axis, "keepdims": keepdims})
-
-    def min(self, axis=None, keepdims=False):
-        return dispatch(np.min, (self,), {"axis": axis, "keepdims": keepdims})
-
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return dispatch(np.var, (self,), {"axis": axis, "ddof": ddof, "keepdims": keepdims})
-
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return dispatch(np.std, (self,), {"axis": axis, "ddof": ddof, "keepdims": keepdims})
-
-    def reshape(self, *shape):
+    def reshape(self, *shape, order="C", copy=None):
         shape = shape[0] if len(shape) == 1 else shape
-        return dispatch(np.reshape, (self, shape))
-
-    def ravel(self):
-        return dispatch(np.ravel, (self,))
-
-    flatten = ravel
+        if copy is False and not np.may_share_memory(np.reshape(raw(self), shape), raw(self)):
+            raise ValueError("Unable to avoid creating a copy while reshaping.")
+        out = dispatch(np.reshape, (self, shape), {"order": order})
+        return dispatch(np.copy, (out,)) if copy else out
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 else (axes or None)
         return dispatch(np.transpose, (self, axes))
 
+    def swapaxes(self, axis1, axis2, /):
+        return dispatch(np.swapaxes, (self, axis1, axis2))
+
+    def flatten(self, order="C"):
+        """x flattened, as a copy (ravel returns a view where it can)."""
+        return dispatch(np.copy, (dispatch(np.ravel, (self, order)),))
+
+    def ravel(self, order="C"):
+        return dispatch(np.ravel, (self, order))
+
     def squeeze(self, axis=None):
         return dispatch(np.squeeze, (self, axis))
 
-    def dot(self, o):
-        return dispatch(np.dot, (self, o))
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+        return _method(np.sum, self, out, dtype, axis=axis, keepdims=keepdims, initial=initial, where=where)
 
-    def cumsum(self, axis=None):
-        return dispatch(np.cumsum, (self, axis))
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+        return _method(np.mean, self, out, dtype, axis=axis, keepdims=keepdims, where=where)
 
-    def clip(self, a_min=None, a_max=None):
-        return dispatch(np.clip, (self, a_min, a_max))
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None):
+        return _method(
+            np.std, self, out, dtype, axis=axis, ddof=ddof, keepdims=keepdims, where=where, mean=mean
+        )
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None):
+        return _method(
+            np.var, self, out, dtype, axis=axis, ddof=ddof, keepdims=keepdims, where=where, mean=mean
+        )
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+        return _method(np.prod, self, out, dtype, axis=axis, keepdims=keepdims, initial=initial, where=where)
+
+    def max(self, axis=None, out=None, keepdims=False, initial=None, where=True):
+        return _method(np.max, self, out, axis=axis, keepdims=keepdims, initial=initial, where=where)
+
+    def min(self, axis=None, out=None, keepdims=False, initial=None, where=True):
+        return _method(np.min, self, out, axis=axis, keepdims=keepdims, initial=initial, where=where)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        return _method(np.cumsum, self, out, dtype, axis=axis)
+
+    def cumprod(self, axis=None, dtype=None, out=None):
+        return _method(np.cumprod, self, out, dtype, axis=axis)
+
+    def all(self, axis=None, out=None, keepdims=False, *, where=True):
+        return _method(np.all, self, out, axis=axis, keepdims=keepdims, where=where)
+
+    def any(self, axis=None, out=None, keepdims=False, *, where=True):
+        return _method(np.any, self, out, axis=axis, keepdims=keepdims, where=where)
+
+    def argmax(self, axis=None, out=None, *, keepdims=False):
+        return _method(np.argmax, self, out, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, out=None, *, keepdims=False):
+        return _method(np.argmin, self, out, axis=axis, keepdims=keepdims)
+
+    def dot(self, other, /, out=None):
+        _refuse_out("dot", out)
+        return dispatch(np.dot, (self, other))
+
+    def clip(self, min=None, max=None, out=None, **kwargs):
+        _refuse_out("clip", out)
+        return dispatch(np.clip, (self, min, max), kwargs)
+
+    def round(self, decimals=0, out=None):
+        """x rounded to decimals: a plain array of zero derivative (piecewise constant)."""
+        _refuse_out("round", out)
+        return dispatch(np.round, (self, decimals))
+
+    def __round__(self, ndigits=None):
+        if ndigits is None:  # a Python int, as round() of a NumPy scalar gives: a concretization
+            return round(np.asarray(self._concrete("round(x)", _INT_FIX)).item())
+        return dispatch(np.round, (self, ndigits))
+
+    def repeat(self, repeats, /, axis=None):
+        return dispatch(np.repeat, (self, repeats, axis))
+
+    def take(self, indices, /, axis=None, out=None, mode="raise"):
+        _refuse_out("take", out)
+        return dispatch(np.take, (self, indices), {"axis": axis, "mode": mode})
 
     def diagonal(self, offset=0, axis1=0, axis2=1):
         return dispatch(np.diagonal, (self, offset, axis1, axis2))
 
-    def trace(self, offset=0, axis1=0, axis2=1):
-        return dispatch(np.trace, (self, offset, axis1, axis2))
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        return _method(np.trace, self, out, dtype, offset=offset, axis1=axis1, axis2=axis2)
+
+    def nonzero(self):
+        return dispatch(np.nonzero, (self,))
+
+    # NumPy's in-place methods. A Tensor records the write (its _inplace, as for x += y); a
+    # Dual, or a value being compiled, has no memory of its own to write.
+    def sort(self, axis=-1, kind=None, order=None, *, stable=None):
+        """Sort x in place along axis, recorded as np.sort (a permutation of x); returns None."""
+        if axis is None:
+            raise TypeError(
+                "x.sort(axis=None): an in-place sort needs an integer axis; np.sort(x, axis=None) flattens"
+            )
+        _in_place(self, "sort", "y = np.sort(x, axis=...)")
+        self._inplace(lambda x: dispatch(np.sort, (x, axis, kind, order), {"stable": stable}))
+
+    def fill(self, value):
+        """Set every entry of x to the scalar value, in place; the derivative flows to value."""
+        if np.ndim(value) != 0:
+            raise ValueError(
+                f"x.fill needs a scalar value; got shape {np.shape(value)}: write x[...] = value"
+            )
+        _in_place(
+            self, "fill", "y = np.full_like(x, value), or np.broadcast_to(value, x.shape) for a traced value"
+        )
+        self._inplace(lambda x, v: dispatch(np.where, (True, v, x)), value)
+
+
+def _refuse_out(name: str, out):
+    if out is not None:
+        raise NotImplementedError(
+            f"ad: x.{name}(..., out=...) would write a traced value into a plain array and drop "
+            f"its derivative; assign the result instead: y = x.{name}(...)"
+        )
+
+
+def _method(func, x, out, dtype=None, **options):
+    """func(x, **options) as ndarray's method of that name calls it: out= refused, dtype= a
+    cast first, and options at NumPy's defaults (None, where=True) left out."""
+    _refuse_out(func.__name__, out)
+    if dtype is not None:
+        x = x.astype(dtype)
+    given = {k: v for k, v in options.items() if v is not None}
+    if given.get("where") is True:
+        del given["where"]
+    return dispatch(func, (x,), given)
+
+
+def _in_place(x: Box, name: str, fix: str):
+    """Refuse NumPy's in-place method `name` on a box that has no memory of its own to write."""
+    if x.mode != "reverse":
+        raise TypeError(
+            f"ad: x.{name}() changes x in place, and a {x.mode}-mode value is never changed in "
+            f"place (only a Tensor records in-place writes): write {fix} instead"
+        )
 
 
 _BUILD_ARRAYS = (

@@ -3,6 +3,7 @@
 from ad.ops import (  # noqa: F401
     arithmetic,
     assembly,
+    casts,
     complex_parts,
     contractions,
     differences,

@@ -1,4 +1,4 @@
-"""Reductions and scans: sum, mean, prod, max/min, var/std, cumsum, cumprod; argmax/argmin (nondiff).
+"""Reductions and scans: sum, mean, prod, max/min, var/std, cumsum, cumprod; argmax/argmin, all/any (nondiff).
 
 `parse` turns every axis into a tuple of negative axes (`reduced_axes`), so each rule
 indexes the same axes whether or not a tangent carries a leading batch axis.
@@ -262,4 +262,6 @@ general("cumprod", np.cumprod, _cumprod_jvp, _cumprod_vjp, parse=_parse_cumprod,
         doc="derivative prod_{l <= i, l != j} x_l (right at zeros; O(n^2) memory along the axis)")
 nondiff("argmax", np.argmax, complex=True, doc="index of the max: a constant")
 nondiff("argmin", np.argmin, complex=True, doc="index of the min: a constant")
+nondiff("all", np.all, complex=True, doc="whether every entry is nonzero: a constant")
+nondiff("any", np.any, complex=True, doc="whether some entry is nonzero: a constant")
 # fmt: on
