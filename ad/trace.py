@@ -354,7 +354,7 @@ class Box:
         return dispatch(np.nonzero, (self,))
 
     # NumPy's in-place methods. A Tensor records the write (its _inplace, as for x += y); a
-    # Dual, or a value being compiled, has no memory of its own to write.
+    # Dual, or a value being compiled, refuses: only a Tensor's history records writes.
     def sort(self, axis=-1, kind=None, order=None, *, stable=None):
         """Sort x in place along axis, recorded as np.sort (a permutation of x); returns None."""
         if axis is None:
@@ -397,7 +397,7 @@ def _method(func, x, out, dtype=None, **options):
 
 
 def _in_place(x: Box, name: str, fix: str):
-    """Refuse NumPy's in-place method `name` on a box that has no memory of its own to write."""
+    """Refuse NumPy's in-place method `name` on any box but a Tensor."""
     if x.mode != "reverse":
         raise TypeError(
             f"ad: x.{name}() changes x in place, and a {x.mode}-mode value is never changed in "
