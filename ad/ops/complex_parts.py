@@ -45,9 +45,9 @@ def _angle_partial(x, y):
 
 
 # fmt: off
-linear("real", np.real, _real_transpose, batched_impl=np.real, analytic=False, complex=True,
+linear("real", np.real, _real_transpose, batched_impl=np.real, analytic=False, complex=True, view=True,
        doc="JVP Re(t); VJP Re(ct)")
-linear("imag", np.imag, _imag_transpose, batched_impl=np.imag, analytic=False, complex=True,
+linear("imag", np.imag, _imag_transpose, batched_impl=np.imag, analytic=False, complex=True, view=True,
        doc="JVP Im(t); VJP -i Re(ct)")
 linear("conj", np.conjugate, _conj_transpose, batched_impl=np.conjugate, analytic=False, complex=True,
        doc="also np.conj; JVP conj(t); VJP conj(ct)")

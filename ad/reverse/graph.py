@@ -260,11 +260,11 @@ class CopySlices(Node):
         base_edge, result_edge = self.next_edges
         to_base = to_result = None
         if base_edge is not None:
-            if self._region is None:
+            if self._region is None and not self.view.is_part:
                 self._region = self.view.region()
-            to_base = np.where(self._region, 0, ct)
+            to_base = self.view.outside(ct, self._region, sweep.batched)
         if result_edge is not None:
-            to_result = self.view.forward(ct, sweep.batched)
+            to_result = self.view.read(ct, sweep.batched)
         return [to_base, to_result]
 
 

@@ -40,3 +40,27 @@ class View:
         """A boolean mask, shaped like the base, of the elements the view covers."""
         ones = np.ones(np.shape(self.steps[0][2]))  # a mask: its dtype is not the base's concern
         return self.transpose(self.forward(ones)) != 0
+
+    @property
+    def is_part(self) -> bool:
+        """Whether the view is a real part of complex memory (`.real`, `.imag`), not a
+        selection of elements."""
+        return any(x.dtype.kind == "c" and y.dtype.kind != "c" for _, _, x, y in self.steps)
+
+    def read(self, ct, batched=False):
+        """The cotangent of what was written through the view, given the base's.
+
+        Cotangents follow JAX's convention, in which the transpose of an R-linear map t -> a t
+        + b conj(t) is ct -> a ct + conj(b) conj(ct); so a map that is not C-linear (taking a
+        real part) is read as conj(V(conj(ct))), which for a selection of elements is V(ct)."""
+        if getattr(ct, "dtype", None) is None or ct.dtype.kind != "c":
+            return self.forward(ct, batched)
+        return np.conj(self.forward(np.conj(ct), batched))
+
+    def outside(self, ct, region, batched=False):
+        """The cotangent of the base's old value, given the new base's: zero where the view
+        wrote. For a real part of complex memory the rest is the other part: ct minus the
+        transpose of what `read` takes."""
+        if self.is_part:
+            return ct - self.transpose(self.read(ct, batched), batched)
+        return np.where(region, 0, ct)

@@ -283,3 +283,38 @@ def test_create_graph_through_a_view_write_matches_pytorch():
 
 def _grad_of(g):
     return np.asarray(g.detach().numpy())
+
+
+def _write_through_real_and_imaginary_parts(T, real):
+    x = T([1.0, 2.0], True)
+    w = T([0.5, -1.0], True)
+    y = x * (1 + 1j)
+    re = real(y)  # a view of the real parts of y's memory
+    re *= w
+    im = y.imag
+    im *= 2
+    (abs(y) ** 2).sum().backward()
+    # y = x w + 2 i x, |y|^2 = x^2 w^2 + 4 x^2
+    return [x, w], [[8.5, 20.0], [1.0, -8.0]]
+
+
+def test_writes_through_real_and_imaginary_parts_by_hand():
+    leaves, expected = _write_through_real_and_imaginary_parts(_ad, np.real)
+    for t, want in zip(leaves, expected):
+        np.testing.assert_allclose(_grad(t), want, rtol=1e-12)
+
+
+def test_writes_through_real_and_imaginary_parts_match_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, _ = _write_through_real_and_imaginary_parts(_ad, np.real)
+    theirs, _ = _write_through_real_and_imaginary_parts(
+        lambda d, r=False: torch.tensor(d, dtype=torch.float64, requires_grad=r), torch.real
+    )
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(_grad(a), b.grad.numpy(), rtol=1e-12)
+
+
+def test_real_and_imaginary_parts_share_the_version_counter():
+    y = _ad([1.0, 2.0]) * (1 + 2j)
+    r, i = np.real(y), y.imag
+    assert np.shares_memory(r.data, y.data) and r._vc is y._vc and i._vc is y._vc
