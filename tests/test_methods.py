@@ -406,3 +406,27 @@ def test_properties_and_operators_exist():
         assert isinstance(inspect.getattr_static(Box, name), property), name
     for name in OPERATORS:
         assert callable(getattr(Box, f"__{name}__")), name
+
+
+# -- a program written as users write it ---------------------------------------------------
+
+
+def _program(x, xp=np, dtype=np.float32):
+    y = x.copy().astype(dtype)
+    return (xp.tanh(y).reshape(2, 3).T.mean(axis=1) ** 2).sum()
+
+
+def test_a_program_with_copy_and_astype_float32_is_its_float64_twin_to_float32_rounding():
+    x = np.linspace(-1.0, 1.5, 6)
+    g = ad.grad(_program)(x)
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, ad.grad(lambda v: _program(v, dtype=np.float64))(x), rtol=1e-6)
+    np.testing.assert_allclose(ad.jacfwd(_program)(x), g, rtol=1e-6)
+
+
+def test_a_program_with_copy_and_astype_float32_against_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    x = np.linspace(-1.0, 1.5, 6)
+    expected = jax.jit(jax.grad(lambda v: _program(v, jax.numpy)))(x)
+    np.testing.assert_allclose(ad.grad(_program)(x), expected, rtol=1e-6)
