@@ -318,3 +318,17 @@ def test_real_and_imaginary_parts_share_the_version_counter():
     y = _ad([1.0, 2.0]) * (1 + 2j)
     r, i = np.real(y), y.imag
     assert np.shares_memory(r.data, y.data) and r._vc is y._vc and i._vc is y._vc
+
+
+@pytest.mark.parametrize("op", [op for op in ad.registry.all_ops() if op.view], ids=lambda op: op.name)
+def test_every_view_op_shares_the_counter_exactly_when_numpy_shares_memory(op):
+    from ad.testing import examples
+    from ad.trace import apply
+
+    for operands, params in examples(op):
+        base = np.array(operands[0], dtype=complex if op.name in ("real", "imag") else float)
+        t = ad.tensor(base)
+        out = apply(op, (t, *operands[1:]), params)
+        outs = out if isinstance(out, tuple | list) else [out]
+        shares = np.shares_memory(outs[0].data, t.data)
+        assert (outs[0]._vc is t._vc) == shares, f"{op.name}{params}: counter shared != memory shared"
