@@ -454,7 +454,7 @@ def _sort_examples(rng):
 # fmt: off
 _gather_op("getitem", np.ndarray.__getitem__, _getitem_parse, _getitem_examples,
            doc="x[index]: basic, integer-array and boolean indexing; VJP scatter-adds into zeros",
-           complex=True)
+           view=True, complex=True)
 SCATTER_ADD = linear("scatter_add", (), lambda ct, xs, out, p, batched: (gather(ct, p["index"], batched),),
                      impl=scatter_kernels.scatter_add, kernel=scatter_kernels,
                      batched_impl=lambda t, shape, index: scatter(t, shape, index, True),
@@ -470,7 +470,7 @@ linear("diag", np.diag, _diag_transpose, batched_impl=_diag_batched, parse=_diag
        examples=_diag_examples, doc="vector -> matrix (a scatter) or matrix -> its k-th diagonal (a gather)",
        complex=True)
 linear("diagonal", np.diagonal, _diagonal_transpose, batched_impl=np.diagonal, parse=_diagonal_parse,
-       examples=_diagonal_examples, complex=True)
+       examples=_diagonal_examples, complex=True, view=True)
 general("pad", np.pad, _pad_jvp, _pad_vjp, impl=_pad, parse=_pad_parse, examples=_pad_examples,
         doc="affine: constant mode embeds x (VJP crops); edge, reflect, symmetric, wrap gather from x",
         complex=True)

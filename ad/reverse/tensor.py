@@ -15,14 +15,16 @@ from ad.reverse.saved import SavedValue
 from ad.reverse.views import View
 from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, raw
 
-_state = threading.local()
+
+class _GradMode(threading.local):
+    enabled = True  # each thread's own, on until no_grad() turns it off (PyTorch's grad mode)
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    try:  # cheaper than getattr with a default on the hot path
-        return _state.enabled
-    except AttributeError:  # a thread that never set it: grad mode is on by default
-        return True
+    return _state.enabled
 
 
 class _grad_mode:
@@ -358,16 +360,19 @@ class Tensor(Box):
     # -- the engine ----------------------------------------------------------------------
     @classmethod
     def _process(cls, op, operands, params, level):
-        primals, record = [], False
+        primals, record, boxed = [], False, False
         for x in operands:
             if type(x) is Tensor and x.level == level:
-                primals.append(x._data)
                 if x._view is not None and x._view.version != x._vc[0]:
                     _refresh_view(x)
+                p = x._data
                 record = record or x._requires_grad
             else:
-                primals.append(x)
-        out = apply(op, primals, params)
+                p = x
+            boxed = boxed or isinstance(p, Box)
+            primals.append(p)
+        # Values of lower levels go through dispatch again; plain ones straight to NumPy.
+        out = apply(op, primals, params) if boxed else op.impl(*primals, **params)
         multi = type(out) is tuple or type(out) is list
         outs = [_new(o, level, [0]) for o in out] if multi else [_new(out, level, [0])]
         if op.view:
@@ -415,18 +420,22 @@ def _record(op, params, operands, primals, out, outs, level, multi):
         e = edge(x) if type(x) is Tensor and x.level == level else None
         edges.append(e)
         needs.append(e is not None)
-    edges, needs = tuple(edges), tuple(needs)
+    needs = tuple(needs)
     read_in, read_out = reads(op, needs)
     saved_in = []
     for x, p, e, r in zip(operands, primals, edges, read_in):
-        if not r and hasattr(p, "dtype"):
-            saved_in.append(stand_in(p))
-        elif type(x) is Tensor and x.level == level:
-            saved_in.append(SavedValue(p, x._vc, e, e is not None))
+        if r:
+            # a Tensor at this level is saved with its version; anything else is a constant
+            saved_in.append(
+                SavedValue(p, x._vc, e, e is not None) if type(x) is Tensor and x.level == level else p
+            )
         else:
-            saved_in.append(p)  # a constant at this level
-    saved_out = [SavedValue(t._data, t._vc, None, True) if read_out else stand_in(t._data) for t in outs]
-    node = OpNode(op, params, edges, needs, saved_in, saved_out, len(outs) if multi else 0)
+            saved_in.append(stand_in(p) if hasattr(p, "dtype") else p)
+    if read_out:
+        saved_out = [SavedValue(t._data, t._vc, None, True) for t in outs]
+    else:
+        saved_out = [stand_in(t._data) for t in outs]
+    node = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, len(outs) if multi else 0)
     for i, t in enumerate(outs):
         t._grad_fn, t._output_nr, t._requires_grad = node, i, True
 
