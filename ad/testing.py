@@ -142,7 +142,9 @@ def rule_vjp(op, operands, params, idx, ct, batched=False):
             """A rule is C-linear in its cotangent, even a complex one for a real output; the
             engine takes real cotangents for real outputs, so pull back both parts."""
             re, im = _parts(c, out)
-            return real_pullback(c) if im is None else [a + 1j * b for a, b in zip(real_pullback(re), real_pullback(im))]
+            if im is None:
+                return real_pullback(c)
+            return [a + 1j * b for a, b in zip(real_pullback(re), real_pullback(im))]
 
         if not batched:
             return list(pullback(ct))
@@ -159,7 +161,9 @@ def _parts(ct, out):
     pairs = list(zip(ct, out)) if isinstance(out, tuple | list) else [(ct, out)]
     if not any(np.iscomplexobj(c) and not np.iscomplexobj(raw(y)) for c, y in pairs):
         return ct, None
-    fix = [(np.real(c), np.imag(c)) if not np.iscomplexobj(raw(y)) else (c, np.zeros_like(c)) for c, y in pairs]
+    fix = [
+        (np.real(c), np.imag(c)) if not np.iscomplexobj(raw(y)) else (c, np.zeros_like(c)) for c, y in pairs
+    ]
     if not isinstance(out, tuple | list):
         return fix[0]
     return type(out)(f[0] for f in fix), type(out)(f[1] for f in fix)
