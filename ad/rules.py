@@ -23,7 +23,7 @@ def shape(x) -> tuple:
 
 def differentiable(dtype) -> bool:
     """Whether values of dtype have tangents: floating and complex; not int, bool, str or object."""
-    return np.issubdtype(dtype, np.inexact)
+    return np.dtype(dtype).kind in "fc"  # np.issubdtype(dtype, np.inexact), without its cost
 
 
 def tangent_dtype(x) -> np.dtype:

@@ -17,8 +17,15 @@ def reduced_axes(axis, ndim: int) -> tuple:
 
 
 def keep(g, axes, keepdims: bool):
-    """Restore the reduced axes of g as size-1 axes (g's keepdims form)."""
-    return g if keepdims or not axes else np.expand_dims(g, axes)
+    """Restore the reduced axes of g as size-1 axes (g's keepdims form); axes are negative,
+    so a leading batch axis of g stays in front."""
+    if keepdims or not axes:
+        return g
+    shape = list(np.shape(g))
+    nd = len(shape) + len(axes)
+    for a in sorted(a + nd for a in axes):
+        shape.insert(a, 1)
+    return np.reshape(g, shape)
 
 
 # logsumexp's derivative is softmax(x), computed by softmax itself: exp(x - logsumexp(x))
