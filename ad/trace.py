@@ -194,6 +194,16 @@ class Box:
     def __getitem__(self, index):
         return dispatch(np.ndarray.__getitem__, (self, index))
 
+    def __setitem__(self, index, value):
+        # The reverse-mode Tensor records item assignment (PyTorch's semantics); other traced
+        # values are immutable, as JAX's are: say how to write it out of place.
+        raise TypeError(
+            f"ad: x[...] = v on a traced value ({self.mode} mode) is not supported: build the "
+            "new value out of place, e.g. np.where(mask, v, x), np.concatenate([...]) or "
+            "ad.numpy.array([...]) (JAX's x.at[i].set(v)); reverse mode (ad.grad, ad.vjp, "
+            "ad.jacrev, ad.Tensor) records it"
+        )
+
     def __lt__(self, o):
         return dispatch(np.less, (self, o))
 

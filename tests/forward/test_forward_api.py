@@ -148,3 +148,14 @@ def test_push_tangents_returns_symbolic_zeros_for_outputs_without_a_tangent():
     )
     assert tree(out)[1].shape == (3,) and tangents[1] is None
     np.testing.assert_array_equal(tangents[0], [2.0, 2.0])
+
+
+def test_item_assignment_on_a_dual_raises_with_the_out_of_place_spelling():
+    def f(x):
+        y = x * 1.0
+        y[0] = 5.0
+        return np.sum(y)
+
+    with pytest.raises(TypeError, match=r"np\.where\(mask, v, x\)"):
+        ad.jacfwd(f)(np.ones(2))
+    np.testing.assert_array_equal(ad.grad(f)(np.ones(2)), [0.0, 1.0])  # reverse mode records it
