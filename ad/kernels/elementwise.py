@@ -86,7 +86,7 @@ def sigmoid_derivative(x, y):
     """sigmoid'(x) = y (1 - y)."""
     if _takes(y):
         return unary(_sigmoid_derivative, y)
-    return sigmoid_derivative_twin(x, y)
+    return sigmoid_derivative_twin(None, y)  # x unread: the reverse engine keeps y alone
 
 
 @jit
@@ -103,7 +103,7 @@ def tanh_derivative(x, y):
     """tanh'(x) = 1 - y^2."""
     if _takes(y):
         return unary(_tanh_derivative, y)
-    return tanh_derivative_twin(x, y)
+    return tanh_derivative_twin(None, y)  # x unread: the reverse engine keeps y alone
 
 
 # ---------------------------------------------------------------------------------------

@@ -109,7 +109,8 @@ def reads(op, needs: tuple) -> tuple[tuple, bool]:
     """Which operands, and whether the output, op's VJP reads for the cotangents in needs.
 
     Linear ops and constant partials read shapes only; an elementwise op reads what the
-    partials of the needed operands name (the partial of x*y in x reads y alone).
+    partials of the needed operands name (the partial of x*y in x reads y alone); a bilinear
+    op reads, for each needed operand, the other one (a @ b keeps b for a's cotangent).
     """
     key = (op.name, needs)
     found = _READS.get(key)
@@ -122,6 +123,8 @@ def _reads(op, needs):
     n = len(needs)
     if not op.reads_values:
         return (False,) * n, False
+    if op.kind == "bilinear":  # the cotangent of each operand is the other one, transposed
+        return (needs[1], needs[0]), False
     if op.kind != "elementwise":
         return (True,) * n, True
     per = [_arguments_read(d, n) if callable(d) else (False,) * (n + 1) for d in op.derivs]

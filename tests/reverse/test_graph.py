@@ -332,3 +332,26 @@ def test_every_view_op_shares_the_counter_exactly_when_numpy_shares_memory(op):
         outs = out if isinstance(out, tuple | list) else [out]
         shares = np.shares_memory(outs[0].data, t.data)
         assert (outs[0]._vc is t._vc) == shares, f"{op.name}{params}: counter shared != memory shared"
+
+
+# -- programs found by the random comparison with PyTorch (tests/reverse/test_random_programs.py)
+def test_writing_the_input_of_tanh_leaves_its_gradient_alone():
+    # tanh' = 1 - tanh^2 reads the output only, so a later write into the input is harmless
+    # (PyTorch saves only the output too).
+    x = _ad([0.5, -1.0], True)
+    y = x * 1
+    t = np.tanh(y)
+    y *= 3
+    t.sum().backward()
+    np.testing.assert_allclose(_grad(x), 1 - np.tanh([0.5, -1.0]) ** 2, rtol=1e-14)
+
+
+def test_writing_the_output_of_a_product_leaves_its_gradient_alone():
+    # The VJP of a @ b reads a and b, not a @ b: scaling the product afterwards is harmless.
+    a = _ad([[1.0, 2.0], [3.0, 4.0]], True)
+    b = _ad([5.0, -1.0], True)
+    y = a @ b
+    y *= 2
+    y.sum().backward()
+    np.testing.assert_allclose(_grad(a), [[10.0, -2.0], [10.0, -2.0]], rtol=1e-14)
+    np.testing.assert_allclose(_grad(b), [8.0, 12.0], rtol=1e-14)
