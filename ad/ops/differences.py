@@ -119,7 +119,7 @@ def _gradient_axes(axis, nd: int) -> tuple:
 def _gradient(f, *varargs, axis=None, edge_order=1):
     """df/dx along each axis by finite differences; one array for one axis, else a tuple."""
     f = _array(f)
-    if not isinstance(f, Box) and not np.issubdtype(f.dtype, np.inexact):
+    if not isinstance(f, Box) and not rules.differentiable(f.dtype):
         f = f.astype(np.float64)
     nd = rules.ndim(f)
     axes = _gradient_axes(axis, nd)
@@ -149,7 +149,7 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
         if rules.shape(h)[0] != n:
             raise ValueError("when 1d, distances must match the length of the corresponding dimension")
         h = _array(h)
-        dx = _step(h if isinstance(h, Box) or np.issubdtype(h.dtype, np.inexact) else h.astype(float), -1)
+        dx = _step(h if isinstance(h, Box) or rules.differentiable(h.dtype) else h.astype(float), -1)
         # equal constant steps: the uniform formulas, as NumPy picks them (traced coordinates
         # keep the general ones, whose derivative in each coordinate is the right one)
         if not isinstance(dx, Box) and np.all(dx == dx[0]):

@@ -108,7 +108,7 @@ def _nan_to_num_parse(x, copy=True, nan=0.0, posinf=None, neginf=None):
             "use copy=True (the default) and assign the result"
         )
     dt = np.result_type(raw(x))
-    big = np.finfo(dt if np.issubdtype(dt, np.floating) else np.float64).max
+    big = np.finfo(dt if rules.differentiable(dt) else np.float64).max
     return (x, nan, big if posinf is None else posinf, -big if neginf is None else neginf), {}
 
 

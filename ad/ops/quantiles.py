@@ -14,7 +14,7 @@ import numpy as np
 from ad.ops.reductions import reject
 from ad.ops.special import reduced_axes
 from ad.registry import composite, nondiff
-from ad.rules import ndim, shape
+from ad.rules import differentiable, ndim, shape
 from ad.trace import raw
 
 # Hyndman and Fan's continuous methods: the virtual index n q + alpha + q (1 - alpha - beta) - 1.
@@ -123,7 +123,7 @@ def _order_statistic(stats, q, method, weak):
     else:
         t = virtual - below
     dtype = raw(stats.values).dtype
-    if weak and np.issubdtype(dtype, np.inexact):  # a Python-number q keeps a's dtype, as in NumPy
+    if weak and differentiable(dtype):  # a Python-number q keeps a's dtype, as in NumPy
         t = np.asarray(t, dtype=dtype)
     return _lerp(stats.take(below), stats.take(above), t)
 

@@ -12,7 +12,7 @@ from ad.trace import raw
 def _inexact(*values) -> np.dtype:
     """The dtype NumPy gives a range between these values: theirs, or float64 for integers."""
     dt = np.result_type(*(raw(v) for v in values))
-    return dt if np.issubdtype(dt, np.inexact) else np.dtype(np.float64)
+    return dt if rules.differentiable(dt) else np.dtype(np.float64)
 
 
 def _refuse_dtype(name: str, dtype, dt: np.dtype):
