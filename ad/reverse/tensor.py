@@ -115,11 +115,11 @@ class Tensor(Box):
                 "numpy() on a Tensor that requires grad would hide it from the tape; "
                 "call t.detach().numpy() instead"
             )
-        return self._data
+        return _memory(self)
 
     def detach(self) -> Tensor:
         """The same memory and version counter, cut from the graph."""
-        t = _new(self._data, self.level, self._vc)
+        t = _new(_memory(self), self.level, self._vc)
         return t
 
     def clone(self) -> Tensor:
@@ -386,6 +386,14 @@ def _init(t, data, level, counter):
     t._data, t.level, t._vc = data, level, counter
     t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
     t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
+
+
+def _memory(t):
+    """t's array, to be shared: a NumPy scalar (NumPy's 0-d results) has no memory, so it
+    becomes a 0-d array first, which in-place writes then update for every holder."""
+    if isinstance(t._data, np.generic):
+        t._data = np.asarray(t._data)
+    return t._data
 
 
 def _new(data, level, counter) -> Tensor:

@@ -355,3 +355,22 @@ def test_writing_the_output_of_a_product_leaves_its_gradient_alone():
     y.sum().backward()
     np.testing.assert_allclose(_grad(a), [[10.0, -2.0], [10.0, -2.0]], rtol=1e-14)
     np.testing.assert_allclose(_grad(b), [8.0, 12.0], rtol=1e-14)
+
+
+def test_a_detached_scalar_sees_inplace_writes_to_its_source():
+    # np.sum returns a NumPy scalar, which has no memory to share: detach() must still give a
+    # Tensor that sees later writes (PyTorch's detach shares memory, 0-d or not).
+    x = _ad([1.0, 2.0], True)
+    s = np.sum(x * x)
+    d = s.detach()
+    s += 1.0
+    assert float(d) == 6.0 and d._version == s._version == 1
+    d *= 2.0
+    assert float(s) == 12.0 and s._version == 2
+
+
+def test_numpy_of_a_scalar_shares_its_memory():
+    s = np.sum(_ad([1.0, 2.0]) * 1)
+    a = s.numpy()
+    s += 1.0
+    assert a == 4.0
