@@ -12,7 +12,7 @@ from ad.ops.factorizations import spectral_norm_weight
 from ad.ops.reductions import examples_from, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
-from ad.rules import align, ndim, negative_axis, shape, unbroadcast
+from ad.rules import align, ndim, negative_axis, shape, unbroadcast, zeros
 from ad.trace import is_complex, raw
 
 # -- norm --------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def _p_norm_weight(x, y, p):
     """Vector p-norms: d = sign(x) (|x| / y)^(p - 1), 0 where x_i = 0 or y = 0 (where p < 1 has no
     derivative: the symmetric one, like abs'(0) = 0); ord 0 counts nonzero entries: d = 0."""
     if p["ord"] == 0:
-        return np.zeros(shape(x))
+        return zeros(x)
     y = keep(y, p["axis"], p["keepdims"])
     a = np.abs(x)
     off = (raw(a) == 0) | (raw(y) == 0)

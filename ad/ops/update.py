@@ -3,7 +3,7 @@
 import numpy as np
 
 from ad.registry import general
-from ad.rules import unbroadcast
+from ad.rules import unbroadcast, zeros
 from ad.trace import apply, raw
 
 
@@ -15,8 +15,8 @@ def _setitem(x, v, index):
 
 def _jvp(ts, primals, out, p, batched):
     (tx, tv), (x, v) = ts, primals
-    tx = np.zeros(np.shape(raw(x))) if tx is None else tx
-    tv = np.zeros(np.shape(raw(v))) if tv is None else tv
+    tx = zeros(x) if tx is None else tx
+    tv = zeros(v) if tv is None else tv
     return apply(SETITEM, (tx, tv), p)
 
 
