@@ -170,10 +170,17 @@ def _parts(ct, out):
 
 
 def random_cotangent(out, rng, k=None):
+    """A random cotangent for out (with k directions): complex where an output is complex."""
     pre = () if k is None else (k,)
     if isinstance(out, tuple | list):
-        return type(out)(rng.standard_normal(pre + np.shape(o)) for o in out)
-    return rng.standard_normal(pre + np.shape(out))
+        return type(out)(random_cotangent(o, rng, k) for o in out)
+    w = rng.standard_normal(pre + np.shape(out))
+    return w + 1j * rng.standard_normal(pre + np.shape(out)) if np.iscomplexobj(raw(out)) else w
+
+
+def pairing(a, b) -> float:
+    """<a, b> = Re sum(a b) over flattened values: the real pairing the dot-product tests use."""
+    return float(np.real(_flat(a) @ _flat(b)))
 
 
 def dot_product_test(op, operands, params, idx, rng) -> tuple[float, float]:
@@ -189,7 +196,7 @@ def dot_product_test(op, operands, params, idx, rng) -> tuple[float, float]:
             raise AssertionError(
                 f"{op.name}: VJP for operand {i} has shape {np.shape(g)}, expected {np.shape(x)}"
             )
-    return float(Ju @ _flat(w)), float(_ravel_all(us) @ _ravel_all(JTw))
+    return pairing(Ju, w), float(np.real(_ravel_all(us) @ _ravel_all(JTw)))
 
 
 def gradcheck(

@@ -28,6 +28,6 @@ def test_second_order_forward_over_forward_and_reverse_over_forward(op):
         out, vjp_fn = ad.vjp(jv, *xs)
         w = testing.random_cotangent(out, rng)
         rf = vjp_fn(w)
-        lhs = float(ff @ testing._flat(w))
-        rhs = float(testing._flat(list(us)) @ testing._flat(list(rf)))
+        lhs = testing.pairing(ff, w)
+        rhs = testing.pairing(list(us), list(rf))
         assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs)), f"{op.name}{params} rev-over-fwd: {lhs} vs {rhs}"

@@ -9,6 +9,7 @@ from ad.ops import (  # noqa: F401
     differences,
     elementwise,
     factorizations,
+    fft,
     indexing,
     linalg,
     linalg_composite,

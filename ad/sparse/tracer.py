@@ -297,12 +297,22 @@ def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
 
     a = np.arange(1.0, size + 1.0)
     w = rng.uniform(1.0, 2.0, size)
-    U = push(np.stack([np.ones(size), a, a * a, w]))
-    picked = np.rint(U[1]).astype(np.int64) - 1
+    probes = np.stack([np.ones(size), a, a * a, w])
+    U = push(probes)
+    picked = np.rint(np.real(U[1])).astype(np.int64) - 1
     inside = (U[1] == picked + 1) & (picked >= 0) & (picked < size)
     at = np.where(inside, picked, 0)
     select = inside & (U[0] == 1.0) & (U[2] == (at + 1.0) ** 2) & (U[3] == w[at])
     nothing = ~U.any(axis=0)
+    # A complex operand has imaginary directions too, which the real probes miss (imag(z) is
+    # zero along the real ones): a selection moves them along with the real ones (z, conj z,
+    # Re z); any other output is read exactly below, in both directions.
+    complex_in = np.iscomplexobj(values[j])
+    complex_out = any(np.iscomplexobj(o) for o in outs)
+    if complex_in:
+        V = push(1j * probes)
+        nothing &= ~V.any(axis=0)
+        select &= np.all((V == 1j * U) | (V == -1j * U) | (V == 0), axis=0)
     idx = np.where(select, picked, -1)
     S = _selection(idx, size)
     rest = np.flatnonzero(~select & ~nothing)
@@ -314,7 +324,10 @@ def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
             block = rest[start : start + PROBE_CHUNK]
             C = np.zeros((block.size, total))
             C[np.arange(block.size), block] = 1.0
-            r, c = np.nonzero(pull(C) != 0)  # NaN counts as a dependence
+            hits = pull(C) != 0  # NaN counts as a dependence
+            if complex_out:  # the imaginary part's row (a real operand's cotangent is the real part)
+                hits |= pull(1j * C) != 0
+            r, c = np.nonzero(hits)
             ri.append(block[r])
             ci.append(c)
     else:  # read the columns by JVPs, and keep the other outputs' entries
@@ -324,7 +337,10 @@ def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
             k = min(PROBE_CHUNK, size - start)
             T = np.zeros((k, size))
             T[np.arange(k), start + np.arange(k)] = 1.0
-            c, r = np.nonzero((push(T) != 0) & keep)
+            hits = push(T) != 0
+            if complex_in:
+                hits |= push(1j * T) != 0
+            c, r = np.nonzero(hits & keep)
             ri.append(r)
             ci.append(start + c)
     ri, ci = np.concatenate(ri), np.concatenate(ci)

@@ -46,8 +46,8 @@ def test_jacfwd_shape_is_out_shape_plus_in_shape_and_argnums():
 
 
 def test_op_with_no_rule_raises_naming_the_function():
-    with pytest.raises(NotImplementedError, match=r"numpy\.\w*fft.*forward mode"):
-        ad.jvp(lambda x: np.fft.fft(x).real, (np.ones(4),), (np.ones(4),))
+    with pytest.raises(NotImplementedError, match=r"numpy\.packbits.*forward mode"):
+        ad.jvp(lambda x: np.packbits(x), (np.ones(4),), (np.ones(4),))
 
 
 def test_ufunc_methods_and_out_arguments_raise_clearly():

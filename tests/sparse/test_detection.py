@@ -8,6 +8,7 @@ import ad
 from ad import testing
 from ad.compare import sparse as sparse_problems
 from ad.sparse import ValueDependenceError
+from ad.trace import is_complex
 
 DIFF_OPS = [op for op in testing.differentiable_ops() if op.kind != "composite"]
 EXACT = ("elementwise", "linear")  # rule kinds whose pattern is exact, not a superset
@@ -22,6 +23,8 @@ def _flat_function(op, operands, params, idx):
     def f(z):
         y = g(*(np.reshape(z[a:b], s) for a, b, s in zip(bounds, bounds[1:], shapes)))
         ys = list(y) if isinstance(y, tuple | list) else [y]
+        # a complex output as its real and imaginary parts: jacfwd takes real outputs
+        ys = [p for v in ys for p in ((np.real(v), np.imag(v)) if is_complex(v) else (v,))]
         return np.concatenate([np.ravel(v) for v in ys]) if len(ys) > 1 else np.ravel(ys[0])
 
     z = np.concatenate([np.ravel(np.asarray(operands[i], float)) for i in idx])
