@@ -46,6 +46,13 @@ def negative_axis(axis, nd: int) -> int:
     return axis - nd if axis >= 0 else axis
 
 
+def negative_axes(axis, nd: int) -> tuple:
+    """axis (None: every axis, an int, or a sequence) as a tuple of negative axes, in the order given."""
+    if axis is None:
+        return tuple(range(-nd, 0))
+    return tuple(negative_axis(a, nd) for a in ((axis,) if np.ndim(axis) == 0 else axis))
+
+
 def align(t, in_ndim: int, out_ndim: int, batched: bool):
     """Give a batched tangent of an in_ndim operand the axes that broadcast it to out_ndim."""
     if not batched or in_ndim >= out_ndim:

@@ -109,8 +109,7 @@ def _nonuniform(f, axis, dx, edge_order):
 
 
 def _gradient_axes(axis, nd: int) -> tuple:
-    axes = tuple(range(-nd, 0)) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
-    axes = tuple(rules.negative_axis(a, nd) for a in axes)
+    axes = rules.negative_axes(axis, nd)
     if len(set(axes)) != len(axes):
         raise ValueError("repeated axis")
     return axes

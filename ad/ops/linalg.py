@@ -12,7 +12,7 @@ from ad.ops.factorizations import spectral_norm_weight
 from ad.ops.reductions import examples_from, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
-from ad.rules import align, ndim, negative_axis, shape, unbroadcast, zeros
+from ad.rules import align, ndim, negative_axes, shape, unbroadcast, zeros
 from ad.trace import is_complex, raw
 
 # -- norm --------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ def _norm_parse(x, ord=None, axis=None, keepdims=False):
     if axis is None and ord is not None:
         axis = tuple(range(nd))
     if axis is not None:  # negative, in the caller's order (a matrix norm's rows, then columns)
-        axis = tuple(negative_axis(a, nd) for a in ((axis,) if np.ndim(axis) == 0 else axis))
+        axis = negative_axes(axis, nd)
         if len(axis) > 2:
             raise ValueError(f"numpy.linalg.norm: improper number of axes {axis}: give one or two")
         if isinstance(ord, str) if len(axis) == 1 else ord not in _MATRIX_ORDS:

@@ -10,13 +10,6 @@ from ad.trace import Box
 # cotangent that carries a leading batch axis, so most batched rules are the op itself.
 
 
-def _axes(axis, nd: int) -> tuple:
-    """axis (None: all, an int, or a sequence) as a tuple of negative axes."""
-    if axis is None:
-        return tuple(range(-nd, 0))
-    return tuple(rules.negative_axis(a, nd) for a in (axis if np.ndim(axis) else (axis,)))
-
-
 def _lead(t, batched: bool) -> tuple:
     """The batch axis of t as a shape prefix: (k,) when batched, else ()."""
     return (rules.shape(t)[0],) if batched else ()
@@ -99,19 +92,22 @@ def _swapaxes_parse(a, axis1, axis2):
 
 def _moveaxis_parse(a, source, destination):
     nd = rules.ndim(a)
-    return (a,), {"source": _axes(source, nd), "destination": _axes(destination, nd)}
+    return (a,), {
+        "source": rules.negative_axes(source, nd),
+        "destination": rules.negative_axes(destination, nd),
+    }
 
 
 def _expand_dims_parse(a, axis):
     added = 1 if np.ndim(axis) == 0 else len(axis)
-    return (a,), {"axis": _axes(axis, rules.ndim(a) + added)}
+    return (a,), {"axis": rules.negative_axes(axis, rules.ndim(a) + added)}
 
 
 def _squeeze_parse(a, axis=None):
     s = tuple(rules.shape(a))
     if axis is None:
         return (a,), {"axis": tuple(i - len(s) for i, n in enumerate(s) if n == 1)}
-    return (a,), {"axis": _axes(axis, len(s))}
+    return (a,), {"axis": rules.negative_axes(axis, len(s))}
 
 
 def _broadcast_to_parse(array, shape, subok=False):
@@ -213,7 +209,7 @@ def _split_back(ct, xs, out, p, batched):
 
 
 def _flip_parse(m, axis=None):
-    return (m,), {"axis": _axes(axis, rules.ndim(m))}
+    return (m,), {"axis": rules.negative_axes(axis, rules.ndim(m))}
 
 
 def _roll_parse(a, shift, axis=None):
@@ -222,7 +218,7 @@ def _roll_parse(a, shift, axis=None):
     shift, axis = np.broadcast_arrays(np.asarray(shift), np.asarray(axis))
     return (a,), {
         "shift": tuple(int(s) for s in np.ravel(shift)),
-        "axis": _axes(np.ravel(axis), rules.ndim(a)),
+        "axis": rules.negative_axes(np.ravel(axis), rules.ndim(a)),
     }
 
 

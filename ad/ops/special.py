@@ -5,15 +5,12 @@ import numpy as np
 from ad.custom import defop
 from ad.kernels import elementwise as elementwise_kernels
 from ad.kernels import softmax as softmax_kernels
-from ad.rules import ndim, negative_axis
+from ad.rules import ndim, negative_axes
 
 
 def reduced_axes(axis, ndim: int) -> tuple:
     """`axis` as a tuple of negative axes, which also index correctly past a leading batch axis."""
-    if axis is None:
-        return tuple(range(-ndim, 0))
-    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-    return tuple(sorted(negative_axis(a, ndim) for a in axes))
+    return tuple(sorted(negative_axes(axis, ndim)))
 
 
 def keep(g, axes, keepdims: bool):
