@@ -9,6 +9,7 @@ import operator
 import numpy as np
 
 from ad import rules
+from ad.ops.reductions import along
 from ad.registry import composite
 from ad.trace import Box, raw
 
@@ -20,14 +21,9 @@ def _array(v):
     return v if isinstance(v, Box) else np.asarray(v)
 
 
-def _along(axis: int, s) -> tuple:
-    """The index that applies s along a negative axis and leaves the others whole."""
-    return (Ellipsis, s) + (slice(None),) * (-axis - 1)
-
-
 def _step(a, axis: int):
     """a[1:] - a[:-1] along axis."""
-    return a[_along(axis, slice(1, None))] - a[_along(axis, slice(None, -1))]
+    return a[along(axis, slice(1, None))] - a[along(axis, slice(None, -1))]
 
 
 # ---------------------------------------------------------------------------------------
@@ -79,7 +75,7 @@ def _ediff1d(ary, to_end=None, to_begin=None):
 
 def _uniform(f, axis, h, edge_order):
     d = _step(f, axis)  # written with differences, so that no derivative cancels terms of f's size
-    s = lambda sl: d[_along(axis, sl)]  # noqa: E731
+    s = lambda sl: d[along(axis, sl)]  # noqa: E731
     inside = (s(slice(1, None)) + s(slice(None, -1))) / (2.0 * h)
     if edge_order == 1:
         first, last = s(slice(0, 1)) / h, s(slice(-1, None)) / h
@@ -92,7 +88,7 @@ def _uniform(f, axis, h, edge_order):
 def _nonuniform(f, axis, dx, edge_order):
     """The same for steps dx: the slope at each sample of the parabola through it and its neighbours."""
     d = _step(f, axis)
-    s = lambda sl: d[_along(axis, sl)]  # noqa: E731
+    s = lambda sl: d[along(axis, sl)]  # noqa: E731
     column = (-1,) + (1,) * (-axis - 1)
     h1, h2 = np.reshape(dx[:-1], column), np.reshape(dx[1:], column)
     inside = h2 / (h1 * (h1 + h2)) * s(slice(None, -1)) + h1 / (h2 * (h1 + h2)) * s(slice(1, None))
@@ -174,7 +170,7 @@ def _trapezoid(y, x=None, dx=1.0, axis=-1):
             d = np.reshape(_step(x, -1), (-1,) + (1,) * (-axis - 1))
         else:
             d = _step(x, axis)
-    ends = y[_along(axis, slice(1, None))] + y[_along(axis, slice(None, -1))]
+    ends = y[along(axis, slice(1, None))] + y[along(axis, slice(None, -1))]
     return np.sum(d * ends / 2.0, axis=axis)
 
 

@@ -82,11 +82,11 @@ def _exclusive_cumprod(x, axis):
     """prod_{j<i} x_j along axis (1 for the first entry), with no division."""
     head = list(shape(x))
     head[axis] = 1
-    before = np.cumprod(x[_along(axis, slice(None, -1))], axis=axis)
+    before = np.cumprod(x[along(axis, slice(None, -1))], axis=axis)
     return np.concatenate([np.ones(head), before], axis=axis)
 
 
-def _along(axis, s) -> tuple:
+def along(axis, s) -> tuple:
     """An index applying slice s to the (negative) axis."""
     return (Ellipsis, s) + (slice(None),) * (-axis - 1)
 
@@ -98,7 +98,7 @@ def _others(x, axes):
     others along axes[0] through i, times the others of prod(x, axes[0]) over the rest.
     """
     a, rest = axes[0], axes[1:]
-    flip = _along(a, slice(None, None, -1))
+    flip = along(a, slice(None, None, -1))
     others = _exclusive_cumprod(x, a) * _exclusive_cumprod(x[flip], a)[flip]
     return others * _others(np.prod(x, axis=a, keepdims=True), rest) if rest else others
 
