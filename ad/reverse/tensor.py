@@ -344,18 +344,19 @@ class Tensor(Box):
     def div_(self, o):
         return self._inplace(np.true_divide, o)
 
+    # x[...] = new, not old * 0 + new: the new value keeps an edge to the old history (with
+    # a zero cotangent), saves nothing (as PyTorch's copy_), and inf * 0 leaves no NaN.
     def zero_(self):
-        return self._inplace(lambda x: x * 0.0)
+        return self._inplace(lambda x: _overwrite(x, 0.0))
 
     def fill_(self, value):
-        return self._inplace(lambda x: x * 0.0 + value)
+        return self._inplace(lambda x: _overwrite(x, value))
 
     def copy_(self, src):
-        return self._inplace(lambda x, s: x * 0.0 + s, src)
+        return self._inplace(_overwrite, src)
 
     def __setitem__(self, index, value):
-        setitem = registry.get("setitem")
-        self._inplace(lambda x, v: apply(setitem, (x, v), {"index": index}), value)
+        self._inplace(lambda x, v: _overwrite(x, v, index), value)
 
     # -- the engine ----------------------------------------------------------------------
     @classmethod
@@ -386,6 +387,11 @@ def _init(t, data, level, counter):
     t._data, t.level, t._vc = data, level, counter
     t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
     t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
+
+
+def _overwrite(x, v, index=Ellipsis):
+    """x with x[index] = v, out of place (the setitem op)."""
+    return apply(registry.get("setitem"), (x, v), {"index": index})
 
 
 def _memory(t):

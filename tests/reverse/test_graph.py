@@ -374,3 +374,21 @@ def test_numpy_of_a_scalar_shares_its_memory():
     a = s.numpy()
     s += 1.0
     assert a == 4.0
+
+
+def test_zero_fill_and_copy_overwrite_inf_and_nan():
+    # The old value is dropped, not multiplied by zero: inf * 0 would leave NaN behind, in
+    # the value and in every gradient that reads it.
+    x = _ad([np.inf, np.nan, -2.0], True)
+    w = _ad([1.0, 2.0, 3.0], True)
+    y = x * 1
+    y.copy_(w)
+    np.testing.assert_array_equal(y.data, [1.0, 2.0, 3.0])
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(_grad(x), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_grad(w), [2.0, 4.0, 6.0])
+    z = x * 1
+    z.zero_()
+    assert np.array_equal(z.data, [0.0, 0.0, 0.0]) and not np.signbit(z.data).any()
+    z.fill_(3.0)
+    np.testing.assert_array_equal(z.data, [3.0, 3.0, 3.0])
