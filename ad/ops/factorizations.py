@@ -18,7 +18,8 @@ from ad.rules import shape
 from ad.trace import is_complex, raw
 
 
-def _mT(a):
+def mT(a):
+    """a^T over the last two axes."""
     return np.swapaxes(a, -1, -2)
 
 
@@ -28,28 +29,36 @@ def _conj(a):
 
 
 def _H(a):
-    return _conj(_mT(a))
+    return _conj(mT(a))
 
 
-def _diagonal(m):
+def diagonal(m):
     """The diagonal of the last two axes (as a sum, which batches and nests like any product)."""
     return np.sum(m * np.eye(shape(m)[-1]), axis=-1)
 
 
-def _diag(v):
+def diag(v):
     """diag(v) over the last axis."""
     return np.expand_dims(v, -2) * np.eye(shape(v)[-1])
 
 
-def _live(ct) -> bool:
+def live(ct) -> bool:
     """Whether a cotangent carries anything: terms that divide by gaps are skipped otherwise,
     so the derivative of what does not need them stays finite where a gap is zero."""
     return ct is not None and bool(np.any(raw(ct)))
 
 
-def _sum(terms):
+def sum_terms(terms):
+    """The sum of the terms that are not None; None when none is."""
     terms = [t for t in terms if t is not None]
     return None if not terms else terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
+
+
+def gaps(w):
+    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where eigenvalues repeat)."""
+    eye = np.eye(shape(w)[-1])
+    with np.errstate(divide="ignore"):
+        return (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
 
 
 # -- svd ----------------------------------------------------------------------------------
@@ -77,19 +86,11 @@ def _svd(a, full_matrices, compute_uv):
     return tuple(out) if compute_uv else out
 
 
-def _square_gaps(s):
-    """F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it (inf where singular values repeat)."""
-    eye = np.eye(shape(s)[-1])
-    s2 = s * s
-    with np.errstate(divide="ignore"):
-        return (1 - eye) / (np.expand_dims(s2, -2) - np.expand_dims(s2, -1) + eye)
-
-
 def _reduced(out, a):
     """(U1, s, V1) of an SVD's output: the first k = min(m, n) singular vectors."""
     u, s, vh = out
     k = shape(s)[-1]
-    return u[..., :k], s, _mT(vh[..., :k, :])
+    return u[..., :k], s, mT(vh[..., :k, :])
 
 
 def _svd_jvp(ts, xs, out, p, batched):
@@ -97,27 +98,27 @@ def _svd_jvp(ts, xs, out, p, batched):
     (t,), (a,) = ts, xs
     if not p["compute_uv"]:
         u, _, vh = np.linalg.svd(a, full_matrices=False)
-        return _diagonal(np.matmul(_mT(u), np.matmul(t, _mT(vh))))
+        return diagonal(np.matmul(mT(u), np.matmul(t, mT(vh))))
     (m, n), (u, s, vh) = shape(a)[-2:], out
     u1, s, v1 = _reduced(out, a)
     k = shape(s)[-1]
-    dp = np.matmul(_mT(u1), np.matmul(t, v1))
+    dp = np.matmul(mT(u1), np.matmul(t, v1))
     row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)  # s_i and s_j in entry ij
-    f = _square_gaps(s)
+    f = gaps(s * s)
     with np.errstate(divide="ignore", invalid="ignore"):  # repeated or zero s: dU, dV inf or NaN
-        du = np.matmul(u1, f * (dp * col + _mT(dp) * row))
-        dv = np.matmul(v1, f * (dp * row + _mT(dp) * col))
+        du = np.matmul(u1, f * (dp * col + mT(dp) * row))
+        dv = np.matmul(v1, f * (dp * row + mT(dp) * col))
         if m > k:
             du = du + (np.matmul(t, v1) - np.matmul(u1, dp)) / col
         if n > k:
-            dv = dv + (np.matmul(_mT(t), u1) - np.matmul(v1, _mT(dp))) / col
+            dv = dv + (np.matmul(mT(t), u1) - np.matmul(v1, mT(dp))) / col
     if p["full_matrices"] and m > k:
         u2 = u[..., k:]
-        du = np.concatenate([du, -np.matmul(u1, np.matmul(_mT(du), u2))], axis=-1)
+        du = np.concatenate([du, -np.matmul(u1, np.matmul(mT(du), u2))], axis=-1)
     if p["full_matrices"] and n > k:
-        v2 = _mT(vh[..., k:, :])
-        dv = np.concatenate([dv, -np.matmul(v1, np.matmul(_mT(dv), v2))], axis=-1)
-    return du, _diagonal(dp), _mT(dv)
+        v2 = mT(vh[..., k:, :])
+        dv = np.concatenate([dv, -np.matmul(v1, np.matmul(mT(dv), v2))], axis=-1)
+    return du, diagonal(dp), mT(dv)
 
 
 def _svd_vjp(ct, xs, out, p, batched):
@@ -134,28 +135,28 @@ def _svd_vjp(ct, xs, out, p, batched):
     u1, s, v1 = _reduced(out, a)
     k = shape(s)[-1]
     row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)
-    inner, outside = [None if gs is None else _diag(gs)], []
+    inner, outside = [None if gs is None else diag(gs)], []
     with np.errstate(divide="ignore", invalid="ignore"):
-        if _live(gu):
+        if live(gu):
             gu1 = gu[..., :k]
             if p["full_matrices"] and m > k:  # the transpose of dU2 = -U1 dU1^T U2
                 u2 = u[..., k:]
-                gu1 = gu1 - np.matmul(u2, np.matmul(_mT(gu[..., k:]), u1))
-            j = _square_gaps(s) * np.matmul(_mT(u1), gu1)
-            inner.append((j + _mT(j)) * col)
+                gu1 = gu1 - np.matmul(u2, np.matmul(mT(gu[..., k:]), u1))
+            j = gaps(s * s) * np.matmul(mT(u1), gu1)
+            inner.append((j + mT(j)) * col)
             if m > k:
-                outside.append(np.matmul((gu1 - np.matmul(u1, np.matmul(_mT(u1), gu1))) / col, _mT(v1)))
-        if _live(gvh):
-            gv1 = _mT(gvh[..., :k, :])
+                outside.append(np.matmul((gu1 - np.matmul(u1, np.matmul(mT(u1), gu1))) / col, mT(v1)))
+        if live(gvh):
+            gv1 = mT(gvh[..., :k, :])
             if p["full_matrices"] and n > k:
-                v2 = _mT(vh[..., k:, :])
+                v2 = mT(vh[..., k:, :])
                 gv1 = gv1 - np.matmul(v2, np.matmul(gvh[..., k:, :], v1))
-            kk = _square_gaps(s) * np.matmul(_mT(v1), gv1)
-            inner.append(row * (kk + _mT(kk)))
+            kk = gaps(s * s) * np.matmul(mT(v1), gv1)
+            inner.append(row * (kk + mT(kk)))
             if n > k:
-                outside.append(np.matmul(u1, _mT(gv1 - np.matmul(v1, np.matmul(_mT(v1), gv1))) / row))
-    core = _sum(inner)
-    ga = _sum([None if core is None else np.matmul(u1, np.matmul(core, _mT(v1))), *outside])
+                outside.append(np.matmul(u1, mT(gv1 - np.matmul(v1, np.matmul(mT(v1), gv1))) / row))
+    core = sum_terms(inner)
+    ga = sum_terms([None if core is None else np.matmul(u1, np.matmul(core, mT(v1))), *outside])
     return (ga,)
 
 
@@ -171,13 +172,6 @@ def _eig(a):
     return tuple(np.linalg.eig(a))
 
 
-def _gaps(w):
-    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where eigenvalues repeat)."""
-    eye = np.eye(shape(w)[-1])
-    with np.errstate(divide="ignore"):
-        return (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
-
-
 def _largest(v) -> np.ndarray:
     """0/1 mask of each column's largest-magnitude entry (the one LAPACK makes real)."""
     r = np.abs(raw(v))
@@ -191,20 +185,20 @@ def _eig_jvp(ts, xs, out, p, batched):
     (t,), (w, v) = ts, out
     pm = np.matmul(np.linalg.solve(v, t), v)
     with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN
-        u = np.matmul(v, _gaps(w) * pm)
+        u = np.matmul(v, gaps(w) * pm)
     c = -np.real(np.sum(_conj(v) * u, axis=-2))
     if is_complex(u):
         mask = _largest(v)
         c = c - 1j * np.imag(np.sum(mask * u, axis=-2)) / np.real(np.sum(mask * v, axis=-2))
-    return _diagonal(pm), u + v * np.expand_dims(c, -2)
+    return diagonal(pm), u + v * np.expand_dims(c, -2)
 
 
 def _eig_vjp(ct, xs, out, p, batched):
     """VJP of eig: V^{-T} (diag(w̄) + F ∘ V^T G) V^T, G = V̄ - conj(V) Re(h) - i M Im(h) / v_k,
     h_j = sum_i V_ij V̄_ij, M the mask of the entries k made real (the transpose of c)."""
     (gw, gv), (w, v) = ct, out
-    terms = [None if gw is None else _diag(gw)]
-    if _live(gv):
+    terms = [None if gw is None else diag(gw)]
+    if live(gv):
         h = np.sum(v * gv, axis=-2)
         g = gv - _conj(v) * np.expand_dims(np.real(h), -2)
         if is_complex(h) or is_complex(v):
@@ -212,11 +206,11 @@ def _eig_vjp(ct, xs, out, p, batched):
             vk = np.real(np.sum(mask * v, axis=-2))
             g = g - 1j * mask * np.expand_dims(np.imag(h) / vk, -2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            terms.append(_gaps(w) * np.matmul(_mT(v), g))
-    inner = _sum(terms)
+            terms.append(gaps(w) * np.matmul(mT(v), g))
+    inner = sum_terms(terms)
     if inner is None:
         return (None,)
-    return (np.linalg.solve(_mT(v), np.matmul(inner, _mT(v))),)
+    return (np.linalg.solve(mT(v), np.matmul(inner, mT(v))),)
 
 
 def _eigvals_vectors(a, w):
@@ -232,13 +226,13 @@ def _eigvals_jvp(ts, xs, w, p, batched):
     """JVP of eigvals: diag(V^{-1} T V) = sum_i (V^{-1} T)_ji V_ij."""
     (t,), (a,) = ts, xs
     v = _eigvals_vectors(a, w)
-    return np.sum(np.linalg.solve(v, t) * _mT(v), axis=-1)
+    return np.sum(np.linalg.solve(v, t) * mT(v), axis=-1)
 
 
 def _eigvals_vjp(g, xs, w, p, batched):
     """VJP of eigvals: V^{-T} diag(w̄) V^T."""
     v = _eigvals_vectors(xs[0], w)
-    return (np.linalg.solve(_mT(v), np.expand_dims(g, -1) * _mT(v)),)
+    return (np.linalg.solve(mT(v), np.expand_dims(g, -1) * mT(v)),)
 
 
 # -- qr -------------------------------------------------------------------------------------
@@ -271,7 +265,7 @@ def _qr(a, mode):
 
 def _right_solve(y, r):
     """y R^{-1}."""
-    return _mT(np.linalg.solve(_mT(r), _mT(y)))
+    return mT(np.linalg.solve(mT(r), mT(y)))
 
 
 def _skew(mm):
@@ -291,12 +285,14 @@ def _thin_qr_jvp(q, r, t):
 def _thin_qr_vjp(q, r, gq, gr):
     """Transpose of _thin_qr_jvp: D = Q^T Q̄ - R̄ R^T, M̄ = tril(D - D^H, -1) - D (+ i Im diag D),
     Ȳ = conj(Q) M̄ + Q̄, Ā = Ȳ R^{-T}."""
-    d = _sum([None if gq is None else np.matmul(_mT(q), gq), None if gr is None else -np.matmul(gr, _mT(r))])
+    d = sum_terms(
+        [None if gq is None else np.matmul(mT(q), gq), None if gr is None else -np.matmul(gr, mT(r))]
+    )
     gm = np.tril(d - _H(d), -1) - d
     if is_complex(d):
         gm = gm + 1j * np.eye(shape(d)[-1]) * np.imag(d)
     gy = np.matmul(_conj(q), gm)
-    return _mT(np.linalg.solve(r, _mT(gy if gq is None else gy + gq)))
+    return mT(np.linalg.solve(r, mT(gy if gq is None else gy + gq)))
 
 
 def _qr_factors(a, out, mode):
@@ -326,7 +322,7 @@ def _qr_vjp(ct, xs, out, p, batched):
     if m >= n:
         return (_thin_qr_vjp(q, r, gq, gr),)
     gr2 = gr[..., m:]
-    gq = _sum([gq, np.matmul(_conj(a[..., m:]), _H(gr2))])
+    gq = sum_terms([gq, np.matmul(_conj(a[..., m:]), _H(gr2))])
     ga1 = _thin_qr_vjp(q, r[..., :m], gq, gr[..., :m])
     return (np.concatenate([ga1, np.matmul(_conj(q), gr2)], axis=-1),)
 
@@ -357,7 +353,7 @@ def _pinv_jvp(ts, xs, pa, p, batched):
 def _pinv_vjp(g, xs, pa, p, batched):
     """VJP of pinv: -P^T Ḡ P^T + (I - conj(A P)) Ḡ^H conj(P) P^T + P^T conj(P) Ḡ^H (I - conj(P A))."""
     (a,) = xs
-    gh, pc, ac, pt = _H(g), _conj(pa), _conj(a), _mT(pa)
+    gh, pc, ac, pt = _H(g), _conj(pa), _conj(a), mT(pa)
     return (
         -np.matmul(pt, np.matmul(g, pt))
         + np.matmul(gh - np.matmul(ac, np.matmul(pc, gh)), np.matmul(pc, pt))
@@ -391,7 +387,7 @@ def with_singular_values(rng, s, *lead, m, n):
     """A (..., m, n) matrix whose singular values are s (well separated: the rules divide by gaps)."""
     k = len(s)
     u, v = _orthogonal(rng, *lead, n=m)[..., :k], _orthogonal(rng, *lead, n=n)[..., :k]
-    return np.matmul(u * np.asarray(s, float), _mT(v))
+    return np.matmul(u * np.asarray(s, float), mT(v))
 
 
 def with_eigenvalues(rng, w, *lead):

@@ -8,7 +8,7 @@ into that triangle only.
 
 import numpy as np
 
-from ad.ops.factorizations import spectral_norm_weight
+from ad.ops.factorizations import diag, diagonal, gaps, live, mT, spectral_norm_weight, sum_terms
 from ad.ops.reductions import examples_from, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
@@ -92,10 +92,6 @@ def _norm_vjp(g, xs, y, p, batched):
 # -- inverse, solve, determinants ---------------------------------------------------------
 
 
-def _mT(a):
-    return np.swapaxes(a, -1, -2)
-
-
 def _inv_jvp(ts, xs, y, p, batched):
     """JVP of inv: -Y T Y."""
     return -np.matmul(y, np.matmul(ts[0], y))
@@ -103,7 +99,7 @@ def _inv_jvp(ts, xs, y, p, batched):
 
 def _inv_vjp(g, xs, y, p, batched):
     """VJP of inv: -Y^T G Y^T."""
-    return (-np.matmul(_mT(y), np.matmul(g, _mT(y))),)
+    return (-np.matmul(mT(y), np.matmul(g, mT(y))),)
 
 
 def _column(v, vector: bool):
@@ -129,20 +125,20 @@ def _solve_vjp(g, xs, x, p, batched, needs):
     """VJP of solve: b̄ = A^{-T} g, Ā = -b̄ x^T (summed over broadcast stacks)."""
     a, b = xs
     vec = ndim(b) == 1
-    gb = np.linalg.solve(_mT(a), _column(g, vec))
-    ga = unbroadcast(-np.matmul(gb, _mT(_column(x, vec))), shape(a), batched) if needs[0] else None
+    gb = np.linalg.solve(mT(a), _column(g, vec))
+    ga = unbroadcast(-np.matmul(gb, mT(_column(x, vec))), shape(a), batched) if needs[0] else None
     gb = unbroadcast(gb, shape(_column(b, vec)), batched)
     return ga, (np.squeeze(gb, axis=-1) if vec else gb)
 
 
 def _logdet_jvp(a, t):
     """d log|det A| = trace(A^{-1} T) = sum(A^{-T} * T)."""
-    return np.sum(_mT(np.linalg.inv(a)) * t, axis=(-2, -1))
+    return np.sum(mT(np.linalg.inv(a)) * t, axis=(-2, -1))
 
 
 def _logdet_vjp(a, g):
     """VJP of log|det A|: g A^{-T}."""
-    return np.expand_dims(g, (-2, -1)) * _mT(np.linalg.inv(a))
+    return np.expand_dims(g, (-2, -1)) * mT(np.linalg.inv(a))
 
 
 def _det_jvp(ts, xs, d, p, batched):
@@ -169,7 +165,7 @@ def _slogdet_vjp(ct, xs, out, p, batched):
 
 
 def _sym(a):
-    return (a + _mT(a)) / 2
+    return (a + mT(a)) / 2
 
 
 def _cholesky(a):
@@ -189,13 +185,13 @@ def _triangle(n: int, uplo: str):
 def _read(t, uplo: str):
     """The symmetric matrix eigh sees in t: the UPLO triangle, mirrored onto the other."""
     tri, strict = _triangle(shape(t)[-1], uplo)
-    return t * tri + _mT(t * strict)
+    return t * tri + mT(t * strict)
 
 
 def _read_transpose(g, uplo: str):
     """VJP of _read: g on the triangle plus g^T on its strict part; 0 on the other triangle."""
     tri, strict = _triangle(shape(g)[-1], uplo)
-    return g * tri + _mT(g) * strict
+    return g * tri + mT(g) * strict
 
 
 def _phi(m):
@@ -207,28 +203,22 @@ def _phi(m):
 def _cholesky_jvp(ts, xs, L, p, batched):
     """JVP of cholesky: L Φ(L^{-1} sym(T) L^{-T}), Φ = lower triangle with half the diagonal."""
     l_inv_ds = np.linalg.solve(L, _sym(ts[0]))
-    return np.matmul(L, _phi(np.linalg.solve(L, _mT(l_inv_ds))))  # dS symmetric: L^{-1} (L^{-1} dS)^T
+    return np.matmul(L, _phi(np.linalg.solve(L, mT(l_inv_ds))))  # dS symmetric: L^{-1} (L^{-1} dS)^T
 
 
 def _cholesky_vjp(g, xs, L, p, batched):
     """VJP of cholesky: sym(L^{-T} Φ(L^T Ḡ) L^{-1})."""
-    lt_inv_p = np.linalg.solve(_mT(L), _phi(np.matmul(_mT(L), g)))
-    return (_sym(np.linalg.solve(_mT(L), _mT(lt_inv_p))),)  # sym(X) = sym(X^T): L^{-T} (L^{-T} P)^T
-
-
-def _inverse_gaps(w):
-    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where eigenvalues repeat)."""
-    eye = np.eye(shape(w)[-1])
-    return (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
+    lt_inv_p = np.linalg.solve(mT(L), _phi(np.matmul(mT(L), g)))
+    return (_sym(np.linalg.solve(mT(L), mT(lt_inv_p))),)  # sym(X) = sym(X^T): L^{-T} (L^{-T} P)^T
 
 
 def _eigh_jvp(ts, xs, out, p, batched):
     """JVP of eigh: dw = diag(V^T dS V), dV = V (F ∘ V^T dS V), dS the tangent's UPLO triangle mirrored."""
     w, v = out
-    m = np.matmul(_mT(v), np.matmul(_read(ts[0], p["UPLO"]), v))
+    m = np.matmul(mT(v), np.matmul(_read(ts[0], p["UPLO"]), v))
     with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN, dw right
-        dv = np.matmul(v, _inverse_gaps(w) * m)
-    return np.sum(m * np.eye(shape(w)[-1]), axis=-1), dv
+        dv = np.matmul(v, gaps(w) * m)
+    return diagonal(m), dv
 
 
 def _eigh_vjp(ct, xs, out, p, batched):
@@ -237,13 +227,13 @@ def _eigh_vjp(ct, xs, out, p, batched):
     The F term divides by eigenvalue gaps; it is left out when V̄ is zero, so the gradient of
     the eigenvalues alone is finite at repeated eigenvalues too."""
     (gw, gv), (w, v) = ct, out
-    terms = [] if gw is None else [np.expand_dims(gw, -2) * np.eye(shape(w)[-1])]
-    if gv is not None and np.any(raw(gv)):
-        terms.append(_inverse_gaps(w) * np.matmul(_mT(v), gv))
-    if not terms:
+    terms = [None if gw is None else diag(gw)]
+    if live(gv):
+        terms.append(gaps(w) * np.matmul(mT(v), gv))
+    inner = sum_terms(terms)
+    if inner is None:
         return (None,)
-    inner = terms[0] if len(terms) == 1 else terms[0] + terms[1]
-    return (_read_transpose(np.matmul(v, np.matmul(inner, _mT(v))), p["UPLO"]),)
+    return (_read_transpose(np.matmul(v, np.matmul(inner, mT(v))), p["UPLO"]),)
 
 
 def _eigvalsh_jvp(ts, xs, w, p, batched):
@@ -255,7 +245,7 @@ def _eigvalsh_jvp(ts, xs, w, p, batched):
 def _eigvalsh_vjp(g, xs, w, p, batched):
     """VJP of eigvalsh: V diag(w̄) V^T, folded onto the UPLO triangle."""
     v = np.linalg.eigh(xs[0], p["UPLO"])[1]
-    return (_read_transpose(np.matmul(v * np.expand_dims(g, -2), _mT(v)), p["UPLO"]),)
+    return (_read_transpose(np.matmul(v * np.expand_dims(g, -2), mT(v)), p["UPLO"]),)
 
 
 def _square_parser(name):
