@@ -59,6 +59,7 @@ def differentiable(op: registry.Op, operands) -> list[int]:
         i
         for i, (x, d) in enumerate(zip(operands, doms))
         if d not in registry.CONSTANT_DOMAINS
+        and not callable(x)  # a composite's function argument (apply_along_axis)
         and np.issubdtype(np.result_type(x), np.floating)
         and not isinstance(x, bool)
     ]

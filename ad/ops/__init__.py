@@ -5,6 +5,7 @@ from ad.ops import (  # noqa: F401
     assembly,
     casts,
     complex_parts,
+    construct,
     contractions,
     differences,
     elementwise,

@@ -4,7 +4,6 @@ import numpy as np
 
 from ad import rules
 from ad.registry import linear, nondiff
-from ad.trace import Box
 
 # Parses store axes as negative numbers: they then name the same axis of a tangent or
 # cotangent that carries a leading batch axis, so most batched rules are the op itself.
@@ -258,15 +257,6 @@ def _triangle_parse(m, k=0):
     return (m,), {"k": int(k)}
 
 
-def _full_like_parse(a, fill_value, *args, **kwargs):
-    if isinstance(fill_value, Box):
-        raise NotImplementedError(
-            "ad: numpy.full_like would drop the derivative of its fill_value; "
-            "write fill_value * numpy.ones_like(a) instead"
-        )
-    return (a, fill_value, *args), kwargs
-
-
 # ---------------------------------------------------------------------------------------
 # Examples the registry-driven tests run: post-parse (operands, params), operands float.
 
@@ -447,5 +437,4 @@ for _name, _f in [
     ("isclose", np.isclose), ("array_equal", np.array_equal),
 ]:
     nondiff(_name, _f, complex=True)
-nondiff("full_like", np.full_like, parse=_full_like_parse, doc="raises for a traced fill_value", complex=True)
 # fmt: on
