@@ -4,7 +4,8 @@
 unchanged, except these, which also accept (nested) lists and tuples holding Duals or
 Tensors and build the result with the registered stack and concatenate ops, so the
 derivative flows through them (autograd.numpy and jax.numpy do the same):
-array, asarray, r_, c_, stack, hstack, vstack, concatenate, mean, std, var, linalg.norm.
+array, asarray, r_, c_, stack, hstack, vstack, concatenate, mean, std, var, linalg.norm;
+full and full_like also take a traced fill value.
 Plain NumPy code needs none of this: np.stack([a, b]) of traced values already dispatches.
 """
 
@@ -89,6 +90,21 @@ def std(a, *args, **kwargs):
 def var(a, *args, **kwargs):
     """numpy.var, also of a sequence holding traced values."""
     return _np.var(_lifted(a), *args, **kwargs)
+
+
+def full(shape, fill_value, dtype=None, order="C", **kwargs):
+    """numpy.full; a traced fill_value is broadcast to shape, and its derivative flows."""
+    if not isinstance(fill_value, _Box):
+        return _np.full(shape, fill_value, dtype, order, **kwargs)
+    return _np.full_like(fill_value, fill_value, dtype, shape=shape)
+
+
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    """numpy.full_like, also of a plain a and a traced fill_value (NumPy dispatches on a only)."""
+    if not isinstance(fill_value, _Box) or isinstance(a, _Box):
+        return _np.full_like(a, fill_value, dtype, order, subok, shape, **kwargs)
+    shape = _np.shape(a) if shape is None else shape
+    return _np.full_like(fill_value, fill_value, _np.result_type(a) if dtype is None else dtype, shape=shape)
 
 
 class _Concatenator:
