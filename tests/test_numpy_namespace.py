@@ -7,7 +7,21 @@ import ad
 import ad.numpy as anp
 from ad.testing import central_difference
 
-OURS = {"array", "asarray", "r_", "c_", "stack", "hstack", "vstack", "concatenate", "mean", "std", "var"}
+OURS = {
+    "array",
+    "asarray",
+    "r_",
+    "c_",
+    "stack",
+    "hstack",
+    "vstack",
+    "concatenate",
+    "mean",
+    "std",
+    "var",
+    "full",
+    "full_like",
+}
 
 
 def test_every_other_public_name_is_numpys_own():
