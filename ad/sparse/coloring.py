@@ -33,6 +33,11 @@ def _graph(A) -> tuple[np.ndarray, np.ndarray]:
     return A.indptr.astype(np.int64), A.indices.astype(np.int64)
 
 
+def ncolors(colors) -> int:
+    """How many colors a coloring uses: the largest color + 1 (0 for no vertices)."""
+    return int(np.max(colors, initial=-1)) + 1
+
+
 def _color(kernel, indptr, indices, order: str) -> np.ndarray:
     """kernel's coloring in the given vertex order ("best": the fewer colors of the two orders)."""
     if order == "largest_first":
@@ -41,7 +46,7 @@ def _color(kernel, indptr, indices, order: str) -> np.ndarray:
         return kernel(indptr, indices, kernels.smallest_last(indptr, indices))
     if order == "best":
         tries = [_color(kernel, indptr, indices, o) for o in ORDERS[1:]]
-        return min(tries, key=lambda c: c.max(initial=-1))
+        return min(tries, key=ncolors)
     raise ValueError(f"coloring order must be one of {ORDERS}; got {order!r}")
 
 
@@ -78,8 +83,7 @@ def is_column_coloring(pattern, colors) -> bool:
     """Whether no row holds two columns of one color."""
     P = sp.coo_array(sp.csr_array(pattern, dtype=bool))
     c = _colors(colors, P.shape[1], "is_column_coloring")
-    ncolors = int(c.max(initial=-1)) + 1
-    keys = P.row.astype(np.int64) * max(ncolors, 1) + c[P.col]
+    keys = P.row.astype(np.int64) * max(ncolors(c), 1) + c[P.col]
     return np.unique(keys).size == keys.size
 
 
@@ -104,16 +108,15 @@ def is_star_coloring(pattern, colors) -> bool:
     off = r != k
     if np.any(c[r[off]] == c[k[off]]):
         return False
-    count = _neighbor_counts(r, k, c, n, int(c.max(initial=-1)) + 1)
+    count = _neighbor_counts(r, k, c, n, ncolors(c))
     r, k = r[off], k[off]
     return bool(np.all((count[r, c[k]] == 1) | (count[k, c[r]] == 1)))
 
 
-def seeds(colors, ncolors: int | None = None) -> np.ndarray:
+def seeds(colors) -> np.ndarray:
     """S^T: (c, n), row k the indicator of color k (the compressed passes' tangents or cotangents)."""
     c = np.asarray(colors, np.int64)
-    ncolors = int(c.max(initial=-1)) + 1 if ncolors is None else ncolors
-    S = np.zeros((ncolors, c.size))
+    S = np.zeros((ncolors(c), c.size))
     S[c, np.arange(c.size)] = 1.0
     return S
 

@@ -12,7 +12,8 @@ from ad.trace import raw
 from ad.transform import float_input, require_real
 
 
-def _input(x, who: str) -> np.ndarray:
+def real_input(x, who: str) -> np.ndarray:
+    """x as a plain array of real floats, or an error saying what to pass."""
     x = float_input(x, who)
     require_real([x], who, "input")
     return np.asarray(raw(x))
@@ -46,7 +47,7 @@ def jacobian_sparsity(f: Callable, x, *, local: bool = False) -> sp.csr_array:
 
     Global (the default): the pattern holds for every x, and a Python `if` on a value that
     depends on x raises. ``local=True``: the pattern for the branches taken at this x."""
-    x = _input(x, "jacobian_sparsity")
+    x = real_input(x, "jacobian_sparsity")
     tr, y = _trace(f, x, local, record=False, who="jacobian_sparsity")
     return _rows(y, tr, "jacobian_sparsity").tocsr()
 
@@ -58,7 +59,7 @@ def hessian_sparsity(f: Callable, x, *, local: bool = False) -> sp.csr_array:
     derivative in two of its operands times their derivatives in x_i and x_j: so the pattern is
     the union, over nonlinear nodes whose output reaches f, of (inputs of one operand) x (inputs
     of the other). Which elements reach f is read back through the structure maps."""
-    x = _input(x, "hessian_sparsity")
+    x = real_input(x, "hessian_sparsity")
     tr, y = _trace(f, x, local, record=True, who="hessian_sparsity")
     if int(np.size(raw(y))) != 1:
         raise TypeError(

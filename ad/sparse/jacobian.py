@@ -18,9 +18,9 @@ import scipy.sparse as sp
 from ad import rules
 from ad.reverse.api import grad, record
 from ad.sparse import coloring
-from ad.sparse.detect import hessian_sparsity, jacobian_sparsity
+from ad.sparse.detect import hessian_sparsity, jacobian_sparsity, real_input
 from ad.trace import raw
-from ad.transform import DEFAULT_CHUNK, float_input, push_tangents, require_real, run_passes
+from ad.transform import DEFAULT_CHUNK, push_tangents, run_passes
 
 MODES = ("auto", "forward", "reverse")
 
@@ -58,10 +58,14 @@ def plan(
     return SparsePlan(mode, n, m, forward_colors, reverse_colors, math.ceil(c / k) if c else 0, k, why)
 
 
-def _input(x, who: str) -> np.ndarray:
-    x = float_input(x, who)
-    require_real([x], who, "input")
-    return np.asarray(raw(x))
+def _prepared_input(x, shape: tuple, who: str) -> np.ndarray:
+    """x for a Jacobian or Hessian prepared at `shape`, or an error saying to prepare again."""
+    x = real_input(x, who)
+    if x.shape != shape:
+        raise ValueError(
+            f"{who}: prepared for x of shape {shape}; got {x.shape}: prepare again for this shape"
+        )
+    return x
 
 
 def _pattern(sparsity, shape: tuple, who: str) -> sp.csr_array:
@@ -117,16 +121,11 @@ class SparseJacobian:
 
     @property
     def ncolors(self) -> int:
-        return int(self.colors.max(initial=-1)) + 1
+        return coloring.ncolors(self.colors)
 
     def __call__(self, x, executor=None) -> sp.csr_array:
-        x = _input(x, "sparse_jacobian")
-        if x.shape != self.shape:
-            raise ValueError(
-                f"sparse_jacobian: prepared for x of shape {self.shape}; got {x.shape}: "
-                "prepare again for this shape"
-            )
-        S = _chunks(coloring.seeds(self.colors, self.ncolors), self.plan.chunk)
+        x = _prepared_input(x, self.shape, "sparse_jacobian")
+        S = _chunks(coloring.seeds(self.colors), self.plan.chunk)
         if self.plan.mode == "forward":
             B = run_passes(forward_passes, self.f, x, S, executor)
             J = coloring.decompress_columns(
@@ -154,7 +153,7 @@ def prepare_sparse_jacobian(
     for x's shape; the result, called at any x of that shape, returns J there."""
     if mode not in MODES:
         raise ValueError(f'sparse_jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
-    x = _input(x, "sparse_jacobian")
+    x = real_input(x, "sparse_jacobian")
     if sparsity is None:
         P = jacobian_sparsity(f, x, local=local)
     else:
@@ -163,8 +162,7 @@ def prepare_sparse_jacobian(
     m, n = P.shape
     fwd = coloring.column_coloring(P, order) if mode in ("auto", "forward") else None
     rev = coloring.row_coloring(P, order) if mode in ("auto", "reverse") else None
-    count = lambda c: None if c is None else int(c.max(initial=-1)) + 1  # noqa: E731
-    p = plan(count(fwd), count(rev), n, m, chunk)
+    p = plan(*(None if c is None else coloring.ncolors(c) for c in (fwd, rev)), n, m, chunk)
     colors = fwd if p.mode == "forward" else rev
     return SparseJacobian(f, x.shape, x.dtype, P, colors, p)
 
@@ -196,16 +194,11 @@ class SparseHessian:
 
     @property
     def ncolors(self) -> int:
-        return int(self.colors.max(initial=-1)) + 1
+        return coloring.ncolors(self.colors)
 
     def __call__(self, x, executor=None) -> sp.csr_array:
-        x = _input(x, "sparse_hessian")
-        if x.shape != self.shape:
-            raise ValueError(
-                f"sparse_hessian: prepared for x of shape {self.shape}; got {x.shape}: "
-                "prepare again for this shape"
-            )
-        S = _chunks(coloring.seeds(self.colors, self.ncolors), self.chunk)
+        x = _prepared_input(x, self.shape, "sparse_hessian")
+        S = _chunks(coloring.seeds(self.colors), self.chunk)
         B = run_passes(hvp_passes, self.f, x, S, executor)
         B = np.concatenate(B or [np.zeros((0, x.size))]).T
         return coloring.decompress_star(self.pattern, self.colors, B).astype(
@@ -218,7 +211,7 @@ def prepare_sparse_hessian(
 ) -> SparseHessian:
     """Detect (unless ``sparsity`` is given: a symmetric (n, n) boolean matrix) and star-color
     the Hessian of a scalar f once, for x's shape."""
-    x = _input(x, "sparse_hessian")
+    x = real_input(x, "sparse_hessian")
     if sparsity is None:
         P = hessian_sparsity(f, x, local=local)
     else:
