@@ -2,6 +2,7 @@
 
 from ad.ops import (  # noqa: F401
     arithmetic,
+    array_api,
     assembly,
     casts,
     complex_parts,
