@@ -1,6 +1,6 @@
 """The operator registry: one `Op` record per operation, carrying the rules both engines read.
 
-An op has exactly one rule kind (DESIGN.md):
+An op has exactly one rule kind:
 
 - ``elementwise``: per-argument partial derivatives ``d_i(*xs, y)``; JVP ``sum_i t_i * d_i``,
   VJP ``unbroadcast(g * d_i)``.
@@ -30,7 +30,7 @@ import numpy as np
 
 KINDS = ("elementwise", "linear", "bilinear", "general", "nondiff", "composite")
 
-# Input domains the tests sample from, per operand (DESIGN: every op declares its own).
+# Input domains the tests sample from, per operand (every op declares its own).
 DOMAINS: dict[str, Callable[[np.random.Generator, tuple], np.ndarray]] = {
     "real": lambda rng, s: rng.uniform(-2.0, 2.0, s),
     "positive": lambda rng, s: rng.uniform(0.3, 3.0, s),
@@ -65,7 +65,7 @@ class Op:
     # rules as written; the others their own). False: a complex operand raises a TypeError
     # rather than get a wrong derivative.
     complex: bool = False
-    kernel: Any = None  # a numba kernel module, when issue #5 adds one
+    kernel: Any = None  # the numba kernel module (ad/kernels) that runs for the op, if any
     second_order: bool = True  # rules dispatch again on boxed values; checked by the tests
     # Unary elementwise ops: fused(x) -> (y, dy/dx) in one pass on a plain array, or None
     # where it does not pay; forward mode, which needs both at once, uses it.

@@ -166,7 +166,7 @@ def _var_vjp(g, xs, out, p, batched):
 
 
 def _std_scale(out, p):
-    """1 / std, and 0 where std = 0 (a kink, like abs'(0) = 0 in DESIGN.md)."""
+    """1 / std, and 0 where std = 0 (a kink: the convention abs'(0) = 0, docs/forward.md)."""
     s = keep(out, p["axis"], p["keepdims"])
     return 1 / np.where(s == 0, np.inf, s)
 

@@ -89,7 +89,7 @@ relu = defop(
     domain=("nonzero",),
     analytic=False,
     smooth=False,
-    doc="max(x, 0); relu'(0) = 0 (DESIGN.md's convention)",
+    doc="max(x, 0); relu'(0) = 0 (as abs'(0) = 0)",
 )
 sigmoid = defop(
     "sigmoid",

@@ -1,4 +1,4 @@
-"""PyTorch's autograd semantics on ad.Tensor, one test per rule (DESIGN.md, reverse engine)."""
+"""PyTorch's autograd semantics on ad.Tensor, one test per rule (docs/reverse.md)."""
 
 import gc
 import weakref
