@@ -19,6 +19,7 @@ from ad.numpy._sequences import each_lifted as _each_lifted
 from ad.numpy._sequences import holds_traced as _holds_traced
 from ad.numpy._sequences import lifted as _lifted
 from ad.numpy._sequences import stacked as _stacked
+from ad.ops.assembly import ndmin as _ndmin
 from ad.trace import Box as _Box
 
 __all__ = list(_np.__all__)
@@ -37,9 +38,7 @@ def _typed(x, dtype, ndmin=0, who="array"):
             "ad has no differentiable cast. Leave dtype out, or cast the inputs before "
             "differentiating (x.astype(...) on the plain array)."
         )
-    if x.ndim < ndmin:
-        x = _np.reshape(x, (1,) * (ndmin - x.ndim) + x.shape)
-    return x
+    return _ndmin(x, ndmin)
 
 
 def array(object, dtype=None, *, copy=True, ndmin=0, **kwargs):

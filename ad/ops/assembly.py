@@ -63,14 +63,14 @@ def _block_parse(arrays):
     """The leaves as operands, each given the result's number of axes (leading 1s, as NumPy does)."""
     leaves, tree, depth = _block_tree(arrays)
     nd = max([depth] + [rules.ndim(v) for v in leaves])
-    leaves = tuple(_ndmin(v, nd) for v in leaves)
+    leaves = tuple(ndmin(v, nd) for v in leaves)
     return leaves, {"tree": tree, "depth": depth}
 
 
-def _ndmin(v, nd: int):
-    """v with leading axes of length 1 up to nd axes."""
+def ndmin(v, nd: int):
+    """v with leading axes of length 1 up to nd axes (NumPy's ndmin)."""
     s = tuple(rules.shape(v))
-    return v if len(s) == nd else np.reshape(v, (1,) * (nd - len(s)) + s)
+    return v if len(s) >= nd else np.reshape(v, (1,) * (nd - len(s)) + s)
 
 
 def _layout(tree, xs):

@@ -5,6 +5,7 @@ import operator
 import numpy as np
 
 from ad import rules
+from ad.ops.assembly import ndmin
 from ad.registry import composite
 from ad.trace import raw
 
@@ -21,12 +22,6 @@ def _refuse_dtype(name: str, dtype, dt: np.dtype):
             f"ad: numpy.{name}(..., dtype={np.dtype(dtype)}) is not supported for traced values, "
             f"whose range has dtype {dt}; leave dtype unset, or cast the endpoints"
         )
-
-
-def _ndmin(v, nd: int):
-    """v with leading axes of length 1 up to nd axes (NumPy's ndmin)."""
-    s = tuple(rules.shape(v))
-    return v if len(s) >= nd else np.reshape(v, (1,) * (nd - len(s)) + s)
 
 
 def _first(v, shape: tuple):
@@ -72,7 +67,7 @@ def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axi
 def _logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     """base ** linspace(start, stop), base broadcast along the other axes."""
     nd = max(rules.ndim(v) for v in (start, stop, base))
-    start, stop, base = (_ndmin(v, nd) for v in (start, stop, base))
+    start, stop, base = (ndmin(v, nd) for v in (start, stop, base))
     y = _linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
     out = np.power(np.expand_dims(base, axis), y)
     _refuse_dtype("logspace", dtype, _inexact(out))
