@@ -20,6 +20,7 @@ from ad.ops import (  # noqa: F401
     quantiles,
     ranges,
     reductions,
+    selection,
     shape,
     signal,
     special,
