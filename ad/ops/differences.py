@@ -16,7 +16,7 @@ from ad.trace import Box, raw
 _NOT_GIVEN = object()  # diff's prepend/append: None is a value NumPy would try to use
 
 
-def _array(v):
+def as_array(v):
     """v itself when traced, else as a NumPy array (a list of numbers, a scalar)."""
     return v if isinstance(v, Box) else np.asarray(v)
 
@@ -46,7 +46,7 @@ def _diff(a, n=1, axis=-1, prepend=_NOT_GIVEN, append=_NOT_GIVEN):
         raise ValueError(f"order must be non-negative but got {n}")
     if n == 0:
         return a
-    a = _array(a)
+    a = as_array(a)
     if rules.ndim(a) == 0:
         raise ValueError("diff requires input that is at least one dimensional")
     axis = rules.negative_axis(axis, rules.ndim(a))
@@ -113,7 +113,7 @@ def _gradient_axes(axis, nd: int) -> tuple:
 
 def _gradient(f, *varargs, axis=None, edge_order=1):
     """df/dx along each axis by finite differences; one array for one axis, else a tuple."""
-    f = _array(f)
+    f = as_array(f)
     if not isinstance(f, Box) and not rules.differentiable(f.dtype):
         f = f.astype(np.float64)
     nd = rules.ndim(f)
@@ -143,7 +143,7 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
             raise ValueError("distances must be either scalars or 1d")
         if rules.shape(h)[0] != n:
             raise ValueError("when 1d, distances must match the length of the corresponding dimension")
-        h = _array(h)
+        h = as_array(h)
         dx = _step(h if isinstance(h, Box) or rules.differentiable(h.dtype) else h.astype(float), -1)
         # equal constant steps: the uniform formulas, as NumPy picks them (traced coordinates
         # keep the general ones, whose derivative in each coordinate is the right one)
@@ -160,12 +160,12 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
 
 def _trapezoid(y, x=None, dx=1.0, axis=-1):
     """sum of d (y[1:] + y[:-1]) / 2 along axis, d = diff(x) or dx."""
-    y = _array(y)
+    y = as_array(y)
     axis = rules.negative_axis(axis, rules.ndim(y))
     if x is None:
         d = dx
     else:
-        x = _array(x)
+        x = as_array(x)
         if rules.ndim(x) == 1:
             d = np.reshape(_step(x, -1), (-1,) + (1,) * (-axis - 1))
         else:
@@ -194,7 +194,7 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """a x b of 3-vectors (2-vectors get z = 0; two 2-vectors give the z component alone)."""
     if axis is not None:
         axisa = axisb = axisc = axis
-    a, b = np.moveaxis(_array(a), axisa, -1), np.moveaxis(_array(b), axisb, -1)
+    a, b = np.moveaxis(as_array(a), axisa, -1), np.moveaxis(as_array(b), axisb, -1)
     na, nb = rules.shape(a)[-1], rules.shape(b)[-1]
     if na not in (2, 3) or nb not in (2, 3):
         raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
@@ -211,7 +211,7 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 def _kron(a, b):
     """Blocks a[i] * b: a with a length-1 axis after each axis, times b with one before each, reshaped."""
-    a, b = _array(a), _array(b)
+    a, b = as_array(a), as_array(b)
     na, nb = rules.ndim(a), rules.ndim(b)
     if na == 0 or nb == 0:
         return a * b
@@ -230,8 +230,8 @@ def _polyval(p, x):
     value here, but 0 * x enters as a constant, whose derivative 0 never meets an infinite
     cotangent (0 * inf) in reverse mode."""
     if not isinstance(p, list | tuple):
-        p = _array(p)
-    x = _array(x)
+        p = as_array(p)
+    x = as_array(x)
     if len(p) == 0:
         return np.zeros_like(x)
     y = np.zeros_like(x) * raw(x) + p[0]

@@ -3,14 +3,10 @@
 import numpy as np
 
 from ad import rules
+from ad.ops.differences import as_array
 from ad.ops.update import setitem
 from ad.registry import composite, general
 from ad.trace import Box, raw
-
-
-def _array(v):
-    return v if isinstance(v, Box) else np.asarray(v)
-
 
 # ---------------------------------------------------------------------------------------
 # piecewise: each function sees only the entries where its condition is the last to hold, so
@@ -29,7 +25,7 @@ def _conditions(condlist, x) -> list:
 
 def _piecewise(x, condlist, funclist, *args, **kw):
     """f_i(x) where cond_i is the last condition to hold; 0 where none does."""
-    x = _array(x)
+    x = as_array(x)
     conds = _conditions(condlist, x)
     n = len(conds)
     if len(funclist) == n + 1:  # the last function holds where no condition does
@@ -62,7 +58,7 @@ def _interp(x, xp, fp, left=None, right=None, period=None):
             "ad: numpy.interp differentiates in x, fp, left and right, not in the sample points "
             "xp; pass xp as a plain array"
         )
-    xp, fp, x = np.asarray(xp, dtype=np.float64), _array(fp), _array(x)
+    xp, fp, x = np.asarray(xp, dtype=np.float64), as_array(fp), as_array(x)
     if xp.ndim != 1 or rules.ndim(fp) != 1:
         raise ValueError("numpy.interp needs 1-d sample points xp and values fp")
     if len(xp) != rules.shape(fp)[0]:
