@@ -12,6 +12,7 @@ from ad.ops import (  # noqa: F401
     elementwise,
     factorizations,
     fft,
+    floating,
     indexing,
     linalg,
     linalg_composite,
