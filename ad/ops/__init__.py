@@ -18,6 +18,7 @@ from ad.ops import (  # noqa: F401
     linalg_composite,
     nanreductions,
     piecewise,
+    polynomials,
     quantiles,
     ranges,
     reductions,
