@@ -74,10 +74,11 @@ def jacfwd(
             return g(in_tree(xs))
 
         passes = run_passes(tangent_passes, g_flat, leaves, list(one_hot_chunks(leaves, chunk)), executor)
-        blocks = None  # blocks[j]: the tangents of output leaf j, one entry per pass
-        for out, ts, out_tree in passes:  # noqa: B007  (the output is read after the loop)
-            blocks = [[t] for t in ts] if blocks is None else [b + [t] for b, t in zip(blocks, ts)]
-        if blocks is None:  # no input entries: run f once for the output's structure
+        if passes:
+            out, _, out_tree = passes[-1]
+            # blocks[j]: the tangents of output leaf j, one entry per pass
+            blocks = list(zip(*(ts for _, ts, _ in passes)))
+        else:  # no input entries: run f once for the output's structure
             out, _, out_tree = push_tangents(g_flat, leaves, [None] * len(leaves))
             blocks = [[rules.zeros(y, (0,))] for y in out]
         numeric_outputs(out, "jacfwd")
