@@ -11,7 +11,7 @@ import numpy as np
 from ad.ops.reductions import reject
 from ad.ops.special import keep, reduced_axes
 from ad.registry import composite, general
-from ad.rules import ndim, shape, unbroadcast
+from ad.rules import ndim, negative_axes, shape, unbroadcast
 from ad.trace import apply, is_complex, raw
 
 
@@ -76,13 +76,11 @@ def _weights_along(a, w, axis):
     if axis is None:
         raise TypeError("Axis must be specified when shapes of a and weights differ.")
     nd = ndim(a)
-    axes = tuple(ax + nd for ax in reduced_axes(axis, nd))
-    given = tuple(axis) if np.ndim(axis) else (axis,)
-    if shape(w) != tuple(shape(a)[ax] for ax in (ax % nd for ax in given)):
+    given = [ax + nd for ax in negative_axes(axis, nd)]  # w's axes, in the caller's order
+    if shape(w) != tuple(shape(a)[ax] for ax in given):
         raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
-    order = np.argsort([ax % nd for ax in given])
-    w = np.transpose(w, tuple(order)) if len(order) > 1 else w
-    return np.reshape(w, tuple(n if i in axes else 1 for i, n in enumerate(shape(a))))
+    w = np.transpose(w, tuple(np.argsort(given))) if len(given) > 1 else w
+    return np.reshape(w, tuple(n if i in given else 1 for i, n in enumerate(shape(a))))
 
 
 def ptp(a, axis=None, out=None, keepdims=False):
