@@ -240,5 +240,6 @@ composite("histogram", np.histogram, _histogram, examples=_HISTOGRAM, smooth=Fal
           "where NumPy computes them so (bins a count, no range), else constants")
 nondiff("isin", np.isin, complex=True, doc="booleans: a constant")
 nondiff("digitize", np.digitize, doc="bin indices: a constant")
-nondiff("lexsort", np.lexsort, doc="indices: a constant")
+nondiff("lexsort", np.lexsort, parse=lambda keys, axis=-1: ((tuple(raw(k) for k in keys),), {"axis": axis}),
+        doc="indices: a constant")
 # fmt: on
