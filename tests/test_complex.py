@@ -387,13 +387,6 @@ HOLOMORPHIC = {
 Z4 = np.array([0.8 + 0.3j, 1.1 - 0.6j, 0.4 + 0.9j, 1.5 + 0.2j])
 
 
-@pytest.fixture(scope="module")
-def jax64():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 @pytest.mark.parametrize("name", REAL_VALUED)
 def test_grad_of_real_valued_functions_matches_jax(jax64, name):
     f = REAL_VALUED[name]

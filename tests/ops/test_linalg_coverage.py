@@ -376,13 +376,6 @@ def test_matrix_rank_is_a_constant_in_both_modes():
 # -- JAX as an oracle ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def jax64():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 def _sv_loss(xp, A):  # invariant to the signs of singular vectors
     U, s, Vh = xp.linalg.svd(A, full_matrices=False)
     return xp.sum(s * xp.arange(1.0, 4.0)) + xp.sum((U[:, :2] @ Vh[:2]) ** 2 * xp.cos(A))

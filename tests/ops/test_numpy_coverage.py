@@ -351,13 +351,6 @@ ORACLE = {
 
 
 @pytest.fixture(scope="module")
-def jax64():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
-@pytest.fixture(scope="module")
 def jax_jacobians(jax64):
     """JAX's forward-mode Jacobian of every function in ORACLE, compiled as one program (one
     compilation instead of one per function)."""
