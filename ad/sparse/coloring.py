@@ -121,36 +121,39 @@ def seeds(colors) -> np.ndarray:
     return S
 
 
-def decompress_columns(pattern, colors, B) -> sp.csr_array:
-    """J from B = J S (m, c): J[i, j] = B[i, color(j)]."""
+def _entries(pattern) -> tuple[sp.csr_array, np.ndarray]:
+    """(pattern as CSR with sorted indices, the row of each stored entry)."""
     P = sp.csr_array(pattern, dtype=bool)
     P.sort_indices()
-    rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
-    data = np.asarray(B)[rows, np.asarray(colors)[P.indices]]
+    return P, np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+
+
+def _filled(P: sp.csr_array, data) -> sp.csr_array:
+    """P's structure holding data, one value per stored entry."""
     return sp.csr_array((data, P.indices.copy(), P.indptr.copy()), shape=P.shape)
+
+
+def decompress_columns(pattern, colors, B) -> sp.csr_array:
+    """J from B = J S (m, c): J[i, j] = B[i, color(j)]."""
+    P, rows = _entries(pattern)
+    return _filled(P, np.asarray(B)[rows, np.asarray(colors)[P.indices]])
 
 
 def decompress_rows(pattern, colors, B) -> sp.csr_array:
     """J from B = S^T J (c, n): J[i, j] = B[color(i), j]."""
-    P = sp.csr_array(pattern, dtype=bool)
-    P.sort_indices()
-    rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
-    data = np.asarray(B)[np.asarray(colors)[rows], P.indices]
-    return sp.csr_array((data, P.indices.copy(), P.indptr.copy()), shape=P.shape)
+    P, rows = _entries(pattern)
+    return _filled(P, np.asarray(B)[np.asarray(colors)[rows], P.indices])
 
 
 def decompress_star(pattern, colors, B) -> sp.csr_array:
     """H from B = H S (n, c) under a star coloring: each entry from the end of its edge that has
     one neighbor of the other's color (the diagonal from its own color)."""
-    P = sp.csr_array(pattern, dtype=bool)
-    P.sort_indices()
+    P, r = _entries(pattern)
     n = P.shape[0]
     c = np.asarray(colors, np.int64)
-    r = np.repeat(np.arange(n), np.diff(P.indptr))
     k = P.indices.astype(np.int64)
     count = _neighbor_counts(r, k, c, n, B.shape[1])
     alone = (r == k) | (count[r, c[k]] == 1)
     if not np.all(alone | (count[k, c[r]] == 1)):
         raise ValueError("decompress_star: the coloring is not a star coloring of this pattern")
-    data = np.where(alone, B[r, c[k]], B[k, c[r]])
-    return sp.csr_array((data, P.indices.copy(), P.indptr.copy()), shape=P.shape)
+    return _filled(P, np.where(alone, B[r, c[k]], B[k, c[r]]))
