@@ -128,8 +128,8 @@ def _order_statistic(stats, q, method, weak):
     return _lerp(stats.take(below), stats.take(above), t)
 
 
-def _quantile(name, a, q, axis, method, keepdims, skip_nan, scale, options):
-    reject(name, **options)
+def _quantile(name, a, q, axis, method, keepdims, out, weights, *, skip_nan: bool, scale):
+    reject(name, out=out, weights=weights)
     if method not in METHODS:
         raise ValueError(f"numpy.{name}: {method!r} is not a valid method; use one of {METHODS}")
     weak = isinstance(raw(q), int | float)
@@ -147,30 +147,28 @@ def _quantile(name, a, q, axis, method, keepdims, skip_nan, scale, options):
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
              weights=None):  # fmt: skip
     """The q-th quantiles along axis, by NumPy's method (default: linear interpolation)."""
-    return _quantile("quantile", a, q, axis, method, keepdims, False, 1, {"out": out, "weights": weights})
+    return _quantile("quantile", a, q, axis, method, keepdims, out, weights, skip_nan=False, scale=1)
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                weights=None):  # fmt: skip
     """quantile(a, q / 100)."""
-    return _quantile("percentile", a, q, axis, method, keepdims, False, 100, {"out": out, "weights": weights})
+    return _quantile("percentile", a, q, axis, method, keepdims, out, weights, skip_nan=False, scale=100)
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                 weights=None):  # fmt: skip
     """quantile of the entries that are not NaN."""
-    return _quantile("nanquantile", a, q, axis, method, keepdims, True, 1, {"out": out, "weights": weights})
+    return _quantile("nanquantile", a, q, axis, method, keepdims, out, weights, skip_nan=True, scale=1)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                   weights=None):  # fmt: skip
     """percentile of the entries that are not NaN."""
-    return _quantile(
-        "nanpercentile", a, q, axis, method, keepdims, True, 100, {"out": out, "weights": weights}
-    )
+    return _quantile("nanpercentile", a, q, axis, method, keepdims, out, weights, skip_nan=True, scale=100)
 
 
-def _median(name, a, axis, out, keepdims, skip_nan):
+def _median(name, a, axis, out, keepdims, *, skip_nan: bool):
     reject(name, out=out)
     stats = _Sorted(name, a, axis, skip_nan)
     lo, hi = (stats.count - 1) // 2, stats.count // 2
@@ -183,12 +181,12 @@ def _median(name, a, axis, out, keepdims, skip_nan):
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """The middle entry, or the mean of the two middle entries, along axis."""
-    return _median("median", a, axis, out, keepdims, False)
+    return _median("median", a, axis, out, keepdims, skip_nan=False)
 
 
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """median of the entries that are not NaN."""
-    return _median("nanmedian", a, axis, out, keepdims, True)
+    return _median("nanmedian", a, axis, out, keepdims, skip_nan=True)
 
 
 def partition(a, kth, axis=-1, kind="introselect", order=None):

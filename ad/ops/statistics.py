@@ -46,7 +46,7 @@ def _weighted_parts(xs, p):
     """(w / sum(w), (a - avg) / sum(w)), both with the reduced axes kept."""
     a, w = xs
     total = np.sum(w, axis=p["axis"], keepdims=True)
-    avg = _weighted_mean(a, w, p["axis"], True)
+    avg = _weighted_mean(a, w, p["axis"], keepdims=True)
     return w / total, (a - avg) / total
 
 
