@@ -392,3 +392,33 @@ def test_zero_fill_and_copy_overwrite_inf_and_nan():
     assert np.array_equal(z.data, [0.0, 0.0, 0.0]) and not np.signbit(z.data).any()
     z.fill_(3.0)
     np.testing.assert_array_equal(z.data, [3.0, 3.0, 3.0])
+
+
+def test_copy_from_itself_saves_nothing_to_refuse():
+    x = _ad([1.0, -2.0], True)
+    y = x * 0.5
+    y.copy_(y)
+    (y * y).sum().backward()  # y = x / 2: gradient x / 2
+    np.testing.assert_allclose(_grad(x), [0.5, -1.0], rtol=1e-14)
+
+
+def test_a_write_whose_operand_overlaps_the_target_reads_it_first():
+    # PyTorch refuses this write; ad computes the right-hand side, then writes, as NumPy.
+    x = _ad([1.0, 2.0, 3.0], True)
+    y = x * 1
+    y[:2] += y[1:]
+    np.testing.assert_array_equal(y.data, [3.0, 5.0, 3.0])
+    (y * y).sum().backward()
+    # y = (x0 + x1, x1 + x2, x2)
+    np.testing.assert_allclose(_grad(x), [6.0, 16.0, 16.0], rtol=1e-14)
+
+
+def test_a_view_taken_before_its_base_required_grad_can_be_written():
+    x = _ad([1.0, 2.0, 3.0], True)
+    b = _ad([0.0, 0.0, 0.0])
+    v = b[1:]
+    b.copy_(x)
+    v *= 2
+    assert v.requires_grad and not v.is_leaf
+    (b * b).sum().backward()  # b = (x0, 2 x1, 2 x2)
+    np.testing.assert_allclose(_grad(x), [2.0, 16.0, 24.0], rtol=1e-14)
