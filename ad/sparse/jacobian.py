@@ -115,8 +115,8 @@ class SparseJacobian:
     """f's Jacobian pattern, coloring and mode, prepared once: ``prep(x)`` is J at x as a scipy
     CSR matrix (m, n), from ``plan.passes`` compressed passes."""
 
-    def __init__(self, f, shape, dtype, pattern, colors, plan: SparsePlan):
-        self.f, self.shape, self.dtype = f, shape, dtype
+    def __init__(self, f, shape, pattern, colors, plan: SparsePlan):
+        self.f, self.shape = f, shape
         self.pattern, self.colors, self.plan = pattern, colors, plan
 
     @property
@@ -164,7 +164,7 @@ def prepare_sparse_jacobian(
     rev = coloring.row_coloring(P, order) if mode in ("auto", "reverse") else None
     p = plan(*(None if c is None else coloring.ncolors(c) for c in (fwd, rev)), n, m, chunk)
     colors = fwd if p.mode == "forward" else rev
-    return SparseJacobian(f, x.shape, x.dtype, P, colors, p)
+    return SparseJacobian(f, x.shape, P, colors, p)
 
 
 def sparse_jacobian(
