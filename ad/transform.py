@@ -184,6 +184,12 @@ def fresh(tree, caller: Sequence = ()):
 
 
 # -- seeding and pushing tangents ---------------------------------------------------------------
+def spans(shapes: Sequence[tuple]) -> list[tuple[tuple, int, int]]:
+    """(shape, start, stop) of each leaf's entries in the concatenation of all of them."""
+    offsets = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
+    return list(zip(shapes, offsets, offsets[1:]))
+
+
 def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, list]]:
     """The basis directions of the flattened leaves, k at a time: (k, seeds) with one seed per
     leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero."""

@@ -20,6 +20,7 @@ from ad.transform import (
     require_real,
     run_passes,
     select,
+    spans,
 )
 from ad.tree import flatten
 
@@ -84,16 +85,12 @@ def jacfwd(
         numeric_outputs(out, "jacfwd")
         if holomorphic:
             require_complex(out, "jacfwd", "output")
-        shapes = [tuple(rules.shape(x)) for x in leaves]
-        offsets = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
+        in_spans = spans([tuple(rules.shape(x)) for x in leaves])
         rows = []
         for y, b in zip(out, blocks):
             T = b[0] if len(b) == 1 else np.concatenate(b, axis=0)  # (n,) + shape of y
             ys = tuple(rules.shape(y))
-            row = [
-                np.reshape(np.moveaxis(T[o0:o1], 0, -1), ys + s)
-                for s, o0, o1 in zip(shapes, offsets, offsets[1:])
-            ]
+            row = [np.reshape(np.moveaxis(T[o0:o1], 0, -1), ys + s) for s, o0, o1 in in_spans]
             rows.append(in_tree([cast_like(J, y) for J in row]))
         return fresh(out_tree(rows), caller=leaves)
 

@@ -24,6 +24,7 @@ from ad.transform import (
     require_real,
     run_passes,
     select,
+    spans,
 )
 from ad.tree import LEAF, flatten
 
@@ -121,6 +122,11 @@ def _describe_output(out, tree) -> str:
     return f"a {type(out).__name__} (a pytree {tree})"
 
 
+def _complex_inputs(x, who: str) -> None:
+    """holomorphic=True differentiates with respect to complex inputs only (as JAX)."""
+    require_complex([float_input(p, who) for p in flatten(x)[0]], who, "input")
+
+
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
     """x -> (f(x), grad f(x)), the gradient shaped like x; f returns one number (any size-1
     array). For complex x, grad f = df/dRe(x) - i df/dIm(x); with holomorphic=True, f'(x)."""
@@ -129,7 +135,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: b
     def vg(*args):
         x, g = select(f, args, argnums, "grad")
         if holomorphic:
-            require_complex([float_input(p, "grad") for p in flatten(x)[0]], "grad", "input")
+            _complex_inputs(x, "grad")
         rec = record(g, (x,), who="grad")
         (y,) = _scalar_output(rec, holomorphic)
         ct = np.ones(rules.shape(y), dtype=rules.tangent_dtype(y))
@@ -195,7 +201,7 @@ def jacrev(
     def jac(*args):
         x, g = select(f, args, argnums, "jacrev")
         if holomorphic:
-            require_complex([float_input(p, "jacrev") for p in flatten(x)[0]], "jacrev", "input")
+            _complex_inputs(x, "jacrev")
         rec = record(g, (x,), who="jacrev")
         out = rec.out_leaves
         numeric_outputs(out, "jacrev")
@@ -208,18 +214,12 @@ def jacrev(
         for cts in done:
             for b, ct in zip(blocks, cts):
                 b.append(ct)
-        shapes = [tuple(rules.shape(y)) for y in out]
-        offsets = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
+        out_spans = spans([tuple(rules.shape(y)) for y in out])
         columns = []  # columns[i][j]: the block of input leaf i and output leaf j
         for xi, b in zip(rec.inputs, blocks):
             xs = tuple(rules.shape(xi.data))
             C = rules.zeros(xi.data, (0,)) if not b else b[0] if len(b) == 1 else np.concatenate(b, axis=0)
-            columns.append(
-                [
-                    cast_like(np.reshape(C[o0:o1], s + xs), xi.data)
-                    for s, o0, o1 in zip(shapes, offsets, offsets[1:])
-                ]
-            )
+            columns.append([cast_like(np.reshape(C[o0:o1], s + xs), xi.data) for s, o0, o1 in out_spans])
         rows = [rec.in_tree([col[j] for col in columns])[0] for j in range(len(out))]
         return fresh(rec.out_tree(rows), caller=[xi.data for xi in rec.inputs])
 

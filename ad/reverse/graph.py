@@ -144,7 +144,7 @@ def stand_in(x):
 
 @functools.lru_cache(maxsize=1024)
 def _stand_in(shape, dtype):
-    fill = np.nan if dtype.kind in "fc" else 0
+    fill = np.nan if rules.differentiable(dtype) else 0
     return np.broadcast_to(np.array(fill, dtype=dtype), shape)
 
 

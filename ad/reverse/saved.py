@@ -19,7 +19,7 @@ class SavedValue:
 
     __slots__ = ("value", "counter", "version", "history", "requires_grad")
 
-    def __init__(self, value, counter, history, requires_grad):
+    def __init__(self, value, counter, history, *, requires_grad: bool):
         self.value = value
         self.counter = counter
         self.version = counter[0]

@@ -96,7 +96,7 @@ class Tensor(Box):
             raise TypeError("Tensor(Tensor): use t.detach() or ad.tensor(t.numpy()) to copy a Tensor")
         if not isinstance(data, np.ndarray | np.generic | Box):
             data = np.asarray(data)
-        _init(self, data, level, [0])
+        _new(data, level, [0], self)
         if requires_grad:
             self.requires_grad = True
 
@@ -383,12 +383,6 @@ class Tensor(Box):
         return type(out)(outs) if multi else outs[0]
 
 
-def _init(t, data, level, counter):
-    t._data, t.level, t._vc = data, level, counter
-    t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
-    t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
-
-
 def _overwrite(x, v, index=Ellipsis):
     """x with x[index] = v, out of place (the setitem op)."""
     return apply(registry.get("setitem"), (x, v), {"index": index})
@@ -402,9 +396,11 @@ def _memory(t):
     return t._data
 
 
-def _new(data, level, counter) -> Tensor:
-    """A Tensor for a value (the constructor's checks, skipped: this is the hot path)."""
-    t = object.__new__(Tensor)
+def _new(data, level, counter, t=None) -> Tensor:
+    """A Tensor for a value (the constructor's checks, skipped: this is the hot path), or
+    t itself given those fields."""
+    if t is None:
+        t = object.__new__(Tensor)
     t._data, t.level, t._vc = data, level, counter
     t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
     t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
@@ -441,12 +437,14 @@ def _record(op, params, operands, primals, out, outs, level, multi):
         if r:
             # a Tensor at this level is saved with its version; anything else is a constant
             saved_in.append(
-                SavedValue(p, x._vc, e, e is not None) if type(x) is Tensor and x.level == level else p
+                SavedValue(p, x._vc, e, requires_grad=e is not None)
+                if type(x) is Tensor and x.level == level
+                else p
             )
         else:
             saved_in.append(stand_in(p) if hasattr(p, "dtype") else p)
     if read_out:
-        saved_out = [SavedValue(t._data, t._vc, None, True) for t in outs]
+        saved_out = [SavedValue(t._data, t._vc, None, requires_grad=True) for t in outs]
     else:
         saved_out = [stand_in(t._data) for t in outs]
     node = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, len(outs) if multi else 0)
