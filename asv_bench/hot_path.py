@@ -22,9 +22,6 @@ import numpy as np  # noqa: E402
 
 import ad  # noqa: E402
 from ad import registry  # noqa: E402
-from ad.reverse import engine, tensor  # noqa: E402
-from ad.reverse.graph import Sweep  # noqa: E402
-from ad.trace import apply  # noqa: E402
 
 
 def best(stmt, number=20000, repeat=7) -> float:
@@ -39,7 +36,6 @@ def chain(y):
 
 
 def pieces() -> list[tuple[str, float]]:
-    sin = registry.get("sin")
     x = ad.tensor(0.3, requires_grad=True)
     x0 = np.asarray(0.3)
 
@@ -48,38 +44,31 @@ def pieces() -> list[tuple[str, float]]:
             return None
 
     hop = Hop()
-    y = np.sin(x)
-    outs = [tensor._new(np.sin(x0), x.level, [0])]
-    rows = [
-        ("NumPy's __array_ufunc__ hop", best(lambda: np.sin(hop))),
-        ("registry lookup", best(lambda: registry.lookup(np.sin))),
-        (
-            "level scan (trace.apply on a plain value)",
-            best(lambda: apply(sin, (x0,), {})) - best(lambda: np.sin(x0)),
-        ),
-        ("primal: np.sin on a 0-d array", best(lambda: np.sin(x0))),
-        ("Tensor allocation", best(lambda: tensor._new(x0, 1, [0]))),
-        ("grad mode check", best(tensor.is_grad_enabled)),
-        (
-            "record: edges, saved values, node",
-            best(lambda: tensor._record(sin, {}, (x,), [x0], x0, outs, 1, False)),
-        ),
-        ("whole forward op: np.sin(t)", best(lambda: np.sin(x))),
-        ("whole forward op: t * 1.01", best(lambda: x * 1.01)),
-    ]
-    node = y.grad_fn
-    ct = np.asarray(1.0)
-    sweep = Sweep()
-    rows.append(("backward rule: SinBackward.apply", best(lambda: node.apply([ct], sweep))))
+
+    def unrecorded():
+        with ad.no_grad():
+            np.sin(x)
+
+    def context_alone():
+        with ad.no_grad():
+            pass
 
     def one_node():
-        z = np.sin(x)
-        engine.run_backward(
-            [(z.grad_fn, 0)], [ct], retain_graph=False, sweep=Sweep(), inputs=[tensor.edge(x)]
-        )
+        np.sin(x).backward()
 
-    rows.append(("record + backward of one node (engine included)", best(one_node, number=5000)))
-    return rows
+    with_grad = best(lambda: np.sin(x))
+    without = best(unrecorded) - best(context_alone)
+    both = best(one_node, number=5000)
+    return [
+        ("NumPy's __array_ufunc__ hop", best(lambda: np.sin(hop))),
+        ("registry lookup", best(lambda: registry.lookup(np.sin))),
+        ("primal alone: np.sin on a 0-d array", best(lambda: np.sin(x0))),
+        ("np.sin(t), not recorded (dispatch, levels, primal, a new Tensor)", without),
+        ("np.sin(t), recorded", with_grad),
+        ("of which recording (edges, saved values, node)", with_grad - without),
+        ("t * 1.01, recorded", best(lambda: x * 1.01)),
+        ("backward of that one node (engine, rule, accumulation into .grad)", both - with_grad),
+    ]
 
 
 def whole() -> list[tuple[str, float]]:
