@@ -15,6 +15,7 @@ from ad.ops import (  # noqa: F401
     floating,
     indexing,
     linalg,
+    linalg_api,
     linalg_composite,
     nanreductions,
     piecewise,

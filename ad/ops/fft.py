@@ -9,7 +9,8 @@ real t: its VJP is Re(A^T ct), the cotangent zero-padded to n bins, fft'd, real 
 irfft returns Re(B y) with B_jk = c_k w^(jk) scale, w = exp(2 pi i / n), c_k = 2 for the
 interior bins 1 <= k <= (n - 1) // 2 (each stands for itself and its mirror image n - k) and
 1 for bin 0 and, n even, bin n / 2 (their imaginary parts are dropped): its VJP is
-B^T ct = c * ifft(ct)[:n//2 + 1]. fftshift and ifftshift are rolls.
+B^T ct = c * ifft(ct)[:n//2 + 1]. fftshift and ifftshift are rolls; fftfreq and rfftfreq are
+k / (n d), differentiable in the spacing d.
 """
 
 import operator
@@ -184,6 +185,19 @@ def _shift(sign: int):
     return shift
 
 
+def _frequencies(positive_only: bool):
+    def frequencies(n, d=1.0, device=None):
+        """k / (n d) for the integer frequencies k of an n-point transform (rfft's: k >= 0)."""
+        n = operator.index(n)
+        if positive_only:
+            k = np.arange(n // 2 + 1, device=device)
+        else:
+            k = np.concatenate([np.arange((n - 1) // 2 + 1, device=device), np.arange(-(n // 2), 0)])
+        return k * (1.0 / (n * d))  # NumPy's own order of operations, so the values match it
+
+    return frequencies
+
+
 # -- examples: real operands (test_complex makes them complex where the op takes it) --------
 
 _SHAPES_1D = [((6,), {}), ((5,), {"n": 8}), ((3, 7), {"n": 4, "axis": 0}), ((2, 5), {"norm": "ortho"}),
@@ -229,6 +243,11 @@ for _kind, _shapes, _complex, _doc in (
                parse=_parse, examples=_examples(_calls, _parse), analytic=False, complex=_complex,
                doc=_doc)  # fmt: skip
 
+
+def _spacings(rng):
+    return [((5, rng.uniform(0.3, 2.0)), {}), ((6, 0.1), {}), ((1, rng.uniform(0.3, 2.0)), {})]
+
+
 # fmt: off
 composite("hfft", np.fft.hfft, _hfft, examples=_examples(_IRFFT_1D), analytic=False, complex=True,
           doc="irfft(conj(a)) with the opposite norm")
@@ -238,4 +257,10 @@ composite("fftshift", np.fft.fftshift, _shift(1), examples=_examples(_SHIFTS), c
           doc="roll by n // 2 along each axis")
 composite("ifftshift", np.fft.ifftshift, _shift(-1), examples=_examples(_SHIFTS), complex=True,
           doc="roll by -(n // 2) along each axis")
+# NumPy's fftfreq and rfftfreq do not dispatch through __array_function__: they compute this
+# formula with arithmetic on d, which does. These ops state it for the registry's checks.
+composite("fftfreq", np.fft.fftfreq, _frequencies(False), examples=_spacings, complex=True,
+          doc="k / (n d), k = 0, 1, ..., -2, -1: differentiable in d")
+composite("rfftfreq", np.fft.rfftfreq, _frequencies(True), examples=_spacings, complex=True,
+          doc="k / (n d), k = 0, ..., n // 2: differentiable in d")
 # fmt: on
