@@ -149,7 +149,8 @@ def rule_vjp(op, operands, params, idx, ct, batched=False):
 
         if not batched:
             return list(pullback(ct))
-        per = [pullback(c) for c in (map(type(ct), zip(*ct)) if isinstance(ct, tuple | list) else ct)]
+        each = [rebuild(ct, c) for c in zip(*ct)] if isinstance(ct, tuple | list) else ct
+        per = [pullback(c) for c in each]
         return [np.stack([p[j] for p in per]) for j in range(len(idx))]
     out = apply(op, list(operands), params)
     needs = [i in idx for i in range(len(operands))]
@@ -167,14 +168,20 @@ def _parts(ct, out):
     ]
     if not isinstance(out, tuple | list):
         return fix[0]
-    return type(out)(f[0] for f in fix), type(out)(f[1] for f in fix)
+    return rebuild(out, [f[0] for f in fix]), rebuild(out, [f[1] for f in fix])
+
+
+def rebuild(like, parts):
+    """A tuple or list of like's type holding parts (a namedtuple, such as np.unique_counts',
+    takes them positionally)."""
+    return type(like)(*parts) if hasattr(like, "_fields") else type(like)(parts)
 
 
 def random_cotangent(out, rng, k=None):
     """A random cotangent for out (with k directions): complex where an output is complex."""
     pre = () if k is None else (k,)
     if isinstance(out, tuple | list):
-        return type(out)(random_cotangent(o, rng, k) for o in out)
+        return rebuild(out, [random_cotangent(o, rng, k) for o in out])
     w = rng.standard_normal(pre + np.shape(out))
     return w + 1j * rng.standard_normal(pre + np.shape(out)) if np.iscomplexobj(raw(out)) else w
 

@@ -24,6 +24,7 @@ from ad.ops import (  # noqa: F401
     ranges,
     reductions,
     selection,
+    sets,
     shape,
     signal,
     special,
