@@ -12,6 +12,7 @@ from ad.reverse.api import vjp as reverse_vjp
 from ad.rules import vjp as rules_vjp
 from ad.rules import zeros
 from ad.trace import apply, new_level, raw
+from ad.tree import flatten
 
 # Tolerances at float64, stated once for the whole suite.
 FD_STEP = 1e-6
@@ -60,6 +61,7 @@ def differentiable(op: registry.Op, operands) -> list[int]:
         for i, (x, d) in enumerate(zip(operands, doms))
         if d not in registry.CONSTANT_DOMAINS
         and not callable(x)  # a composite's function argument (apply_along_axis)
+        and x is not None  # an option left at its default (np.result_type(None) is float64)
         and np.issubdtype(np.result_type(x), np.floating)
         and not isinstance(x, bool)
     ]
@@ -149,8 +151,7 @@ def rule_vjp(op, operands, params, idx, ct, batched=False):
 
         if not batched:
             return list(pullback(ct))
-        each = [rebuild(ct, c) for c in zip(*ct)] if isinstance(ct, tuple | list) else ct
-        per = [pullback(c) for c in each]
+        per = [pullback(direction(ct, j)) for j in range(np.shape(flatten(ct)[0][0])[0])]
         return [np.stack([p[j] for p in per]) for j in range(len(idx))]
     out = apply(op, list(operands), params)
     needs = [i in idx for i in range(len(operands))]
@@ -160,28 +161,33 @@ def rule_vjp(op, operands, params, idx, ct, batched=False):
 
 def _parts(ct, out):
     """(Re ct, Im ct) where ct is complex for a real output somewhere, else (ct, None)."""
-    pairs = list(zip(ct, out)) if isinstance(out, tuple | list) else [(ct, out)]
-    if not any(np.iscomplexobj(c) and not np.iscomplexobj(raw(y)) for c, y in pairs):
+    cts, treedef = flatten(ct)
+    real = [not np.iscomplexobj(raw(y)) for y in flatten(out)[0]]
+    if not any(r and np.iscomplexobj(c) for c, r in zip(cts, real)):
         return ct, None
-    fix = [
-        (np.real(c), np.imag(c)) if not np.iscomplexobj(raw(y)) else (c, np.zeros_like(c)) for c, y in pairs
-    ]
-    if not isinstance(out, tuple | list):
-        return fix[0]
-    return rebuild(out, [f[0] for f in fix]), rebuild(out, [f[1] for f in fix])
+    return (
+        treedef([np.real(c) if r else c for c, r in zip(cts, real)]),
+        treedef([np.imag(c) if r else np.zeros_like(c) for c, r in zip(cts, real)]),
+    )
 
 
-def rebuild(like, parts):
-    """A tuple or list of like's type holding parts (a namedtuple, such as np.unique_counts',
-    takes them positionally)."""
-    return type(like)(*parts) if hasattr(like, "_fields") else type(like)(parts)
+def tree_map(f, tree):
+    """f of each leaf, in tree's structure: an op's output may nest (histogramdd's (counts,
+    [edges])) or be a namedtuple (unique_counts')."""
+    leaves, treedef = flatten(tree)
+    return treedef([f(leaf) for leaf in leaves])
+
+
+def direction(tree, j: int):
+    """The j-th of the k directions a batched tangent or cotangent tree carries on its leaves."""
+    return tree_map(lambda leaf: leaf[j], tree)
 
 
 def random_cotangent(out, rng, k=None):
     """A random cotangent for out (with k directions): complex where an output is complex."""
     pre = () if k is None else (k,)
     if isinstance(out, tuple | list):
-        return rebuild(out, [random_cotangent(o, rng, k) for o in out])
+        return tree_map(lambda o: random_cotangent(o, rng, k), out)
     w = rng.standard_normal(pre + np.shape(out))
     return w + 1j * rng.standard_normal(pre + np.shape(out)) if np.iscomplexobj(raw(out)) else w
 

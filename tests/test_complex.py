@@ -41,7 +41,7 @@ def complex_cases(op, seed=0):
 def _random_like(y, rng):
     """A random cotangent for output y: complex for a complex output, real for a real one."""
     if isinstance(y, tuple | list):
-        return testing.rebuild(y, [_random_like(v, rng) for v in y])
+        return testing.tree_map(lambda v: _random_like(v, rng), y)
     w = rng.standard_normal(np.shape(y))
     return w + 1j * rng.standard_normal(np.shape(y)) if np.iscomplexobj(y) else w
 
@@ -146,18 +146,14 @@ def test_batched_rules_on_complex_input_equal_one_direction_at_a_time(op):
         out = f(*(ad.Dual(x, U, level, k) for x, U in zip(xs, Us)))
         batched = testing._tangent(out, level, (k,))
         W = _random_like(apply(op, list(operands), params), rng)
-        W = (
-            testing.rebuild(W, [np.stack([w, 2j * w]) for w in W])
-            if isinstance(W, tuple | list)
-            else np.stack([W, 2j * W])
-        )
+        W = testing.tree_map(lambda w: np.stack([w, 2j * w]), W)
         cts = testing.rule_vjp(op, operands, params, idx, W, batched=True)
         for j in range(k):
             one = ad.jvp(f, tuple(xs), tuple(U[j] for U in Us))[1]
             b = [t[j] for t in batched] if isinstance(batched, list) else batched[j]
             what = f"{op.name}{params} direction {j}"
             testing.assert_close(testing._flat(b), testing._flat(one), 1e-12, 1e-12, what + ": JVP")
-            wj = testing.rebuild(W, [w[j] for w in W]) if isinstance(W, tuple | list) else W[j]
+            wj = testing.direction(W, j)
             for c, o in zip(cts, testing.rule_vjp(op, operands, params, idx, wj)):
                 testing.assert_close(c[j], o, 1e-12, 1e-12, what + ": VJP")
 

@@ -193,7 +193,9 @@ def _frequencies(positive_only: bool):
             k = np.arange(n // 2 + 1, device=device)
         else:
             k = np.concatenate([np.arange((n - 1) // 2 + 1, device=device), np.arange(-(n // 2), 0)])
-        return k * (1.0 / (n * d))  # NumPy's own order of operations, so the values match it
+        # NumPy multiplies k by 1 / (n d): the same values to rounding, but where 1 / (n d)
+        # overflows, 0 * inf would make the k = 0 entry's derivative NaN in forward mode alone
+        return k / (n * d)
 
     return frequencies
 
@@ -257,8 +259,9 @@ composite("fftshift", np.fft.fftshift, _shift(1), examples=_examples(_SHIFTS), c
           doc="roll by n // 2 along each axis")
 composite("ifftshift", np.fft.ifftshift, _shift(-1), examples=_examples(_SHIFTS), complex=True,
           doc="roll by -(n // 2) along each axis")
-# NumPy's fftfreq and rfftfreq do not dispatch through __array_function__: they compute this
-# formula with arithmetic on d, which does. These ops state it for the registry's checks.
+# NumPy's fftfreq and rfftfreq do not dispatch through __array_function__: on a traced d they
+# compute k * (1 / (n d)) with arithmetic on d, which does. These ops state the rule for the
+# registry's checks (and for dispatch, should NumPy come to dispatch them).
 composite("fftfreq", np.fft.fftfreq, _frequencies(False), examples=_spacings, complex=True,
           doc="k / (n d), k = 0, 1, ..., -2, -1: differentiable in d")
 composite("rfftfreq", np.fft.rfftfreq, _frequencies(True), examples=_spacings, complex=True,

@@ -7,6 +7,7 @@ derivatives, batching, second order and complex numbers come from those. Where N
 index arithmetic is intricate (delete, insert, unique), NumPy computes it on labels.
 """
 
+import math
 import operator
 
 import numpy as np
@@ -170,6 +171,78 @@ def _histogram(a, bins=10, range=None, density=None, weights=None):
     return counts, edges
 
 
+def _sized(bins) -> bool:
+    """Whether bins is a sequence (one entry per axis, or edges), as NumPy tells: it has a len."""
+    try:
+        len(bins)
+    except TypeError:
+        return False
+    return True
+
+
+def _columns(sample) -> list:
+    """histogramdd's sample as its D columns: an (N, D) array's columns, a 1-D array, or a
+    sequence of D 1-D arrays (of N numbers: one column), as NumPy reads it."""
+    if isinstance(sample, list | tuple):
+        if all(rules.ndim(c) == 0 for c in sample):
+            return [np.stack(sample)]
+        return list(sample)
+    if rules.ndim(sample) == 1:
+        return [sample]
+    return [sample[:, i] for i in range(rules.shape(sample)[1])]
+
+
+def _histogramdd(sample, bins=10, range=None, density=None, weights=None):
+    """Counts (sums of weights) per D-dimensional bin: a bincount of the weights over each
+    sample's bin, read off the primal. A traced column's edges follow a linspace of its min and
+    max where NumPy computes them so (its bins a count, its range not given), else constants."""
+    columns = _columns(sample)
+    plain = np.stack([np.asarray(raw(c)) for c in columns], axis=-1)
+    plain_weights = None if weights is None else np.asarray(raw(weights))
+    edges = list(np.histogramdd(plain, bins, range, weights=plain_weights)[1])  # NumPy's checks
+    index = []  # each sample's bin along each axis, as NumPy finds it; outside: -1 or the bin count
+    for i, e in enumerate(edges):
+        k = np.searchsorted(e, plain[:, i], "right") - 1
+        k[plain[:, i] == e[-1]] = e.size - 2  # the last bin is closed
+        index.append(k)
+    inside = np.all([(k >= 0) & (k < e.size - 1) for k, e in zip(index, edges)], axis=0)
+    shape = tuple(e.size - 1 for e in edges)
+    flat = np.ravel_multi_index([k[inside] for k in index], shape)
+    traced_weights = None if weights is None else np.ravel(weights)[inside]
+    counts = np.reshape(np.bincount(flat, traced_weights, minlength=math.prod(shape)), shape)
+    if weights is None:
+        counts = counts.astype(float)
+    per_axis = list(bins) if _sized(bins) else [bins] * len(edges)
+    for i, c in enumerate(columns):
+        if (
+            isinstance(c, Box)
+            and np.ndim(per_axis[i]) == 0
+            and (range is None or range[i] is None)
+            and plain.size
+        ):
+            low, high = np.min(c), np.max(c)
+            if edges[i][0] != plain[:, i].min():  # NumPy widens an empty range to [v - 0.5, v + 0.5]
+                low, high = low - 0.5, high + 0.5
+            edges[i] = np.linspace(low, high, shape[i] + 1)
+    if density:
+        total = np.sum(counts)
+        for i, e in enumerate(edges):
+            widths = e[1:] - e[:-1]
+            counts = counts / np.reshape(widths, (-1,) + (1,) * (len(edges) - 1 - i))
+        counts = counts / total
+    return counts, edges
+
+
+def _histogram2d(x, y, bins=10, range=None, density=None, weights=None):
+    """histogramdd of the columns x and y: (counts, x edges, y edges)."""
+    if len(x) != len(y):
+        raise ValueError("x and y must have the same length.")
+    if _sized(bins) and len(bins) not in (1, 2):  # one array of edges for both axes
+        bins = [bins, bins]
+    counts, edges = _histogramdd([x, y], bins, range, density, weights)
+    return counts, edges[0], edges[1]
+
+
 # -- examples ------------------------------------------------------------------------------
 
 
@@ -195,6 +268,22 @@ _HISTOGRAM = _examples(
         {"bins": np.array([0.0, 1.0, 3.0]), "weights": _u(rng, 4), "density": True},
     ),  # fmt: skip
     lambda rng: ((rng.uniform(0.0, 1.0, 7),), {"bins": 4, "density": True}),
+)
+
+_SAMPLE = np.array([[0.1, 0.5], [0.5, 2.2], [2.0, 0.9], [2.6, 1.6], [0.7, 0.2]])
+_HISTOGRAMDD = _examples(
+    lambda rng: ((_SAMPLE, 3, None, None, _u(rng, 5)), {}),
+    lambda rng: (
+        (_SAMPLE,),
+        {"bins": [2, np.array([0.0, 1.0, 3.0])], "density": True, "weights": _u(rng, 5)},
+    ),
+    lambda rng: ((_SAMPLE[:, :1],), {"bins": 2, "density": True}),
+    lambda rng: ((rng.uniform(0.0, 1.0, (6, 3)),), {"bins": (2, 3, 2), "range": [None, (0.0, 1.0), None]}),
+)
+_HISTOGRAM2D = _examples(
+    lambda rng: ((_SAMPLE[:, 0], _SAMPLE[:, 1], 2, None, None, _u(rng, 5)), {}),
+    lambda rng: ((_SAMPLE[:, 0], _SAMPLE[:, 1]), {"bins": np.array([0.0, 1.0, 3.0]), "density": True}),
+    lambda rng: ((rng.uniform(0.0, 1.0, 6), rng.uniform(0.0, 1.0, 6)), {"bins": (3, 2)}),
 )
 
 # fmt: off
@@ -238,6 +327,11 @@ linear("bincount", np.bincount, _bincount_transpose, impl=_bincount, parse=_binc
 composite("histogram", np.histogram, _histogram, examples=_HISTOGRAM, smooth=False,
           doc="counts: bincount of the weights over the primal's bins; edges from min(a), max(a) "
           "where NumPy computes them so (bins a count, no range), else constants")
+composite("histogramdd", np.histogramdd, _histogramdd, examples=_HISTOGRAMDD, smooth=False, analytic=False,
+          doc="counts: bincount of the weights over the primal's bins; each traced column's edges from its "
+          "min and max where NumPy computes them so, else constants")
+composite("histogram2d", np.histogram2d, _histogram2d, examples=_HISTOGRAM2D, smooth=False, analytic=False,
+          doc="histogramdd of the columns x and y")
 nondiff("isin", np.isin, complex=True, doc="booleans: a constant")
 nondiff("digitize", np.digitize, doc="bin indices: a constant")
 nondiff("lexsort", np.lexsort, parse=lambda keys, axis=-1: ((tuple(raw(k) for k in keys),), {"axis": axis}),

@@ -58,10 +58,7 @@ def test_batched_jvp_equals_one_direction_at_a_time(op):
         xs = [np.asarray(operands[i], float) for i in idx]
         Vs = _directions(operands, idx, rng, k)
         batched = testing.batched_jvp(f, xs, Vs)
-        flat_b = [
-            testing._flat([b[j] for b in batched]) if isinstance(batched, list) else testing._flat(batched[j])
-            for j in range(k)
-        ]
+        flat_b = [testing._flat(testing.direction(batched, j)) for j in range(k)]
         for j in range(k):
             one = testing.jvp_flat(f, xs, [V[j] for V in Vs])
             testing.assert_close(
