@@ -1,8 +1,8 @@
 """Arrays built from other arrays: full_like, broadcast_arrays, meshgrid, diagflat, dstack, resize, vander.
 
-Also apply_along_axis. Each is written with registered ops (broadcast_to, reshape, concatenate, diag, cumprod,
-stack ...), the way NumPy builds it, so derivatives, batching, second order and complex
-numbers come from the parts.
+Also apply_along_axis and apply_over_axes. Each is written with registered ops (broadcast_to,
+reshape, concatenate, diag, cumprod, stack ...), the way NumPy builds it, so derivatives,
+batching, second order and complex numbers come from the parts.
 """
 
 import operator
@@ -95,6 +95,21 @@ def _apply_along_axis(func1d, axis, arr, *args, **kwargs):
     return np.moveaxis(out, tuple(range(len(outer), len(outer) + k)), tuple(range(axis, axis + k)))
 
 
+def _apply_over_axes(func, a, axes):
+    """func(a, axis) for each axis in turn, each result given back the axis it reduced, a
+    Python loop as NumPy's (func's operations carry the derivatives)."""
+    val, nd = a, rules.ndim(a)
+    for axis in (axes,) if np.ndim(axes) == 0 else axes:
+        axis = axis + nd if axis < 0 else axis
+        res = func(val, axis)
+        if rules.ndim(res) != rules.ndim(val):
+            res = np.expand_dims(res, axis)
+            if rules.ndim(res) != rules.ndim(val):
+                raise ValueError("function is not returning an array of the correct shape")
+        val = res
+    return val
+
+
 # -- examples: the call as NumPy takes it ---------------------------------------------------
 
 
@@ -143,4 +158,9 @@ composite("apply_along_axis", np.apply_along_axis, _apply_along_axis, complex=Tr
                              lambda rng: ((_poly_row, 1, _u(rng, 2, 3, 2)), {}),
                              lambda rng: ((np.sum, -1, _u(rng, 2, 3)), {})),
           doc="a Python loop over the slices; func1d's operations carry the derivatives")
+composite("apply_over_axes", np.apply_over_axes, _apply_over_axes, complex=True,
+          examples=_examples(lambda rng: ((np.sum, _u(rng, 2, 3, 4), np.array([0, 2])), {}),
+                             lambda rng: ((np.cumprod, _u(rng, 3, 2), -1), {}),
+                             lambda rng: ((np.mean, _u(rng, 2, 3), np.array([1, 0])), {})),
+          doc="a Python loop over the axes; func's operations carry the derivatives")
 # fmt: on
