@@ -80,6 +80,11 @@ class Op:
     # A general op whose VJP reads only its operands' shapes and dtypes (setitem): the
     # reverse engine then keeps no values alive for it.
     vjp_reads_shapes: bool = False
+    # A composite that writes into its first operand and returns None, as NumPy's fill_diagonal,
+    # put, place, put_along_axis and copyto do: a Tensor records the write through its item
+    # assignment, other traced values refuse it. Such an op has no functional form to run
+    # forward and reverse side by side, so the registry suites skip it, visibly.
+    mutates: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:

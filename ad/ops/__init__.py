@@ -30,4 +30,5 @@ from ad.ops import (  # noqa: F401
     special,
     statistics,
     update,
+    writes,
 )
