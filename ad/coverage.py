@@ -31,6 +31,11 @@ def rows() -> list[list[str]]:
             zero = ["zero", "zero", YES, "zero"]
             out.append([op.name, op.kind, _numpy_names(op), *zero, _complex(op), "", dependence(op)])
             continue
+        if op.mutates:  # writes into its argument: a Tensor records it, forward mode refuses it
+            out.append(
+                [op.name, op.kind, _numpy_names(op), "refuses", "in place", "", "", _complex(op), "", ""]
+            )
+            continue
         out.append(
             [
                 op.name,
@@ -84,7 +89,10 @@ def markdown() -> str:
         "carries dependence through the op: *per element* (same position after broadcasting), "
         "*linear map* (the structure of its JVP, exact), *bilinear* (both operands, each with the "
         "other at its structure), *dense* (every output element on every input element: a "
-        "conservative superset), *none*, or *its parts* (a composite).",
+        "conservative superset), *none*, or *its parts* (a composite). *refuses*, *in place*: "
+        "NumPy's functions that write into an array (fill_diagonal, put, place, put_along_axis, "
+        "copyto), which a Tensor records as in-place writes and forward mode refuses, as it refuses "
+        "x[i] = v.",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",
