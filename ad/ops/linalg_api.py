@@ -120,10 +120,8 @@ def _one(kwargs, *shape):
 # Matrices whose extreme singular values and row and column sums of |x| are well apart:
 # the 2, -2, nuc, 1 and inf norms are smooth there.
 def _matrix_norm_examples(rng):
-    a, b = (
-        with_singular_values(rng, (2.5, 1.4, 0.5), m=3, n=3),
-        with_singular_values(rng, (2.0, 0.7), 2, m=4, n=2),
-    )
+    a = with_singular_values(rng, (2.5, 1.4, 0.5), m=3, n=3)
+    b = with_singular_values(rng, (2.0, 0.7), 2, m=4, n=2)  # a stack of two 4 x 2 matrices
     calls = [((a,), {}), ((b,), {"keepdims": True}), ((a,), {"ord": "nuc"}), ((b,), {"ord": 2})]
     calls += [((b,), {"ord": -2, "keepdims": True})]
     diagonal = np.diag([2.0, -1.0, 0.5]) + 0.1 * _u(rng, 3, 3)  # one row and one column dominate
