@@ -12,12 +12,15 @@ class Progress:
     """Counts the measurements of a run (``step(label)`` after each one)."""
 
     def __init__(self, total: int, enabled: bool = True, stream=None):
+        stream = stream or sys.stderr
+        live = hasattr(stream, "isatty") and stream.isatty()
         self.bar = tqdm(
             total=total,
             disable=not enabled,
-            file=stream or sys.stderr,
+            file=stream,
             unit="cell",
             dynamic_ncols=True,
+            mininterval=0.1 if live else 10.0,  # a log file gets a line every 10 s, not every cell
             leave=True,
         )
 
