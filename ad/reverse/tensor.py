@@ -295,14 +295,28 @@ class Tensor(Box):
         before._grad_fn, before._output_nr = self._grad_fn, self._output_nr
         before._requires_grad, before._accumulator = self._requires_grad, self._accumulator
         result = func(before, *others)
-        value = raw(result._data if isinstance(result, Tensor) else result)
-        target = np.result_type(self._data)
-        if not np.can_cast(np.result_type(value), target, "same_kind"):
-            raise TypeError(
-                f"in-place result of dtype {np.result_type(value)} cannot be stored in a Tensor "
-                f"of dtype {target}; compute out of place (y = y * c) or convert first"
+        if isinstance(result, Box) and result.level != self.level:
+            raise RuntimeError(
+                f"an in-place write would store a value traced by an enclosing transform ({result.mode} "
+                f"mode) into a Tensor made outside it: that Tensor cannot hold the derivative, "
+                "which would be lost. Build the value out of place (np.where, np.concatenate, "
+                "ad.numpy.array) or start from a traced value (t = x * 0.0, then write into t)"
             )
-        if isinstance(self._data, np.ndarray):
+        value = result._data if isinstance(result, Tensor) else result
+        target, got = _dtype(self._data), _dtype(value)
+        if not np.can_cast(got, target, "same_kind"):
+            raise TypeError(
+                f"in-place result of dtype {got} cannot be stored in a Tensor of dtype {target}; "
+                "compute out of place (y = y * c) or convert first"
+            )
+        if isinstance(self._data, Box):  # a value of an inner level: that level writes (or refuses)
+            self._data[...] = value
+        elif isinstance(value, Box):
+            raise RuntimeError(
+                f"an in-place write would store a value traced by an inner transform ({value.mode} "
+                "mode) into plain memory, losing its derivative: build the value out of place"
+            )
+        elif isinstance(self._data, np.ndarray):
             self._data[...] = value
         else:  # a computed numpy scalar has no memory to share: rebind it
             self._data = np.asarray(value, dtype=target)
@@ -394,6 +408,10 @@ def _memory(t):
     if isinstance(t._data, np.generic):
         t._data = np.asarray(t._data)
     return t._data
+
+
+def _dtype(value) -> np.dtype:
+    return value.dtype if hasattr(value, "dtype") else np.result_type(value)
 
 
 def _new(data, level, counter, t=None) -> Tensor:

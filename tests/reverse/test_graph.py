@@ -422,3 +422,32 @@ def test_a_view_taken_before_its_base_required_grad_can_be_written():
     assert v.requires_grad and not v.is_leaf
     (b * b).sum().backward()  # b = (x0, 2 x1, 2 x2)
     np.testing.assert_allclose(_grad(x), [2.0, 16.0, 24.0], rtol=1e-14)
+
+
+@pytest.mark.parametrize("write", ["item", "iadd"])
+def test_writing_a_traced_value_into_a_tensor_made_outside_the_transform_raises(write):
+    outside = ad.tensor(np.zeros(2))
+
+    def f(x):
+        if write == "item":
+            outside[0] = x[0] * 2
+        else:
+            outside.__iadd__(x)
+        return np.sum(outside * outside)
+
+    with pytest.raises(RuntimeError, match="cannot hold the derivative"):
+        ad.grad(f)(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(outside.data, [0.0, 0.0])  # nothing written
+    assert outside._version == 0
+
+
+def test_second_order_reverse_over_reverse_through_an_item_assignment():
+    def f(x):
+        y = x * 1.0
+        y[1] = x[0] * x[2]
+        return np.sum(y * y)  # x0^2 + x0^2 x2^2 + x2^2
+
+    x = np.array([1.0, 2.0, 3.0])
+    _, hv = ad.hvp(f, (x,), (np.array([1.0, 0.0, 0.0]),), mode="rev-rev")
+    # first column of the Hessian: d/dx0 of (2 x0 + 2 x0 x2^2, 0, 2 x0^2 x2 + 2 x2)
+    np.testing.assert_allclose(hv, [2 + 2 * 9.0, 0.0, 4 * 1.0 * 3.0], rtol=1e-12)
