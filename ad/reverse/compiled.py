@@ -49,6 +49,13 @@ class Program:
         self.values: list[np.ndarray] = []
         self.chunks: list[tuple] = []  # (code, a, b, out) arrays
         self.guards: list[tuple] = []  # (code, a, b, outcome) arrays
+        # The arrays f read besides its argument (closures, globals), with their values when
+        # recorded: a replay checks they are unchanged, and records again if not.
+        self.constants: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def watch(self, array: np.ndarray) -> None:
+        if id(array) not in self.constants:
+            self.constants[id(array)] = (array, array.copy())
 
     def new_slots(self, values) -> np.ndarray:
         values = np.asarray(values, dtype=float)
@@ -171,6 +178,8 @@ def _slots(x, prog, level):
         return x.slots
     if isinstance(x, Box):
         raise NotImplementedError("ad.compile records one level: call it outside other transforms")
+    if isinstance(x, np.ndarray):
+        prog.watch(x)
     return prog.new_slots(_real_constant(x))
 
 
@@ -261,6 +270,7 @@ class Compiled:
         if not (isinstance(y, Rec) and y.level == level):
             y = Rec(prog.new_slots(np.asarray(raw(y), float)), np.asarray(raw(y), float), level, prog)
         self.replay, (self.code, self.a, self.b, self.out), self.guards, self.v0 = prog.finish()
+        self.constants = list(prog.constants.values())
         self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
         self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
         self.out_shape, self.out_slots = y.slots.shape, np.ascontiguousarray(y.slots.ravel())
@@ -297,9 +307,12 @@ class Compiled:
         return len(self.code)
 
     def _load(self, x):
-        """Write x into the input slots (constants never change; results are overwritten)."""
+        """Write x into the input slots (results are overwritten); record again for a new
+        shape, or when an array f reads besides x has changed since the recording."""
         x = np.asarray(x, dtype=float)
-        if x.shape != self.in_shape:
+        if x.shape != self.in_shape or any(
+            not np.array_equal(a, kept, equal_nan=True) for a, kept in self.constants
+        ):
             self._record(x)
         self.v[: self.n_in] = x.ravel()
         return x

@@ -167,3 +167,20 @@ def test_specialized_straight_line_code_agrees_with_the_interpreter(specialize):
         assert np.isclose(value, f(xi), rtol=1e-14)
         testing.assert_close(g, ad.grad(f)(xi), 1e-13, 1e-14, f"specialize={specialize}")
     assert (c._vg is not None) == specialize
+
+
+@pytest.mark.parametrize(
+    "program",
+    [lambda A, x: np.sum(A[0] * x * x), lambda A, x: np.sum(np.tanh(A @ x))],
+    ids=["elementwise", "matmul"],
+)
+def test_a_replay_sees_a_changed_closure_array_and_records_again(program):
+    A = np.array([[2.0, 3.0], [0.5, -1.0]])
+    f = lambda x: program(A, x)  # noqa: E731
+    x = np.array([1.0, 0.5])
+    c = ad.compile(f, x)
+    np.testing.assert_allclose(c.grad(x), ad.grad(f)(x), rtol=1e-12)
+    A[:] = [[10.0, -4.0], [1.5, 2.0]]  # changed in place after the recording
+    np.testing.assert_allclose(c.grad(x), ad.grad(f)(x), rtol=1e-12)
+    np.testing.assert_allclose(c(x), f(x), rtol=1e-12)
+    assert c.records == 2
