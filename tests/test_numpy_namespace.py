@@ -147,10 +147,13 @@ def test_an_eager_tensor_list_becomes_a_tensor_that_backpropagates():
     assert b.grad.item() == pytest.approx(2 * b.item() * a.item() ** 2)
 
 
-def test_a_cast_of_traced_values_is_refused_not_made_silently():
-    with pytest.raises(TypeError, match=r"dtype=int64.*no differentiable cast.*Leave dtype out"):
+def test_a_cast_of_traced_values_to_a_float_dtype_differentiates_and_to_int_is_refused():
+    with pytest.raises(TypeError, match=r"dtype=int64.*drop it silently.*Leave dtype out"):
         ad.grad(lambda x: anp.sum(anp.array([x, x], dtype=int)))(1.0)
     assert ad.grad(lambda x: anp.sum(anp.array([x, 2.0 * x], dtype=float)))(1.0) == 3.0
+    y = anp.array([ad.tensor(1.5, requires_grad=True)], dtype=numpy.float32)
+    assert y.dtype == numpy.float32
+    assert ad.grad(lambda x: anp.sum(anp.array([x, 3.0 * x], dtype=numpy.float32)))(1.0) == 4.0
 
 
 def test_r_with_a_directive_string_and_traced_values_says_what_to_use():

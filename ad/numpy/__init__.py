@@ -20,6 +20,7 @@ from ad.numpy._sequences import holds_traced as _holds_traced
 from ad.numpy._sequences import lifted as _lifted
 from ad.numpy._sequences import stacked as _stacked
 from ad.ops.assembly import ndmin as _ndmin
+from ad.rules import differentiable as _differentiable
 from ad.trace import Box as _Box
 
 __all__ = list(_np.__all__)
@@ -31,13 +32,16 @@ def __getattr__(name):
 
 
 def _typed(x, dtype, ndmin=0, who="array"):
-    """A traced array with the dtype and at least the ndim asked for (ad has no differentiable cast)."""
+    """A traced array with the dtype and at least the ndim asked for: a float or complex dtype
+    is a differentiable cast (astype); an integer or bool one would drop the derivative."""
     if dtype is not None and _np.dtype(dtype) != x.dtype:
-        raise TypeError(
-            f"ad.numpy.{who}(..., dtype={_np.dtype(dtype)}) of traced values of dtype {x.dtype}: "
-            "ad has no differentiable cast. Leave dtype out, or cast the inputs before "
-            "differentiating (x.astype(...) on the plain array)."
-        )
+        if not _differentiable(_np.dtype(dtype)):
+            raise TypeError(
+                f"ad.numpy.{who}(..., dtype={_np.dtype(dtype)}) of traced values of dtype {x.dtype}: "
+                "a cast to a dtype with no derivative would drop it silently. Leave dtype out, "
+                "or make the rounding explicit (np.round, np.floor) on the traced array."
+            )
+        x = x.astype(dtype)
     return _ndmin(x, ndmin)
 
 
