@@ -4,7 +4,7 @@
     compare(f, x)  every mode of ad on your own function: `ad.compare.compare(f, x).to_markdown()`
 
     model        the notes' cost model, and the seconds it predicts once calibrated
-    calibrate    the calibration: each mode's overhead per op and arithmetic throughput
+    calibrate    the calibration: each mode's cost per call, overhead per op and throughput
     count        the ops and flops of one evaluation of f
     problems     the built-in problems, each a function R^n -> R^m at a point, with its cost
     modes        the ways to compute a Jacobian that are compared (add one to MODES to compare it)

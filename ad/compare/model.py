@@ -7,14 +7,15 @@ which also decides ties for forward, since forward keeps no tape). Finite differ
 take 2n evaluations of f. docs/cost-model.md derives the formulas.
 
 Seconds, not only winners: a calibration measured on the machine at the start of the run
-gives each mode its overhead per op of a pass and the throughput of its arithmetic, and a
-cell's time is predicted as passes x (ops x overhead + flops per pass / throughput).
+gives each mode a fixed cost per call, its overhead per op of a pass (per instruction, for a
+compiled tape) and the throughput of its arithmetic, and a cell's time is predicted as
+call + passes x ops x overhead + flops / throughput.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ad.functional import Plan, plan
 
@@ -88,12 +89,14 @@ def predict(cost: Cost, n: int, m: int, k: int) -> Prediction:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Per mode, as measured on this machine: seconds of overhead per op of one pass, and
-    flops per second of the arithmetic (docs/cost-model.md, "Seconds")."""
+    """Per mode, as measured on this machine: seconds of overhead per op of one pass (per
+    scalar instruction, for a compiled tape), flops per second of the arithmetic, and
+    seconds per call whatever f is (docs/cost-model.md, "Seconds")."""
 
-    overhead: dict[str, float]  # mode name -> seconds per op per pass
+    overhead: dict[str, float]  # mode name -> seconds per op (or instruction) per pass
     throughput: dict[str, float]  # mode name -> multiply-adds per second
     probes: str = ""  # what was measured, for the report
+    per_call: dict[str, float] = field(default_factory=dict)  # mode name -> seconds per call
 
     def covers(self, mode: str) -> bool:
         return mode in self.overhead and mode in self.throughput
@@ -101,10 +104,10 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Estimate:
-    """The model's seconds for one cell, and how much of it is per-op overhead."""
+    """The model's seconds for one cell, and how much of it is overhead (per call and per op)."""
 
     seconds: float
-    overhead: float  # seconds of it that are overhead: passes x ops x overhead per op
+    overhead: float  # seconds of it that are overhead: call + passes x ops x overhead per op
 
     @property
     def bound(self) -> str:
@@ -113,29 +116,40 @@ class Estimate:
 
 
 def seconds(cal: Calibration, mode: str, passes: int, ops: int, flops: float) -> Estimate | None:
-    """passes x ops x overhead + flops / throughput: the time of a whole Jacobian, where flops
-    are the arithmetic of all its passes (None if the mode was not calibrated)."""
+    """call + passes x ops x overhead + flops / throughput: the time of a whole Jacobian, where
+    ops are NumPy calls of f (scalar instructions of its tape, for a compiled mode) and flops
+    the arithmetic of all its passes (None if the mode was not calibrated)."""
     if not cal.covers(mode):
         return None
-    over = passes * ops * cal.overhead[mode]
+    over = cal.per_call.get(mode, 0.0) + passes * ops * cal.overhead[mode]
     return Estimate(over + flops / cal.throughput[mode], over)
 
 
 def calibrate_mode(
-    t_overhead: float, probe_overhead: tuple[int, int], t_arith: float, probe_arith: tuple[int, int, float]
-) -> tuple[float, float]:
-    """(overhead per op, throughput) of one mode from its times on the two probes.
+    t_trivial: float,
+    probe_trivial: tuple[int, int],
+    t_overhead: float,
+    probe_overhead: tuple[int, int],
+    t_arith: float,
+    probe_arith: tuple[int, int, float],
+) -> tuple[float, float, float]:
+    """(per call, overhead per op, throughput) of one mode from its times on three probes.
 
-    The overhead probe is many ops on a tiny vector (its arithmetic negligible): overhead =
-    time / (passes x ops). The arithmetic probe is a few ops with many flops: throughput =
-    flops / (time - passes x ops x overhead), the overhead part held to at most 90% of the
-    time so that a noisy probe cannot make the throughput infinite.
+    The trivial and overhead probes are few and many ops on a tiny vector (their arithmetic
+    negligible): each time is call + passes x ops x overhead, two equations in the two
+    unknowns. The arithmetic probe is a few ops with many flops: throughput = flops / (time -
+    call - passes x ops x overhead). Noise is bounded rather than trusted: the overhead per op
+    is at least a tenth of the overhead probe's time over its ops, the call cost at least 0,
+    and the overhead part of the arithmetic probe at most 90% of its time, so that no probe
+    can make a term negative or the throughput infinite.
     """
-    passes, ops = probe_overhead
-    over = t_overhead / (passes * ops)
+    u_trivial = probe_trivial[0] * probe_trivial[1]
+    u_over = probe_overhead[0] * probe_overhead[1]
+    over = max((t_overhead - t_trivial) / (u_over - u_trivial), 0.1 * t_overhead / u_over)
+    call = max(t_trivial - u_trivial * over, 0.0)
     a_passes, a_ops, flops = probe_arith
-    arith = max(t_arith - a_passes * a_ops * over, 0.1 * t_arith)
-    return over, flops / arith
+    arith = max(t_arith - call - a_passes * a_ops * over, 0.1 * t_arith)
+    return call, over, flops / arith
 
 
 # Exponents of the notes' formulas for tanh(A x), A in R^{m x n} (a chain with K = 0):

@@ -43,6 +43,11 @@ class Mode:
     def batched(self) -> bool:
         return self.batch != "one"
 
+    @property
+    def compiled(self) -> bool:
+        """A replay of a compiled tape (one sweep of all directions): it costs per instruction."""
+        return self.batch == "all"
+
     def directions(self, k: int, n: int, m: int) -> int:
         """Directions carried by one pass."""
         return {"one": 1, "k": k, "all": max(n, m, 1)}[self.batch]
@@ -72,6 +77,11 @@ def _compiled(f, x):
             raise NotApplicable(f"{c.n_instructions} scalar instructions (limit {COMPILED_LIMIT})")
         _recordings[key] = (f, c)  # f kept alive, so its id is not reused
     return _recordings[key][1]
+
+
+def instructions(f, x) -> int:
+    """Scalar instructions of the compiled tape of f at x, the one the compiled modes replay."""
+    return _compiled(f, x).n_instructions
 
 
 def _steps(x: np.ndarray) -> np.ndarray:

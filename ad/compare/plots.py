@@ -174,7 +174,7 @@ def _model_vs_measured(res: Results):
     ax.set_ylim(lo, hi)
     good, total = res.predicted_within(2.0)
     ax.set_xlabel("measured: median time of the Jacobian [s]")
-    ax.set_ylabel("model: passes x (ops x overhead + flops / throughput) [s]")
+    ax.set_ylabel("model: call + passes x ops x overhead + flops / throughput [s]")
     ax.set_title(
         f"The calibrated model against the measurement\n({good} of {total} cells within 2x)", fontsize=10
     )

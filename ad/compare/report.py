@@ -26,8 +26,9 @@ LEGEND = f"""\
   samples, relative to the median; **stable**: "NOISY" when that range stayed above the
   stated fraction of the median after the cell was timed again. **time ratio**: relative
   to the fastest mode.
-- **predicted**: the calibrated model, passes x (ops x overhead + flops / throughput), and
-  which term is larger (overhead or arithmetic); **pred/meas**: predicted over measured.
+- **predicted**: the calibrated model, call + passes x ops x overhead + flops / throughput
+  (ops: a compiled tape's instructions), and which part is larger (overhead or arithmetic);
+  **pred/meas**: predicted over measured.
 - **peak**: tracemalloc peak of one whole Jacobian (the m x n result included): forward,
   the tangents carried through f; reverse, the tape (every value saved for the VJPs)
   plus the cotangents; finite differences, two evaluations of f.
@@ -206,13 +207,15 @@ def calibration_table(res: Results) -> str:
     rows = [
         [
             mode.name,
-            f"{cal.overhead[mode.name] * 1e6:.3g} us",
+            f"{cal.per_call.get(mode.name, 0.0) * 1e6:.3g} us",
+            f"{cal.overhead[mode.name] * 1e6:.3g} us" + (" per instruction" if mode.compiled else ""),
             f"{cal.throughput[mode.name] / 1e9:.3g} Gflop/s",
         ]
         for mode in res.modes
         if cal.covers(mode.name)
     ]
-    return markdown_table(["mode", "overhead per op of a pass", "throughput of its arithmetic"], rows)
+    headers = ["mode", "per call", "overhead per op of a pass", "throughput of its arithmetic"]
+    return markdown_table(headers, rows)
 
 
 def header(res: Results) -> str:

@@ -310,12 +310,19 @@ def _agreement(jacobians: dict[str, np.ndarray], modes: Sequence[Mode], shape) -
     return measure.consensus(ok) if ok else None
 
 
-def _cell(mode: Mode, p: Problem, config: Config, cal: model.Calibration | None):
-    """(passes, flops, predicted seconds) of mode on p."""
-    passes = model.passes(mode.family, p.n, p.m, mode.directions(config.chunk, p.n, p.m))
-    flops = p.cost.flops(mode.family)
-    predicted = model.seconds(cal, mode.name, passes, p.ops, flops) if cal else None
-    return passes, flops, predicted
+def _cell(mode: Mode, p: Problem, config: Config) -> tuple[int, float]:
+    """(passes, flops) of mode on p."""
+    return model.passes(mode.family, p.n, p.m, mode.directions(config.chunk, p.n, p.m)), p.cost.flops(
+        mode.family
+    )
+
+
+def _predict(mode: Mode, p: Problem, f, config: Config, cal: model.Calibration | None):
+    """The calibrated model's seconds for mode on p, timed with f (None without calibration)."""
+    if cal is None or not cal.covers(mode.name):
+        return None
+    passes, flops = _cell(mode, p, config)
+    return model.seconds(cal, mode.name, passes, calibrate.ops(mode, p, f), flops)
 
 
 def run_problem(
@@ -332,9 +339,10 @@ def run_problem(
     for mode in modes:
         bar.step(f"{p.name}: {mode.name}")
         row = Row(p.name, p.n, p.m, mode.name, "ad", tol=mode.tol)
-        row.passes, row.flops, row.predicted = _cell(mode, p, config, cal)
+        row.passes, row.flops = _cell(mode, p, config)
         jac = lambda mode=mode: as_matrix(mode.jacobian(f, x, k), p.n)  # noqa: E731
         try:
+            row.predicted = _predict(mode, p, f, config, cal)
             row.timing, J = _time(jac, config)
             row.peak, _ = measure.peak_bytes(jac)
             jacobians[mode.name] = J
@@ -381,9 +389,9 @@ def run_sweeps(modes: Sequence[Mode], config: Config, cal: model.Calibration | N
             f, jacobians, here = p.f(), {}, []
             for mode in modes:
                 bar.step(f"sweep over {axis}: n={n} m={m}: {mode.name}")
-                predicted = _cell(mode, p, config, cal)[2]
-                point = SweepPoint(axis, n, m, mode.name, None, predicted, None, mode.tol)
+                point = SweepPoint(axis, n, m, mode.name, None, None, None, mode.tol)
                 try:
+                    point.predicted = _predict(mode, p, f, config, cal)
                     point.timing, jacobians[mode.name] = _time(
                         lambda mode=mode: as_matrix(mode.jacobian(f, p.x, config.chunk), n), config
                     )

@@ -60,18 +60,40 @@ def test_predicted_seconds_are_passes_times_ops_times_overhead_plus_flops_over_t
     assert model.seconds(cal, "reverse", passes=1, ops=1, flops=1.0) is None  # not calibrated
 
 
-def test_calibration_recovers_the_overhead_and_throughput_that_made_the_probe_times():
-    over, thr = 3e-6, 2e9
-    probe_o, probe_a = (2, 32), (2, 2, 8e6)  # (passes, ops) and (passes, ops, flops)
-    t_over = probe_o[0] * probe_o[1] * over
-    t_arith = probe_a[0] * probe_a[1] * over + probe_a[2] / thr
-    got = model.calibrate_mode(t_over, probe_o, t_arith, probe_a)
-    assert got == pytest.approx((over, thr))
+def test_a_calibrated_cost_per_call_is_added_once_whatever_the_passes():
+    cal = model.Calibration({"reverse": 2e-6}, {"reverse": 1e9}, per_call={"reverse": 5e-5})
+    for passes in (1, 10):
+        est = model.seconds(cal, "reverse", passes=passes, ops=5, flops=4e6)
+        assert est.seconds == pytest.approx(5e-5 + passes * 5 * 2e-6 + 4e6 / 1e9)
+        assert est.overhead == pytest.approx(5e-5 + passes * 5 * 2e-6)
+    assert model.seconds(cal, "reverse", passes=1, ops=1, flops=1e4).bound == "overhead"  # the call dominates
 
 
-def test_a_probe_faster_than_its_overhead_still_gives_a_finite_throughput():
-    over, thr = model.calibrate_mode(1e-3, (1, 10), 1e-4, (1, 10, 1e6))
-    assert over == pytest.approx(1e-4) and np.isfinite(thr) and thr == pytest.approx(1e6 / 1e-5)
+def test_calibration_recovers_the_call_overhead_and_throughput_that_made_the_probe_times():
+    call, over, thr = 4e-5, 3e-6, 2e9
+    probe_t, probe_o, probe_a = (2, 2), (2, 32), (2, 2, 8e6)  # (passes, ops) and (passes, ops, flops)
+    t_trivial = call + probe_t[0] * probe_t[1] * over
+    t_over = call + probe_o[0] * probe_o[1] * over
+    t_arith = call + probe_a[0] * probe_a[1] * over + probe_a[2] / thr
+    got = model.calibrate_mode(t_trivial, probe_t, t_over, probe_o, t_arith, probe_a)
+    assert got == pytest.approx((call, over, thr))
+
+
+def test_a_compiled_mode_is_calibrated_per_instruction_from_the_same_equations():
+    # a replay: 10 us per call, 5 ns per scalar instruction of the tape, one sweep (passes = 1)
+    call, per_instruction, thr = 1e-5, 5e-9, 1e9
+    t_trivial, t_over = call + 4 * per_instruction, call + 1024 * per_instruction
+    t_arith = call + 131072 * per_instruction + 3.4e7 / thr
+    got = model.calibrate_mode(t_trivial, (1, 4), t_over, (1, 1024), t_arith, (1, 131072, 3.4e7))
+    assert got == pytest.approx((call, per_instruction, thr))
+
+
+def test_noisy_probes_give_no_negative_term_and_a_finite_throughput():
+    # the overhead probe measured faster than the trivial one, the arithmetic probe faster than both
+    call, over, thr = model.calibrate_mode(2e-4, (1, 2), 1e-4, (1, 32), 5e-5, (1, 2, 1e6))
+    assert over == pytest.approx(0.1 * 1e-4 / 32)  # at least a tenth of the probe over its ops
+    assert call == pytest.approx(2e-4 - 2 * over) and call >= 0
+    assert np.isfinite(thr) and thr == pytest.approx(1e6 / 5e-6)  # overhead held to 90% of the time
 
 
 def test_the_counter_counts_each_numpy_call_and_its_multiply_adds():
