@@ -97,6 +97,9 @@ class Calibration:
     throughput: dict[str, float]  # mode name -> multiply-adds per second
     probes: str = ""  # what was measured, for the report
     per_call: dict[str, float] = field(default_factory=dict)  # mode name -> seconds per call
+    # compiled modes: multiply-adds per second while the sweep's buffer fits in the cache
+    in_cache: dict[str, float] = field(default_factory=dict)
+    cache_bytes: float = 0.0  # the largest CPU cache (0: unknown, the in-cache rates unused)
 
     def covers(self, mode: str) -> bool:
         return mode in self.overhead and mode in self.throughput
@@ -115,14 +118,18 @@ class Estimate:
         return "overhead" if self.overhead >= self.seconds - self.overhead else "arithmetic"
 
 
-def seconds(cal: Calibration, mode: str, passes: int, ops: int, flops: float) -> Estimate | None:
+def seconds(
+    cal: Calibration, mode: str, passes: int, ops: int, flops: float, buffer: float = 0.0
+) -> Estimate | None:
     """call + passes x ops x overhead + flops / throughput: the time of a whole Jacobian, where
     ops are NumPy calls of f (scalar instructions of its tape, for a compiled mode) and flops
-    the arithmetic of all its passes (None if the mode was not calibrated)."""
+    the arithmetic of all its passes; a compiled sweep whose buffer (bytes) fits in the cache
+    runs at its in-cache throughput (None if the mode was not calibrated)."""
     if not cal.covers(mode):
         return None
     over = cal.per_call.get(mode, 0.0) + passes * ops * cal.overhead[mode]
-    return Estimate(over + flops / cal.throughput[mode], over)
+    fits = mode in cal.in_cache and 0 < buffer <= cal.cache_bytes
+    return Estimate(over + flops / (cal.in_cache[mode] if fits else cal.throughput[mode]), over)
 
 
 def calibrate_mode(
@@ -147,9 +154,14 @@ def calibrate_mode(
     u_over = probe_overhead[0] * probe_overhead[1]
     over = max((t_overhead - t_trivial) / (u_over - u_trivial), 0.1 * t_overhead / u_over)
     call = max(t_trivial - u_trivial * over, 0.0)
-    a_passes, a_ops, flops = probe_arith
-    arith = max(t_arith - call - a_passes * a_ops * over, 0.1 * t_arith)
-    return call, over, flops / arith
+    return call, over, throughput(t_arith, call, over, probe_arith)
+
+
+def throughput(t_arith: float, call: float, over: float, probe_arith: tuple[int, int, float]) -> float:
+    """flops / (time - call - passes x ops x overhead) of an arithmetic probe, the overhead
+    part held to at most 90% of its time."""
+    passes, ops, flops = probe_arith
+    return flops / max(t_arith - call - passes * ops * over, 0.1 * t_arith)
 
 
 # Exponents of the notes' formulas for tanh(A x), A in R^{m x n} (a chain with K = 0):

@@ -209,7 +209,8 @@ def calibration_table(res: Results) -> str:
             mode.name,
             f"{cal.per_call.get(mode.name, 0.0) * 1e6:.3g} us",
             f"{cal.overhead[mode.name] * 1e6:.3g} us" + (" per instruction" if mode.compiled else ""),
-            f"{cal.throughput[mode.name] / 1e9:.3g} Gflop/s",
+            f"{cal.throughput[mode.name] / 1e9:.3g} Gflop/s"
+            + (f" ({cal.in_cache[mode.name] / 1e9:.3g} in cache)" if mode.name in cal.in_cache else ""),
         ]
         for mode in res.modes
         if cal.covers(mode.name)

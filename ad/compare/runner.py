@@ -321,8 +321,8 @@ def _predict(mode: Mode, p: Problem, f, config: Config, cal: model.Calibration |
     """The calibrated model's seconds for mode on p, timed with f (None without calibration)."""
     if cal is None or not cal.covers(mode.name):
         return None
-    passes, flops = _cell(mode, p, config)
-    return model.seconds(cal, mode.name, passes, calibrate.ops(mode, p, f), flops)
+    (passes, flops), ops = _cell(mode, p, config), calibrate.ops(mode, p, f)
+    return model.seconds(cal, mode.name, passes, ops, flops, calibrate.sweep_bytes(mode, p, ops))
 
 
 def run_problem(

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ad.compare import count, model, problems
+from ad.compare import calibrate, count, model, problems
+from ad.compare.modes import MODES
 
 
 @pytest.mark.parametrize(
@@ -86,6 +87,30 @@ def test_a_compiled_mode_is_calibrated_per_instruction_from_the_same_equations()
     t_arith = call + 131072 * per_instruction + 3.4e7 / thr
     got = model.calibrate_mode(t_trivial, (1, 4), t_over, (1, 1024), t_arith, (1, 131072, 3.4e7))
     assert got == pytest.approx((call, per_instruction, thr))
+
+
+def test_a_compiled_sweep_whose_buffer_fits_in_the_cache_runs_at_the_in_cache_throughput():
+    cal = model.Calibration(
+        {"compiled forward": 1e-8}, {"compiled forward": 2e8}, per_call={"compiled forward": 1e-5},
+        in_cache={"compiled forward": 1e9}, cache_bytes=32e6,
+    )  # fmt: skip
+    fixed = 1e-5 + 1000 * 1e-8  # one sweep of 1000 instructions
+    small = model.seconds(cal, "compiled forward", passes=1, ops=1000, flops=1e6, buffer=4e6)
+    large = model.seconds(cal, "compiled forward", passes=1, ops=1000, flops=1e6, buffer=64e6)
+    assert small.seconds == pytest.approx(fixed + 1e6 / 1e9)
+    assert large.seconds == pytest.approx(fixed + 1e6 / 2e8)
+    unknown = model.Calibration(cal.overhead, cal.throughput, per_call=cal.per_call, in_cache=cal.in_cache)
+    assert model.seconds(unknown, "compiled forward", 1, 1000, 1e6, buffer=4e6).seconds == pytest.approx(
+        large.seconds
+    )
+
+
+def test_the_sweep_buffer_is_instructions_times_directions_doubles_for_the_compiled_modes_only():
+    p = problems.tanh_affine(3, 5)
+    by_name = {m.name: m for m in MODES}
+    assert calibrate.sweep_bytes(by_name["compiled forward"], p, 100) == 8 * 100 * 3
+    assert calibrate.sweep_bytes(by_name["compiled reverse"], p, 100) == 8 * 100 * 5
+    assert calibrate.sweep_bytes(by_name["batched forward"], p, 100) == 0.0
 
 
 def test_noisy_probes_give_no_negative_term_and_a_finite_throughput():
