@@ -36,11 +36,14 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     accumulated: the cotangent arriving at each of those edges is returned, None for zero.
     """
     buffers: dict = {}
-    deliveries = sweep.deliveries
+    # Which cotangents a leaf may keep without a copy matters only where leaves accumulate:
+    # with ``inputs`` nothing does, and the count is not kept.
+    deliveries = sweep.deliveries if inputs is None else None
     for (node, nr), ct in zip(roots, cotangents):
         if ct is None:
             continue
-        deliveries[id(ct)] = 2  # the caller's: never kept without a copy
+        if deliveries is not None:
+            deliveries[id(ct)] = 2  # the caller's: never kept without a copy
         if sweep.conjugate and getattr(ct, "dtype", None) is not None and ct.dtype.kind == "c":
             ct = ct.conj()
         slot = buffers.get(node)
@@ -67,6 +70,8 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                 t = ref()
                 if t is not None and cts[nr] is not None:
                     accumulate(t, cts[nr], sweep)
+        # A buffer is made only for a cotangent that is not None, so a one-output node's is
+        # never all zero; a multi-output node's may be, and is then skipped.
         if cts is not None and (len(cts) == 1 or any(ct is not None for ct in cts)):
             outs = node.apply(cts, sweep)
             if not retain_graph:
@@ -78,7 +83,8 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             if outs is not None:
                 g = outs[i]
                 if g is not None:
-                    deliveries[id(g)] = deliveries.get(id(g), 0) + 1
+                    if deliveries is not None:
+                        deliveries[id(g)] = deliveries.get(id(g), 0) + 1
                     slot = buffers.get(child)
                     if slot is None:
                         slot = buffers[child] = [None] * max(child.num_outputs, 1)
@@ -86,7 +92,8 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                         slot[nr] = g
                     else:
                         total = slot[nr] + g
-                        deliveries[id(total)] = 1
+                        if deliveries is not None:
+                            deliveries[id(total)] = 1
                         slot[nr] = total
             left = deps[child] - 1
             deps[child] = left
