@@ -10,6 +10,7 @@ zero is skipped.
 from __future__ import annotations
 
 from ad.reverse.graph import AccumulateGrad, Sweep, accumulate
+from ad.trace import is_complex
 
 
 def _dependencies(roots) -> dict:
@@ -44,7 +45,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             continue
         if deliveries is not None:
             deliveries[id(ct)] = 2  # the caller's: never kept without a copy
-        if sweep.conjugate and getattr(ct, "dtype", None) is not None and ct.dtype.kind == "c":
+        if sweep.conjugate and is_complex(ct):
             ct = ct.conj()
         slot = buffers.get(node)
         if slot is None:

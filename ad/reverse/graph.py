@@ -25,6 +25,7 @@ import numpy as np
 
 from ad import rules
 from ad.reverse.saved import SavedValue
+from ad.trace import is_complex
 from ad.trace import raw as raw_value
 
 FREED = (
@@ -202,10 +203,6 @@ def _fill(cts, outs, batched):
     return tuple(rules.zeros(o, pre) if c is None else c for c, o in zip(cts, outs))
 
 
-def _kind(x) -> str:
-    return (x.dtype if hasattr(x, "dtype") else np.result_type(x)).kind
-
-
 class AccumulateGrad(Node):
     """The sink of a leaf that requires grad: adds the cotangent into ``leaf.grad``."""
 
@@ -227,7 +224,7 @@ def accumulate(t, g, sweep: Sweep):
     .grad is later updated in place, so the first gradient is stored without a copy only
     when the sweep owns it (no other path, no caller holds it) and it has t's dtype.
     """
-    if sweep.conjugate and _kind(g) == "c":
+    if sweep.conjugate and is_complex(g):
         g = np.conj(g)
     if t._grad is None:
         if type(g) is type(t) and g._grad_fn is not None:
