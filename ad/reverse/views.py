@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ad import rules
+from ad.trace import is_complex
 
 
 class View:
@@ -53,7 +54,7 @@ class View:
         Cotangents follow JAX's convention, in which the transpose of an R-linear map t -> a t
         + b conj(t) is ct -> a ct + conj(b) conj(ct); so a map that is not C-linear (taking a
         real part) is read as conj(V(conj(ct))), which for a selection of elements is V(ct)."""
-        if getattr(ct, "dtype", None) is None or ct.dtype.kind != "c":
+        if not is_complex(ct):
             return self.forward(ct, batched)
         return np.conj(self.forward(np.conj(ct), batched))
 
