@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from ad import rules
+from ad.ops.reductions import along
 from ad.registry import composite, linear
 from ad.trace import is_complex
 
@@ -38,15 +39,11 @@ def _no_out(name: str, out):
         raise NotImplementedError(f"ad: numpy.fft.{name}(..., out=...) is not supported; assign the result")
 
 
-def _along(axis: int, s) -> tuple:
-    return (Ellipsis, s) + (slice(None),) * (-axis - 1)
-
-
 def _fit(g, axis: int, m: int):
     """g cropped or zero-padded to length m along a negative axis (the transpose of the other)."""
     n = rules.shape(g)[axis]
     if m <= n:
-        return g if m == n else g[_along(axis, slice(0, m))]
+        return g if m == n else g[along(axis, slice(0, m))]
     widths = [(0, 0)] * rules.ndim(g)
     widths[axis] = (0, m - n)
     return np.pad(g, widths)

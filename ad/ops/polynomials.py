@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from ad import rules
+from ad.ops.differences import as_array
 from ad.registry import composite
 from ad.trace import is_complex, raw
 
@@ -104,7 +105,7 @@ def _polydiv(u, v):
 def _poly(seq_of_zeros):
     """The monic polynomial with those roots: the product of the factors (x - z); a square
     matrix stands for its eigenvalues. Conjugate pairs of roots give real coefficients."""
-    seq = np.asarray(seq_of_zeros) if not hasattr(seq_of_zeros, "shape") else seq_of_zeros
+    seq = as_array(seq_of_zeros)
     s = rules.shape(seq)
     if len(s) == 2 and s[0] == s[1] and s[0] != 0:
         seq = np.linalg.eigvals(seq)
