@@ -256,13 +256,30 @@ def _matmul_batched(a, b, which):
     return np.squeeze(out, axis=axes) if axes else out
 
 
+def _outer(u, v):
+    """u v^T, over any leading batch axes: the matrix's cotangent in matrix @ vector or vector @ matrix.
+
+    For two plain real vectors of one BLAS dtype it is one gemm of (m, 1) by (1, n) written
+    straight into the result, several times faster at n = 1000 than the broadcast multiply
+    (and matmul's (m, 1) @ (1, n) path), with the same products (a zero product may come
+    out +0.0 where the multiply gives -0.0); every other case (a batch axis, traced values,
+    complex or mixed dtypes) is the multiply.
+    """
+    if type(u) is np.ndarray and type(v) is np.ndarray and u.ndim == v.ndim == 1 and u.dtype == v.dtype:
+        if u.dtype.char in "fd":
+            return np.dot(u[:, None], v[None, :])
+    return u[..., :, None] * v[..., None, :]
+
+
 def _matmul_transpose(g, xs, out, p, batched, needs):
     """VJP of matmul in A: G @ B^T; in B: A^T @ G (summed over broadcast stacks)."""
     a, b = xs
     da, db = ndim(a), ndim(b)
     if da == 2 and db == 1:  # matrix @ vector, the common case: an outer product and g @ A
-        ga = g[..., :, None] * b if needs[0] else None
-        return ga, (np.matmul(g, a) if needs[1] else None)
+        return (_outer(g, b) if needs[0] else None), (np.matmul(g, a) if needs[1] else None)
+    if da == 1 and db == 2:  # vector @ matrix (x @ W): g @ B^T and an outer product
+        ga = np.matmul(g, np.swapaxes(b, -1, -2)) if needs[0] else None
+        return ga, (_outer(a, g) if needs[1] else None)
     a2, b2 = _as_matrices(a, b, da, db)
     axes = _promoted(da, db)
     g2 = np.expand_dims(g, axes) if axes else g
