@@ -1,5 +1,7 @@
 import os
+import warnings
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numba_cache"))
@@ -12,6 +14,19 @@ def jax64():
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     return jax
+
+
+def _quietly(f):
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return f()
+
+
+@pytest.fixture
+def quiet():
+    """quiet(f) runs f() with NumPy's floating-point warnings off, for the tests that divide
+    by zero or overflow on purpose at the edges of an op's domain."""
+    return _quietly
 
 
 def pytest_collection_modifyitems(items):

@@ -204,12 +204,6 @@ def test_namedtuples_are_pytrees():
 
 
 # -- JAX as an oracle: values and layouts -------------------------------------------------------
-def _jax():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 def _same_tree(ours, theirs, jax):
     o_leaves, o_tree = jax.tree_util.tree_flatten(ours)
     t_leaves, t_tree = jax.tree_util.tree_flatten(theirs)
@@ -219,9 +213,8 @@ def _same_tree(ours, theirs, jax):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-12, atol=1e-12)
 
 
-def test_pytree_jacobians_match_jax():
-    jax = _jax()
-    jnp = jax.numpy
+def test_pytree_jacobians_match_jax(jax64):
+    jnp = jax64.numpy
 
     def f(xp, p):
         return ({"lin": xp.tanh(A @ p["x"]), "sq": p["s"] ** 2}, [xp.sum(p["x"]) * p["s"], None])
@@ -232,13 +225,13 @@ def test_pytree_jacobians_match_jax():
     def theirs(p):
         return f(jnp, p)
 
-    _same_tree(ad.jacfwd(ours)(P), jax.jit(jax.jacfwd(theirs))(P), jax)  # jit: one compile
-    J = jax.jit(jax.jacrev(theirs))(P)
-    _same_tree(ad.jacrev(ours)(P), J, jax)
-    _same_tree(ad.jacobian(ours)(P), J, jax)
+    _same_tree(ad.jacfwd(ours)(P), jax64.jit(jax64.jacfwd(theirs))(P), jax64)  # jit: one compile
+    J = jax64.jit(jax64.jacrev(theirs))(P)
+    _same_tree(ad.jacrev(ours)(P), J, jax64)
+    _same_tree(ad.jacobian(ours)(P), J, jax64)
     g = lambda x, y, z: jnp.sum(jnp.sin(x) * y) * z  # noqa: E731
     h = lambda x, y, z: np.sum(np.sin(x) * y) * z  # noqa: E731
     args = (np.array([0.1, 0.2]), np.array([1.5, -1.0]), np.array(2.0))
     for argnums in (-1, (2, 0)):
-        _same_tree(ad.grad(h, argnums)(*args), jax.jit(jax.grad(g, argnums))(*args), jax)
-    _same_tree(ad.hessian(h, (-1, 0))(*args), jax.jit(jax.hessian(g, (-1, 0)))(*args), jax)
+        _same_tree(ad.grad(h, argnums)(*args), jax64.jit(jax64.grad(g, argnums))(*args), jax64)
+    _same_tree(ad.hessian(h, (-1, 0))(*args), jax64.jit(jax64.hessian(g, (-1, 0)))(*args), jax64)

@@ -12,12 +12,6 @@ import ad
 from ad import testing
 
 
-def _jax():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 def _torch_grad(f, *xs):
     """PyTorch's gradient of a scalar f at float64 xs, one array per argument."""
     torch = pytest.importorskip("torch")
@@ -41,46 +35,38 @@ def _nested(f, x):
     ]
 
 
-def _quiet(f):
-    """Run f with NumPy's floating-point warnings off (the edges divide by zero on purpose)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        return f()
-
-
 # ---------------------------------------------------------------------------------------
 # power: x**0 and 0**p
 
 
-def test_derivative_of_x_to_the_zero_is_zero_everywhere_even_at_zero():
+def test_derivative_of_x_to_the_zero_is_zero_everywhere_even_at_zero(quiet):
     x = np.array([0.0, 2.0, -3.0, np.inf])
     for power in (np.power, np.float_power):
-        for jac in _quiet(lambda: _both_modes(lambda x: power(x, 0.0), x)):
+        for jac in quiet(lambda: _both_modes(lambda x: power(x, 0.0), x)):
             assert np.array_equal(jac, np.zeros((4, 4)))
 
 
-def test_derivative_of_zero_to_the_p_in_p_is_zero_for_p_at_least_zero():
+def test_derivative_of_zero_to_the_p_in_p_is_zero_for_p_at_least_zero(quiet):
     p = np.array([0.0, 0.5, 2.0])
-    for jac in _quiet(lambda: _both_modes(lambda p: np.power(0.0, p), p)):
+    for jac in quiet(lambda: _both_modes(lambda p: np.power(0.0, p), p)):
         assert np.array_equal(jac, np.zeros((3, 3)))
     # 0**p = inf for p < 0: d/dp = log(0) * inf = -inf, as in PyTorch
-    assert _quiet(lambda: ad.grad(lambda p: np.power(0.0, p))(-1.0)) == -np.inf
+    assert quiet(lambda: ad.grad(lambda p: np.power(0.0, p))(-1.0)) == -np.inf
 
 
-def test_power_at_zero_base_gives_zero_one_or_inf_like_the_peers():
+def test_power_at_zero_base_gives_zero_one_or_inf_like_the_peers(quiet):
     expected = {2.0: 0.0, 1.0: 1.0, 0.5: np.inf, 0.0: 0.0}
     for p, d in expected.items():
         for mode in (ad.grad, ad.jacfwd):
-            assert _quiet(lambda: mode(lambda x: x**p)(0.0)) == d, (p, mode)
+            assert quiet(lambda: mode(lambda x: x**p)(0.0)) == d, (p, mode)
 
 
-def test_second_derivative_of_x_to_the_one_at_zero_is_zero_in_every_nesting():
-    assert _quiet(lambda: _nested(lambda x: x**1.0, 0.0)) == [0.0] * 4  # PyTorch: 0; JAX: nan
-    assert _quiet(lambda: _nested(lambda x: x**3.0, 0.0)) == [0.0] * 4
+def test_second_derivative_of_x_to_the_one_at_zero_is_zero_in_every_nesting(quiet):
+    assert quiet(lambda: _nested(lambda x: x**1.0, 0.0)) == [0.0] * 4  # PyTorch: 0; JAX: nan
+    assert quiet(lambda: _nested(lambda x: x**3.0, 0.0)) == [0.0] * 4
 
 
-def test_power_edges_match_jax_and_pytorch():
-    jax = _jax()
+def test_power_edges_match_jax_and_pytorch(jax64):
     both = [(0.0, 2.0), (0.0, 0.5), (0.0, 1.0), (2.0, 0.0), (0.0, 3.0), (-2.0, 2.0)]
     # 0**0: JAX's d/dx is nan; 0**-1: JAX's d/dp is nan. PyTorch (and ad) give 0 and -inf.
     torch_only = [(0.0, 0.0), (0.0, -1.0)]
@@ -88,7 +74,7 @@ def test_power_edges_match_jax_and_pytorch():
         warnings.simplefilter("ignore")
         ours = [np.array(ad.grad(lambda x, p: x**p, argnums=(0, 1))(x, p)) for x, p in both + torch_only]
         x, p = np.array(both).T
-        peer = np.array(jax.vmap(jax.grad(lambda x, p: x**p, argnums=(0, 1)))(x, p)).T
+        peer = np.array(jax64.vmap(jax64.grad(lambda x, p: x**p, argnums=(0, 1)))(x, p)).T
         np.testing.assert_array_equal(ours[: len(both)], peer, err_msg="JAX")
         x, p = np.array(both + torch_only).T
         peer = np.array(_torch_grad(lambda t, x, p: t.sum(x**p), x, p)).T
@@ -104,21 +90,23 @@ def test_sinc_derivative_at_zero_is_zero_and_its_second_derivative_minus_pi_squa
     np.testing.assert_allclose(_nested(np.sinc, 0.0), [-(np.pi**2) / 3] * 4, rtol=1e-15)
 
 
-def test_sinc_derivative_near_zero_is_accurate_on_both_sides_of_the_series_switch():
+def test_sinc_derivative_near_zero_is_accurate_on_both_sides_of_the_series_switch(quiet):
     # sinc'(x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), to 1e-15 where it cancels least;
     # near 0, its series: -pi^2 x / 3 + pi^4 x^3 / 30
     x = np.array([1e-300, 1e-8, 1e-3, 0.00999, 0.01001, 0.3, 2.5])
     series = -(np.pi**2) * x / 3 + np.pi**4 * x**3 / 30
-    direct = _quiet(lambda: (np.pi * x * np.cos(np.pi * x) - np.sin(np.pi * x)) / (np.pi * x * x))
+    direct = quiet(lambda: (np.pi * x * np.cos(np.pi * x) - np.sin(np.pi * x)) / (np.pi * x * x))
     expected = np.where(x < 1e-3, series, direct)
     for jac in _both_modes(np.sinc, x):
         np.testing.assert_allclose(np.diag(jac), expected, rtol=1e-11)
 
 
-def test_sinc_derivatives_match_jax():
-    jax = _jax()
+def test_sinc_derivatives_match_jax(jax64):
     x = np.array([0.0, 1e-3, -0.25, 1.5])
-    first, second = jax.vmap(jax.grad(jax.numpy.sinc)), jax.vmap(jax.grad(jax.grad(jax.numpy.sinc)))
+    first, second = (
+        jax64.vmap(jax64.grad(jax64.numpy.sinc)),
+        jax64.vmap(jax64.grad(jax64.grad(jax64.numpy.sinc))),
+    )
     # rel 1e-10: at 1e-3, JAX's (cos(pi x) - sinc(x)) / x loses 1e-11 to cancellation
     np.testing.assert_allclose([ad.grad(np.sinc)(v) for v in x], first(x), rtol=1e-10)
     np.testing.assert_allclose([ad.grad(ad.grad(np.sinc))(v) for v in x], second(x), rtol=1e-9)
@@ -140,19 +128,17 @@ def test_logsumexp_gradient_is_softmax_at_any_magnitude_in_both_modes():
             np.testing.assert_array_equal(jac[:, 0], [[[0.5, 0.5], [0, 0]], [[0, 0], [1.0, 0.0]]])
 
 
-def test_logsumexp_of_only_minus_inf_has_a_nan_gradient_like_the_peers():
-    jax = _jax()
+def test_logsumexp_of_only_minus_inf_has_a_nan_gradient_like_the_peers(jax64, quiet):
     x = np.array([-np.inf, -np.inf])
-    peer = np.asarray(jax.grad(jax.scipy.special.logsumexp)(x))
+    peer = np.asarray(jax64.grad(jax64.scipy.special.logsumexp)(x))
     assert np.all(np.isnan(peer))
-    for jac in _quiet(lambda: _both_modes(ad.logsumexp, x)):
+    for jac in quiet(lambda: _both_modes(ad.logsumexp, x)):
         assert np.all(np.isnan(jac))
 
 
-def test_logsumexp_gradient_matches_jax_at_huge_inputs():
-    jax = _jax()
+def test_logsumexp_gradient_matches_jax_at_huge_inputs(jax64):
     x = np.array([[v, v / 2, -np.inf, v] for v in MAGNITUDES])
-    peer = jax.vmap(jax.grad(jax.scipy.special.logsumexp))(x)
+    peer = jax64.vmap(jax64.grad(jax64.scipy.special.logsumexp))(x)
     np.testing.assert_array_equal([ad.grad(ad.logsumexp)(row) for row in x], peer)
 
 
@@ -174,31 +160,30 @@ def _sqrt_where(z):
     return np.sum(np.where(z > 0, np.sqrt(z), 0.0))
 
 
-def test_where_in_forward_mode_picks_tangents_so_the_branch_not_taken_adds_no_nan():
+def test_where_in_forward_mode_picks_tangents_so_the_branch_not_taken_adds_no_nan(quiet):
     z = np.array([0.0, 4.0])
-    assert np.array_equal(_quiet(lambda: ad.jacfwd(_sqrt_where)(z)), [0.0, 0.25])
-    _, t = _quiet(lambda: ad.jvp(lambda z: np.where(z > 0, np.log(z), z), (z,), (np.ones(2),)))
+    assert np.array_equal(quiet(lambda: ad.jacfwd(_sqrt_where)(z)), [0.0, 0.25])
+    _, t = quiet(lambda: ad.jvp(lambda z: np.where(z > 0, np.log(z), z), (z,), (np.ones(2),)))
     assert np.array_equal(t, [1.0, 0.25])
 
 
-def test_where_in_reverse_mode_gets_nan_from_the_branch_not_taken_like_the_peers():
+def test_where_in_reverse_mode_gets_nan_from_the_branch_not_taken_like_the_peers(jax64, quiet):
     z = np.array([0.0, 4.0])
-    g = _quiet(lambda: ad.grad(_sqrt_where)(z))
+    g = quiet(lambda: ad.grad(_sqrt_where)(z))
     assert np.isnan(g[0]) and g[1] == 0.25  # 0 * sqrt'(0) = 0 * inf
-    jax = _jax()
-    jnp = jax.numpy
+    jnp = jax64.numpy
 
     def peer_f(z):
         return jnp.sum(jnp.where(z > 0, jnp.sqrt(z), 0.0))
 
-    np.testing.assert_array_equal(g, jax.grad(peer_f)(z))
-    np.testing.assert_array_equal(jax.jacfwd(peer_f)(z), [0.0, 0.25])  # and forward mode as ours
+    np.testing.assert_array_equal(g, jax64.grad(peer_f)(z))
+    np.testing.assert_array_equal(jax64.jacfwd(peer_f)(z), [0.0, 0.25])  # and forward mode as ours
 
 
-def test_where_matches_pytorch_in_reverse_mode():
+def test_where_matches_pytorch_in_reverse_mode(quiet):
     z = np.array([0.0, 4.0])
     peer = _torch_grad(lambda t, z: t.sum(t.where(z > 0, t.sqrt(z), 0.0)), z)[0]
-    np.testing.assert_array_equal(_quiet(lambda: ad.grad(_sqrt_where)(z)), peer)
+    np.testing.assert_array_equal(quiet(lambda: ad.grad(_sqrt_where)(z)), peer)
 
 
 def test_where_routes_cotangents_to_the_branch_taken_and_unbroadcasts_them():
@@ -216,15 +201,15 @@ def test_where_with_one_argument_is_refused_with_the_fix():
         ad.jacfwd(lambda x: np.where(x))(np.ones(2))
 
 
-def test_select_picks_tangents_and_cotangents_like_where():
+def test_select_picks_tangents_and_cotangents_like_where(quiet):
     x = np.array([-1.0, 0.0, 4.0])
 
     def f(x):
         return np.select([x > 1, x < 0], [np.sqrt(x), -x], 3.0 * x)
 
-    fwd = _quiet(lambda: ad.jacfwd(f)(x))
+    fwd = quiet(lambda: ad.jacfwd(f)(x))
     np.testing.assert_array_equal(fwd, np.diag([-1.0, 3.0, 0.25]))  # no NaN from sqrt(-1), sqrt'(0)
-    rev = _quiet(lambda: ad.jacrev(f)(x))
+    rev = quiet(lambda: ad.jacrev(f)(x))
     assert np.all(np.isnan(rev[:, :2])) and np.array_equal(rev[:, 2], [0.0, 0.0, 0.25])  # as where
 
 
@@ -253,12 +238,11 @@ def test_maximum_and_minimum_propagate_nan_with_a_zero_derivative_like_jax():
             np.testing.assert_array_equal(got, [0.0, 0.0])
 
 
-def test_fmax_and_fmin_match_jax_and_pytorch_where_a_nan_is_ignored():
-    jax = _jax()
+def test_fmax_and_fmin_match_jax_and_pytorch_where_a_nan_is_ignored(jax64):
     for name in ("fmax", "fmin"):
         for x, y in ((np.nan, 1.0), (1.0, np.nan), (np.nan, np.nan)):
             ours = np.array(ad.grad(getattr(np, name), argnums=(0, 1))(x, y))
-            np.testing.assert_array_equal(ours, jax.grad(getattr(jax.numpy, name), argnums=(0, 1))(x, y))
+            np.testing.assert_array_equal(ours, jax64.grad(getattr(jax64.numpy, name), argnums=(0, 1))(x, y))
             peer = _torch_grad(lambda t, x, y: getattr(t, name)(x, y), x, y)
             np.testing.assert_array_equal(ours, np.array(peer).ravel())
 

@@ -9,12 +9,6 @@ import ad
 RNG = np.random.default_rng(0)
 
 
-def _jax():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 # ---------------------------------------------------------------------------------------
 # FFT: hand-derived
 
@@ -83,9 +77,8 @@ def test_float32_stays_single_precision_through_fft():
 # FFT: JAX as the oracle (one jitted function per comparison)
 
 
-def test_fft_family_gradients_match_jax():
-    jax = _jax()
-    jnp = jax.numpy
+def test_fft_family_gradients_match_jax(jax64):
+    jnp = jax64.numpy
     x = RNG.standard_normal((4, 6))
     z = RNG.standard_normal((4, 5)) + 1j * RNG.standard_normal((4, 5))
     W = RNG.standard_normal((4, 6))
@@ -112,9 +105,11 @@ def test_fft_family_gradients_match_jax():
 
         return f
 
-    np.testing.assert_allclose(ad.grad(real_input(np))(x), jax.jit(jax.grad(real_input(jnp)))(x), atol=1e-12)
     np.testing.assert_allclose(
-        ad.grad(complex_input(np))(z), jax.jit(jax.grad(complex_input(jnp)))(z), atol=1e-12
+        ad.grad(real_input(np))(x), jax64.jit(jax64.grad(real_input(jnp)))(x), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        ad.grad(complex_input(np))(z), jax64.jit(jax64.grad(complex_input(jnp)))(z), atol=1e-12
     )
 
 
@@ -164,13 +159,12 @@ def test_polydiv_against_finite_differences_and_by_hand():
     np.testing.assert_allclose(dq, np.polydiv([1.0, 0.0, 0.0, 0.0, 0.0], v)[0], rtol=1e-14)
 
 
-def test_polyfit_matches_jax():
-    jax = _jax()
-    jnp = jax.numpy
+def test_polyfit_matches_jax(jax64):
+    jnp = jax64.numpy
     x = np.linspace(-1, 1, 8)  # no sample at 0, where JAX's Vandermonde derivative is NaN
     y = np.cos(2 * x)
     ours = ad.jacrev(lambda x, y: np.polyfit(x, y, 3), argnums=(0, 1))(x, y)
-    peer = jax.jit(jax.jacrev(lambda x, y: jnp.polyfit(x, y, 3), argnums=(0, 1)))(x, y)
+    peer = jax64.jit(jax64.jacrev(lambda x, y: jnp.polyfit(x, y, 3), argnums=(0, 1)))(x, y)
     for o, q in zip(ours, peer):
         np.testing.assert_allclose(o, q, atol=1e-10)
 
@@ -247,8 +241,7 @@ def test_unwrap_derivative_is_the_identity():
     np.testing.assert_array_equal(ad.jacfwd(np.unwrap)(p), np.eye(4))
 
 
-def test_vecdot_conjugates_its_first_operand_like_jax():
-    jax = _jax()
+def test_vecdot_conjugates_its_first_operand_like_jax(jax64):
     a = RNG.standard_normal(3) + 1j * RNG.standard_normal(3)
     b = RNG.standard_normal(3) + 1j * RNG.standard_normal(3)
 
@@ -256,7 +249,7 @@ def test_vecdot_conjugates_its_first_operand_like_jax():
         return lambda a, b: np_.abs(np_.vecdot(a, b)) ** 2 + np_.real(np_.sum(np_.vecmat(a, np_.outer(b, a))))
 
     ours = ad.grad(loss(np), argnums=(0, 1))(a, b)
-    peer = jax.grad(loss(jax.numpy), argnums=(0, 1))(a, b)
+    peer = jax64.grad(loss(jax64.numpy), argnums=(0, 1))(a, b)
     for o, q in zip(ours, peer):
         np.testing.assert_allclose(o, q, atol=1e-12)
 

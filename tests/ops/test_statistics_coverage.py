@@ -3,7 +3,6 @@ percentile, the nan reductions, convolve and correlate, cumprod at zeros, einsum
 form and zero-size axes, average, ptp, cov and corrcoef. Values against NumPy, derivatives
 against hand-derived values in both modes, and against JAX where it is installed."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -11,12 +10,6 @@ import pytest
 import ad
 
 RNG = np.random.default_rng(0)
-
-
-def _jax():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
 
 
 def _both(f, *xs, argnums=0):
@@ -29,9 +22,8 @@ def _assert_jacobians(f, x, expected, **kw):
         np.testing.assert_allclose(jac, expected, rtol=1e-12, atol=1e-14, **kw)
 
 
-def _against_jax(ours, theirs, *xs, argnums=0):
+def _against_jax(jax, ours, theirs, *xs, argnums=0):
     """Our jacfwd and jacrev of `ours` equal JAX's jacfwd of `theirs` (and the values agree)."""
-    jax = _jax()
     expected = jax.jacfwd(theirs, argnums=argnums)(*xs)
     np.testing.assert_allclose(ours(*xs), theirs(*xs), rtol=1e-13, atol=1e-14)
     for jac in _both(ours, *xs, argnums=argnums):
@@ -40,12 +32,6 @@ def _against_jax(ours, theirs, *xs, argnums=0):
                 np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
         else:
             np.testing.assert_allclose(jac, expected, rtol=1e-11, atol=1e-13)
-
-
-def _quiet(f):
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        return f()
 
 
 # -- sort and partition ------------------------------------------------------------------
@@ -59,10 +45,9 @@ def test_sort_derivative_at_ties_follows_the_permutation_numpy_returns():
     _assert_jacobians(lambda v: np.sort(v, stable=True), x, np.eye(5)[np.argsort(x, kind="stable")])
 
 
-def test_sort_at_ties_matches_jax_which_sorts_stably():
-    jax = _jax()
+def test_sort_at_ties_matches_jax_which_sorts_stably(jax64):
     x = np.array([[2.0, 1.0, 2.0, 1.0], [0.5, 0.5, -1.0, 0.5]])
-    _against_jax(lambda v: np.sort(v, axis=1, kind="stable"), lambda v: jax.numpy.sort(v, axis=1), x)
+    _against_jax(jax64, lambda v: np.sort(v, axis=1, kind="stable"), lambda v: jax64.numpy.sort(v, axis=1), x)
 
 
 def test_sort_of_complex_values_permutes_tangents_as_numpy_orders_them():
@@ -103,10 +88,10 @@ def test_median_derivative_goes_to_the_middle_entries():
         np.testing.assert_allclose(jac, np.full((3, 2, 3), 0.5) * np.eye(3)[:, None, :])
 
 
-def test_median_of_a_slice_with_nan_is_nan_with_a_zero_derivative():
+def test_median_of_a_slice_with_nan_is_nan_with_a_zero_derivative(quiet):
     x = np.array([[1.0, np.nan, 3.0], [2.0, 5.0, 4.0]])
     f = lambda v: np.median(v, axis=1)  # noqa: E731
-    np.testing.assert_array_equal(_quiet(lambda: f(x)), _quiet(lambda: np.median(x, axis=1)))
+    np.testing.assert_array_equal(quiet(lambda: f(x)), quiet(lambda: np.median(x, axis=1)))
     for jac in _both(f, x):
         np.testing.assert_array_equal(jac[0], np.zeros((2, 3)))
         np.testing.assert_array_equal(jac[1], [[0, 0, 0], [0, 0, 1.0]])
@@ -147,16 +132,17 @@ def test_quantile_keeps_float32_for_a_python_number_q_as_numpy_does():
 
 
 @pytest.mark.parametrize("method", ["linear", "nearest", "midpoint"])
-def test_quantile_derivatives_match_jax(method):
-    jax = _jax()
+def test_quantile_derivatives_match_jax(method, jax64):
     x = RNG.uniform(-2, 2, (4, 6))
     x[1, 2] = x[1, 4]  # a tie: both sort stably
     q = np.array([0.137, 0.5, 0.873])
-    _against_jax(lambda v: np.quantile(v, q, axis=1, method=method),
-                 lambda v: jax.numpy.quantile(v, q, axis=1, method=method), x)  # fmt: skip
-    _against_jax(lambda v: np.median(v, axis=0), lambda v: jax.numpy.median(v, axis=0), x)
+    _against_jax(jax64, lambda v: np.quantile(v, q, axis=1, method=method),
+                 lambda v: jax64.numpy.quantile(v, q, axis=1, method=method), x)  # fmt: skip
+    _against_jax(jax64, lambda v: np.median(v, axis=0), lambda v: jax64.numpy.median(v, axis=0), x)
     if method == "linear":
-        _against_jax(lambda q: np.quantile(x, q, axis=1), lambda q: jax.numpy.quantile(x, q, axis=1), q)
+        _against_jax(
+            jax64, lambda q: np.quantile(x, q, axis=1), lambda q: jax64.numpy.quantile(x, q, axis=1), q
+        )
 
 
 def test_nan_quantiles_skip_nan_entries_whose_derivative_is_zero():
@@ -230,10 +216,11 @@ def test_nan_reductions_equal_numpy_and_have_a_zero_derivative_at_nan(name):
 
 @pytest.mark.parametrize("name", ["nansum", "nanmean", "nanprod", "nanmax", "nanmin", "nanvar", "nanstd",
                                   "nancumsum", "nancumprod"])  # fmt: skip
-def test_nan_reductions_match_jax(name):
-    jax = _jax()
+def test_nan_reductions_match_jax(name, jax64):
     kw = {} if "cum" in name else {"axis": 1}
-    _against_jax(lambda v: getattr(np, name)(v, **kw), lambda v: getattr(jax.numpy, name)(v, **kw), NAN_X)
+    _against_jax(
+        jax64, lambda v: getattr(np, name)(v, **kw), lambda v: getattr(jax64.numpy, name)(v, **kw), NAN_X
+    )
 
 
 def test_nanmean_and_nanvar_by_hand():
@@ -252,14 +239,14 @@ def test_nanstd_of_a_constant_slice_has_a_zero_derivative_like_std():
     _assert_jacobians(np.std, np.array([2.0, 2.0]), [0.0, 0.0])
 
 
-def test_nan_reductions_of_an_all_nan_slice_are_nan_with_numpys_warning():
+def test_nan_reductions_of_an_all_nan_slice_are_nan_with_numpys_warning(quiet):
     x = np.array([[np.nan, np.nan], [1.0, 3.0]])
     for f, message in ((np.nanmean, "Mean of empty slice"), (np.nanmax, "All-NaN slice"),
                        (np.nanvar, "Degrees of freedom"), (np.nanstd, "Degrees of freedom")):  # fmt: skip
         with pytest.warns(RuntimeWarning, match=message):
             out, tangent = ad.jvp(lambda v, f=f: f(v, axis=1), (x,), (np.ones_like(x),))
         assert np.isnan(out[0]) and tangent[0] == 0.0, f.__name__
-        np.testing.assert_allclose(out[1], _quiet(lambda f=f: f(x, axis=1))[1])
+        np.testing.assert_allclose(out[1], quiet(lambda f=f: f(x, axis=1))[1])
         with pytest.warns(RuntimeWarning, match=message):
             g = ad.grad(lambda v, f=f: np.sum(f(v, axis=1)[1:]))(x)
         assert np.all(g[0] == 0) and np.all(np.isfinite(g)), f.__name__
@@ -283,11 +270,10 @@ def test_cumprod_derivative_at_exact_zeros_is_the_product_of_the_other_entries()
     _assert_jacobians(np.nancumprod, np.append(x, np.nan), with_nan)
 
 
-def test_cumprod_at_zeros_matches_jax():
-    jax = _jax()
+def test_cumprod_at_zeros_matches_jax(jax64):
     x = np.array([[2.0, 0.0, 3.0, 0.0], [0.0, -1.5, 2.0, 0.5]])
-    _against_jax(lambda v: np.cumprod(v, axis=1), lambda v: jax.numpy.cumprod(v, axis=1), x)
-    _against_jax(lambda v: np.cumprod(v, axis=0), lambda v: jax.numpy.cumprod(v, axis=0), x)
+    _against_jax(jax64, lambda v: np.cumprod(v, axis=1), lambda v: jax64.numpy.cumprod(v, axis=1), x)
+    _against_jax(jax64, lambda v: np.cumprod(v, axis=0), lambda v: jax64.numpy.cumprod(v, axis=0), x)
 
 
 # -- convolve, correlate -----------------------------------------------------------------------
@@ -319,14 +305,13 @@ def test_convolve_and_correlate_values_and_jacobians_by_hand(n, m, mode):
     _assert_jacobians(lambda x: np.correlate(x, v, mode), a, basis)
 
 
-def test_convolve_and_correlate_match_jax():
-    jax = _jax()
+def test_convolve_and_correlate_match_jax(jax64):
     for n, m, mode in ((6, 3, "full"), (3, 6, "same"), (4, 4, "valid")):
         a, v = RNG.uniform(-2, 2, n), RNG.uniform(-2, 2, m)
         for name in ("convolve", "correlate"):
             ours = lambda x, y, name=name: getattr(np, name)(x, y, mode)  # noqa: E731
-            theirs = lambda x, y, name=name: getattr(jax.numpy, name)(x, y, mode)  # noqa: E731
-            _against_jax(ours, theirs, a, v, argnums=(0, 1))
+            theirs = lambda x, y, name=name: getattr(jax64.numpy, name)(x, y, mode)  # noqa: E731
+            _against_jax(jax64, ours, theirs, a, v, argnums=(0, 1))
 
 
 def test_convolve_of_complex_sequences_and_bad_input():
@@ -364,12 +349,11 @@ def test_einsum_sublist_form_equals_the_string_form_in_both_modes():
         ad.grad(lambda a: np.sum(np.einsum(a, [0, 60])))(A)
 
 
-def test_einsum_sublist_form_matches_jax():
-    jax = _jax()
+def test_einsum_sublist_form_matches_jax(jax64):
     A, B = RNG.uniform(-2, 2, (3, 4)), RNG.uniform(-2, 2, (4, 2))
     ours = lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [2, 0])  # noqa: E731
-    theirs = lambda a, b: jax.numpy.einsum(a, [0, 1], b, [1, 2], [2, 0])  # noqa: E731
-    _against_jax(ours, theirs, A, B, argnums=(0, 1))
+    theirs = lambda a, b: jax64.numpy.einsum(a, [0, 1], b, [1, 2], [2, 0])  # noqa: E731
+    _against_jax(jax64, ours, theirs, A, B, argnums=(0, 1))
 
 
 def test_einsum_with_zero_size_axes_gives_zero_derivatives_of_the_right_shape():
@@ -400,16 +384,15 @@ def test_average_differentiates_the_weights_by_hand():
     assert np.isclose(np.asarray(out), avg) and np.asarray(scale) == 4.0
 
 
-def test_average_matches_numpy_and_jax_with_weights_along_axes():
-    jax = _jax()
+def test_average_matches_numpy_and_jax_with_weights_along_axes(jax64):
     a = RNG.uniform(-2, 2, (2, 3, 4))
     w = RNG.uniform(0.5, 2, (4, 2))
     for kw in ({"axis": (2, 0)}, {"axis": (2, 0), "keepdims": True}):
         ours = ad.jvp(lambda x: np.average(x, weights=w, **kw), (a,), (a,))[0]
         np.testing.assert_allclose(ours, np.average(a, weights=w, **kw), rtol=1e-14)
     w1 = RNG.uniform(0.5, 2, 3)
-    _against_jax(lambda x, v: np.average(x, axis=1, weights=v),
-                 lambda x, v: jax.numpy.average(x, axis=1, weights=v), a, w1, argnums=(0, 1))  # fmt: skip
+    _against_jax(jax64, lambda x, v: np.average(x, axis=1, weights=v),
+                 lambda x, v: jax64.numpy.average(x, axis=1, weights=v), a, w1, argnums=(0, 1))  # fmt: skip
     avg, scale = np.average(ad.tensor(a), axis=1, weights=w1, returned=True)
     np.testing.assert_allclose(np.asarray(scale), np.average(a, axis=1, weights=w1, returned=True)[1])
 
@@ -437,12 +420,11 @@ def test_ptp_derivative_is_plus_one_at_the_max_and_minus_one_at_the_min():
     [{}, {"rowvar": False}, {"bias": True, "aweights": np.array([0.5, 1.0, 2.0, 1.5, 1.0])},
      {"fweights": np.array([1, 2, 1, 3, 1]), "aweights": np.array([0.5, 1.0, 2.0, 1.5, 1.0]), "ddof": 2}],
 )  # fmt: skip
-def test_cov_and_corrcoef_equal_numpy_and_match_jax(kw):
-    jax = _jax()
+def test_cov_and_corrcoef_equal_numpy_and_match_jax(kw, jax64):
     m = RNG.uniform(-2, 2, (3, 5)) if kw.get("rowvar", True) else RNG.uniform(-2, 2, (5, 3))
-    _against_jax(lambda x: np.cov(x, **kw), lambda x: jax.numpy.cov(x, **kw), m)
+    _against_jax(jax64, lambda x: np.cov(x, **kw), lambda x: jax64.numpy.cov(x, **kw), m)
     if set(kw) <= {"rowvar"}:
-        _against_jax(lambda x: np.corrcoef(x, **kw), lambda x: jax.numpy.corrcoef(x, **kw), m)
+        _against_jax(jax64, lambda x: np.corrcoef(x, **kw), lambda x: jax64.numpy.corrcoef(x, **kw), m)
 
 
 def test_cov_of_two_variables_by_hand_and_its_aweights_differentiated():
