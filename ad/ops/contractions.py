@@ -10,9 +10,10 @@ from collections import Counter
 
 import numpy as np
 
+from ad.ops.indexing import nonneg_axis
 from ad.ops.reductions import examples_from, reject
 from ad.registry import bilinear, general, linear
-from ad.rules import align, ndim, negative_axis, shape, unbroadcast
+from ad.rules import align, ndim, shape, unbroadcast
 
 # -- einsum machinery ----------------------------------------------------------------------
 
@@ -205,18 +206,14 @@ def _pair_parser(name):
     return parse
 
 
-def _axis(axis, nd: int) -> int:
-    """axis as a number in [0, nd): these rules name axes by letters of the primal."""
-    return negative_axis(axis, nd) + nd
-
-
 def _tensordot_parse(a, b, axes=2):
     na, nb = ndim(a), ndim(b)
     if np.ndim(axes) == 0:
         pairs = (range(na - axes, na), range(axes))
     else:
         pairs = [(ax,) if np.ndim(ax) == 0 else ax for ax in axes]
-    return (a, b), {"axes": (tuple(_axis(i, na) for i in pairs[0]), tuple(_axis(j, nb) for j in pairs[1]))}
+    axes = (tuple(nonneg_axis(i, na) for i in pairs[0]), tuple(nonneg_axis(j, nb) for j in pairs[1]))
+    return (a, b), {"axes": axes}
 
 
 def _vdot_parse(a, b):
@@ -324,7 +321,8 @@ def _trace_transpose(g, xs, out, p, batched):
 
 def _trace_parse(a, offset=0, axis1=0, axis2=1, **options):
     reject("trace", **options)
-    return (a,), {"offset": offset, "axis1": _axis(axis1, ndim(a)), "axis2": _axis(axis2, ndim(a))}
+    nd = ndim(a)
+    return (a,), {"offset": offset, "axis1": nonneg_axis(axis1, nd), "axis2": nonneg_axis(axis2, nd)}
 
 
 # -- examples: (operand shapes..., keyword arguments), each call through the op's parse -----
