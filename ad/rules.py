@@ -18,7 +18,10 @@ def ndim(x) -> int:
 
 
 def shape(x) -> tuple:
-    return x.shape if hasattr(x, "shape") else np.shape(x)
+    try:
+        return x.shape
+    except AttributeError:  # a Python number or sequence
+        return np.shape(x)
 
 
 def differentiable(dtype) -> bool:
@@ -144,20 +147,41 @@ def jvp(op, tangents, primals, out, params, batched=False):
 
 
 def vjp(op, ct, primals, out, params, batched=False, needs=None):
-    """Cotangents of op's operands (a tuple, None where not needed) given the output's."""
+    """Cotangents of op's operands (a sequence, None where not needed) given the output's."""
+    if op.kind == "elementwise":  # first: the hottest rule kind (never looped over a batch)
+        return _elementwise_vjp(op, ct, primals, out, batched, needs or (True,) * len(primals))
     if batched and op.loop_batch:
         k = _batch_size(ct if isinstance(ct, tuple | list) else [ct])
         return _stack([vjp(op, _index(ct, i), primals, out, params, False, needs) for i in range(k)])
-    if op.kind == "elementwise":
-        cts = []
-        for d, x, need in zip(op.derivs, primals, needs or (True,) * len(primals)):
-            cts.append(unbroadcast(_scale(ct, d, primals, out), tuple(shape(x)), batched) if need else None)
-        cts = tuple(cts)
-    elif op.vjp_takes_needs:
+    if op.vjp_takes_needs:
         cts = tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
     else:
         cts = tuple(op.vjp_rule(ct, primals, out, params, batched))
     return _real_where_real(cts, primals) if is_complex(out) else cts
+
+
+def _elementwise_vjp(op, ct, primals, out, batched, needs):
+    """unbroadcast(ct * d_i) for each needed operand i (the hottest rule: kept to plain loops)."""
+    cts = []
+    i = 0
+    for d in op.derivs:
+        if not needs[i]:
+            cts.append(None)
+        else:
+            if callable(d):
+                g = ct * d(*primals, out)
+            elif d == 1:
+                g = ct
+            else:
+                g = -ct if d == -1 else ct * d
+            target = shape(primals[i])
+            if batched or shape(g) != target:
+                g = unbroadcast(g, tuple(target), batched)
+            cts.append(g)
+        i += 1
+    if op.complex and is_complex(out):  # without complex rules, operands and output are real
+        return _real_where_real(tuple(cts), primals)
+    return cts
 
 
 def _real_where_real(cts, primals):

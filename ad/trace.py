@@ -44,11 +44,23 @@ def _operator(func):
 
     def forward(self, o):
         f = op()
-        return apply(f, (self, o), {}) if f is not None else dispatch(func, (self, o))
+        if f is None:
+            return dispatch(func, (self, o))
+        if f.kind == "elementwise" and self._elementwise is not None:
+            out = self._elementwise(f, (self, o), self.level)
+            if out is not NotImplemented:
+                return out
+        return apply(f, (self, o), {})
 
     def reflected(self, o):
         f = op()
-        return apply(f, (o, self), {}) if f is not None else dispatch(func, (o, self))
+        if f is None:
+            return dispatch(func, (o, self))
+        if f.kind == "elementwise" and self._elementwise is not None:
+            out = self._elementwise(f, (o, self), self.level)
+            if out is not NotImplemented:
+                return out
+        return apply(f, (o, self), {})
 
     return forward, reflected
 
@@ -64,10 +76,17 @@ class Box:
     level: int
     mode = "?"
 
-    # -- the engine's one hook -----------------------------------------------------------
+    # -- the engine's hooks ---------------------------------------------------------------
     @classmethod
     def _process(cls, op, operands, params, level):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # An engine's fast path for an elementwise op called without options, or None:
+    # _elementwise(op, operands, level) handles the common case (every box of this one
+    # level, real operands) or returns NotImplemented, and the op goes the general way:
+    # the level scan, the complex check, _process. Python's operators and NumPy's ufunc
+    # protocol try it first.
+    _elementwise = None
 
     @property
     def _value(self):  # the unboxed value at this box's level
@@ -81,6 +100,12 @@ class Box:
 
     # -- NumPy protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs and self._elementwise is not None:
+            op = registry.lookup(ufunc)
+            if op is not None and op.kind == "elementwise" and op.parse is None:
+                out = self._elementwise(op, inputs, self.level)
+                if out is not NotImplemented:
+                    return out
         if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:  # np.add.reduce(x) is sum(x, axis=0)
             x, *rest = inputs
             axis = rest[0] if rest else kwargs.pop("axis", 0)
@@ -465,11 +490,16 @@ def is_complex(x) -> bool:
     """Whether x's plain value (any element, for a tuple or list) has a complex dtype."""
     while isinstance(x, Box):
         x = x._value
-    if isinstance(x, np.ndarray | np.generic):  # first: the dispatch path asks this of most values
+    if isinstance(x, _ARRAYS):  # first: the dispatch path asks this of most values
         return x.dtype.kind == "c"
-    if isinstance(x, tuple | list):
+    if isinstance(x, _SEQUENCES):
         return any(map(is_complex, x))
     return isinstance(x, complex)
+
+
+# isinstance with a tuple: `X | Y` would build a union object on every call of a hot path
+_ARRAYS = (np.ndarray, np.generic)
+_SEQUENCES = (tuple, list)
 
 
 def _refuse_complex(op, operands):
@@ -516,6 +546,10 @@ def apply(op, operands, params):
             top = x
     if top is None:
         return op.impl(*operands, **params)
+    if op.kind == "elementwise" and not params and top._elementwise is not None:
+        out = top._elementwise(op, operands, top.level)  # a Tensor's fast path
+        if out is not NotImplemented:
+            return out
     if not op.complex:  # a composite too: its parts may take complex input it was not checked on
         _refuse_complex(op, operands)
     if op.kind == "composite":

@@ -1,32 +1,20 @@
 """The reverse sweep: run a backward graph from its roots, each node once, without recursion.
 
 A node runs when every node that consumes one of its outputs has run, so the cotangent of
-each output is the sum of the contributions of all its uses (dependency counts over
-``next_edges``, as PyTorch's engine). Cotangents wait in one buffer per (node, output);
-None is a symbolic zero: no work is done for it, and a node whose outputs all received
-zero is skipped.
+each output is the sum of the contributions of all its uses. Consumers are made after
+what they consume, so their sequence numbers are higher: running the nodes that received
+a cotangent in decreasing sequence order (a heap) does that, with no dependency count
+over the graph first, and never visits a node that received nothing. Cotangents wait in
+one buffer per (node, output); None is a symbolic zero: no work is done for it, and a
+node whose outputs all received zero is skipped.
 """
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 from ad.reverse.graph import AccumulateGrad, Sweep, accumulate
 from ad.trace import is_complex
-
-
-def _dependencies(roots) -> dict:
-    """For every node reachable from roots: how many edges of reachable nodes point at it."""
-    deps: dict = {}
-    expanded = set(roots)
-    stack = list(roots)
-    while stack:
-        for edge in stack.pop().next_edges:
-            if edge is not None:
-                child = edge[0]
-                deps[child] = deps.get(child, 0) + 1
-                if child not in expanded:
-                    expanded.add(child)
-                    stack.append(child)
-    return deps
 
 
 def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=None):
@@ -37,8 +25,9 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     accumulated: the cotangent arriving at each of those edges is returned, None for zero.
     """
     buffers: dict = {}
-    # Which cotangents a leaf may keep without a copy matters only where leaves accumulate:
-    # with ``inputs`` nothing does, and the count is not kept.
+    pending: list = []  # (-seq, node) of every node holding a buffer (seq is unique)
+    # Which cotangents a .grad may keep without a copy matters only where gradients are
+    # stored (leaves, retained outputs): with ``inputs`` none are, and no count is kept.
     deliveries = sweep.deliveries if inputs is None else None
     for (node, nr), ct in zip(roots, cotangents):
         if ct is None:
@@ -50,56 +39,46 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
         slot = buffers.get(node)
         if slot is None:
             slot = buffers[node] = [None] * max(node.num_outputs, 1)
+            heappush(pending, (-node.seq, node))
         slot[nr] = ct if slot[nr] is None else slot[nr] + ct
-    root_nodes = list(dict.fromkeys(node for node, _ in roots))
-    deps = _dependencies(root_nodes)
     captured = None if inputs is None else {edge: None for edge in inputs}
-    ready = [node for node in root_nodes if node not in deps]
-    while ready:
-        node = ready.pop()
-        cts = buffers.pop(node, None)
-        outs = None
+    while pending:
+        node = heappop(pending)[1]
+        cts = buffers.pop(node)
         if captured is not None:
-            if cts is not None:
-                for nr, ct in enumerate(cts):
-                    if (node, nr) in captured:
-                        captured[(node, nr)] = ct
+            for nr, ct in enumerate(cts):
+                if (node, nr) in captured:
+                    captured[(node, nr)] = ct
             if type(node) is AccumulateGrad:
                 continue
-        elif node.retained is not None and cts is not None:
+        elif node.retained is not None:
             for nr, ref in node.retained.items():
                 t = ref()
                 if t is not None and cts[nr] is not None:
                     accumulate(t, cts[nr], sweep)
         # A buffer is made only for a cotangent that is not None, so a one-output node's is
         # never all zero; a multi-output node's may be, and is then skipped.
-        if cts is not None and (len(cts) == 1 or any(ct is not None for ct in cts)):
-            outs = node.apply(cts, sweep)
-            if not retain_graph:
-                node.release()
-        for i, edge in enumerate(node.next_edges):
-            if edge is None:
+        if len(cts) > 1 and all(ct is None for ct in cts):
+            continue
+        outs = node.apply(cts, sweep)
+        if not retain_graph:
+            node.release()
+        for edge, g in zip(node.next_edges, outs):
+            if edge is None or g is None:
                 continue
             child, nr = edge
-            if outs is not None:
-                g = outs[i]
-                if g is not None:
-                    if deliveries is not None:
-                        deliveries[id(g)] = deliveries.get(id(g), 0) + 1
-                    slot = buffers.get(child)
-                    if slot is None:
-                        slot = buffers[child] = [None] * max(child.num_outputs, 1)
-                    if slot[nr] is None:
-                        slot[nr] = g
-                    else:
-                        total = slot[nr] + g
-                        if deliveries is not None:
-                            deliveries[id(total)] = 1
-                        slot[nr] = total
-            left = deps[child] - 1
-            deps[child] = left
-            if left == 0:
-                ready.append(child)
+            slot = buffers.get(child)
+            if slot is None:
+                slot = buffers[child] = [None] * max(child.num_outputs, 1)
+                heappush(pending, (-child.seq, child))
+            if deliveries is not None and (type(child) is AccumulateGrad or child.retained is not None):
+                deliveries[id(g)] = deliveries.get(id(g), 0) + 1
+                if slot[nr] is not None:
+                    g = slot[nr] + g
+                    deliveries[id(g)] = 1
+                slot[nr] = g
+            else:
+                slot[nr] = g if slot[nr] is None else slot[nr] + g
     if captured is not None:
         return [captured[edge] for edge in inputs]
     return None

@@ -4,10 +4,13 @@ An edge is a pair ``(node, output_nr)``: the node that produced a value and whic
 outputs the value was. A node's ``next_edges`` point at the producers of its inputs as
 they were when it was recorded, so an in-place change that later gives a Tensor a new
 history cannot reach back and rewire what was recorded before (PyTorch's ``grad_fn``,
-``next_functions``). Three kinds of node:
+``next_functions``). Every node also takes a sequence number when it is made: a node's inputs were made
+before it, so their producers' numbers are lower, and the engine can run a sweep in
+decreasing sequence order without first counting dependencies (PyTorch orders its ready
+queue the same way). Three kinds of node:
 
 - `OpNode`: a registered op, run backward by the registry's rules; it keeps only what its
-  VJP reads (`SavedValue`s), and shapes and dtypes for the rest.
+  VJP reads (guarded by version counters, `saved.check`), and shapes and dtypes for the rest.
 - `AccumulateGrad`: the end of every path into a leaf that requires grad; it adds the
   cotangent into the leaf's ``.grad``.
 - `CopySlices`: an in-place write through a view, ``base[view] = result``; its cotangent
@@ -19,12 +22,13 @@ from __future__ import annotations
 import dis
 import functools
 import inspect
+import itertools
 import weakref
 
 import numpy as np
 
 from ad import rules
-from ad.reverse.saved import SavedValue
+from ad.reverse import saved
 from ad.trace import is_complex
 from ad.trace import raw as raw_value
 
@@ -47,9 +51,10 @@ class Sweep:
         self.create_graph = create_graph
         self.conjugate = conjugate
         self.rebuild = rebuild
-        # id -> how many times the engine handed that array to a node in this sweep: a
-        # cotangent handed over once, that owns its memory and can be written, belongs to
-        # the node that receives it (and .grad may keep it without a copy).
+        # id -> how many times the engine handed that array to a node that stores gradients
+        # (a leaf's AccumulateGrad, a node with retained outputs) in this sweep: a cotangent
+        # handed over once, that owns its memory and can be written, may become that .grad
+        # without a copy. Other nodes only read their cotangents.
         self.deliveries: dict[int, int] = {}
 
     def owns(self, g) -> bool:
@@ -58,10 +63,16 @@ class Sweep:
         )
 
 
-class Node:
-    """A step of the backward graph: cotangents of its outputs in, of its inputs' producers out."""
+_sequence = itertools.count()
 
-    __slots__ = ("next_edges", "retained", "__weakref__")
+
+class Node:
+    """A step of the backward graph: cotangents of its outputs in, of its inputs' producers out.
+
+    ``seq`` orders the sweep: every edge leads from a node to one with a lower number.
+    """
+
+    __slots__ = ("next_edges", "retained", "seq", "__weakref__")
     num_outputs = 1
 
     @property
@@ -113,10 +124,9 @@ def reads(op, needs: tuple) -> tuple[tuple, bool]:
     partials of the needed operands name (the partial of x*y in x reads y alone); a bilinear
     op reads, for each needed operand, the other one (a @ b keeps b for a's cotangent).
     """
-    key = (op.name, needs)
-    found = _READS.get(key)
+    found = _READS.get((op.name, needs))
     if found is None:
-        found = _READS[key] = _reads(op, needs)
+        found = _READS[(op.name, needs)] = _reads(op, needs)
     return found
 
 
@@ -152,15 +162,17 @@ def _stand_in(shape, dtype):
 class OpNode(Node):
     """A recorded op: its rule, its params, and what its VJP reads."""
 
-    __slots__ = ("op", "params", "saved_in", "saved_out", "num_outputs", "needs")
+    __slots__ = ("op", "params", "needs", "saved_in", "saved_out", "guards", "num_outputs")
 
-    def __init__(self, op, params, next_edges, needs, saved_in, saved_out, num_outputs):
+    def __init__(self, op, params, next_edges, needs, saved_in, saved_out, guards, num_outputs):
+        self.seq = next(_sequence)
         self.op = op
         self.params = params
         self.next_edges = next_edges
         self.needs = needs
-        self.saved_in = saved_in  # per operand: SavedValue, a stand-in, or the constant itself
-        self.saved_out = saved_out  # per output: SavedValue or a stand-in
+        self.saved_in = saved_in  # per operand: its value, a stand-in, or the constant itself
+        self.saved_out = saved_out  # per output: its value or a stand-in
+        self.guards = guards  # (counter, version, index) per saved value that came from a Tensor
         self.num_outputs = num_outputs  # 0 for an op with one, unpacked, output
         self.retained = None
 
@@ -168,23 +180,20 @@ class OpNode(Node):
     def name(self) -> str:
         return "".join(w.capitalize() for w in self.op.name.split("_")) + "Backward"
 
-    def _unpack(self, saved, what: str, sweep: Sweep, output_nr=None) -> list:
-        values = []
-        for i, s in enumerate(saved):
-            if type(s) is SavedValue:
-                value = s.unpack(self, f"{what} {i}")
-                if sweep.create_graph and s.requires_grad:
-                    value = sweep.rebuild(value, (self, i) if output_nr else s.history)
-                values.append(value)
-            else:
-                values.append(s)
-        return values
-
     def apply(self, cotangents, sweep):
-        if self.saved_in is None:
+        primals, outs = self.saved_in, self.saved_out
+        if primals is None:
             raise RuntimeError(FREED)
-        primals = self._unpack(self.saved_in, "its input", sweep)
-        outs = self._unpack(self.saved_out, "its output", sweep, output_nr=True)
+        if self.guards:
+            saved.check(self, self.guards, len(primals))
+        if sweep.create_graph:  # saved values that require grad lead back into the graph
+            read_in, read_out = reads(self.op, self.needs)
+            primals = [
+                sweep.rebuild(v, e) if r and e is not None else v
+                for v, e, r in zip(primals, self.next_edges, read_in)
+            ]
+            if read_out:
+                outs = [sweep.rebuild(v, (self, j)) for j, v in enumerate(outs)]
         if self.num_outputs == 0:
             out, ct = outs[0], cotangents[0]
         else:
@@ -209,6 +218,7 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def __init__(self, variable):
+        self.seq = next(_sequence)
         self.variable = variable
         self.next_edges = ()
         self.retained = None
@@ -250,6 +260,7 @@ class CopySlices(Node):
     __slots__ = ("view", "_region")
 
     def __init__(self, view, base_edge, result_edge):
+        self.seq = next(_sequence)
         self.view = view
         self.next_edges = (base_edge, result_edge)
         self._region = None

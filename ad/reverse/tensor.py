@@ -11,7 +11,6 @@ import numpy as np
 from ad import registry, rules
 from ad.reverse import engine
 from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, stand_in
-from ad.reverse.saved import SavedValue
 from ad.reverse.views import View
 from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, raw
 
@@ -392,9 +391,76 @@ class Tensor(Box):
         outs = [_new(o, level, [0]) for o in out] if multi else [_new(out, level, [0])]
         if op.view:
             _mark_view(outs[0], operands[0], op, params, primals[0], level)
-        if record and is_grad_enabled():
-            _record(op, params, operands, primals, out, outs, level, multi)
+        if record and _state.enabled:
+            _record(op, params, operands, primals, outs, level, multi)
         return type(out)(outs) if multi else outs[0]
+
+    @staticmethod
+    def _elementwise(op, operands, level):
+        """_process and _record for the common case of an elementwise op called without
+        options: every operand a Tensor of this level over a real array, or a real constant.
+        No lower level to dispatch to, no complex rule to choose, one output: one pass over
+        the operands, then the node."""
+        enabled = _state.enabled
+        primals, edges, needs = [], [], []
+        record = False
+        for x in operands:
+            if type(x) is Tensor:
+                if x.level != level:
+                    return NotImplemented
+                if x._view is not None and x._view.version != x._vc[0]:
+                    _refresh_view(x)
+                p = x._data
+                if type(p) is not np.float64 and (not isinstance(p, _ARRAYS) or p.dtype.kind == "c"):
+                    return NotImplemented
+                if x._grad_fn is not None:
+                    e = (x._grad_fn, x._output_nr)
+                elif x._requires_grad and enabled:
+                    e = _leaf_edge(x)
+                else:
+                    e = None
+            elif type(x) is float or type(x) is int or (isinstance(x, _ARRAYS) and x.dtype.kind != "c"):
+                p = x
+                e = None
+            else:
+                return NotImplemented
+            primals.append(p)
+            edges.append(e)
+            if e is None:
+                needs.append(False)
+            else:
+                needs.append(True)
+                record = True
+        out = op.impl(*primals)
+        if type(out) is tuple:
+            return NotImplemented
+        t = _new(out, level, [0])
+        if not (record and enabled):
+            return t
+        needs = tuple(needs)
+        read_in, read_out = reads(op, needs)
+        saved_in, guards = [], []
+        i = 0
+        for p in primals:
+            if read_in[i]:
+                if edges[i] is not None or type(operands[i]) is Tensor:
+                    x = operands[i]
+                    guards.append((x._vc, x._vc[0], i))
+                saved_in.append(p)
+            else:
+                saved_in.append(_stand_in(p))
+            i += 1
+        if read_out:
+            guards.append((t._vc, 0, i))
+            saved_out = [out]
+        else:
+            saved_out = [_stand_in(out)]
+        t._grad_fn = OpNode(op, {}, tuple(edges), needs, saved_in, saved_out, guards, 0)
+        t._requires_grad = True
+        return t
+
+
+_ARRAYS = (np.ndarray, np.generic)
 
 
 def _overwrite(x, v, index=Ellipsis):
@@ -433,41 +499,75 @@ def edge(t):
     if t._grad_fn is not None:
         return (t._grad_fn, t._output_nr)
     if t._requires_grad:
-        acc = t._accumulator() if t._accumulator is not None else None
-        if acc is None:
-            acc = AccumulateGrad(t)
-            t._accumulator = weakref.ref(acc)
-        return (acc, 0)
+        return _leaf_edge(t)
     return None
 
 
-def _record(op, params, operands, primals, out, outs, level, multi):
-    """Append op to the graph: edges to its operands' producers, and what its VJP reads."""
+def _leaf_edge(t):
+    """The edge into a leaf's AccumulateGrad, made on first use and shared while it lives."""
+    acc = t._accumulator() if t._accumulator is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accumulator = weakref.ref(acc)
+    return (acc, 0)
+
+
+def _record(op, params, operands, primals, outs, level, multi):
+    """Append op to the graph: edges to its operands' producers, and what its VJP reads.
+    (Operands of this level had their views refreshed by the caller.)"""
     edges, needs = [], []
     for x in operands:
-        e = edge(x) if type(x) is Tensor and x.level == level else None
-        edges.append(e)
-        needs.append(e is not None)
+        if type(x) is Tensor and x.level == level:
+            if x._grad_fn is not None:
+                edges.append((x._grad_fn, x._output_nr))
+                needs.append(True)
+                continue
+            if x._requires_grad:
+                edges.append(_leaf_edge(x))
+                needs.append(True)
+                continue
+        edges.append(None)
+        needs.append(False)
     needs = tuple(needs)
     read_in, read_out = reads(op, needs)
-    saved_in = []
-    for x, p, e, r in zip(operands, primals, edges, read_in):
-        if r:
+    saved_in, guards = [], []
+    i = 0
+    for p in primals:
+        if read_in[i]:
+            x = operands[i]
             # a Tensor at this level is saved with its version; anything else is a constant
-            saved_in.append(
-                SavedValue(p, x._vc, e, requires_grad=e is not None)
-                if type(x) is Tensor and x.level == level
-                else p
-            )
+            if type(x) is Tensor and x.level == level:
+                guards.append((x._vc, x._vc[0], i))
+            saved_in.append(p)
         else:
-            saved_in.append(stand_in(p) if hasattr(p, "dtype") else p)
+            saved_in.append(_stand_in(p))
+        i += 1
+    if not multi:
+        t = outs[0]
+        if read_out:
+            guards.append((t._vc, t._vc[0], i))
+            saved_out = [t._data]
+        else:
+            saved_out = [_stand_in(t._data)]
+        t._grad_fn = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, guards, 0)
+        t._requires_grad = True
+        return
     if read_out:
-        saved_out = [SavedValue(t._data, t._vc, None, requires_grad=True) for t in outs]
+        guards.extend((t._vc, t._vc[0], i + j) for j, t in enumerate(outs))
+        saved_out = [t._data for t in outs]
     else:
-        saved_out = [stand_in(t._data) for t in outs]
-    node = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, len(outs) if multi else 0)
-    for i, t in enumerate(outs):
-        t._grad_fn, t._output_nr, t._requires_grad = node, i, True
+        saved_out = [_stand_in(t._data) for t in outs]
+    node = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, guards, len(outs))
+    for j, t in enumerate(outs):
+        t._grad_fn, t._output_nr, t._requires_grad = node, j, True
+
+
+def _stand_in(p):
+    """What a node keeps of a value its VJP does not read: a shape-and-dtype stand-in for an
+    array, the value itself for a constant (a number, a NumPy scalar: immutable and small)."""
+    if type(p) is np.ndarray:
+        return stand_in(p)
+    return p
 
 
 def _set_history(t, node, output_nr):
@@ -510,7 +610,7 @@ def _refresh_view(v):
         return
     link = base_edge
     for op, params, x, y in view.steps:
-        link = (OpNode(op, params, (link,), (True,), [x], [y], 0), 0)
+        link = (OpNode(op, params, (link,), (True,), [x], [y], (), 0), 0)
     _set_history(v, link[0], 0)
 
 
