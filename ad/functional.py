@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,27 +13,30 @@ from ad.forward.api import jacfwd, jvp
 from ad.reverse.api import grad, jacrev, value_and_grad
 from ad.transform import (
     DEFAULT_CHUNK,
+    Argnums,
     as_tangent,
+    default_chunk,
     float_input,
     fresh,
-    normalize_argnums,
     require_real,
     select,
 )
 from ad.tree import flatten
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Plan:
     """Which mode jacobian(mode="auto") runs, and the cost model's reasons (docs/cost-model.md)."""
 
     mode: str
     n: int  # input size
     m: int  # output size
-    chunk: int
+    chunk: int  # chunk= as given, or DEFAULT_CHUNK: the fewest directions a default pass carries
     forward_passes: int  # ceil(n / k) batched JVP passes
     reverse_passes: int  # ceil(m / k) batched VJP sweeps
     reason: str
+    forward_chunk: int  # k of the forward passes: chunk=, or default_chunk(n)
+    reverse_chunk: int  # k of the reverse sweeps: chunk=, or default_chunk(m)
 
 
 def plan(n: int, m: int, chunk: int | None = None) -> Plan:
@@ -43,23 +46,25 @@ def plan(n: int, m: int, chunk: int | None = None) -> Plan:
     does k directions' arithmetic: what decides is n against m, the passes only add per-pass
     overhead. A VJP costs about as much as a JVP (both a small constant times f), and
     reverse mode also stores every intermediate value of f where forward stores none; so
-    on a tie (n == m) forward wins.
+    on a tie (n == m) forward wins. Without chunk=, k is default_chunk of n (forward) or of
+    m (reverse): one pass up to a few hundred directions.
     """
-    k = max(1, chunk or DEFAULT_CHUNK)
-    fp, rp = math.ceil(n / k), math.ceil(m / k)
+    kf = max(1, chunk or default_chunk(n))
+    kr = max(1, chunk or default_chunk(m))
+    fp, rp = math.ceil(n / kf), math.ceil(m / kr)
     if n <= m:
         mode = "forward"
         why = (
-            f"n = {n} <= m = {m}: n JVPs ({fp} pass(es) of up to {k} tangents) against m VJPs "
+            f"n = {n} <= m = {m}: n JVPs ({fp} pass(es) of up to {kf} tangents) against m VJPs "
             f"({rp} sweep(s)); forward also keeps no tape"
         )
     else:
         mode = "reverse"
         why = (
-            f"m = {m} < n = {n}: m VJPs ({rp} sweep(s) of up to {k} cotangents) against n JVPs "
+            f"m = {m} < n = {n}: m VJPs ({rp} sweep(s) of up to {kr} cotangents) against n JVPs "
             f"({fp} pass(es)), worth the tape's memory"
         )
-    return Plan(mode, n, m, k, fp, rp, why)
+    return Plan(mode, n, m, max(1, chunk or DEFAULT_CHUNK), fp, rp, why, kf, kr)
 
 
 def _size(tree) -> int:
@@ -81,15 +86,15 @@ def jacobian(
     answer does not depend on the mode. ``executor``: the passes run as its tasks."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
-    normalize_argnums(argnums, "jacobian")
+    nums = Argnums(argnums, "jacobian")
 
     def jac(*args):
-        x, g = select(f, args, argnums, "jacobian")
-        leaves = [float_input(p, "jacobian") for p in flatten(x)[0]]
+        primals, g = select(f, args, nums)
+        leaves = [float_input(p, "jacobian") for p in flatten(primals)[0]]
         if not holomorphic:
             require_real(leaves, "jacobian", "input")
-        n = _size(x)
-        m = _size(g(x)) if mode == "auto" or explain else 0
+        n = _size(primals)
+        m = _size(g(*primals)) if mode == "auto" or explain else 0
         p = plan(n, m, chunk)
         chosen = p.mode if mode == "auto" else mode
         run = jacfwd if chosen == "forward" else jacrev
@@ -97,14 +102,8 @@ def jacobian(
         if not holomorphic:
             require_real(flatten(J)[0], "jacobian", "output")
         if explain:
-            return J, Plan(
-                chosen,
-                p.n,
-                p.m,
-                p.chunk,
-                p.forward_passes,
-                p.reverse_passes,
-                p.reason if mode == "auto" else f"mode={mode!r} was asked for",
+            return J, dataclasses.replace(
+                p, mode=chosen, reason=p.reason if mode == "auto" else f"mode={mode!r} was asked for"
             )
         return J
 

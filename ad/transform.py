@@ -8,6 +8,7 @@ is handled here once for grad, jacfwd, jacrev, jacobian and hessian alike.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,17 @@ from ad.forward.dual import Dual
 from ad.trace import Box, new_level, raw
 from ad.tree import flatten
 
-DEFAULT_CHUNK = 128  # directions per batched pass (jacfwd) or sweep (jacrev)
+DEFAULT_CHUNK = 128  # the fewest directions a default pass (jacfwd) or sweep (jacrev) carries
+SEED_ENTRIES = 2**17  # a default pass carries all n directions while its n x n seed fits this
+
+
+def default_chunk(directions: int) -> int:
+    """Directions per pass when chunk=None: all of them while their one-hot seed (k x
+    directions entries) stays within SEED_ENTRIES, as JAX's and PyTorch's vmapped Jacobians
+    do (up to 362 directions: one pass), else as many as fit, never fewer than DEFAULT_CHUNK.
+    One pass makes the seed's products one matrix-matrix product each; the bound keeps what
+    a pass holds (k tangents of every live value) within a few times the chunked passes'."""
+    return max(1, min(directions, max(DEFAULT_CHUNK, SEED_ENTRIES // max(directions, 1))))
 
 
 # -- argnums ----------------------------------------------------------------------------------
@@ -56,20 +67,45 @@ def normalize_argnums(argnums, who: str, nargs: int | None = None) -> tuple[int,
     return tuple(out)
 
 
-def select(f: Callable, args: tuple, argnums, who: str) -> tuple[object, Callable]:
-    """(x, g): x is args[argnums] (the tuple of them when argnums is a sequence), and g(x)
-    is f with x put back in place, the other arguments held fixed."""
-    nums = normalize_argnums(argnums, who, len(args))
-    single = _is_int(argnums)
-    x = args[nums[0]] if single else tuple(args[i] for i in nums)
+class Argnums:
+    """A transform's argnums, checked when the transform is made; ``positions(nargs)`` is
+    normalize_argnums for a call with nargs arguments, worked out once per nargs."""
 
-    def g(x):
+    __slots__ = ("given", "who", "single", "_positions")
+
+    def __init__(self, argnums, who: str):
+        normalize_argnums(argnums, who)
+        self.given, self.who = argnums, who
+        self.single = _is_int(argnums)  # an int: results for that argument, not a tuple of them
+        self._positions: dict[int, tuple[int, ...]] = {}
+
+    def positions(self, nargs: int) -> tuple[int, ...]:
+        found = self._positions.get(nargs)
+        if found is None:
+            found = self._positions[nargs] = normalize_argnums(self.given, self.who, nargs)
+        return found
+
+    def unpack(self, per_argument: tuple):
+        """What a transform returns, given one result per selected argument: the one result
+        for an int argnums, the tuple of them for a sequence (as JAX)."""
+        return per_argument[0] if self.single else per_argument
+
+
+def select(f: Callable, args: tuple, argnums: Argnums) -> tuple[tuple, Callable]:
+    """(primals, g): primals is the tuple of the arguments argnums names, in its order, and
+    g(*primals) is f with them put back in place, the other arguments held fixed."""
+    nums = argnums.positions(len(args))
+    if len(nums) == len(args) and nums == tuple(range(len(args))):
+        return args, f  # every argument, in order: g is f
+    primals = tuple([args[i] for i in nums])
+
+    def g(*xs):
         full = list(args)
-        for i, xi in zip(nums, (x,) if single else x):
+        for i, xi in zip(nums, xs):
             full[i] = xi
         return f(*full)
 
-    return x, g
+    return primals, g
 
 
 # -- inputs, tangents, results ----------------------------------------------------------------
@@ -89,6 +125,8 @@ def describe(x) -> str:
 def float_input(x, who: str):
     """x as an array of floats or complex numbers (a traced value as it is), or a TypeError
     saying what to pass; checked before any tracing."""
+    if type(x) is np.ndarray and rules.differentiable(x.dtype):  # the common case, first
+        return x
     v = raw(x)
     arr = v if isinstance(v, np.ndarray) else None if isinstance(v, str | bytes) else np.asarray(v)
     if arr is None or not rules.differentiable(arr.dtype):
@@ -104,7 +142,11 @@ def numeric_outputs(values: Sequence, who: str) -> None:
     """f's output leaves must be numbers (an integer one has a zero derivative)."""
     for v in values:
         w = raw(v)
-        if isinstance(w, str | bytes) or np.asarray(w).dtype.kind not in "biufc":
+        if isinstance(w, np.ndarray | np.generic):
+            kind = w.dtype.kind
+        else:
+            kind = "" if isinstance(w, str | bytes) else np.asarray(w).dtype.kind
+        if not kind or kind not in "biufc":
             raise TypeError(f"{who}: f returned {describe(v)} among its outputs; return arrays of numbers")
 
 
@@ -133,7 +175,7 @@ def require_complex(values: Sequence, who: str, what: str) -> None:
     """holomorphic=True differentiates complex functions of complex inputs (as JAX)."""
     for v in values:
         dt = rules.tangent_dtype(v)
-        if not np.issubdtype(dt, np.complexfloating):
+        if dt.kind != "c":
             raise TypeError(
                 f"{who}(holomorphic=True) needs complex {what}s; got dtype {dt}: pass "
                 "x.astype(complex) for a holomorphic f, or drop holomorphic=True"
@@ -144,7 +186,7 @@ def require_real(values: Sequence, who: str, what: str) -> None:
     """Without holomorphic=True, a complex value here has no derivative this transform defines."""
     for v in values:
         dt = rules.tangent_dtype(v)
-        if np.issubdtype(dt, np.complexfloating):
+        if dt.kind == "c":
             raise TypeError(
                 f"{who} needs real {what}s; got dtype {dt}: pass holomorphic=True if f is "
                 "holomorphic (the result is then f'(z)), or split into real and imaginary parts"
@@ -156,6 +198,8 @@ def cast_like(d, like):
     imaginary part."""
     if isinstance(d, Box):
         return d
+    if type(d) is np.ndarray and type(like) is np.ndarray and d.dtype == like.dtype:
+        return d  # like is a float input here: its dtype is its tangent dtype
     dt = rules.tangent_dtype(like)
     d = np.asarray(d)
     return d.astype(dt, copy=False) if np.can_cast(d.dtype, dt, "same_kind") else d
@@ -168,46 +212,58 @@ def _root(a: np.ndarray) -> np.ndarray:
 
 
 def fresh(tree, caller: Sequence = ()):
-    """tree with every array leaf writable and shared with nothing: a leaf that is read-only
-    (a broadcast view), or shares memory with one of the caller's arrays or an earlier leaf,
-    is copied. Results may then be modified in place without touching anything else."""
+    """tree with every array leaf writable and shared with nothing: `private` on its leaves."""
     leaves, treedef = flatten(tree)
+    return treedef(private(leaves, caller))
+
+
+def private(leaves: list, caller: Sequence = ()) -> list:
+    """leaves, each array among them made writable and shared with nothing: a leaf that is
+    read-only (a broadcast view), or shares memory with one of the caller's arrays or an
+    earlier leaf, is replaced by a copy (in the list, which is returned). Results may then
+    be modified in place without touching anything else. Sharing is judged by memory roots
+    (what .base leads to): a few attribute reads per array, where np.shares_memory would
+    compare extents, and a view of a buffer counts even where it would not overlap."""
     taken = {id(_root(a)) for a in caller if isinstance(a, np.ndarray)}
-    out = []
-    for a in leaves:
+    for i, a in enumerate(leaves):
         if isinstance(a, np.ndarray):
-            if not a.flags.writeable or id(_root(a)) in taken:
-                a = a.copy()
-            taken.add(id(_root(a)))
-        out.append(a)
-    return treedef(out)
+            root = _root(a)
+            if not a.flags.writeable or id(root) in taken:
+                root = leaves[i] = a.copy()
+            taken.add(id(root))
+    return leaves
 
 
 # -- seeding and pushing tangents ---------------------------------------------------------------
 def spans(shapes: Sequence[tuple]) -> list[tuple[tuple, int, int]]:
     """(shape, start, stop) of each leaf's entries in the concatenation of all of them."""
-    offsets = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
-    return list(zip(shapes, offsets, offsets[1:]))
+    out, start = [], 0
+    for s in shapes:
+        stop = start + math.prod(s)
+        out.append((s, start, stop))
+        start = stop
+    return out
 
 
 def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, list]]:
     """The basis directions of the flattened leaves, k at a time: (k, seeds) with one seed per
     leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero."""
-    shapes = [tuple(rules.shape(x)) for x in leaves]
-    sizes = [int(np.prod(s, dtype=int)) for s in shapes]
-    n = sum(sizes)
-    k = max(1, min(n, chunk or DEFAULT_CHUNK))
-    offsets = np.cumsum([0, *sizes])
+    leaf_spans = spans([tuple(rules.shape(x)) for x in leaves])
+    n = leaf_spans[-1][2] if leaf_spans else 0
+    k = max(1, min(n, chunk or default_chunk(n)))
     for start in range(0, n, k):
         kk = min(k, n - start)
         seeds = []
-        for x, s, off, size in zip(leaves, shapes, offsets, sizes):
-            hit = np.arange(max(start, off), min(start + kk, off + size))  # directions in this leaf
-            if not hit.size:
+        for x, (s, off, stop) in zip(leaves, leaf_spans):
+            lo, hi = max(start, off), min(start + kk, stop)  # directions in this leaf
+            if lo >= hi:
                 seeds.append(None)
                 continue
-            seed = np.zeros((kk, size), dtype=rules.tangent_dtype(x))
-            seed[hit - start, hit - off] = 1
+            size = stop - off
+            seed = np.zeros(kk * size, dtype=rules.tangent_dtype(x))
+            # direction d is entry (d - start, d - off) of the (kk, size) seed: a strided diagonal
+            first = (lo - start) * size + (lo - off)
+            seed[first : first + (hi - lo) * (size + 1) : size + 1] = 1
             seeds.append(seed.reshape((kk,) + s))
         yield kk, seeds
 

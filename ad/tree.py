@@ -12,18 +12,26 @@ LEAF = "*"
 class Treedef:
     """The structure of a pytree; ``treedef(leaves)`` rebuilds the tree around new leaves."""
 
-    __slots__ = ("kind", "keys", "children", "size")
+    __slots__ = ("kind", "keys", "children", "size", "flat")
 
     def __init__(self, kind, keys: tuple = (), children: tuple = ()):
         self.kind = kind  # LEAF, None, dict, or the tuple/list type
         self.keys = keys
         self.children = children
-        self.size = 1 if kind is LEAF else sum(c.size for c in children)
+        # flat: a tuple or list of leaves, rebuilt in one call (the transforms' common case)
+        self.size, self.flat = (1, False) if kind is LEAF else (0, kind is tuple or kind is list)
+        for c in children:
+            self.size += c.size
+            self.flat = self.flat and c.kind is LEAF
 
     def __call__(self, leaves):
         leaves = list(leaves)
         if len(leaves) != self.size:
             raise ValueError(f"a pytree {self} has {self.size} leaves; got {len(leaves)}")
+        if self.kind is LEAF:
+            return leaves[0]
+        if self.flat:
+            return leaves if self.kind is list else tuple(leaves)
         return self._build(iter(leaves))
 
     def _build(self, leaves):
@@ -71,9 +79,13 @@ def flatten(tree) -> tuple[list, Treedef]:
 
 def _flatten(tree, leaves: list) -> Treedef:
     if tree is None:
-        return Treedef(None)
+        return _NONE
     if isinstance(tree, tuple | list):
-        return Treedef(type(tree), (), tuple(_flatten(x, leaves) for x in tree))
+        kind = type(tree)
+        children = tuple([_flatten(x, leaves) for x in tree])
+        if kind is tuple and len(tree) == 1 and children[0] is _LEAF:
+            return _ONE  # (x,): how every transform wraps its one argument
+        return Treedef(kind, (), children)
     if isinstance(tree, dict):
         try:
             keys = tuple(sorted(tree))
@@ -83,4 +95,10 @@ def _flatten(tree, leaves: list) -> Treedef:
             ) from None
         return Treedef(dict, keys, tuple(_flatten(tree[k], leaves) for k in keys))
     leaves.append(tree)
-    return Treedef(LEAF)
+    return _LEAF
+
+
+# Shared, as every Treedef is immutable: a leaf or a None is the same structure everywhere.
+_LEAF = Treedef(LEAF)
+_NONE = Treedef(None)
+_ONE = Treedef(tuple, (), (_LEAF,))

@@ -8,11 +8,11 @@ import numpy as np
 
 from ad import rules
 from ad.transform import (
+    Argnums,
     as_tangent,
     cast_like,
     float_input,
     fresh,
-    normalize_argnums,
     numeric_outputs,
     one_hot_chunks,
     push_tangents,
@@ -63,16 +63,16 @@ def jacfwd(
     """Jacobian by forward mode: for each output leaf and input leaf, out.shape + in.shape,
     nested as the output pytree of input pytrees; ceil(n / chunk) batched passes, each a task
     of ``executor`` (any concurrent.futures.Executor) when one is given."""
-    normalize_argnums(argnums, "jacfwd")
+    nums = Argnums(argnums, "jacfwd")
 
     def jac(*args):
-        x, g = select(f, args, argnums, "jacfwd")
-        leaves, in_tree = flatten(x)
+        primals, g = select(f, args, nums)
+        leaves, in_tree = flatten(primals)
         leaves = [float_input(p, "jacfwd") for p in leaves]
         (require_complex if holomorphic else require_real)(leaves, "jacfwd", "input")
 
         def g_flat(*xs):
-            return g(in_tree(xs))
+            return g(*in_tree(xs))
 
         passes = run_passes(tangent_passes, g_flat, leaves, list(one_hot_chunks(leaves, chunk)), executor)
         if passes:
@@ -90,8 +90,9 @@ def jacfwd(
         for y, b in zip(out, blocks):
             T = b[0] if len(b) == 1 else np.concatenate(b, axis=0)  # (n,) + shape of y
             ys = tuple(rules.shape(y))
-            row = [np.reshape(np.moveaxis(T[o0:o1], 0, -1), ys + s) for s, o0, o1 in in_spans]
-            rows.append(in_tree([cast_like(J, y) for J in row]))
-        return fresh(out_tree(rows), caller=leaves)
+            last = (*range(1, len(ys) + 1), 0)  # the directions' axis moved last, as a view
+            row = [np.reshape(T[o0:o1].transpose(last), ys + s) for s, o0, o1 in in_spans]
+            rows.append(nums.unpack(in_tree([cast_like(J, y) for J in row])))
+        return fresh(out_tree(rows), caller=[*args, *leaves])
 
     return jac

@@ -12,14 +12,15 @@ from ad.reverse.graph import Sweep
 from ad.reverse.tensor import Tensor, edge, enable_grad
 from ad.trace import new_level, raw
 from ad.transform import (
+    Argnums,
     as_tangent,
     cast_like,
     describe,
     float_input,
     fresh,
-    normalize_argnums,
     numeric_outputs,
     one_hot_chunks,
+    private,
     require_complex,
     require_real,
     run_passes,
@@ -130,24 +131,32 @@ def _complex_inputs(x, who: str) -> None:
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
     """x -> (f(x), grad f(x)), the gradient shaped like x; f returns one number (any size-1
     array). For complex x, grad f = df/dRe(x) - i df/dIm(x); with holomorphic=True, f'(x)."""
-    normalize_argnums(argnums, "grad")
+    nums = Argnums(argnums, "grad")
 
     def vg(*args):
-        x, g = select(f, args, argnums, "grad")
+        primals, g = select(f, args, nums)
         if holomorphic:
-            _complex_inputs(x, "grad")
-        rec = record(g, (x,), who="grad")
-        (y,) = _scalar_output(rec, holomorphic)
-        ct = np.ones(rules.shape(y), dtype=rules.tangent_dtype(y))
+            _complex_inputs(primals, "grad")
+        rec = record(g, primals, who="grad")
+        y, ct = _scalar_output(rec, holomorphic)
         grads = _input_cotangents(rec, rec.pullback([ct]))
-        caller = [x.data for x in rec.inputs]
-        return fresh((y, rec.in_tree(grads)[0]), caller=caller)
+        # neither the value (f may return a view of x) nor a gradient may share memory with
+        # an argument
+        y, *grads = private([y, *grads], caller=[*args, *(xi.data for xi in rec.inputs)])
+        return y, nums.unpack(rec.in_tree(grads))
 
     return vg
 
 
-def _scalar_output(rec: Recording, holomorphic: bool) -> list:
-    """f's output as the one-leaf list grad needs, or a TypeError naming what came back."""
+def _scalar_output(rec: Recording, holomorphic: bool) -> tuple:
+    """(f's output, the one number grad needs; its cotangent 1), or a TypeError naming what
+    came back."""
+    if rec.out_tree.kind is LEAF:  # the common case first: a float (complex) scalar
+        (y,) = rec.out_leaves
+        v = raw(y)
+        kind = "c" if holomorphic else "f"
+        if isinstance(v, np.ndarray | np.generic) and v.size == 1 and v.dtype.kind == kind:
+            return y, np.ones(v.shape, v.dtype)
     out = rec.out
     v = raw(out) if rec.out_tree.kind is LEAF else None
     dt = None if v is None or isinstance(v, str | bytes) else np.asarray(v).dtype
@@ -162,7 +171,7 @@ def _scalar_output(rec: Recording, holomorphic: bool) -> list:
             "pass a cotangent to ad.vjp, use ad.jacrev, or reduce first (e.g. .sum())"
         )
     (require_complex if holomorphic else require_real)([v], "grad", "output")
-    return [out]
+    return out, np.ones(np.shape(v), dtype=rules.tangent_dtype(v))
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
@@ -181,9 +190,9 @@ def sweeps(rec: Recording, chunks: Sequence) -> list:
     return out
 
 
-def cotangent_passes(f: Callable, x, chunks: Sequence) -> list:
-    """`sweeps` through a recording of f at x made here (a task on a worker records its own)."""
-    return sweeps(record(f, (x,), who="jacrev"), chunks)
+def cotangent_passes(f: Callable, primals: Sequence, chunks: Sequence) -> list:
+    """`sweeps` through a recording of f(*primals) made here (a task on a worker records its own)."""
+    return sweeps(record(f, primals, who="jacrev"), chunks)
 
 
 def jacrev(
@@ -196,31 +205,34 @@ def jacrev(
     """Jacobian by reverse mode: for each output leaf and input leaf, out.shape + in.shape,
     nested as the output pytree of input pytrees; ceil(m / chunk) batched sweeps. With an
     ``executor`` (any concurrent.futures.Executor) each sweep is a task that records f itself."""
-    normalize_argnums(argnums, "jacrev")
+    nums = Argnums(argnums, "jacrev")
 
     def jac(*args):
-        x, g = select(f, args, argnums, "jacrev")
+        primals, g = select(f, args, nums)
         if holomorphic:
-            _complex_inputs(x, "jacrev")
-        rec = record(g, (x,), who="jacrev")
+            _complex_inputs(primals, "jacrev")
+        rec = record(g, primals, who="jacrev")
         out = rec.out_leaves
         numeric_outputs(out, "jacrev")
         (require_complex if holomorphic else require_real)(out, "jacrev", "output")
         chunks = list(one_hot_chunks(out, chunk))
-        blocks = [[] for _ in rec.inputs]  # blocks[i]: cotangents of input leaf i, one per sweep
         done = (
-            sweeps(rec, chunks) if executor is None else run_passes(cotangent_passes, g, x, chunks, executor)
+            sweeps(rec, chunks)
+            if executor is None
+            else run_passes(cotangent_passes, g, primals, chunks, executor)
         )
-        for cts in done:
-            for b, ct in zip(blocks, cts):
-                b.append(ct)
         out_spans = spans([tuple(rules.shape(y)) for y in out])
-        columns = []  # columns[i][j]: the block of input leaf i and output leaf j
-        for xi, b in zip(rec.inputs, blocks):
+        rows = [[] for _ in out]  # rows[j]: the blocks of output leaf j, one per input leaf
+        for i, xi in enumerate(rec.inputs):
+            # C: the cotangents of input leaf i, one row per output entry (the sweeps in order)
+            if len(done) == 1:
+                C = done[0][i]
+            else:
+                C = np.concatenate([cts[i] for cts in done]) if done else rules.zeros(xi.data, (0,))
             xs = tuple(rules.shape(xi.data))
-            C = rules.zeros(xi.data, (0,)) if not b else b[0] if len(b) == 1 else np.concatenate(b, axis=0)
-            columns.append([cast_like(np.reshape(C[o0:o1], s + xs), xi.data) for s, o0, o1 in out_spans])
-        rows = [rec.in_tree([col[j] for col in columns])[0] for j in range(len(out))]
-        return fresh(rec.out_tree(rows), caller=[xi.data for xi in rec.inputs])
+            for row, (s, o0, o1) in zip(rows, out_spans):
+                row.append(cast_like(np.reshape(C[o0:o1], s + xs), xi.data))
+        J = rec.out_tree([nums.unpack(rec.in_tree(row)) for row in rows])
+        return fresh(J, caller=[*args, *(xi.data for xi in rec.inputs)])
 
     return jac
