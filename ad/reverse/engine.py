@@ -38,7 +38,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             ct = ct.conj()
         slot = buffers.get(node)
         if slot is None:
-            slot = buffers[node] = [None] * max(node.num_outputs, 1)
+            slot = buffers[node] = [None] * (node.num_outputs or 1)
             heappush(pending, (-node.seq, node))
         slot[nr] = ct if slot[nr] is None else slot[nr] + ct
     captured = None if inputs is None else {edge: None for edge in inputs}
@@ -69,7 +69,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             child, nr = edge
             slot = buffers.get(child)
             if slot is None:
-                slot = buffers[child] = [None] * max(child.num_outputs, 1)
+                slot = buffers[child] = [None] * (child.num_outputs or 1)
                 heappush(pending, (-child.seq, child))
             if deliveries is not None and (type(child) is AccumulateGrad or child.retained is not None):
                 deliveries[id(g)] = deliveries.get(id(g), 0) + 1

@@ -10,7 +10,7 @@ decreasing sequence order without first counting dependencies (PyTorch orders it
 queue the same way). Three kinds of node:
 
 - `OpNode`: a registered op, run backward by the registry's rules; it keeps only what its
-  VJP reads (guarded by version counters, `saved.check`), and shapes and dtypes for the rest.
+  VJP reads (guarded by version counters, see `saved`), and shapes and dtypes for the rest.
 - `AccumulateGrad`: the end of every path into a leaf that requires grad; it adds the
   cotangent into the leaf's ``.grad``.
 - `CopySlices`: an in-place write through a view, ``base[view] = result``; its cotangent
@@ -146,6 +146,42 @@ def _reads(op, needs):
     return tuple(used[:n]), used[n]
 
 
+_STORED: dict[str, tuple | None] = {}
+
+
+def stored_partials(op) -> tuple | None:
+    """Per operand of an elementwise op, its partial where it takes no computation: the
+    number it is declared as, or the index of the argument it returns (the partial of x*y
+    in x is y: index 1; of exp, its output: index n). None if some partial computes.
+
+    A node over scalars keeps these instead of recomputing them in backward: its VJP is
+    then one multiply per operand, as PyTorch's derivatives.yaml keeps `other` for mul.
+    Computed partials (cos for sin) stay in backward: evaluated at record time they would
+    run, and warn at singular points, for values nobody differentiates."""
+    try:
+        return _STORED[op.name]
+    except KeyError:
+        found = _STORED[op.name] = _stored(op) if op.kind == "elementwise" else None
+        return found
+
+
+def _stored(op):
+    n = len(op.derivs)
+    out = []
+    for d in op.derivs:
+        if not callable(d):
+            out.append(float(d))
+            continue
+        code = getattr(d, "__code__", None)
+        if code is None or code.co_argcount != n + 1 or code.co_flags & inspect.CO_VARARGS:
+            return None
+        body = [i for i in dis.get_instructions(code) if i.opname not in ("RESUME", "NOP")]
+        if len(body) != 2 or body[0].opname != "LOAD_FAST" or body[1].opname != "RETURN_VALUE":
+            return None
+        out.append(code.co_varnames.index(body[0].argval))
+    return tuple(out)
+
+
 def stand_in(x):
     """An array of x's shape and dtype that costs no memory, kept in x's place where a VJP
     reads only shapes and dtypes. It is NaN where it can be, so that a rule that reads it
@@ -162,10 +198,15 @@ def _stand_in(shape, dtype):
 class OpNode(Node):
     """A recorded op: its rule, its params, and what its VJP reads."""
 
-    __slots__ = ("op", "params", "needs", "saved_in", "saved_out", "guards", "num_outputs")
+    __slots__ = ("op", "params", "needs", "saved_in", "saved_out", "guards", "num_outputs", "partials")
 
-    def __init__(self, op, params, next_edges, needs, saved_in, saved_out, guards, num_outputs):
+    def __init__(
+        self, op, params, next_edges, needs, saved_in, saved_out, guards, num_outputs, partials=None
+    ):
         self.seq = next(_sequence)
+        # per operand, its partial derivative kept from record time (None: not needed), or
+        # None for the node: the VJP runs the op's rule on the saved values
+        self.partials = partials
         self.op = op
         self.params = params
         self.next_edges = next_edges
@@ -184,8 +225,13 @@ class OpNode(Node):
         primals, outs = self.saved_in, self.saved_out
         if primals is None:
             raise RuntimeError(FREED)
-        if self.guards:
-            saved.check(self, self.guards, len(primals))
+        for counter, version, index in self.guards:
+            if counter[0] != version:
+                raise saved.modified(self, index, len(primals), version, counter[0])
+        partials = self.partials
+        if partials is not None and not sweep.create_graph:
+            ct = cotangents[0]
+            return [None if p is None else ct * p for p in partials]
         if sweep.create_graph:  # saved values that require grad lead back into the graph
             read_in, read_out = reads(self.op, self.needs)
             primals = [

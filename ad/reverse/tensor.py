@@ -10,7 +10,16 @@ import numpy as np
 
 from ad import registry, rules
 from ad.reverse import engine
-from ad.reverse.graph import AccumulateGrad, CopySlices, OpNode, Sweep, reads, retain, stand_in
+from ad.reverse.graph import (
+    AccumulateGrad,
+    CopySlices,
+    OpNode,
+    Sweep,
+    reads,
+    retain,
+    stand_in,
+    stored_partials,
+)
 from ad.reverse.views import View
 from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, raw
 
@@ -455,7 +464,21 @@ class Tensor(Box):
             saved_out = [out]
         else:
             saved_out = [_stand_in(out)]
-        t._grad_fn = OpNode(op, {}, tuple(edges), needs, saved_in, saved_out, guards, 0)
+        partials = None
+        if type(out) is np.float64:  # scalars: keep the partials that cost nothing to keep
+            stored = stored_partials(op)
+            if stored is not None:
+                partials = []
+                i = 0
+                for d in stored:
+                    if not needs[i]:
+                        partials.append(None)
+                    elif type(d) is float:
+                        partials.append(d)
+                    else:
+                        partials.append(primals[d] if d < len(primals) else out)
+                    i += 1
+        t._grad_fn = OpNode(op, {}, tuple(edges), needs, saved_in, saved_out, guards, 0, partials)
         t._requires_grad = True
         return t
 

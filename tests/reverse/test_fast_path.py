@@ -1,0 +1,117 @@
+"""The eager fast path (elementwise ops on one level of real operands, partials kept for
+scalars) and the sequence-ordered sweep give what the general path and PyTorch give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ad
+from ad import registry
+from ad.reverse.graph import stored_partials
+
+
+def chain(y, n=5):
+    for _ in range(n):
+        y = np.sin(y) * 1.01 + y
+    return y
+
+
+def chain_derivative(x, n=5):
+    d = 1.0
+    for _ in range(n):
+        d *= np.cos(x) * 1.01 + 1.0
+        x = np.sin(x) * 1.01 + x
+    return d
+
+
+def test_the_scalar_chain_gradient_is_the_chain_rule_product():
+    x = ad.tensor(0.5, requires_grad=True)
+    chain(x).backward()
+    assert x.grad.numpy() == pytest.approx(chain_derivative(0.5), rel=1e-14)
+
+
+def test_kept_partials_are_constants_or_the_argument_the_rule_returns():
+    assert stored_partials(registry.get("add")) == (1.0, 1.0)
+    assert stored_partials(registry.get("subtract")) == (1.0, -1.0)
+    assert stored_partials(registry.get("multiply")) == (1, 0)  # x*y: y for x, x for y
+    assert stored_partials(registry.get("exp")) == (1,)  # exp's partial is its output
+    assert stored_partials(registry.get("sin")) is None  # cos(x) computes: kept for backward
+    assert stored_partials(registry.get("matmul")) is None
+
+
+def test_create_graph_through_scalar_nodes_gives_the_second_derivative():
+    # y = x * x * exp(x): y'' = (2 + 4x + x^2) e^x, through nodes that keep partials
+    x = ad.tensor(0.7, requires_grad=True)
+    y = x * x * np.exp(x)
+    y.backward(create_graph=True)
+    first = x.grad
+    assert first.detach().numpy() == pytest.approx((2 * 0.7 + 0.7**2) * np.exp(0.7), rel=1e-14)
+    x.grad = None
+    first.backward()
+    assert x.grad.numpy() == pytest.approx((2 + 4 * 0.7 + 0.7**2) * np.exp(0.7), rel=1e-14)
+
+
+def test_an_in_place_write_to_a_value_a_scalar_node_kept_raises_as_in_pytorch():
+    x = ad.tensor(0.5, requires_grad=True)
+    h = x * 1.0
+    y = h * h  # multiply keeps h for both partials
+    h += 1.0
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_an_in_place_write_to_a_value_no_partial_reads_is_allowed():
+    x = ad.tensor(0.5, requires_grad=True)
+    h = x * 1.0
+    y = h + 2.0  # add keeps no value
+    h += 1.0
+    y.backward()
+    assert x.grad.numpy() == 1.0
+
+
+def test_jacrev_of_a_scalar_program_batches_through_kept_partials():
+    f = lambda x: np.stack([chain(x[0], 3) * x[1], np.exp(x[0]) - x[1]])
+    x = np.array([0.3, -0.8])
+    J = ad.jacrev(f)(x)
+    Jf = ad.jacfwd(f)(x)
+    assert np.allclose(J, Jf, rtol=1e-13, atol=0)
+
+
+def test_a_diamond_runs_each_node_once_with_every_contribution():
+    # z = a*b with a = sin(x), b = cos(x) both from x, and x used again directly
+    x = ad.tensor(0.4, requires_grad=True)
+    a, b = np.sin(x), np.cos(x)
+    z = a * b + x
+    z.backward()
+    assert x.grad.numpy() == pytest.approx(np.cos(0.8) + 1.0, rel=1e-14)
+
+
+def test_a_gradient_shared_by_a_retained_output_and_a_leaf_is_copied_for_one():
+    # add passes one cotangent array to both operands: h (retained) and b (a leaf)
+    a = ad.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = ad.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    h = a * 3.0
+    h.retain_grad()
+    y = (h + b) * 2.0  # the add receives a fresh array, not the caller's
+    y.backward(gradient=np.ones(2))
+    assert not np.shares_memory(h.grad.numpy(), b.grad.numpy())
+    b.grad.numpy()[...] += 1.0  # .grad is updated in place by later backwards: alone
+    assert np.array_equal(h.grad.numpy(), [2.0, 2.0])
+
+
+def test_a_lower_level_tensor_goes_the_general_way():
+    # grad of a function of an eager Tensor's value: levels differ, no fast path
+    w = ad.tensor(2.0, requires_grad=True)
+    g = ad.grad(lambda x: x * w)(3.0)
+    assert float(g) == 2.0
+
+
+def test_complex_scalars_go_the_general_way():
+    z = ad.tensor(1.0 + 2.0j, requires_grad=True)
+    y = np.abs(z * z)
+    y.backward()
+    torch = pytest.importorskip("torch")
+    tz = torch.tensor(1.0 + 2.0j, dtype=torch.complex128, requires_grad=True)
+    torch.abs(tz * tz).backward()
+    assert np.allclose(z.grad.numpy(), tz.grad.numpy())
