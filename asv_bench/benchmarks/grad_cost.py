@@ -3,6 +3,10 @@
 Reverse mode's promise (the "cheap gradient principle"): a gradient costs a small constant
 times the function, whatever n. track_grad_over_function reports that constant, measured
 inside one process (median of interleaved timings), for the gradient in x and in (W1, W2).
+track_page_faults_per_grad counts what fresh memory costs: at n = 1000 the gradient in the
+weights returns two 8 MB arrays, and whether their pages are faulted in anew on every call
+depends on the allocator (see docs/benchmarks.md, "Two heaps"; run asv with
+MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ set to measure the retained heap).
 """
 
 from . import workloads as w
@@ -29,3 +33,8 @@ class MLPGradient:
         return t_grad / t_function
 
     track_grad_over_function.unit = "ratio"
+
+    def track_page_faults_per_grad(self, lib, wrt, n):
+        return w.faults_per_call(self.grad)
+
+    track_page_faults_per_grad.unit = "faults"

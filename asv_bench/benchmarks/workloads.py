@@ -157,6 +157,21 @@ def _sample(fn, number: int) -> float:
         gc.enable()
 
 
+def faults_per_call(fn, calls: int = 5):
+    """Minor page faults per call of fn (fresh memory the kernel maps in on first touch), or
+    None off Unix. A gradient that allocates 8 MB arrays pays for them here when the allocator
+    gives freed memory back to the system between calls (glibc's default for such sizes)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def peak_bytes(fn) -> int:
     """Peak bytes allocated by fn above what was live before (tracemalloc; NumPy reports its
     buffers to it), so the number is the tape's, not the interpreter's."""
