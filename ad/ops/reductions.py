@@ -4,6 +4,8 @@
 indexes the same axes whether or not a tangent carries a leading batch axis.
 """
 
+import math
+
 import numpy as np
 
 from ad.ops.special import keep, reduced_axes
@@ -14,6 +16,8 @@ from ad.trace import is_complex
 
 def reject(name: str, **options):
     """Raise for NumPy options ad cannot differentiate through (out=, dtype=, where= ...)."""
+    if not options:  # the common call: parse runs on every traced reduction
+        return
     given = sorted(k for k, v in options.items() if v is not None)
     if given:
         raise NotImplementedError(f"numpy.{name}: options {given} are not supported by ad; drop them")
@@ -62,17 +66,38 @@ def _scan_parser(name):
 # -- sum, mean: linear --------------------------------------------------------------------
 
 
+def _sum(a, axis, keepdims):
+    """np.sum(a, axis, keepdims=keepdims): NumPy's own reduce straight away for an array,
+    without np.sum's Python wrapper (it costs more than the sum of a small vector)."""
+    if type(a) is np.ndarray:
+        return np.add.reduce(a, axis=axis, keepdims=keepdims)
+    return np.sum(a, axis=axis, keepdims=keepdims)
+
+
+def _spread(g, x_shape: tuple, batched: bool):
+    """g, which has the keepdims form of a reduction of an x_shape array, broadcast to it.
+    A plain array of at most _SMALL entries is filled in: cheaper than np.broadcast_to's view."""
+    target = _lead(g, batched) + x_shape
+    if type(g) is np.ndarray or isinstance(g, np.generic):
+        if np.ndim(g) == 0 and math.prod(target) <= _SMALL:
+            return np.full(target, g)
+    return np.broadcast_to(g, target)
+
+
+_SMALL = 4096
+
+
 def _sum_transpose(g, xs, out, p, batched):
     """VJP of sum: g broadcast back over the reduced axes."""
     (x,) = xs
-    return (np.broadcast_to(keep(g, p["axis"], p["keepdims"]), _lead(g, batched) + shape(x)),)
+    return (_spread(keep(g, p["axis"], p["keepdims"]), tuple(shape(x)), batched),)
 
 
 def _mean_transpose(g, xs, out, p, batched):
     """VJP of mean: g / n broadcast back over the reduced axes."""
     (x,) = xs
     g = keep(g, p["axis"], p["keepdims"]) / _count(x, p["axis"])
-    return (np.broadcast_to(g, _lead(g, batched) + shape(x)),)
+    return (_spread(g, tuple(shape(x)), batched),)
 
 
 # -- prod: zero-safe through the product of the other entries ------------------------------
@@ -238,7 +263,7 @@ _SCAN = [((3, 4), {}), ((3, 4), {"axis": 0}), ((3, 4), {"axis": -1}), ((2, 3, 4)
 
 # -- the table ------------------------------------------------------------------------------
 
-linear("sum", np.sum, _sum_transpose, batched_impl=np.sum, parse=_parse_sum,
+linear("sum", np.sum, _sum_transpose, impl=_sum, batched_impl=np.sum, parse=_parse_sum,
        examples=examples_from(_parse_sum, _REDUCE), complex=True, doc="JVP sum(t); VJP g broadcast back")
 linear("mean", np.mean, _mean_transpose, batched_impl=np.mean, parse=_parse_mean, complex=True,
        examples=examples_from(_parse_mean, _REDUCE), doc="JVP mean(t); VJP g / n broadcast back")

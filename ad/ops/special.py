@@ -10,6 +10,8 @@ from ad.rules import ndim, negative_axes
 
 def reduced_axes(axis, ndim: int) -> tuple:
     """`axis` as a tuple of negative axes, which also index correctly past a leading batch axis."""
+    if axis is None:
+        return tuple(range(-ndim, 0))
     return tuple(sorted(negative_axes(axis, ndim)))
 
 
@@ -17,6 +19,8 @@ def keep(g, axes, keepdims: bool):
     """Restore the reduced axes of g as size-1 axes (g's keepdims form); axes are negative,
     so a leading batch axis of g stays in front."""
     if keepdims or not axes:
+        return g
+    if np.ndim(g) == 0:  # everything reduced: the keepdims form is g itself, broadcast
         return g
     shape = list(np.shape(g))
     nd = len(shape) + len(axes)
