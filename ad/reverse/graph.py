@@ -231,7 +231,10 @@ class OpNode(Node):
         partials = self.partials
         if partials is not None and not sweep.create_graph:
             ct = cotangents[0]
-            return [None if p is None else ct * p for p in partials]
+            cts = []
+            for p in partials:
+                cts.append(None if p is None else ct * p)
+            return cts
         if sweep.create_graph:  # saved values that require grad lead back into the graph
             read_in, read_out = reads(self.op, self.needs)
             primals = [

@@ -448,25 +448,19 @@ class Tensor(Box):
             return t
         needs = tuple(needs)
         read_in, read_out = reads(op, needs)
-        saved_in, guards = [], []
+        guards = []
         i = 0
-        for p in primals:
-            if read_in[i]:
-                if edges[i] is not None or type(operands[i]) is Tensor:
-                    x = operands[i]
-                    guards.append((x._vc, x._vc[0], i))
-                saved_in.append(p)
-            else:
-                saved_in.append(_stand_in(p))
+        for x in operands:
+            if read_in[i] and type(x) is Tensor:
+                guards.append((x._vc, x._vc[0], i))
             i += 1
         if read_out:
             guards.append((t._vc, 0, i))
-            saved_out = [out]
-        else:
-            saved_out = [_stand_in(out)]
-        partials = None
-        if type(out) is np.float64:  # scalars: keep the partials that cost nothing to keep
+        if type(out) is np.float64:
+            # Scalars: every value kept as itself (a stand-in would cost more than it saves),
+            # and the partials that cost nothing to keep, for a one-multiply VJP.
             stored = stored_partials(op)
+            partials = None
             if stored is not None:
                 partials = []
                 i = 0
@@ -478,7 +472,11 @@ class Tensor(Box):
                     else:
                         partials.append(primals[d] if d < len(primals) else out)
                     i += 1
-        t._grad_fn = OpNode(op, {}, tuple(edges), needs, saved_in, saved_out, guards, 0, partials)
+            t._grad_fn = OpNode(op, {}, tuple(edges), needs, primals, [out], guards, 0, partials)
+        else:
+            saved_in = [p if r else _stand_in(p) for p, r in zip(primals, read_in)]
+            saved_out = [out] if read_out else [_stand_in(out)]
+            t._grad_fn = OpNode(op, {}, tuple(edges), needs, saved_in, saved_out, guards, 0)
         t._requires_grad = True
         return t
 
