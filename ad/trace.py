@@ -129,19 +129,23 @@ class Box:
     # -- shape metadata (never traced) ----------------------------------------------------
     @property
     def shape(self):
-        return np.shape(raw(self))
+        v = raw(self)
+        return v.shape if isinstance(v, _ARRAYS) else np.shape(v)
 
     @property
     def ndim(self):
-        return np.ndim(raw(self))
+        v = raw(self)
+        return v.ndim if isinstance(v, _ARRAYS) else np.ndim(v)
 
     @property
     def size(self):
-        return int(np.size(raw(self)))
+        v = raw(self)
+        return int(v.size if isinstance(v, _ARRAYS) else np.size(v))
 
     @property
     def dtype(self):
-        return np.result_type(raw(self))
+        v = raw(self)
+        return v.dtype if isinstance(v, _ARRAYS) else np.result_type(v)
 
     def __len__(self):
         return len(raw(self))
