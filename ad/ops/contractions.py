@@ -10,6 +10,7 @@ from collections import Counter
 
 import numpy as np
 
+from ad.kernels.outer import outer
 from ad.ops.indexing import nonneg_axis
 from ad.ops.reductions import examples_from, reject
 from ad.registry import bilinear, general, linear
@@ -256,15 +257,13 @@ def _matmul_batched(a, b, which):
 def _outer(u, v):
     """u v^T, over any leading batch axes: the matrix's cotangent in matrix @ vector or vector @ matrix.
 
-    For two plain real vectors of one BLAS dtype it is one gemm of (m, 1) by (1, n) written
-    straight into the result, several times faster at n = 1000 than the broadcast multiply
-    (and matmul's (m, 1) @ (1, n) path), with the same products (a zero product may come
-    out +0.0 where the multiply gives -0.0); every other case (a batch axis, traced values,
-    complex or mixed dtypes) is the multiply.
+    Two plain real vectors of one dtype go to kernels.outer (BLAS while the result fits in
+    cache, non-temporal stores past it), with the same products; every other case (a batch
+    axis, traced values, complex or mixed dtypes) is the multiply, which differentiates again.
     """
     if type(u) is np.ndarray and type(v) is np.ndarray and u.ndim == v.ndim == 1 and u.dtype == v.dtype:
         if u.dtype.char in "fd":
-            return np.dot(u[:, None], v[None, :])
+            return outer(u, v)
     return u[..., :, None] * v[..., None, :]
 
 

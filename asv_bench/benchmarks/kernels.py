@@ -13,8 +13,10 @@ import math
 
 import numpy as np
 
+import ad
 from ad.kernels import elementwise as E
 from ad.kernels import jit
+from ad.kernels import outer as O
 from ad.kernels import scatter as C
 from ad.kernels import softmax as S
 
@@ -175,3 +177,36 @@ class ScatterAdd(_KernelOverTwin):
             index = (slice(None), rng.integers(0, shape[1], m))
         ct = rng.standard_normal(np.zeros(shape)[index].shape)
         return (lambda: C.scatter_add(ct, shape, index)), (lambda: C.scatter_add_twin(ct, shape, index))
+
+
+class OuterProduct(_KernelOverTwin):
+    """u v^T for n x n float64: the streaming kernel against BLAS (np.dot of (n, 1) by (1, n)),
+    alone (the result written over and over into memory that stays in cache) and as the two
+    weight cotangents of ad.grad of sum(tanh(W2 @ tanh(W1 @ x))) in (W1, W2), where the weights
+    stream through the cache and the result is not read back: STREAM_BYTES is set from these."""
+
+    params = (["alone", "weight gradient"], [300, 500, 700, 1000, 1500])
+    param_names = ["case", "n"]
+
+    def make(self, case, n):
+        if case == "alone":
+            u, v = np.random.default_rng(0).standard_normal((2, n))
+            run = lambda: O.outer(u, v)  # noqa: E731
+        else:
+            x, W1, W2 = w.mlp_data(n)
+            g = ad.grad(lambda W1, W2: np.sum(np.tanh(W2 @ np.tanh(W1 @ x))), (0, 1))
+            run = lambda: g(W1, W2)  # noqa: E731
+        return _at_threshold(0, run), _at_threshold(math.inf, run)
+
+
+def _at_threshold(stream_bytes, run):
+    """run with outer.STREAM_BYTES set: 0 sends every float64 product to the kernel, inf to BLAS."""
+
+    def timed():
+        saved, O.STREAM_BYTES = O.STREAM_BYTES, stream_bytes
+        try:
+            return run()
+        finally:
+            O.STREAM_BYTES = saved
+
+    return timed
