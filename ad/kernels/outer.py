@@ -18,60 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ad.kernels import F64, jit
+from ad.kernels import F64
 
 STREAM_BYTES = 2 << 20  # a result larger than a core's L2 cache (2 MiB on the machine measured)
-
-_kernel = None  # built on the first large product: numba is loaded only then
 
 
 def outer(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """u v^T of two plain 1-D arrays of one float dtype (float32 or float64)."""
     if u.dtype == F64 and u.size * v.size * 8 >= STREAM_BYTES:
-        global _kernel
-        if _kernel is None:
-            _kernel = _build()
+        from ad.kernels.nontemporal import outer_streamed  # loads numba, on the first large product
+
         out = np.empty((u.size, v.size))
-        _kernel(u, v, out.reshape(-1))
+        outer_streamed(u, v, out.reshape(-1))
         return out
     return np.dot(u[:, None], v[None, :])
-
-
-def _build():
-    """The streaming kernel, with the two LLVM instructions numba has no Python spelling for."""
-    from llvmlite import ir
-    from numba import types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def stream(typingctx, flat, i, value):
-        """flat[i] = value, by a store marked non-temporal (the cache is left as it was)."""
-
-        def codegen(context, builder, signature, args):
-            array, index, x = args
-            data = context.make_array(signature.args[0])(context, builder, array).data
-            store = builder.store(x, builder.gep(data, [index]))
-            store.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
-            return context.get_dummy_value()
-
-        return types.void(flat, i, flat.dtype), codegen
-
-    @intrinsic
-    def fence(typingctx):
-        """Orders the streamed stores before any later one: another thread sees them all."""
-
-        def codegen(context, builder, signature, args):
-            builder.fence("seq_cst")
-            return context.get_dummy_value()
-
-        return types.void(), codegen
-
-    def outer_streamed(u, v, flat):
-        n = v.shape[0]
-        for i in range(u.shape[0]):
-            ui, row = u[i], i * n
-            for j in range(n):
-                stream(flat, row + j, ui * v[j])
-        fence()
-
-    return jit(outer_streamed)
