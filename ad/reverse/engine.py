@@ -11,10 +11,47 @@ node whose outputs all received zero is skipped.
 
 from __future__ import annotations
 
+import sys
 from heapq import heappop, heappush
+
+import numpy as np
 
 from ad.reverse.graph import AccumulateGrad, Sweep, accumulate
 from ad.trace import is_complex
+
+
+def _add(total, g):
+    """total + g, written into total when nothing but the buffer holds it.
+
+    A cotangent array a rule made is referenced by this buffer alone unless it was handed
+    to several operands (add passes one array to both) or someone kept it; CPython's
+    reference count says which, as NumPy's own elision of temporaries reads it. Only a
+    plain array that owns its memory, of g's shape and dtype, is written.
+    """
+    if (
+        type(total) is np.ndarray
+        and type(g) is np.ndarray
+        and sys.getrefcount(total) <= _BUFFER_ONLY
+        and total.base is None
+        and total.flags.writeable
+        and total.shape == g.shape
+        and total.dtype == g.dtype
+    ):
+        total += g
+        return total
+    return total + g
+
+
+def _references(total, g):
+    """getrefcount(total) as _add sees it (called the same way: a buffer's entry)."""
+    return sys.getrefcount(total)
+
+
+# What getrefcount reports inside _add when only a buffer holds total: measured on this
+# interpreter, since how many references a call adds differs between Python versions.
+_probe = [np.empty(0)]
+_BUFFER_ONLY = _references(_probe[0], None)
+del _probe
 
 
 def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=None):
@@ -77,8 +114,10 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                     g = slot[nr] + g
                     deliveries[id(g)] = 1
                 slot[nr] = g
+            elif slot[nr] is None:
+                slot[nr] = g
             else:
-                slot[nr] = g if slot[nr] is None else slot[nr] + g
+                slot[nr] = _add(slot[nr], g)
     if captured is not None:
         return [captured[edge] for edge in inputs]
     return None

@@ -115,3 +115,30 @@ def test_complex_scalars_go_the_general_way():
     tz = torch.tensor(1.0 + 2.0j, dtype=torch.complex128, requires_grad=True)
     torch.abs(tz * tz).backward()
     assert np.allclose(z.grad.numpy(), tz.grad.numpy())
+
+
+def test_fan_out_sums_every_use_and_writes_only_arrays_nothing_else_holds():
+    # x feeds four uses; the sums of their cotangents may reuse an array the sweep made,
+    # never one a rule handed to two operands (x + x) or one the caller holds
+    x = ad.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    y = np.sin(x) + x * x + (x + x) + np.exp(x)
+    v = np.array([1.0, 2.0, 3.0])
+    y.backward(gradient=v)
+    want = v * (np.cos([0.5, -1.0, 2.0]) + 2 * np.array([0.5, -1.0, 2.0]) + 2 + np.exp([0.5, -1.0, 2.0]))
+    assert np.allclose(x.grad.numpy(), want, rtol=1e-14, atol=0)
+    assert np.array_equal(v, [1.0, 2.0, 3.0])
+
+
+def test_the_in_place_sum_never_writes_an_array_held_elsewhere():
+    from ad.reverse import engine
+
+    held = np.ones(3)
+    keep = held  # a second holder
+    assert engine._add(held, np.ones(3)) is not held
+    assert np.array_equal(keep, np.ones(3))
+    buffer = [np.ones(3)]
+    alone = buffer[0]
+    del alone
+    total = engine._add(buffer[0], np.full(3, 2.0))
+    assert total is buffer[0]  # only the buffer held it: written in place
+    assert np.array_equal(total, np.full(3, 3.0))
