@@ -8,9 +8,10 @@ is handled here once for grad, jacfwd, jacrev, jacobian and hessian alike.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -234,6 +235,15 @@ def private(leaves: list, caller: Sequence = ()) -> list:
     return leaves
 
 
+def jacobian_tree(blocks: list, out_tree, in_tree, argnums: Argnums, caller: Sequence):
+    """The Jacobian as the output pytree of input pytrees, from blocks[j][i], the block of
+    output leaf j and input leaf i, every block made `private` (as jacfwd and jacrev return)."""
+    flat = private([b for row in blocks for b in row], caller)
+    width = len(blocks[0]) if blocks else 0
+    rows = [flat[j * width : (j + 1) * width] for j in range(len(blocks))]
+    return out_tree([argnums.unpack(in_tree(row)) for row in rows])
+
+
 # -- seeding and pushing tangents ---------------------------------------------------------------
 def spans(shapes: Sequence[tuple]) -> list[tuple[tuple, int, int]]:
     """(shape, start, stop) of each leaf's entries in the concatenation of all of them."""
@@ -245,12 +255,24 @@ def spans(shapes: Sequence[tuple]) -> list[tuple[tuple, int, int]]:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _identity(n: int, dtype: np.dtype) -> np.ndarray:
+    """The n x n identity, read-only: seeds are views of it, so a rule that tried to write
+    into its tangent would raise instead of changing every later seed."""
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False
+    return eye
+
+
 def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, list]]:
     """The basis directions of the flattened leaves, k at a time: (k, seeds) with one seed per
-    leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero."""
+    leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero.
+    Up to SEED_ENTRIES directions squared, a seed is a read-only view of a cached identity
+    (no new memory per call); past that each chunk's seeds are made as it is reached."""
     leaf_spans = spans([tuple(rules.shape(x)) for x in leaves])
     n = leaf_spans[-1][2] if leaf_spans else 0
     k = max(1, min(n, chunk or default_chunk(n)))
+    cached = n * n <= SEED_ENTRIES
     for start in range(0, n, k):
         kk = min(k, n - start)
         seeds = []
@@ -259,11 +281,15 @@ def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, l
             if lo >= hi:
                 seeds.append(None)
                 continue
-            size = stop - off
-            seed = np.zeros(kk * size, dtype=rules.tangent_dtype(x))
-            # direction d is entry (d - start, d - off) of the (kk, size) seed: a strided diagonal
-            first = (lo - start) * size + (lo - off)
-            seed[first : first + (hi - lo) * (size + 1) : size + 1] = 1
+            dtype = rules.tangent_dtype(x)
+            if cached:
+                seed = _identity(n, dtype)[start : start + kk, off:stop]
+            else:
+                size = stop - off
+                seed = np.zeros((kk, size), dtype=dtype)
+                # direction d is entry (d - start, d - off): a strided diagonal of the flat seed
+                first = (lo - start) * size + (lo - off)
+                seed.reshape(-1)[first : first + (hi - lo) * (size + 1) : size + 1] = 1
             seeds.append(seed.reshape((kk,) + s))
         yield kk, seeds
 
@@ -285,7 +311,7 @@ def push_tangents(f: Callable, primals: Sequence, tangents: Sequence, *, batch: 
 
 
 # -- running passes, here or on an executor ----------------------------------------------------
-def run_passes(passes: Callable, f: Callable, x, seeds: list, executor=None) -> list:
+def run_passes(passes: Callable, f: Callable, x, seeds: Iterable, executor=None) -> list:
     """``passes(f, x, blocks)`` returns one result per block of seeds; this runs it on all of
     ``seeds`` here, or, given an executor (any ``concurrent.futures.Executor``, Dask's
     ``Client.get_executor()`` included), as one task per block, the results in block order.

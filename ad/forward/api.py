@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from ad.transform import (
     cast_like,
     float_input,
     fresh,
+    jacobian_tree,
     numeric_outputs,
     one_hot_chunks,
     push_tangents,
@@ -43,7 +44,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     return fresh((out_tree(out), out_tree(ts)), caller=p_leaves + t_leaves)
 
 
-def tangent_passes(f: Callable, primals: Sequence, chunks: Sequence) -> list:
+def tangent_passes(f: Callable, primals: Sequence, chunks: Iterable) -> list:
     """(output leaves, their tangents, output structure) of f(*primals) for each chunk (k, seeds)
     of tangents: one batched JVP each, zero tangents made concrete."""
     out = []
@@ -74,25 +75,24 @@ def jacfwd(
         def g_flat(*xs):
             return g(*in_tree(xs))
 
-        passes = run_passes(tangent_passes, g_flat, leaves, list(one_hot_chunks(leaves, chunk)), executor)
+        passes = run_passes(tangent_passes, g_flat, leaves, one_hot_chunks(leaves, chunk), executor)
         if passes:
             out, _, out_tree = passes[-1]
-            # blocks[j]: the tangents of output leaf j, one entry per pass
-            blocks = list(zip(*(ts for _, ts, _ in passes)))
+            # the tangents of output leaf j, one entry per pass
+            blocks_by_pass = list(zip(*(ts for _, ts, _ in passes)))
         else:  # no input entries: run f once for the output's structure
             out, _, out_tree = push_tangents(g_flat, leaves, [None] * len(leaves))
-            blocks = [[rules.zeros(y, (0,))] for y in out]
+            blocks_by_pass = [[rules.zeros(y, (0,))] for y in out]
         numeric_outputs(out, "jacfwd")
         if holomorphic:
             require_complex(out, "jacfwd", "output")
         in_spans = spans([tuple(rules.shape(x)) for x in leaves])
-        rows = []
-        for y, b in zip(out, blocks):
+        blocks = []  # blocks[j][i]: output leaf j in input leaf i
+        for y, b in zip(out, blocks_by_pass):
             T = b[0] if len(b) == 1 else np.concatenate(b, axis=0)  # (n,) + shape of y
             ys = tuple(rules.shape(y))
             last = (*range(1, len(ys) + 1), 0)  # the directions' axis moved last, as a view
-            row = [np.reshape(T[o0:o1].transpose(last), ys + s) for s, o0, o1 in in_spans]
-            rows.append(nums.unpack(in_tree([cast_like(J, y) for J in row])))
-        return fresh(out_tree(rows), caller=[*args, *leaves])
+            blocks.append([cast_like(T[o0:o1].transpose(last).reshape(ys + s), y) for s, o0, o1 in in_spans])
+        return jacobian_tree(blocks, out_tree, in_tree, nums, caller=[*args, *leaves])
 
     return jac

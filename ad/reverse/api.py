@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from ad.transform import (
     describe,
     float_input,
     fresh,
+    jacobian_tree,
     numeric_outputs,
     one_hot_chunks,
     private,
@@ -180,12 +181,17 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = Fals
     return lambda *args: vg(*args)[1]
 
 
-def sweeps(rec: Recording, chunks: Sequence) -> list:
+def sweeps(rec: Recording, chunks: Iterable) -> list:
     """The input cotangents for each chunk (k, seeds) of output cotangents: one batched sweep
-    each through one recording, zero cotangents made concrete."""
+    each through one recording, zero cotangents made concrete. The last sweep frees the
+    graph as it goes."""
     out = []
-    for c, (kk, seeds) in enumerate(chunks):
-        cts = rec.pullback(seeds, batch=kk, retain_graph=c < len(chunks) - 1)
+    chunks = iter(chunks)
+    here = next(chunks, None)
+    while here is not None:
+        kk, seeds = here
+        here = next(chunks, None)
+        cts = rec.pullback(seeds, batch=kk, retain_graph=here is not None)
         out.append([rules.zeros(xi.data, (kk,)) if g is None else g for g, xi in zip(cts, rec.inputs)])
     return out
 
@@ -215,14 +221,14 @@ def jacrev(
         out = rec.out_leaves
         numeric_outputs(out, "jacrev")
         (require_complex if holomorphic else require_real)(out, "jacrev", "output")
-        chunks = list(one_hot_chunks(out, chunk))
+        chunks = one_hot_chunks(out, chunk)
         done = (
             sweeps(rec, chunks)
             if executor is None
             else run_passes(cotangent_passes, g, primals, chunks, executor)
         )
         out_spans = spans([tuple(rules.shape(y)) for y in out])
-        rows = [[] for _ in out]  # rows[j]: the blocks of output leaf j, one per input leaf
+        blocks = [[] for _ in out]  # blocks[j][i]: output leaf j in input leaf i
         for i, xi in enumerate(rec.inputs):
             # C: the cotangents of input leaf i, one row per output entry (the sweeps in order)
             if len(done) == 1:
@@ -230,9 +236,9 @@ def jacrev(
             else:
                 C = np.concatenate([cts[i] for cts in done]) if done else rules.zeros(xi.data, (0,))
             xs = tuple(rules.shape(xi.data))
-            for row, (s, o0, o1) in zip(rows, out_spans):
-                row.append(cast_like(np.reshape(C[o0:o1], s + xs), xi.data))
-        J = rec.out_tree([nums.unpack(rec.in_tree(row)) for row in rows])
-        return fresh(J, caller=[*args, *(xi.data for xi in rec.inputs)])
+            for row, (s, o0, o1) in zip(blocks, out_spans):
+                row.append(cast_like(C[o0:o1].reshape(s + xs), xi.data))
+        caller = [*args, *(xi.data for xi in rec.inputs)]
+        return jacobian_tree(blocks, rec.out_tree, rec.in_tree, nums, caller)
 
     return jac
