@@ -10,10 +10,10 @@ NumPy's broadcast multiply and 7x with BLAS, whose tile-by-tile writes are faste
 result stays in cache and slowest when it does not (asv_bench/benchmarks/kernels.py,
 OuterProduct). On glibc's default heap, where each such array arrives as fresh pages that the
 operating system zeroes on first touch, the page faults dominate and the kernel costs about
-what the multiply does (within 10%), BLAS a third more. Below STREAM_BYTES, or in float32, the twin runs: NumPy's BLAS product of
-(m, 1) by (1, n), two to four times faster than the multiply on a result that fits in cache.
-Both give the m n products u_i v_j, each rounded once; the kernel also keeps the sign of a
-zero product, which BLAS may turn into +0.0.
+what the multiply does (within 10%), BLAS a third more. Below STREAM_BYTES, or in float32,
+the twin runs: NumPy's BLAS product of (m, 1) by (1, n), two to four times faster than the
+multiply on a result that fits in cache. Both give the m n products u_i v_j, each rounded
+once; the kernel also keeps the sign of a zero product, which BLAS may turn into +0.0.
 """
 
 from __future__ import annotations
