@@ -100,12 +100,16 @@ class Box:
 
     # -- NumPy protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "__call__" and not kwargs and self._elementwise is not None:
+        if method == "__call__" and not kwargs:  # the common call: dispatch's steps, inline
             op = registry.lookup(ufunc)
-            if op is not None and op.kind == "elementwise" and op.parse is None:
-                out = self._elementwise(op, inputs, self.level)
-                if out is not NotImplemented:
-                    return out
+            if op is not None:
+                if op.kind == "elementwise" and op.parse is None and self._elementwise is not None:
+                    out = self._elementwise(op, inputs, self.level)
+                    if out is not NotImplemented:
+                        return out
+                if op.parse is None or op.kind == "composite":
+                    return apply(op, inputs, {})
+                return apply(op, *op.parse(*inputs))
         if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:  # np.add.reduce(x) is sum(x, axis=0)
             x, *rest = inputs
             axis = rest[0] if rest else kwargs.pop("axis", 0)
