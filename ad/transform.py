@@ -206,12 +206,6 @@ def cast_like(d, like):
     return d.astype(dt, copy=False) if np.can_cast(d.dtype, dt, "same_kind") else d
 
 
-def _root(a: np.ndarray) -> np.ndarray:
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
-
-
 def fresh(tree, caller: Sequence = ()):
     """tree with every array leaf writable and shared with nothing: `private` on its leaves."""
     leaves, treedef = flatten(tree)
@@ -225,10 +219,17 @@ def private(leaves: list, caller: Sequence = ()) -> list:
     be modified in place without touching anything else. Sharing is judged by memory roots
     (what .base leads to): a few attribute reads per array, where np.shares_memory would
     compare extents, and a view of a buffer counts even where it would not overlap."""
-    taken = {id(_root(a)) for a in caller if isinstance(a, np.ndarray)}
+    taken = set()
+    for root in caller:
+        if isinstance(root, np.ndarray):
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            taken.add(id(root))
     for i, a in enumerate(leaves):
         if isinstance(a, np.ndarray):
-            root = _root(a)
+            root = a
+            while isinstance(root.base, np.ndarray):
+                root = root.base
             if not a.flags.writeable or id(root) in taken:
                 root = leaves[i] = a.copy()
             taken.add(id(root))

@@ -6,6 +6,8 @@ sorted order, so two dicts with the same keys flatten alike whatever their inser
 
 from __future__ import annotations
 
+import functools
+
 LEAF = "*"
 
 
@@ -82,10 +84,14 @@ def _flatten(tree, leaves: list) -> Treedef:
         return _NONE
     if isinstance(tree, tuple | list):
         kind = type(tree)
-        children = tuple([_flatten(x, leaves) for x in tree])
-        if kind is tuple and len(tree) == 1 and children[0] is _LEAF:
-            return _ONE  # (x,): how every transform wraps its one argument
-        return Treedef(kind, (), children)
+        if kind is tuple or kind is list:
+            for x in tree:
+                if x is None or isinstance(x, _NODES):
+                    break
+            else:  # a tuple or list of leaves: the transforms' arguments, mostly
+                leaves.extend(tree)
+                return _flat(kind, len(tree))
+        return Treedef(kind, (), tuple([_flatten(x, leaves) for x in tree]))
     if isinstance(tree, dict):
         try:
             keys = tuple(sorted(tree))
@@ -98,7 +104,13 @@ def _flatten(tree, leaves: list) -> Treedef:
     return _LEAF
 
 
-# Shared, as every Treedef is immutable: a leaf or a None is the same structure everywhere.
+# Shared, as every Treedef is immutable: a leaf, a None, or a tuple or list of n leaves is the
+# same structure everywhere.
+_NODES = (tuple, list, dict)
 _LEAF = Treedef(LEAF)
 _NONE = Treedef(None)
-_ONE = Treedef(tuple, (), (_LEAF,))
+
+
+@functools.lru_cache(maxsize=64)
+def _flat(kind: type, n: int) -> Treedef:
+    return Treedef(kind, (), (_LEAF,) * n)

@@ -153,7 +153,9 @@ def _scalar_output(rec: Recording, holomorphic: bool) -> tuple:
     """(f's output, the one number grad needs; its cotangent 1), or a TypeError naming what
     came back."""
     if rec.out_tree.kind is LEAF:  # the common case first: a float (complex) scalar
-        (y,) = rec.out_leaves
+        y = rec.outputs[0]
+        if isinstance(y, Tensor) and y.level == rec.level:
+            y = y.data
         v = raw(y)
         kind = "c" if holomorphic else "f"
         if isinstance(v, np.ndarray | np.generic) and v.size == 1 and v.dtype.kind == kind:
