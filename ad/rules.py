@@ -49,6 +49,11 @@ def negative_axis(axis, nd: int) -> int:
     return axis - nd if axis >= 0 else axis
 
 
+def nonneg_axis(axis, nd: int) -> int:
+    """axis of an nd-array as a number in [0, nd), for rules that name axes by position in the primal."""
+    return negative_axis(axis, nd) + nd
+
+
 def negative_axes(axis, nd: int) -> tuple:
     """axis (None: every axis, an int, or a sequence) as a tuple of negative axes, in the order given."""
     if axis is None:

@@ -142,7 +142,7 @@ def _rot90(m, k=1, axes=(0, 1)):
 def _rollaxis(a, axis, start=0):
     """The transpose that moves axis to just before start."""
     n = rules.ndim(a)
-    axis = rules.negative_axis(axis, n) + n
+    axis = rules.nonneg_axis(axis, n)
     start = operator.index(start)
     if start < 0:
         start += n

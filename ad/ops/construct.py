@@ -84,7 +84,7 @@ def _apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """func1d on every 1-D slice along axis, a Python loop as NumPy's, the results stacked where
     axis was (func1d's own operations carry the derivatives)."""
     nd = rules.ndim(arr)
-    axis = rules.negative_axis(axis, nd) + nd
+    axis = rules.nonneg_axis(axis, nd)
     moved = np.moveaxis(arr, axis, -1)
     outer = tuple(rules.shape(moved)[:-1])
     if 0 in outer:

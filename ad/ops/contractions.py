@@ -11,10 +11,9 @@ from collections import Counter
 import numpy as np
 
 from ad.kernels.outer import outer
-from ad.ops.indexing import nonneg_axis
 from ad.ops.reductions import examples_from, reject
 from ad.registry import bilinear, general, linear
-from ad.rules import align, ndim, shape, unbroadcast
+from ad.rules import align, ndim, nonneg_axis, shape, unbroadcast
 
 # -- einsum machinery ----------------------------------------------------------------------
 

@@ -77,11 +77,6 @@ def _gather_op(name: str, handles, parse, examples, **kw):
     )
 
 
-def nonneg_axis(axis, nd: int) -> int:
-    """axis of an nd-array as a number in [0, nd), for the rules that name axes by position in the primal."""
-    return rules.negative_axis(axis, nd) + nd
-
-
 # ---------------------------------------------------------------------------------------
 # Parses: each NumPy signature becomes an explicit index.
 
@@ -96,7 +91,7 @@ def _take_parse(a, indices, axis=None, out=None, mode="raise"):
         raise NotImplementedError("ad: numpy.take(..., out=...) would drop the derivative; assign the result")
     if axis is None:
         a, axis = np.ravel(a), 0
-    axis = nonneg_axis(axis, rules.ndim(a))
+    axis = rules.nonneg_axis(axis, rules.ndim(a))
     n, i = rules.shape(a)[axis], np.asarray(raw(indices))
     if mode == "wrap":
         i = i % n
@@ -112,7 +107,7 @@ def _along_axis_index(indices, shape: tuple, axis: int) -> tuple:
     nd = len(shape)
     if np.ndim(indices) != nd:
         raise ValueError("`indices` and `arr` must have the same number of dimensions")
-    axis = nonneg_axis(axis, nd)
+    axis = rules.nonneg_axis(axis, nd)
     return tuple(
         indices if d == axis else np.arange(n).reshape((1,) * d + (-1,) + (1,) * (nd - d - 1))
         for d, n in enumerate(shape)
@@ -129,7 +124,7 @@ def _repeat_parse(a, repeats, axis=None):
     """repeat(a, r, axis) = take(a, [0]*r0 + [1]*r1 + ..., axis)."""
     if axis is None:
         a, axis = np.ravel(a), 0
-    axis = nonneg_axis(axis, rules.ndim(a))
+    axis = rules.nonneg_axis(axis, rules.ndim(a))
     runs = np.repeat(np.arange(rules.shape(a)[axis]), raw(repeats))
     return (a,), {"index": (slice(None),) * axis + (runs,)}
 

@@ -93,7 +93,7 @@ def _trim_zeros(filt, trim="fb", axis=None):
     if trim not in {"fb", "bf", "f", "b"}:
         raise ValueError(f"unexpected character(s) in `trim`: {trim!r}")
     nd = value.ndim
-    axes = range(nd) if axis is None else [rules.negative_axis(a, nd) + nd for a in np.atleast_1d(axis)]
+    axes = range(nd) if axis is None else [rules.nonneg_axis(a, nd) for a in np.atleast_1d(axis)]
     if not list(axes):
         return filt
     nonzero = np.argwhere(value)

@@ -72,7 +72,7 @@ def _reshape_each_back(ct, xs, out, p, batched):
 def _transpose_parse(a, axes=None):
     nd = rules.ndim(a)
     axes = range(nd - 1, -1, -1) if axes is None else axes
-    return (a,), {"axes": tuple(rules.negative_axis(i, nd) + nd for i in axes)}
+    return (a,), {"axes": tuple(rules.nonneg_axis(i, nd) for i in axes)}
 
 
 def _permute(t, axes, batched=False):
