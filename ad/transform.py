@@ -31,7 +31,9 @@ def default_chunk(directions: int) -> int:
     do (up to 362 directions: one pass), else as many as fit, never fewer than DEFAULT_CHUNK.
     One pass makes the seed's products one matrix-matrix product each; the bound keeps what
     a pass holds (k tangents of every live value) within a few times the chunked passes'."""
-    return max(1, min(directions, max(DEFAULT_CHUNK, SEED_ENTRIES // max(directions, 1))))
+    if directions * directions <= SEED_ENTRIES:
+        return max(directions, 1)
+    return max(DEFAULT_CHUNK, SEED_ENTRIES // directions)
 
 
 # -- argnums ----------------------------------------------------------------------------------
@@ -271,26 +273,29 @@ def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, l
     Up to SEED_ENTRIES directions squared, a seed is a read-only view of a cached identity
     (no new memory per call); past that each chunk's seeds are made as it is reached."""
     leaf_spans = spans([tuple(rules.shape(x)) for x in leaves])
+    dtypes = [rules.tangent_dtype(x) for x in leaves]
     n = leaf_spans[-1][2] if leaf_spans else 0
     k = max(1, min(n, chunk or default_chunk(n)))
     cached = n * n <= SEED_ENTRIES
     for start in range(0, n, k):
-        kk = min(k, n - start)
+        end = min(start + k, n)  # this chunk's directions: start .. end - 1
+        kk = end - start
         seeds = []
-        for x, (s, off, stop) in zip(leaves, leaf_spans):
-            lo, hi = max(start, off), min(start + kk, stop)  # directions in this leaf
-            if lo >= hi:
+        for dtype, (s, off, stop) in zip(dtypes, leaf_spans):
+            if stop <= start or off >= end:  # no direction of this chunk in this leaf
                 seeds.append(None)
                 continue
-            dtype = rules.tangent_dtype(x)
             if cached:
-                seed = _identity(n, dtype)[start : start + kk, off:stop]
+                seed = _identity(n, dtype)
+                if kk < n or stop - off < n:
+                    seed = seed[start:end, off:stop]
             else:
                 size = stop - off
                 seed = np.zeros((kk, size), dtype=dtype)
                 # direction d is entry (d - start, d - off): a strided diagonal of the flat seed
+                lo = max(start, off)
                 first = (lo - start) * size + (lo - off)
-                seed.reshape(-1)[first : first + (hi - lo) * (size + 1) : size + 1] = 1
+                seed.reshape(-1)[first : first + (min(end, stop) - lo) * (size + 1) : size + 1] = 1
             seeds.append(seed.reshape((kk,) + s))
         yield kk, seeds
 

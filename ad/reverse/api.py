@@ -58,12 +58,14 @@ class Recording:
         """The cotangent of each input leaf (None where none flows) given one per output leaf
         (None for zero): one reverse sweep, over `batch` directions on a leading axis if given.
         With retain_graph the recording can be swept again."""
-        roots = [
-            (edge(y), ct) for y, ct in zip(self.outputs, cotangents) if ct is not None and self.traced(y)
-        ]
+        roots, cts = [], []
+        for y, ct in zip(self.outputs, cotangents):
+            if ct is not None and self.traced(y):
+                roots.append(edge(y))
+                cts.append(ct)
         return engine.run_backward(
-            [e for e, _ in roots],
-            [ct for _, ct in roots],
+            roots,
+            cts,
             retain_graph=retain_graph,
             sweep=Sweep(batched=batch is not None),
             inputs=[edge(x) for x in self.inputs],
