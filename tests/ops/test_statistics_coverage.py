@@ -3,7 +3,6 @@ percentile, the nan reductions, convolve and correlate, cumprod at zeros, einsum
 form and zero-size axes, average, ptp, cov and corrcoef. Values against NumPy, derivatives
 against hand-derived values in both modes, and against JAX where it is installed."""
 
-
 import numpy as np
 import pytest
 
