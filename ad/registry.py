@@ -70,6 +70,11 @@ class Op:
     # Unary elementwise ops: fused(x) -> (y, dy/dx) in one pass on a plain array, or None
     # where it does not pay; forward mode, which needs both at once, uses it.
     fused: Callable | None = None
+    # Elementwise ops NumPy's scalars implement as Python operators (+, -, *, /, unary -):
+    # the operator, which on NumPy scalars gives the ufunc's result bit for bit, at a tenth
+    # of a ufunc call's cost (0.04 us against 0.55 us for np.add on two float64 scalars).
+    # The reverse engine's fast path computes the primal with it.
+    scalar: Callable | None = None
     doc: str = ""
     loop_batch: bool = False  # rules run once per direction on batched input
     # The output may share memory with operand 0 (basic indexing, reshape, transpose ...):

@@ -1,5 +1,7 @@
 """Arithmetic ufuncs (+ - * / ** and friends) and the non-differentiable comparisons."""
 
+import operator
+
 import numpy as np
 
 from ad.registry import composite, elementwise, nondiff
@@ -90,9 +92,9 @@ _REAL_ONLY = ("sign", "floor", "ceil", "trunc", "heaviside", "floor_divide", "si
 
 # The holomorphic ops (add ... power) keep their rules on complex input (JAX's convention:
 # JVP t * f'(z), VJP ct * f'(z), no conjugation).
-elementwise("add", np.add, 1, 1, complex=True)
-elementwise("subtract", np.subtract, 1, -1, complex=True)
-elementwise("multiply", np.multiply, lambda x, y, o: y, lambda x, y, o: x, complex=True)
+elementwise("add", np.add, 1, 1, complex=True, scalar=operator.add)
+elementwise("subtract", np.subtract, 1, -1, complex=True, scalar=operator.sub)
+elementwise("multiply", np.multiply, lambda x, y, o: y, lambda x, y, o: x, complex=True, scalar=operator.mul)
 elementwise(
     "divide",
     np.true_divide,
@@ -100,6 +102,7 @@ elementwise(
     lambda x, y, o: -o / y,
     domain=("real", "nonzero"),
     complex=True,
+    scalar=operator.truediv,
 )
 elementwise(
     "power",
@@ -119,8 +122,8 @@ elementwise(
     doc=_POWER_DOC,
     complex=True,
 )
-elementwise("negative", np.negative, -1, complex=True)
-elementwise("positive", np.positive, 1, complex=True)
+elementwise("negative", np.negative, -1, complex=True, scalar=operator.neg)
+elementwise("positive", np.positive, 1, complex=True, scalar=operator.pos)
 elementwise(
     "abs",
     (np.abs, np.absolute, np.fabs),

@@ -440,7 +440,7 @@ class Tensor(Box):
             else:
                 needs.append(True)
                 record = True
-        out = op.impl(*primals)
+        out = (op.scalar or op.impl)(*primals)
         if type(out) is tuple:
             return NotImplemented
         t = _new(out, level, [0])

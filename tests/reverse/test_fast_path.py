@@ -142,3 +142,30 @@ def test_the_in_place_sum_never_writes_an_array_held_elsewhere():
     total = engine._add(buffer[0], np.full(3, 2.0))
     assert total is buffer[0]  # only the buffer held it: written in place
     assert np.array_equal(total, np.full(3, 3.0))
+
+
+_SPECIAL = [0.0, -0.0, 5e-324, -1e-300, 1.5, -2.0, 1e300, np.inf, -np.inf, np.nan]
+
+
+_SCALAR_FORMS = [op for op in registry.all_ops() if op.scalar is not None]
+
+
+@pytest.mark.parametrize("op", _SCALAR_FORMS, ids=lambda op: op.name)
+def test_an_ops_scalar_form_gives_its_ufuncs_result_bit_for_bit(op, quiet):
+    arity = len(op.derivs)
+    kinds = [np.float64, np.float32, float, int]
+    for a in _SPECIAL:
+        for b in _SPECIAL[: 1 if arity == 1 else None]:
+            for ka in kinds[:3]:
+                for kb in kinds:
+                    if kb is int and not np.isfinite(b) or ka is float and kb in (float, int):
+                        continue  # the fast path always has a Tensor's NumPy value among them
+                    args = quiet(lambda: (ka(a), kb(b))[:arity])  # float32(1e300) overflows
+                    got, want = quiet(lambda: (op.scalar(*args), op.impl(*args)))
+                    assert np.result_type(got) == np.result_type(want), (op.name, args)
+                    same = np.asarray(got).tobytes() == np.asarray(want).tobytes()
+                    assert same or (np.isnan(got) and np.isnan(want)), (op.name, args, got, want)
+
+
+def test_the_scalar_fast_path_computes_arithmetic_with_operators():
+    assert {op.name for op in _SCALAR_FORMS} >= {"add", "subtract", "multiply", "divide", "negative"}
