@@ -123,7 +123,8 @@ def breakdown() -> list[tuple[str, float]]:
     acc = T.edge(leaf)
     fast = T.Tensor._elementwise
     steps = [
-        ("the primal: np.multiply on a NumPy scalar", lambda: np.multiply(d, 1.01)),
+        ("the primal as a ufunc call: np.multiply on a NumPy scalar", lambda: np.multiply(d, 1.01)),
+        ("the primal as the fast path computes it: Op.scalar, the operator", lambda: mul.scalar(d, 1.01)),
         ("a new Tensor (its fields and version counter)", lambda: T._new(d, 1, [0])),
         ("a node (OpNode allocation)", lambda: OpNode(mul, {}, (edge, None), (True, False), [d], [d], [], 0)),
         ("the fast path, recording nothing: checks, primal, Tensor", lambda: fast(mul, (c, 1.01), 1)),
