@@ -188,7 +188,7 @@ def require_complex(values: Sequence, who: str, what: str) -> None:
 def require_real(values: Sequence, who: str, what: str) -> None:
     """Without holomorphic=True, a complex value here has no derivative this transform defines."""
     for v in values:
-        dt = rules.tangent_dtype(v)
+        dt = v.dtype if type(v) is np.ndarray else rules.tangent_dtype(v)  # the same kind
         if dt.kind == "c":
             raise TypeError(
                 f"{who} needs real {what}s; got dtype {dt}: pass holomorphic=True if f is "
@@ -272,6 +272,11 @@ def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, l
     leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero.
     Up to SEED_ENTRIES directions squared, a seed is a read-only view of a cached identity
     (no new memory per call); past that each chunk's seeds are made as it is reached."""
+    if len(leaves) == 1 and type(leaves[0]) is np.ndarray:  # one array, one pass: the identity
+        (x,) = leaves
+        if x.size**2 <= SEED_ENTRIES and (chunk is None or chunk >= x.size) and x.size:
+            yield x.size, [_identity(x.size, rules.tangent_dtype(x)).reshape((x.size, *x.shape))]
+            return
     leaf_spans = spans([tuple(rules.shape(x)) for x in leaves])
     dtypes = [rules.tangent_dtype(x) for x in leaves]
     n = leaf_spans[-1][2] if leaf_spans else 0

@@ -242,7 +242,7 @@ def jacrev(
             xs = tuple(rules.shape(xi.data))
             for row, (s, o0, o1) in zip(blocks, out_spans):
                 row.append(cast_like(C[o0:o1].reshape(s + xs), xi.data))
-        caller = [*args, *(xi.data for xi in rec.inputs)]
+        caller = [*args, *[xi.data for xi in rec.inputs]]
         return jacobian_tree(blocks, rec.out_tree, rec.in_tree, nums, caller)
 
     return jac

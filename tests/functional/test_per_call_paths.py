@@ -83,6 +83,9 @@ def test_a_one_pass_jacobian_is_writable_and_private(jac):
     I = jac(lambda x: x)(x)  # the seed itself comes back: still writable, still private
     np.testing.assert_array_equal(I, np.eye(4))
     assert I.flags.writeable and not np.shares_memory(I, x)
+    I[:] = 5.0  # and writing into it leaves the next call's seeds alone
+    np.testing.assert_array_equal(jac(lambda x: x)(x), np.eye(4))
+    np.testing.assert_array_equal(jac(lambda x: np.tanh(A @ x))(x), expected)
 
 
 # -- the default chunk ----------------------------------------------------------------------------
