@@ -241,6 +241,8 @@ def private(leaves: list, caller: Sequence = ()) -> list:
 def jacobian_tree(blocks: list, out_tree, in_tree, argnums: Argnums, caller: Sequence):
     """The Jacobian as the output pytree of input pytrees, from blocks[j][i], the block of
     output leaf j and input leaf i, every block made `private` (as jacfwd and jacrev return)."""
+    if len(blocks) == 1 and len(blocks[0]) == 1:  # one output leaf, one input leaf
+        return out_tree([argnums.unpack(in_tree(private(blocks[0], caller)))])
     flat = private([b for row in blocks for b in row], caller)
     width = len(blocks[0]) if blocks else 0
     rows = [flat[j * width : (j + 1) * width] for j in range(len(blocks))]
