@@ -186,11 +186,12 @@ def stand_in(x):
     """An array of x's shape and dtype that costs no memory, kept in x's place where a VJP
     reads only shapes and dtypes. It is NaN where it can be, so that a rule that reads it
     by mistake poisons its result instead of passing silently."""
-    return _stand_in(x.shape, x.dtype)
+    return shaped_nan(x.shape, x.dtype)
 
 
 @functools.lru_cache(maxsize=1024)
-def _stand_in(shape, dtype):
+def shaped_nan(shape, dtype):
+    """stand_in by shape and dtype (cached: one read-only array per pair)."""
     fill = np.nan if rules.differentiable(dtype) else 0
     return np.broadcast_to(np.array(fill, dtype=dtype), shape)
 

@@ -17,6 +17,7 @@ from ad.reverse.graph import (
     Sweep,
     reads,
     retain,
+    shaped_nan,
     stand_in,
     stored_partials,
 )
@@ -412,7 +413,7 @@ class Tensor(Box):
         the operands, then the node."""
         enabled = _state.enabled
         primals, edges, needs = [], [], []
-        record = False
+        record = arrays = False
         for x in operands:
             if type(x) is Tensor:
                 if x.level != level:
@@ -420,17 +421,21 @@ class Tensor(Box):
                 if x._view is not None and x._view.version != x._vc[0]:
                     _refresh_view(x)
                 p = x._data
-                if type(p) is not np.float64 and (not isinstance(p, _ARRAYS) or p.dtype.kind == "c"):
-                    return NotImplemented
+                if type(p) is not np.float64:
+                    if not isinstance(p, _ARRAYS) or p.dtype.kind == "c":
+                        return NotImplemented
+                    arrays = arrays or isinstance(p, np.ndarray)
                 if x._grad_fn is not None:
                     e = (x._grad_fn, x._output_nr)
                 elif x._requires_grad and enabled:
                     e = _leaf_edge(x)
                 else:
                     e = None
-            elif type(x) is float or type(x) is int or (isinstance(x, _ARRAYS) and x.dtype.kind != "c"):
-                p = x
-                e = None
+            elif type(x) is float or type(x) is int:
+                p, e = x, None
+            elif isinstance(x, _ARRAYS) and x.dtype.kind != "c":
+                p, e = x, None
+                arrays = arrays or isinstance(x, np.ndarray)
             else:
                 return NotImplemented
             primals.append(p)
@@ -440,7 +445,8 @@ class Tensor(Box):
             else:
                 needs.append(True)
                 record = True
-        out = (op.scalar or op.impl)(*primals)
+        # Scalars only: an ndarray subclass may give an operator another meaning (np.matrix's *)
+        out = op.impl(*primals) if arrays or op.scalar is None else op.scalar(*primals)
         if type(out) is tuple:
             return NotImplemented
         t = _new(out, level, [0])
@@ -474,7 +480,11 @@ class Tensor(Box):
                     i += 1
             t._grad_fn = OpNode(op, {}, tuple(edges), needs, primals, [out], guards, 0, partials)
         else:
-            saved_in = [p if r else _stand_in(p) for p, r in zip(primals, read_in)]
+            saved_in = []
+            i = 0
+            for p in primals:
+                saved_in.append(p if read_in[i] else _stand_in(p))
+                i += 1
             saved_out = [out] if read_out else [_stand_in(out)]
             t._grad_fn = OpNode(op, {}, tuple(edges), needs, saved_in, saved_out, guards, 0)
         t._requires_grad = True
@@ -587,7 +597,7 @@ def _stand_in(p):
     """What a node keeps of a value its VJP does not read: a shape-and-dtype stand-in for an
     array, the value itself for a constant (a number, a NumPy scalar: immutable and small)."""
     if type(p) is np.ndarray:
-        return stand_in(p)
+        return shaped_nan(p.shape, p.dtype)
     return p
 
 
