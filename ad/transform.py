@@ -1,8 +1,9 @@
 """What the functional transforms of both engines share: argnums, input and tangent checks,
 fresh results, one-hot seeding, and pushing tangents through a whole function.
 
-Every transform differentiates a function of one pytree x: `select` turns f and argnums
-into that function (a sequence argnums makes x the tuple of those arguments), so argnums
+Every transform differentiates g(*primals): `select` picks the arguments argnums names
+(the primals, each a pytree) and holds the others fixed, and `Argnums.unpack` gives back
+the result for one argument (an int argnums) or the tuple of them (a sequence), so argnums
 is handled here once for grad, jacfwd, jacrev, jacobian and hessian alike.
 """
 
