@@ -43,9 +43,11 @@ DOMAINS: dict[str, Callable[[np.random.Generator, tuple], np.ndarray]] = {
 CONSTANT_DOMAINS = ("bool", "int")
 
 
-@dataclass
+@dataclass(eq=False)
 class Op:
-    """One differentiable (or explicitly non-differentiable) operation."""
+    """One differentiable (or explicitly non-differentiable) operation. Equal only to itself,
+    and hashable: the engines cache what they derive from an op by the op itself (a name may
+    be registered again for another op)."""
 
     name: str
     kind: str

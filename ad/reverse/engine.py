@@ -47,11 +47,22 @@ def _references(total, g):
     return sys.getrefcount(total)
 
 
-# What getrefcount reports inside _add when only a buffer holds total: measured on this
-# interpreter, since how many references a call adds differs between Python versions.
-_probe = [np.empty(0)]
-_BUFFER_ONLY = _references(_probe[0], None)
-del _probe
+def _calibrate() -> int:
+    """What getrefcount reports inside _add when only a buffer holds total, measured on this
+    interpreter (how many references a call adds differs between Python versions), with
+    tracing off: a debugger that reads frame locals adds references, which would make the
+    threshold too high. Under such a tracer later, counts only rise: no array is ever taken
+    for unshared that is not."""
+    before = sys.gettrace()
+    sys.settrace(None)
+    try:
+        buffer = [np.empty(0)]
+        return _references(buffer[0], None)
+    finally:
+        sys.settrace(before)
+
+
+_BUFFER_ONLY = _calibrate()
 
 
 def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=None):
@@ -78,6 +89,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             slot = buffers[node] = [None] * (node.num_outputs or 1)
             heappush(pending, (-node.seq, node))
         slot[nr] = ct if slot[nr] is None else slot[nr] + ct
+    ct = None  # no stray reference: reference counts below decide what may be written
     captured = None if inputs is None else {edge: None for edge in inputs}
     while pending:
         node = heappop(pending)[1]
@@ -88,7 +100,13 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                     captured[(node, nr)] = ct
             if type(node) is AccumulateGrad:
                 continue
-        elif node.retained is not None:
+        elif deliveries is not None and (type(node) is AccumulateGrad or node.retained is not None):
+            # A .grad may keep a cotangent delivered once only if nothing outside the sweep
+            # holds it too (a rule that returns an array it keeps, a cached zero)
+            for nr in range(len(cts)):
+                if cts[nr] is not None and _references(cts[nr], None) > _BUFFER_ONLY:
+                    deliveries[id(cts[nr])] = 2
+        if captured is None and node.retained is not None:
             for nr, ref in node.retained.items():
                 t = ref()
                 if t is not None and cts[nr] is not None:
@@ -118,6 +136,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                 slot[nr] = g
             else:
                 slot[nr] = _add(slot[nr], g)
+        outs = g = None  # no stray reference to a cotangent (see ct above)
     if captured is not None:
         return [captured[edge] for edge in inputs]
     return None

@@ -99,7 +99,7 @@ class Node:
 
 
 # -- what an op's VJP reads ---------------------------------------------------------------
-_READS: dict[str, tuple] = {}
+_READS: dict[tuple, tuple] = {}
 
 
 def _arguments_read(d, n: int) -> tuple:
@@ -124,9 +124,9 @@ def reads(op, needs: tuple) -> tuple[tuple, bool]:
     partials of the needed operands name (the partial of x*y in x reads y alone); a bilinear
     op reads, for each needed operand, the other one (a @ b keeps b for a's cotangent).
     """
-    found = _READS.get((op.name, needs))
+    found = _READS.get((op, needs))
     if found is None:
-        found = _READS[(op.name, needs)] = _reads(op, needs)
+        found = _READS[(op, needs)] = _reads(op, needs)
     return found
 
 
@@ -146,7 +146,7 @@ def _reads(op, needs):
     return tuple(used[:n]), used[n]
 
 
-_STORED: dict[str, tuple | None] = {}
+_STORED: dict = {}
 
 
 def stored_partials(op) -> tuple | None:
@@ -159,9 +159,9 @@ def stored_partials(op) -> tuple | None:
     Computed partials (cos for sin) stay in backward: evaluated at record time they would
     run, and warn at singular points, for values nobody differentiates."""
     try:
-        return _STORED[op.name]
+        return _STORED[op]
     except KeyError:
-        found = _STORED[op.name] = _stored(op) if op.kind == "elementwise" else None
+        found = _STORED[op] = _stored(op) if op.kind == "elementwise" else None
         return found
 
 
@@ -288,7 +288,9 @@ def accumulate(t, g, sweep: Sweep):
         g = np.conj(g)
     if t._grad is None:
         if type(g) is type(t) and g._grad_fn is not None:
-            t._grad = g  # a graph-carrying gradient (create_graph): never updated in place
+            # a graph-carrying gradient (create_graph): its own copy, as PyTorch's clone, since
+            # the sweep may hand the same Tensor to another leaf (x + w)
+            t._grad = np.copy(g)
         elif g.dtype == t.dtype and sweep.owns(g):
             t._grad = type(t)(g, level=t.level)
         else:

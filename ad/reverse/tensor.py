@@ -566,8 +566,8 @@ def _record(op, params, operands, primals, outs, level, multi):
     for p in primals:
         if read_in[i]:
             x = operands[i]
-            # a Tensor at this level is saved with its version; anything else is a constant
-            if type(x) is Tensor and x.level == level:
+            # a Tensor, of this level or below (a constant here), is saved with its version
+            if type(x) is Tensor:
                 guards.append((x._vc, x._vc[0], i))
             saved_in.append(p)
         else:

@@ -3,6 +3,8 @@ scalars) and the sequence-ordered sweep give what the general path and PyTorch g
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,26 @@ def test_an_ops_scalar_form_gives_its_ufuncs_result_bit_for_bit(op, quiet):
 
 def test_the_scalar_fast_path_computes_arithmetic_with_operators():
     assert {op.name for op in _SCALAR_FORMS} >= {"add", "subtract", "multiply", "divide", "negative"}
+
+
+def test_a_leaf_keeps_the_array_its_last_vjp_made_without_a_copy():
+    made = []
+
+    def vjp(ct, primals, out, params, batched):
+        g = ct * 2.0
+        made.append(weakref.ref(g))  # a strong reference would make the sweep copy it
+        return (g,)
+
+    double = ad.defop(
+        "fast_path_double",
+        lambda x: 2.0 * x,
+        jvp=lambda ts, ps, out, params, batched: None if ts[0] is None else 2.0 * ts[0],
+        vjp=vjp,
+    )
+    try:
+        x = ad.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        (double(x) * 3.0).sum().backward()
+        assert x.grad.numpy() is made[0]()  # the sweep's own array: no copy
+        assert np.array_equal(x.grad.numpy(), [6.0, 6.0])
+    finally:
+        registry.unregister("fast_path_double")
