@@ -69,7 +69,7 @@ def enable_grad():
 
 
 def _check_float(data, who):
-    dt = np.result_type(raw(data))
+    dt = _dtype(raw(data))
     if not rules.differentiable(dt):
         raise TypeError(
             f"{who}: only floating-point tensors can require gradients; got dtype {dt}. "
