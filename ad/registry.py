@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -92,6 +92,10 @@ class Op:
     # assignment, other traced values refuse it. Such an op has no functional form to run
     # forward and reverse side by side, so the registry suites skip it, visibly.
     mutates: bool = False
+    # What the engines derive from this op's rules (which values its VJP reads, which
+    # partials a node may keep), kept with the op so that it goes when the op goes (an
+    # ad.checkpoint(f) op, say) and never outlives it to answer for another op of its name.
+    derived: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -23,6 +23,7 @@ import dis
 import functools
 import inspect
 import itertools
+import threading
 import weakref
 
 import numpy as np
@@ -99,9 +100,6 @@ class Node:
 
 
 # -- what an op's VJP reads ---------------------------------------------------------------
-_READS: dict[tuple, tuple] = {}
-
-
 def _arguments_read(d, n: int) -> tuple:
     """Per argument of a partial d(x_1, ..., x_n, y): does its body read it? (True if unsure.)"""
     code = getattr(d, "__code__", None)
@@ -124,9 +122,9 @@ def reads(op, needs: tuple) -> tuple[tuple, bool]:
     partials of the needed operands name (the partial of x*y in x reads y alone); a bilinear
     op reads, for each needed operand, the other one (a @ b keeps b for a's cotangent).
     """
-    found = _READS.get((op, needs))
+    found = op.derived.get(needs)  # cached with the op (Op.derived), per set of needs
     if found is None:
-        found = _READS[(op, needs)] = _reads(op, needs)
+        found = op.derived[needs] = _reads(op, needs)
     return found
 
 
@@ -146,9 +144,6 @@ def _reads(op, needs):
     return tuple(used[:n]), used[n]
 
 
-_STORED: dict = {}
-
-
 def stored_partials(op) -> tuple | None:
     """Per operand of an elementwise op, its partial where it takes no computation: the
     number it is declared as, or the index of the argument it returns (the partial of x*y
@@ -159,9 +154,9 @@ def stored_partials(op) -> tuple | None:
     Computed partials (cos for sin) stay in backward: evaluated at record time they would
     run, and warn at singular points, for values nobody differentiates."""
     try:
-        return _STORED[op]
+        return op.derived["stored partials"]
     except KeyError:
-        found = _STORED[op] = _stored(op) if op.kind == "elementwise" else None
+        found = op.derived["stored partials"] = _stored(op) if op.kind == "elementwise" else None
         return found
 
 
@@ -286,6 +281,16 @@ def accumulate(t, g, sweep: Sweep):
     """
     if sweep.conjugate and is_complex(g):
         g = np.conj(g)
+    with _ACCUMULATING:
+        _accumulate(t, g, sweep)
+
+
+# backward() from several threads into one leaf adds every gradient (PyTorch's AccumulateGrad
+# holds a mutex too): reading .grad and storing it are one step
+_ACCUMULATING = threading.Lock()
+
+
+def _accumulate(t, g, sweep: Sweep):
     if t._grad is None:
         if type(g) is type(t) and g._grad_fn is not None:
             # a graph-carrying gradient (create_graph): its own copy, as PyTorch's clone, since
