@@ -352,12 +352,6 @@ def test_grad_mode_is_per_thread_on_the_fast_path():
     assert seen == {"other": True, "here": False}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph.accumulate reads and sets leaf.grad without a lock: backward() from several "
-    "threads on graphs sharing a leaf can lose a gradient (two threads both see .grad None "
-    "and both store theirs); PyTorch's AccumulateGrad holds a mutex and sums every one",
-)
 def test_concurrent_backwards_into_one_leaf_sum_every_gradient():
     import sys
 
@@ -567,8 +561,8 @@ def test_a_retained_gradient_first_in_a_buffer_is_never_summed_into():
     assert np.array_equal(_retained_first_in_a_buffer(), [2.0, 2.0])
 
 
-# -- random scalar programs: where the kept partials live -----------------------------------
-# (tests/reverse/test_random_programs.py never reaches 0-d values; these are only 0-d)
+# -- random programs of arithmetic, over 0-d values (where the kept partials live) and vectors
+# (tests/reverse/test_random_programs.py never reaches 0-d values)
 _UNARY = {
     "sin": (np.sin, torch.sin),
     "exp": (lambda x: np.exp(x * 0.3), lambda x: torch.exp(x * 0.3)),
@@ -622,11 +616,24 @@ def _scalar_steps(rng):
     return n_leaves, steps, loss, bool(rng.random() < 0.5), bool(rng.random() < 0.3)
 
 
-def _run_scalar(on_torch, program, leaf_values, grad=True):
-    """The program's leaves, loss and retained values on one library (grad=False: the loss only)."""
+def _leaf_data(v, vector):
+    """A leaf's value: the number v, or a vector that moves with v in its first two entries."""
+    return np.array([v, 0.5 * v + 0.2, 1.1]) if vector else v
+
+
+_DIRECTION = np.array([1.0, 0.5, 0.0])  # d(leaf data)/dv for a vector leaf
+
+
+def _run_scalar(on_torch, program, leaf_values, grad=True, vector=False):
+    """The program's leaves, loss and retained values on one library (grad=False: the loss
+    only), over 0-d leaves or, with vector, leaves of shape (3,) and a summed loss."""
     n_leaves, steps, loss, numpy_scalars, _ = program
     if on_torch:
-        vals = [torch.tensor(v, dtype=torch.float64, requires_grad=grad) for v in leaf_values]
+        vals = [
+            torch.tensor(_leaf_data(v, vector), dtype=torch.float64, requires_grad=grad) for v in leaf_values
+        ]
+    elif vector:
+        vals = [ad.tensor(_leaf_data(v, vector), requires_grad=grad) for v in leaf_values]
     elif numpy_scalars:
         vals = [ad.Tensor(np.float64(v), requires_grad=grad) for v in leaf_values]
     else:
@@ -657,17 +664,18 @@ def _run_scalar(on_torch, program, leaf_values, grad=True):
     y = vals[loss[0]]
     for i in loss[1:]:
         y = y + vals[i]
-    return leaves, y, retained
+    return leaves, (y.sum() if vector else y), retained
 
 
 def _grads(ts):
-    return [None if t.grad is None else float(t.grad.detach()) for t in ts]
+    return [None if t.grad is None else np.asarray(t.grad.detach().numpy()).tolist() for t in ts]
 
 
-def _differentiate(on_torch, program, leaf_values):
+def _differentiate(on_torch, program, leaf_values, vector):
     """Gradients after a first backward (leaves, retained values) and after a second: a plain
-    one (accumulating) or, for second-order programs, one through the first's gradients."""
-    leaves, y, retained = _run_scalar(on_torch, program, leaf_values)
+    one (accumulating in place: gradients sharing memory would show) or, for second-order
+    programs, one through the first's gradients."""
+    leaves, y, retained = _run_scalar(on_torch, program, leaf_values, vector=vector)
     if not y.requires_grad:
         return None
     second = program[4]
@@ -678,7 +686,8 @@ def _differentiate(on_torch, program, leaf_values):
         for t in leaves:
             t.grad = None
         if gs:
-            sum(gs[1:], gs[0]).backward()
+            total = sum(gs[1:], gs[0])
+            (total.sum() if vector else total).backward()
     else:
         y.backward()
     return first, _grads(leaves)
@@ -692,19 +701,20 @@ def _same_numbers(a, b):
     return bool(np.isclose(a, b, rtol=1e-11, atol=1e-13) or (np.isnan(a) and np.isnan(b)))
 
 
-@pytest.mark.parametrize("block", range(4))
-def test_random_scalar_programs_agree_with_pytorch(block, quiet):
+@pytest.mark.parametrize("vector", [False, True], ids=["0-d", "vectors"])
+@pytest.mark.parametrize("block", range(3))
+def test_random_programs_of_arithmetic_agree_with_pytorch(block, vector, quiet):
     for seed in range(100 * block, 100 * block + 100):
         rng = np.random.default_rng(seed)
         program = _scalar_steps(rng)
         values = [float(v) for v in rng.uniform(0.3, 1.5, program[0])]
         got = want = err_ours = err_theirs = None
         try:
-            got = quiet(lambda: _differentiate(False, program, values))
+            got = quiet(lambda: _differentiate(False, program, values, vector))
         except RuntimeError as e:
             err_ours = e
         try:
-            want = quiet(lambda: _differentiate(True, program, values))
+            want = quiet(lambda: _differentiate(True, program, values, vector))
         except RuntimeError as e:
             err_theirs = e
         if err_ours is None and err_theirs is None:
@@ -720,18 +730,12 @@ def test_random_scalar_programs_agree_with_pytorch(block, quiet):
                     up, down = list(values), list(values)
                     up[j] += h
                     down[j] -= h
-                    f = lambda v: float(quiet(lambda: _run_scalar(False, program, v, grad=False)[1]))
+                    f = lambda v: float(quiet(lambda: _run_scalar(False, program, v, False, vector)[1]))
                     fd = (f(up) - f(down)) / (2 * h)
-                    assert np.isclose(0.0 if g is None else g, fd, rtol=1e-6, atol=1e-6), (seed, program)
+                    dv = 0.0 if g is None else (np.dot(g, _DIRECTION) if vector else g)
+                    assert np.isclose(dv, fd, rtol=1e-6, atol=1e-6), (seed, program)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph._READS and graph._STORED are keyed by the Op itself and never emptied: every "
-    "ad.checkpoint(f) makes a new Op, which the caches then keep alive forever with f's "
-    "closure (the arrays it captures), so checkpointing inside a training loop grows memory "
-    "without bound",
-)
 def test_a_checkpointed_function_made_in_a_loop_is_freed_with_its_graph():
     # each ad.checkpoint(f) is a new op: what the engine derives from an op must not keep
     # it (and f's closure) alive once its graph is gone
