@@ -41,6 +41,45 @@ def zeros(x, prefix: tuple = (), dtype=None) -> np.ndarray:
     return np.zeros(prefix + tuple(shape(x)), dtype=tangent_dtype(x) if dtype is None else dtype)
 
 
+_EYES: dict = {}
+
+
+def eye(n: int, dtype) -> np.ndarray:
+    """The n x n identity in dtype, read-only and cached (a few at a time): a one-pass set of
+    one-hot seeds is a view of it, and a rule that receives all of it may skip its product
+    with it (is_eye). Read-only, so that no rule can change a later seed."""
+    key = (n, np.dtype(dtype))
+    found = _EYES.get(key)
+    if found is None:
+        if len(_EYES) >= 8:
+            _EYES.clear()
+        found = _EYES[key] = np.eye(n, dtype=dtype)
+        found.flags.writeable = False
+    return found
+
+
+def is_eye(t) -> bool:
+    """Whether t is a whole cached identity (eye), itself or a view of all of it: a batch of
+    tangents or cotangents that seeds every direction at once, so that a linear rule may
+    return its own matrix (A I = A) instead of a product with it."""
+    if type(t) is not np.ndarray or t.ndim != 2 or t.shape[0] != t.shape[1]:
+        return False
+    found = _EYES.get((t.shape[0], t.dtype))
+    return found is not None and (t is found or (t.base is found and t.strides == found.strides))
+
+
+def as_product_with_eye(m, seed) -> np.ndarray:
+    """m itself as the product of m with the identity seed (m I = I m = m): read-only, in the
+    product's dtype. Exact where the product is (and where 0 * inf would make it NaN, the
+    value the identity stands for)."""
+    dtype = np.result_type(m.dtype, seed.dtype)
+    if m.dtype != dtype:
+        return m.astype(dtype)
+    view = m.view()
+    view.flags.writeable = False
+    return view
+
+
 def negative_axis(axis, nd: int) -> int:
     """axis of an nd-array as a negative number, which names the same axis past a leading batch axis."""
     axis = operator.index(axis)

@@ -9,7 +9,6 @@ is handled here once for grad, jacfwd, jacrev, jacobian and hessian alike.
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -261,15 +260,6 @@ def spans(shapes: Sequence[tuple]) -> list[tuple[tuple, int, int]]:
     return out
 
 
-@functools.lru_cache(maxsize=8)
-def _identity(n: int, dtype: np.dtype) -> np.ndarray:
-    """The n x n identity, read-only: seeds are views of it, so a rule that tried to write
-    into its tangent would raise instead of changing every later seed."""
-    eye = np.eye(n, dtype=dtype)
-    eye.flags.writeable = False
-    return eye
-
-
 def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, list]]:
     """The basis directions of the flattened leaves, k at a time: (k, seeds) with one seed per
     leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero.
@@ -278,7 +268,7 @@ def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, l
     if len(leaves) == 1 and type(leaves[0]) is np.ndarray:  # one array, one pass: the identity
         (x,) = leaves
         if x.size**2 <= SEED_ENTRIES and (chunk is None or chunk >= x.size) and x.size:
-            yield x.size, [_identity(x.size, rules.tangent_dtype(x)).reshape((x.size, *x.shape))]
+            yield x.size, [rules.eye(x.size, rules.tangent_dtype(x)).reshape((x.size, *x.shape))]
             return
     leaf_spans = spans([tuple(rules.shape(x)) for x in leaves])
     dtypes = [rules.tangent_dtype(x) for x in leaves]
@@ -294,7 +284,7 @@ def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, l
                 seeds.append(None)
                 continue
             if cached:
-                seed = _identity(n, dtype)
+                seed = rules.eye(n, dtype)
                 if kk < n or stop - off < n:
                     seed = seed[start:end, off:stop]
             else:

@@ -13,7 +13,7 @@ import numpy as np
 from ad.kernels.outer import outer
 from ad.ops.reductions import examples_from, reject
 from ad.registry import bilinear, general, linear
-from ad.rules import align, ndim, nonneg_axis, shape, unbroadcast
+from ad.rules import align, as_product_with_eye, is_eye, ndim, nonneg_axis, shape, unbroadcast
 
 # -- einsum machinery ----------------------------------------------------------------------
 
@@ -243,6 +243,8 @@ def _matmul_batched(a, b, which):
     batched operand gets unit axes so that k lines up with no axis of the other."""
     da, db = ndim(a) - (which == 0), ndim(b) - (which == 1)
     if which == 1 and da == 2 and db == 1:  # A @ (k vectors): one matrix product T A^T, not k
+        if type(a) is np.ndarray and is_eye(b) and b.shape[0] == a.shape[1]:
+            return as_product_with_eye(np.swapaxes(a, -1, -2), b)  # every direction: A^T itself
         return np.matmul(b, np.swapaxes(a, -1, -2))
     a, b = _as_matrices(a, b, da, db)
     if which == 0:
@@ -271,7 +273,11 @@ def _matmul_transpose(g, xs, out, p, batched, needs):
     a, b = xs
     da, db = ndim(a), ndim(b)
     if da == 2 and db == 1:  # matrix @ vector, the common case: an outer product and g @ A
-        return (_outer(g, b) if needs[0] else None), (np.matmul(g, a) if needs[1] else None)
+        gb = None
+        if needs[1]:
+            whole = batched and type(a) is np.ndarray and is_eye(g) and g.shape[0] == a.shape[0]
+            gb = as_product_with_eye(a, g) if whole else np.matmul(g, a)  # I A is A itself
+        return (_outer(g, b) if needs[0] else None), gb
     if da == 1 and db == 2:  # vector @ matrix (x @ W): g @ B^T and an outer product
         ga = np.matmul(g, np.swapaxes(b, -1, -2)) if needs[0] else None
         return ga, (_outer(a, g) if needs[1] else None)

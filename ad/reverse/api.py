@@ -9,7 +9,7 @@ import numpy as np
 from ad import rules
 from ad.reverse import engine
 from ad.reverse.graph import Sweep
-from ad.reverse.tensor import Tensor, edge, enable_grad
+from ad.reverse.tensor import Tensor, edge, enable_grad, leaf
 from ad.trace import new_level, raw
 from ad.transform import (
     Argnums,
@@ -81,7 +81,7 @@ def record(f: Callable, primals: Sequence, *, who: str = "record") -> Recording:
     leaves, in_tree = flatten(tuple(primals))
     leaves = [float_input(p, who) for p in leaves]
     level = new_level()
-    inputs = [Tensor(p, requires_grad=True, level=level) for p in leaves]
+    inputs = [leaf(p, level) for p in leaves]  # checked by float_input
     with enable_grad():
         out = f(*in_tree(inputs))
     outputs, out_tree = flatten(out)

@@ -657,6 +657,15 @@ def _rebuilt(value, level, history):
     return t
 
 
+def leaf(data, level: int) -> Tensor:
+    """A leaf that requires grad at level (a transform's fresh level) over data a transform
+    has checked already (an array of floats or complex numbers, or a value of a lower level):
+    the constructor's checks, skipped."""
+    t = _new(data, level, [0])
+    t._requires_grad = True
+    return t
+
+
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     """A new leaf Tensor holding a copy of data (Python floats become float64)."""
     if isinstance(data, Tensor):
