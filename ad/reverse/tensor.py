@@ -244,6 +244,7 @@ class Tensor(Box):
                 "backward() on a Tensor that does not require grad: none of the leaves it was "
                 "computed from has requires_grad=True"
             )
+        carried = None  # a gradient= that create_graph differentiates too
         if gradient is None:
             if self.size != 1:
                 raise RuntimeError(
@@ -258,6 +259,10 @@ class Tensor(Box):
                 )
             gradient = np.ones(self.shape, dtype=self.dtype)
         else:
+            # under create_graph a gradient that requires grad is differentiated too, as in
+            # PyTorch: it is the root cotangent itself, history and all
+            tracked = create_graph and type(gradient) is Tensor and gradient.requires_grad
+            carried = gradient if tracked else None
             gradient = raw(gradient) if isinstance(gradient, Tensor) else np.asarray(gradient)
             if gradient.shape != self.shape:
                 raise RuntimeError(
@@ -267,7 +272,7 @@ class Tensor(Box):
         retain = create_graph if retain_graph is None else retain_graph
         level = self.level
         if create_graph:
-            gradient = _new(gradient, level, [0])
+            gradient = _new(gradient, level, [0]) if carried is None or carried.level != level else carried
         sweep = Sweep(
             create_graph=create_graph,
             conjugate=True,

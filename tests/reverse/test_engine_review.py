@@ -752,12 +752,6 @@ def test_a_checkpointed_function_made_in_a_loop_is_freed_with_its_graph():
     assert op() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Tensor.backward takes raw(gradient): a gradient= that requires grad loses its "
-    "history under create_graph, so the second derivative in it is missing (v.grad None; "
-    "PyTorch gives d/dv of x.grad)",
-)
 def test_a_gradient_argument_that_requires_grad_stays_in_the_create_graph_graph():
     x = ad.tensor(np.array([1.0, 2.0]), requires_grad=True)
     v = ad.tensor(np.array([0.5, -1.0]), requires_grad=True)
@@ -773,9 +767,10 @@ def test_a_gradient_argument_that_requires_grad_stays_in_the_create_graph_graph(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="a plain NumPy array operand is a constant kept by reference, with no version to "
-    "guard it: written in place between forward and backward, the gradient silently uses the "
-    "new values (HIPS autograd does the same; JAX reads it once at trace time)",
+    reason="documented limitation (docs/reverse.md): a plain NumPy array operand is a "
+    "constant kept by reference, with no version to guard it, so written in place between "
+    "forward and backward the gradient uses the new values (HIPS autograd does the same; JAX "
+    "reads it once at trace time); copying every constant would copy every weight per op",
 )
 def test_a_constant_array_written_after_use_is_caught_or_read_as_it_was():
     c = np.array([2.0, 3.0])
