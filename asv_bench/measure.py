@@ -408,7 +408,7 @@ def section_jacobian() -> list[str]:
     return (
         ["## The full-Jacobian targets: Jacobian of f(x) = tanh(A x), n inputs x m outputs", ""]
         + table(["n x m"] + [c[2] for c in cols], rows)
-        + ["Ratios (ad's default chunk of 128 directions per pass; 'best' = the faster mode of each):", ""]
+        + ["Ratios (ad's default chunk: all directions in one pass up to 362; 'best' = the faster mode):", ""]
         + table(
             [
                 "n x m",

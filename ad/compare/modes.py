@@ -22,7 +22,9 @@ from ad.testing import central_difference
 
 EXACT_TOL = 1e-10  # two exact methods in float64 (ad's modes, or a peer) on the same point
 FD_TOL = 1e-6  # central differences: O(h^2) truncation + O(eps / h) rounding, h = eps^(1/3)
-DEFAULT_CHUNK = ad.functional.plan(1, 1).chunk  # ad's directions per batched pass when chunk=None
+# the fewest directions a default batched pass carries (chunk=None: all of them while the
+# seed fits, see ad.transform.default_chunk); the comparison's batched modes use this many
+DEFAULT_CHUNK = ad.functional.plan(1, 1).chunk
 
 
 @dataclass(frozen=True)

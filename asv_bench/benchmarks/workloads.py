@@ -342,7 +342,8 @@ def jacobian(lib: str, mode: str, n: int, m: int):
 
     ad modes: "fwd" / "rev" seed one direction per pass (chunk=1: n JVPs or m VJPs, the
     textbook cost), "fwd_batched" / "rev_batched" seed ad's default chunk of directions per
-    pass (ceil(n/128) or ceil(m/128) passes), "auto" is ad.jacobian(mode="auto").
+    pass (every direction in one pass while the seed has at most 2^17 entries, n <= 362; then
+    as many as fit, at least 128), "auto" is ad.jacobian(mode="auto").
     Peers: "fwd" / "rev" are jax.jit(jax.jacfwd / jacrev), torch.func.jacfwd / jacrev
     (vmapped), autograd.jacobian (reverse) and a loop of autograd's make_jvp (forward).
     """
