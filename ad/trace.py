@@ -42,6 +42,8 @@ def _operator(func):
                 return None
         return found[0]
 
+    # forward and reflected differ only in the operands' order; two bodies rather than one
+    # shared helper, which would add a call to each of Python's operators on traced values
     def forward(self, o):
         f = op()
         if f is None:
