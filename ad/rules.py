@@ -68,16 +68,15 @@ def is_eye(t) -> bool:
     return found is not None and (t is found or (t.base is found and t.strides == found.strides))
 
 
-def as_product_with_eye(m, seed) -> np.ndarray:
-    """m itself as the product of m with the identity seed (m I = I m = m): read-only, in the
-    product's dtype. Exact where the product is (and where 0 * inf would make it NaN, the
-    value the identity stands for)."""
-    dtype = np.result_type(m.dtype, seed.dtype)
-    if m.dtype != dtype:
-        return m.astype(dtype)
-    view = m.view()
-    view.flags.writeable = False
-    return view
+def product_with_eye(m, seed):
+    """m times the identity seed (m I = I m = m) as NumPy's product gives it, made without
+    the product: a new array m + 0.0 in the product's dtype (the product's sums of zeros turn
+    -0.0 into +0.0), computed now, so that a later in-place write to m does not reach it.
+    None where m has an inf or a NaN: there 0 * inf puts NaNs in the product, which only the
+    product itself reproduces, and a Jacobian must not depend on how many passes made it."""
+    if not np.isfinite(m).all():
+        return None
+    return np.add(m, 0.0, dtype=np.result_type(m.dtype, seed.dtype))
 
 
 def negative_axis(axis, nd: int) -> int:

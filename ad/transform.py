@@ -131,6 +131,11 @@ def float_input(x, who: str):
     if type(x) is np.ndarray and rules.differentiable(x.dtype):  # the common case, first
         return x
     v = raw(x)
+    if isinstance(v, np.ma.MaskedArray):  # the rules would run on the masked slots too
+        raise TypeError(
+            f"{who} does not differentiate masked arrays: pass x.filled(value) to choose the "
+            "masked entries, or np.asarray(x) to use them as they are stored"
+        )
     arr = v if isinstance(v, np.ndarray) else None if isinstance(v, str | bytes) else np.asarray(v)
     if arr is None or not rules.differentiable(arr.dtype):
         raise TypeError(

@@ -13,7 +13,7 @@ import numpy as np
 from ad.kernels.outer import outer
 from ad.ops.reductions import examples_from, reject
 from ad.registry import bilinear, general, linear
-from ad.rules import align, as_product_with_eye, is_eye, ndim, nonneg_axis, shape, unbroadcast
+from ad.rules import align, is_eye, ndim, nonneg_axis, product_with_eye, shape, unbroadcast
 
 # -- einsum machinery ----------------------------------------------------------------------
 
@@ -244,7 +244,9 @@ def _matmul_batched(a, b, which):
     da, db = ndim(a) - (which == 0), ndim(b) - (which == 1)
     if which == 1 and da == 2 and db == 1:  # A @ (k vectors): one matrix product T A^T, not k
         if type(a) is np.ndarray and is_eye(b) and b.shape[0] == a.shape[1]:
-            return as_product_with_eye(np.swapaxes(a, -1, -2), b)  # every direction: A^T itself
+            product = product_with_eye(np.swapaxes(a, -1, -2), b)  # every direction: A^T
+            if product is not None:
+                return product
         return np.matmul(b, np.swapaxes(a, -1, -2))
     a, b = _as_matrices(a, b, da, db)
     if which == 0:
@@ -275,8 +277,10 @@ def _matmul_transpose(g, xs, out, p, batched, needs):
     if da == 2 and db == 1:  # matrix @ vector, the common case: an outer product and g @ A
         gb = None
         if needs[1]:
-            whole = batched and type(a) is np.ndarray and is_eye(g) and g.shape[0] == a.shape[0]
-            gb = as_product_with_eye(a, g) if whole else np.matmul(g, a)  # I A is A itself
+            if batched and type(a) is np.ndarray and is_eye(g) and g.shape[0] == a.shape[0]:
+                gb = product_with_eye(a, g)  # every direction: I A is A
+            if gb is None:
+                gb = np.matmul(g, a)
         return (_outer(g, b) if needs[0] else None), gb
     if da == 1 and db == 2:  # vector @ matrix (x @ W): g @ B^T and an outer product
         ga = np.matmul(g, np.swapaxes(b, -1, -2)) if needs[0] else None

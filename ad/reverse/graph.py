@@ -292,9 +292,10 @@ _ACCUMULATING = threading.Lock()
 
 def _accumulate(t, g, sweep: Sweep):
     if t._grad is None:
-        if type(g) is type(t) and g._grad_fn is not None:
-            # a graph-carrying gradient (create_graph): its own copy, as PyTorch's clone, since
-            # the sweep may hand the same Tensor to another leaf (x + w)
+        if type(g) is type(t) and g._requires_grad:
+            # a graph-carrying gradient (create_graph; gradient=v reaching a leaf unchanged is
+            # one too): its own copy, recorded as PyTorch's clone is, since the sweep may hand
+            # the same Tensor to another leaf (x + w)
             t._grad = np.copy(g)
         elif g.dtype == t.dtype and sweep.owns(g):
             t._grad = type(t)(g, level=t.level)

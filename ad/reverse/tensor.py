@@ -261,6 +261,8 @@ class Tensor(Box):
         else:
             # under create_graph a gradient that requires grad is differentiated too, as in
             # PyTorch: it is the root cotangent itself, history and all
+            if isinstance(gradient, Box) and not (type(gradient) is Tensor and gradient.level == self.level):
+                _refuse_traced_gradient(gradient, self)
             tracked = create_graph and type(gradient) is Tensor and gradient.requires_grad
             carried = gradient if tracked else None
             gradient = raw(gradient) if isinstance(gradient, Tensor) else np.asarray(gradient)
@@ -497,6 +499,19 @@ class Tensor(Box):
 
 
 _ARRAYS = (np.ndarray, np.generic)
+
+
+def _refuse_traced_gradient(v, t):
+    """backward(gradient=v) with v from another level: a constant is fine, a traced v is not
+    (its derivative would be dropped without a word)."""
+    if type(v) is Tensor and not v.requires_grad and not isinstance(v._data, Box):
+        return
+    raise TypeError(
+        f"backward(gradient=v): v is traced at another level ({v.mode} mode) than the Tensor "
+        "it is the cotangent of, and its derivative would be dropped. Pass v.detach() (or its "
+        "plain value) to use it as a constant, or differentiate inside one transform "
+        "(ad.vjp(f, x)[1](v) takes a traced v)"
+    )
 
 
 def _overwrite(x, v, index=Ellipsis):
