@@ -74,7 +74,7 @@ def product_with_eye(m, seed):
     -0.0 into +0.0), computed now, so that a later in-place write to m does not reach it.
     None where m has an inf or a NaN: there 0 * inf puts NaNs in the product, which only the
     product itself reproduces, and a Jacobian must not depend on how many passes made it."""
-    if not np.isfinite(m).all():
+    if m.dtype.kind not in "biufc" or not np.isfinite(m).all():  # object arrays: the product's own error
         return None
     return np.add(m, 0.0, dtype=np.result_type(m.dtype, seed.dtype))
 

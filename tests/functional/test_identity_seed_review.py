@@ -255,13 +255,6 @@ def test_a_jacobian_with_an_edge_entry_does_not_depend_on_the_chunk_or_the_engin
                 assert np.array_equal(np.signbit(one), np.signbit(other)), jac.__name__
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules.product_with_eye calls np.isfinite on the matrix before anything checks its "
-    "dtype, so a matrix of Python objects raises NumPy's 'ufunc isfinite not supported' from "
-    "inside the matmul rule in jacfwd, where jacrev (and jacfwd before the shortcut) says "
-    "'f returned an array of dtype object ... return arrays of numbers'",
-)
 def test_a_matrix_of_python_objects_gets_the_transforms_own_error():
     M = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=object)
     for jac in (ad.jacfwd, ad.jacrev):
