@@ -102,16 +102,14 @@ class Box:
 
     # -- NumPy protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "__call__" and not kwargs:  # the common call: dispatch's steps, inline
+        if method == "__call__" and not kwargs:  # the common call: the op found once
             op = registry.lookup(ufunc)
             if op is not None:
                 if op.kind == "elementwise" and op.parse is None and self._elementwise is not None:
                     out = self._elementwise(op, inputs, self.level)
                     if out is not NotImplemented:
                         return out
-                if op.parse is None or op.kind == "composite":
-                    return apply(op, inputs, {})
-                return apply(op, *op.parse(*inputs))
+                return call(op, inputs, {})
         if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:  # np.add.reduce(x) is sum(x, axis=0)
             x, *rest = inputs
             axis = rest[0] if rest else kwargs.pop("axis", 0)
@@ -542,9 +540,15 @@ def dispatch(func, args, kwargs=None):
             "derivative. Rewrite with supported ops (`python -m ad ops` lists them) or "
             "register a rule with ad.defop."
         )
-    if op.kind == "composite":  # its parts dispatch on their own
-        return apply(op, args, kwargs or {})
-    operands, params = op.call(args, kwargs or {})
+    return call(op, args, kwargs or {})
+
+
+def call(op, args, kwargs):
+    """op on a NumPy-style call: a composite takes it as it is (its parts dispatch on their
+    own); any other op splits it into operands and params first."""
+    if op.kind == "composite":
+        return apply(op, args, kwargs)
+    operands, params = op.call(args, kwargs)
     return apply(op, operands, params)
 
 
