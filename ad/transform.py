@@ -213,6 +213,24 @@ def cast_like(d, like):
     return d.astype(dt, copy=False) if np.can_cast(d.dtype, dt, "same_kind") else d
 
 
+_ONES: dict = {}
+
+
+def seed_one(shape: tuple, dtype) -> np.ndarray:
+    """The cotangent 1 of a one-number output, read-only and cached per shape and dtype (a
+    new array costs more than the rest of a small gradient's bookkeeping). Read-only, so that
+    neither a rule nor a gradient that is this seed itself can change a later one: the engine
+    and `private` copy what they may not write."""
+    key = (shape, dtype)
+    found = _ONES.get(key)
+    if found is None:
+        if len(_ONES) >= 16:
+            _ONES.clear()
+        found = _ONES[key] = np.ones(shape, dtype)
+        found.flags.writeable = False
+    return found
+
+
 def fresh(tree, caller: Sequence = ()):
     """tree with every array leaf writable and shared with nothing: `private` on its leaves."""
     leaves, treedef = flatten(tree)
@@ -228,19 +246,23 @@ def private(leaves: list, caller: Sequence = ()) -> list:
     compare extents, and a view of a buffer counts even where it would not overlap."""
     taken = set()
     for root in caller:
-        if isinstance(root, np.ndarray):
-            while isinstance(root.base, np.ndarray):
-                root = root.base
-            taken.add(id(root))
+        if type(root) is np.ndarray or isinstance(root, np.ndarray):
+            taken.add(id(_memory_root(root)))
     for i, a in enumerate(leaves):
-        if isinstance(a, np.ndarray):
-            root = a
-            while isinstance(root.base, np.ndarray):
-                root = root.base
-            if not a.flags.writeable or id(root) in taken:
+        if type(a) is np.ndarray or isinstance(a, np.ndarray):
+            root = _memory_root(a)
+            if id(root) in taken or not a.flags.writeable:
                 root = leaves[i] = a.copy()
             taken.add(id(root))
     return leaves
+
+
+def _memory_root(a: np.ndarray) -> np.ndarray:
+    """The last array on a's chain of .base: the one that owns (or wraps) the memory."""
+    base = a.base
+    while base is not None and isinstance(base, np.ndarray):
+        a, base = base, base.base
+    return a
 
 
 def jacobian_tree(blocks: list, out_tree, in_tree, argnums: Argnums, caller: Sequence):

@@ -25,6 +25,7 @@ from ad.transform import (
     require_complex,
     require_real,
     run_passes,
+    seed_one,
     select,
     spans,
 )
@@ -34,9 +35,10 @@ from ad.tree import LEAF, flatten
 class Recording:
     """f recorded once on fresh leaves at a new level; `pullback` runs reverse sweeps through it."""
 
-    def __init__(self, level: int, inputs: list, in_tree, outputs: list, out_tree):
+    def __init__(self, level: int, values: list, inputs: list, in_tree, outputs: list, out_tree):
         self.level = level
-        self.inputs = inputs  # the leaf Tensors f was called with, one per input leaf
+        self.values = values  # the input leaves' values (checked by float_input)
+        self.inputs = inputs  # the leaf Tensors f was called with over them, one per input leaf
         self.in_tree = in_tree
         self.outputs = outputs  # f's output leaves as it returned them
         self.out_tree = out_tree
@@ -85,12 +87,12 @@ def record(f: Callable, primals: Sequence, *, who: str = "record") -> Recording:
     with enable_grad():
         out = f(*in_tree(inputs))
     outputs, out_tree = flatten(out)
-    return Recording(level, inputs, in_tree, outputs, out_tree)
+    return Recording(level, leaves, inputs, in_tree, outputs, out_tree)
 
 
 def _input_cotangents(rec: Recording, cts: list) -> list:
     """Input cotangents with zeros made concrete, each in its input's dtype."""
-    return [rules.zeros(x.data) if g is None else cast_like(g, x.data) for x, g in zip(rec.inputs, cts)]
+    return [rules.zeros(x) if g is None else cast_like(g, x) for x, g in zip(rec.values, cts)]
 
 
 def vjp(f: Callable, *primals):
@@ -145,7 +147,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: b
         grads = _input_cotangents(rec, rec.pullback([ct]))
         # neither the value (f may return a view of x) nor a gradient may share memory with
         # an argument
-        y, *grads = private([y, *grads], caller=[*args, *(xi.data for xi in rec.inputs)])
+        y, *grads = private([y, *grads], caller=[*args, *rec.values])
         return y, nums.unpack(rec.in_tree(grads))
 
     return vg
@@ -160,8 +162,8 @@ def _scalar_output(rec: Recording, holomorphic: bool) -> tuple:
             y = y.data
         v = raw(y)
         kind = "c" if holomorphic else "f"
-        if isinstance(v, np.ndarray | np.generic) and v.size == 1 and v.dtype.kind == kind:
-            return y, np.ones(v.shape, v.dtype)
+        if isinstance(v, _VALUES) and v.size == 1 and v.dtype.kind == kind:
+            return y, seed_one(v.shape, v.dtype)
     out = rec.out
     v = raw(out) if rec.out_tree.kind is LEAF else None
     dt = None if v is None or isinstance(v, str | bytes) else np.asarray(v).dtype
@@ -176,7 +178,10 @@ def _scalar_output(rec: Recording, holomorphic: bool) -> tuple:
             "pass a cotangent to ad.vjp, use ad.jacrev, or reduce first (e.g. .sum())"
         )
     (require_complex if holomorphic else require_real)([v], "grad", "output")
-    return out, np.ones(np.shape(v), dtype=rules.tangent_dtype(v))
+    return out, seed_one(np.shape(v), rules.tangent_dtype(v))
+
+
+_VALUES = (np.ndarray, np.generic)
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
@@ -196,7 +201,7 @@ def sweeps(rec: Recording, chunks: Iterable) -> list:
         kk, seeds = here
         here = next(chunks, None)
         cts = rec.pullback(seeds, batch=kk, retain_graph=here is not None)
-        out.append([rules.zeros(xi.data, (kk,)) if g is None else g for g, xi in zip(cts, rec.inputs)])
+        out.append([rules.zeros(x, (kk,)) if g is None else g for g, x in zip(cts, rec.values)])
     return out
 
 
@@ -233,16 +238,16 @@ def jacrev(
         )
         out_spans = spans([tuple(rules.shape(y)) for y in out])
         blocks = [[] for _ in out]  # blocks[j][i]: output leaf j in input leaf i
-        for i, xi in enumerate(rec.inputs):
+        for i, x in enumerate(rec.values):
             # C: the cotangents of input leaf i, one row per output entry (the sweeps in order)
             if len(done) == 1:
                 C = done[0][i]
             else:
-                C = np.concatenate([cts[i] for cts in done]) if done else rules.zeros(xi.data, (0,))
-            xs = tuple(rules.shape(xi.data))
+                C = np.concatenate([cts[i] for cts in done]) if done else rules.zeros(x, (0,))
+            xs = tuple(rules.shape(x))
             for row, (s, o0, o1) in zip(blocks, out_spans):
-                row.append(cast_like(C[o0:o1].reshape(s + xs), xi.data))
-        caller = [*args, *[xi.data for xi in rec.inputs]]
+                row.append(cast_like(C[o0:o1].reshape(s + xs), x))
+        caller = [*args, *rec.values]
         return jacobian_tree(blocks, rec.out_tree, rec.in_tree, nums, caller)
 
     return jac
