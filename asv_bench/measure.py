@@ -76,10 +76,10 @@ def main(argv=None) -> int:
         "",
         f"Written by `{command}`: the asv workloads, timed side by side in one process, the "
         "samples of every library interleaved so that a change of machine load hits them alike "
-        f"(medians of up to {REPEAT} samples). Single readings move by tens of percent between "
-        "runs on a shared machine: read the ratios, and the verdicts near their thresholds, with "
-        "that in mind. The two heaps of the weight-gradient target are explained in "
-        "[benchmarks.md](benchmarks.md#two-heaps-what-fresh-memory-costs).",
+        f"(medians of up to {REPEAT} samples of at least {MIN_SAMPLE * 1e3:.0f} ms). Single readings "
+        "move by tens of percent between runs on a shared machine: read the ratios, and the "
+        "verdicts near their thresholds, with that in mind. The two heaps of the weight-gradient "
+        "target are explained in [benchmarks.md](benchmarks.md#two-heaps-what-fresh-memory-costs).",
         "",
     ]
     body = []
@@ -113,7 +113,7 @@ def heap_regime() -> str:
 def time_weight_gradient(lib: str) -> dict:
     """f and its gradient in (W1, W2) at n = 1000, interleaved, and the page faults per gradient."""
     f, g = w.mlp(lib, 1000, "weights")
-    t_f, t_g = w.median_times([f, g], repeat=REPEAT, budget=BUDGET)
+    t_f, t_g = w.median_times([f, g], repeat=REPEAT, budget=BUDGET, min_sample=MIN_SAMPLE)
     return {"heap": heap_regime(), "f": t_f, "g": t_g, "faults": w.faults_per_call(g)}
 
 
@@ -163,6 +163,11 @@ def weight_gradient_alone(quick: bool) -> list[str]:
 
 
 REPEAT, BUDGET = 21, 4.0
+# Each sample runs a callable as many times as fill 10 ms (asv's default sample_time): a
+# sample of one 2 ms call, as the eager scalar chain's would be otherwise, is one draw of
+# the machine's noise (a timer interrupt, another process's burst), and its median moved by
+# a factor of two between runs.
+MIN_SAMPLE = 10e-3
 
 
 # --------------------------------------------------------------------------- helpers
@@ -177,7 +182,7 @@ def build(factory, *args):
 def timed(fns: dict) -> dict:
     """Medians (seconds) of the callables in fns, samples interleaved; None stays None."""
     live = {k: f for k, f in fns.items() if f is not None}
-    meds = w.median_times(list(live.values()), repeat=REPEAT, budget=BUDGET)
+    meds = w.median_times(list(live.values()), repeat=REPEAT, budget=BUDGET, min_sample=MIN_SAMPLE)
     out = dict.fromkeys(fns)
     out.update(zip(live, meds))
     return out
