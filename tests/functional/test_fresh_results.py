@@ -91,3 +91,19 @@ def test_results_are_private_and_the_input_is_untouched(transform):
     res = transform(lambda x: np.sum(x), x)  # linear: derivatives are broadcasts of seeds
     assert _private(res, x)
     np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_grad_that_is_the_cotangent_one_itself_is_a_private_writable_copy(shape, dtype):
+    # grad seeds the sweep with a cached read-only 1: where the gradient is that 1 unchanged
+    # (f(x) = x), the caller gets a writable copy, and writing it changes no later gradient
+    x = np.full(shape, 2.0, dtype=dtype)
+    g = ad.grad(lambda x: x)(x)
+    assert g.dtype == dtype and g.shape == shape and _private(g, x)
+    g[...] = 7.0
+    again = ad.grad(lambda x: x)(x)
+    np.testing.assert_array_equal(again, np.ones(shape, dtype))
+    v, g2 = ad.value_and_grad(lambda x: x.sum())(x)
+    g2[...] = -1.0
+    np.testing.assert_array_equal(ad.grad(lambda x: x.sum())(x), np.ones(shape, dtype))
