@@ -96,6 +96,9 @@ class Op:
     # partials a node may keep), kept with the op so that it goes when the op goes (an
     # ad.checkpoint(f) op, say) and never outlives it to answer for another op of its name.
     derived: dict = field(default_factory=dict, repr=False)
+    # How a Tensor records this op, per pattern of operands that need a cotangent (the
+    # pattern's bits as the key): worked out on first use and kept with the op, as `derived` is.
+    plans: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:

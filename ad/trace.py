@@ -45,7 +45,7 @@ def _operator(func):
     # forward and reflected differ only in the operands' order; two bodies rather than one
     # shared helper, which would add a call to each of Python's operators on traced values
     def forward(self, o):
-        f = op()
+        f = found[0] if found else op()
         if f is None:
             return dispatch(func, (self, o))
         if f.kind == "elementwise" and self._elementwise is not None:
@@ -55,7 +55,7 @@ def _operator(func):
         return apply(f, (self, o), {})
 
     def reflected(self, o):
-        f = op()
+        f = found[0] if found else op()
         if f is None:
             return dispatch(func, (o, self))
         if f.kind == "elementwise" and self._elementwise is not None:
@@ -86,9 +86,16 @@ class Box:
     # An engine's fast path for an elementwise op called without options, or None:
     # _elementwise(op, operands, level) handles the common case (every box of this one
     # level, real operands) or returns NotImplemented, and the op goes the general way:
-    # the level scan, the complex check, _process. Python's operators and NumPy's ufunc
-    # protocol try it first.
+    # the level scan, the complex check, _process. Python's operators, NumPy's ufunc
+    # protocol and apply try it first, at the level of the box at hand.
     _elementwise = None
+    # True for an engine whose _process apply may hand an op of a kind it records (not
+    # composite, not nondiff) at the level of the first box among the operands, before the
+    # level scan and the complex check: _process checks both in its own pass over the
+    # operands and returns NotImplemented for a box of a higher level, or a complex value
+    # where the op has no complex rule; the general way then runs (the scan, the complex
+    # check and its error).
+    _checks_levels = False
 
     @property
     def _value(self):  # the unboxed value at this box's level
@@ -554,12 +561,23 @@ def call(op, args, kwargs):
 
 def apply(op, operands, params):
     """Evaluate op at the highest level among its operands (plain NumPy if there is none)."""
-    top = None
-    for x in operands:
-        if isinstance(x, Box) and (top is None or x.level > top.level):
-            top = x
-    if top is None:
+    for top in operands:
+        if isinstance(top, Box):
+            break
+    else:
         return op.impl(*operands, **params)
+    if top._checks_levels and op.kind != "composite" and op.kind != "nondiff":
+        # the common case: every box at the first one's level, which its engine checks
+        if op.kind == "elementwise" and not params:
+            out = top._elementwise(op, operands, top.level)
+            if out is not NotImplemented:
+                return out
+        out = top._process(op, operands, params, top.level)
+        if out is not NotImplemented:
+            return out
+    for x in operands:
+        if isinstance(x, Box) and x.level > top.level:
+            top = x
     if op.kind == "elementwise" and not params and top._elementwise is not None:
         out = top._elementwise(op, operands, top.level)  # a Tensor's fast path
         if out is not NotImplemented:

@@ -22,7 +22,7 @@ from ad.reverse.graph import (
     stored_partials,
 )
 from ad.reverse.views import View
-from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, raw
+from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, is_complex, raw
 
 
 class _GradMode(threading.local):
@@ -99,6 +99,7 @@ class Tensor(Box):
         "__weakref__",
     )
     mode = "reverse"
+    _checks_levels = True
 
     def __init__(self, data, requires_grad: bool = False, *, level: int = EAGER_TENSOR):
         if isinstance(data, Tensor) and data.level >= level:
@@ -141,6 +142,23 @@ class Tensor(Box):
     @property
     def data(self) -> np.ndarray:
         return self._data
+
+    # The array's own attributes, without Box's unwrapping through every level: each op's
+    # parse reads them
+    @property
+    def shape(self):
+        d = self._data
+        return d.shape if type(d) is np.ndarray else Box.shape.fget(self)
+
+    @property
+    def ndim(self):
+        d = self._data
+        return d.ndim if type(d) is np.ndarray else Box.ndim.fget(self)
+
+    @property
+    def dtype(self):
+        d = self._data
+        return d.dtype if type(d) is np.ndarray else Box.dtype.fget(self)
 
     @property
     def _version(self) -> int:
@@ -391,118 +409,234 @@ class Tensor(Box):
     # -- the engine ----------------------------------------------------------------------
     @classmethod
     def _process(cls, op, operands, params, level):
-        primals, record, boxed = [], False, False
+        """op on operands, recorded when one of them requires grad: one pass over the
+        operands (primals, edges to their producers), the primal, the new Tensors, and a node
+        keeping what the op's VJP reads (its plan for this pattern of needed cotangents).
+
+        The pass also checks what apply's level scan and complex check would (`Box.
+        _checks_levels`): NotImplemented for a box of a higher level than `level`, or a
+        complex value where the op has no complex rule."""
+        enabled = _state.enabled
+        real = not op.complex
+        primals, edges = [], []
+        needs, bit, boxed = 0, 1, False  # needs: bit i set when operand i needs a cotangent
         for x in operands:
             if type(x) is Tensor and x.level == level:
                 if x._view is not None and x._view.version != x._vc[0]:
                     _refresh_view(x)
                 p = x._data
-                record = record or x._requires_grad
+                if x._grad_fn is not None:
+                    edges.append((x._grad_fn, x._output_nr))
+                    needs |= bit
+                elif x._requires_grad and enabled:
+                    edges.append(_leaf_edge(x))
+                    needs |= bit
+                else:
+                    edges.append(None)
             else:
                 p = x
-            boxed = boxed or isinstance(p, Box)
+                edges.append(None)
+            if type(p) is np.ndarray:
+                if real and p.dtype.kind == "c":
+                    return NotImplemented
+            elif isinstance(p, Box):
+                if p.level > level or real and is_complex(p):
+                    return NotImplemented
+                boxed = True
+            elif real and type(p) is not float and is_complex(p):
+                return NotImplemented
             primals.append(p)
+            bit <<= 1
         # Values of lower levels go through dispatch again; plain ones straight to NumPy.
         out = apply(op, primals, params) if boxed else op.impl(*primals, **params)
         multi = type(out) is tuple or type(out) is list
-        outs = [_new(o, level, [0]) for o in out] if multi else [_new(out, level, [0])]
+        if multi:
+            outs = [_new(o, level, [0]) for o in out]
+            t = outs[0]
+        else:
+            t = _new(out, level, [0])
         if op.view:
-            _mark_view(outs[0], operands[0], op, params, primals[0], level)
-        if record and _state.enabled:
-            _record(op, params, operands, primals, outs, level, multi)
-        return type(out)(outs) if multi else outs[0]
+            _mark_view(t, operands[0], op, params, primals[0], level)
+        if not (needs and enabled):
+            return type(out)(outs) if multi else t
+        needs, read, unread, read_out, n, _ = op.plans.get(needs | bit) or _plan(op, needs | bit)
+        guards = ()  # a tuple: most nodes guard one value or none
+        for i in read:
+            x = operands[i]
+            # a Tensor, of this level or below (a constant here), is saved with its version
+            if type(x) is Tensor:
+                guards += ((x._vc, x._vc[0], i),)
+        # the primals list becomes the node's: a stand-in where the VJP reads no value
+        saved_in = list(primals) if boxed else primals  # a lower level was handed the list
+        for i in unread:
+            p = saved_in[i]
+            if type(p) is np.ndarray:
+                s = _STAND_INS.get((p.shape, p.dtype))
+                saved_in[i] = _stand_in(p) if s is None else s
+        if not multi:
+            if read_out:
+                guards += ((t._vc, t._vc[0], n),)
+                saved_out = [out]
+            else:
+                s = _STAND_INS.get((out.shape, out.dtype)) if type(out) is np.ndarray else out
+                saved_out = [_stand_in(out) if s is None else s]
+            t._grad_fn = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, guards, 0)
+            t._requires_grad = True
+            return t
+        if read_out:
+            guards += tuple((t._vc, t._vc[0], n + j) for j, t in enumerate(outs))
+            saved_out = [t._data for t in outs]
+        else:
+            saved_out = [_stand_in(t._data) for t in outs]
+        node = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, guards, len(outs))
+        for j, t in enumerate(outs):
+            t._grad_fn, t._output_nr, t._requires_grad = node, j, True
+        return type(out)(outs)
 
     @staticmethod
     def _elementwise(op, operands, level):
-        """_process and _record for the common case of an elementwise op called without
-        options: every operand a Tensor of this level over a real array, or a real constant.
-        No lower level to dispatch to, no complex rule to choose, one output: one pass over
-        the operands, then the node.
+        """_process for the common case of an elementwise op of one or two operands called
+        without options: every operand a Tensor of this level over a real array, or a real
+        constant. No lower level to dispatch to, no complex rule to choose, one output: the
+        operands checked one by one, then the node. Three operands or more take _process.
 
-        It repeats _record's steps (reads, guards, stand-ins) inline on purpose: one shared
-        helper for both measured 8% slower on the eager scalar chain (hot_path.py, side by
-        side). A change to what a node keeps is made in both places."""
+        It repeats _process's recording steps (guards, stand-ins) inline on purpose: one
+        shared helper for both measured 8% slower on the eager scalar chain (hot_path.py,
+        side by side), and each operand has a block of its own, where a loop over them,
+        with its lists and counters, cost about 0.2 us of the 1.5 us of a recorded scalar
+        op. A change to what a node keeps is made in both places."""
+        if len(operands) == 2:
+            a, b = operands
+        elif len(operands) == 1:
+            a, b = operands[0], _ABSENT
+        else:
+            return NotImplemented
         enabled = _state.enabled
-        primals, edges, needs = [], [], []
-        record = arrays = False
-        for x in operands:
-            if type(x) is Tensor:
-                if x.level != level:
+        arrays = False
+        if type(a) is Tensor:
+            if a.level != level:
+                return NotImplemented
+            if a._view is not None and a._view.version != a._vc[0]:
+                _refresh_view(a)
+            pa = a._data
+            if type(pa) is np.ndarray:
+                if pa.dtype.kind == "c":
                     return NotImplemented
-                if x._view is not None and x._view.version != x._vc[0]:
-                    _refresh_view(x)
-                p = x._data
-                if type(p) is not np.float64:
-                    if not isinstance(p, _ARRAYS) or p.dtype.kind == "c":
+                arrays = True
+            elif type(pa) is not np.float64 and (not isinstance(pa, _ARRAYS) or pa.dtype.kind == "c"):
+                return NotImplemented
+            if a._grad_fn is not None:
+                ea, needs = (a._grad_fn, a._output_nr), 1
+            elif a._requires_grad and enabled:
+                ea, needs = _leaf_edge(a), 1
+            else:
+                ea, needs = None, 0
+        elif type(a) is float or type(a) is int:
+            pa, ea, needs = a, None, 0
+        elif isinstance(a, _ARRAYS) and a.dtype.kind != "c":
+            pa, ea, needs = a, None, 0
+            arrays = isinstance(a, np.ndarray)
+        else:
+            return NotImplemented
+        if b is _ABSENT:
+            # Scalars only: an ndarray subclass may give an operator another meaning (np.matrix's *)
+            out = op.impl(pa) if arrays or op.scalar is None else op.scalar(pa)
+            primals, edges, key = [pa], (ea,), needs | 2
+        else:
+            if type(b) is Tensor:
+                if b.level != level:
+                    return NotImplemented
+                if b._view is not None and b._view.version != b._vc[0]:
+                    _refresh_view(b)
+                pb = b._data
+                if type(pb) is np.ndarray:
+                    if pb.dtype.kind == "c":
                         return NotImplemented
-                    arrays = arrays or isinstance(p, np.ndarray)
-                if x._grad_fn is not None:
-                    e = (x._grad_fn, x._output_nr)
-                elif x._requires_grad and enabled:
-                    e = _leaf_edge(x)
+                    arrays = True
+                elif type(pb) is not np.float64 and (not isinstance(pb, _ARRAYS) or pb.dtype.kind == "c"):
+                    return NotImplemented
+                if b._grad_fn is not None:
+                    eb, needs = (b._grad_fn, b._output_nr), needs | 2
+                elif b._requires_grad and enabled:
+                    eb, needs = _leaf_edge(b), needs | 2
                 else:
-                    e = None
-            elif type(x) is float or type(x) is int:
-                p, e = x, None
-            elif isinstance(x, _ARRAYS) and x.dtype.kind != "c":
-                p, e = x, None
-                arrays = arrays or isinstance(x, np.ndarray)
+                    eb = None
+            elif type(b) is float or type(b) is int:
+                pb, eb = b, None
+            elif isinstance(b, _ARRAYS) and b.dtype.kind != "c":
+                pb, eb = b, None
+                arrays = arrays or isinstance(b, np.ndarray)
             else:
                 return NotImplemented
-            primals.append(p)
-            edges.append(e)
-            if e is None:
-                needs.append(False)
-            else:
-                needs.append(True)
-                record = True
-        # Scalars only: an ndarray subclass may give an operator another meaning (np.matrix's *)
-        out = op.impl(*primals) if arrays or op.scalar is None else op.scalar(*primals)
+            out = op.impl(pa, pb) if arrays or op.scalar is None else op.scalar(pa, pb)
+            primals, edges, key = [pa, pb], (ea, eb), needs | 4
         if type(out) is tuple:
             return NotImplemented
-        t = _new(out, level, [0])
-        if not (record and enabled):
+        # _new's fields, inline: a call costs as much as half of them
+        t = _alloc(Tensor)
+        t._data, t.level, t._vc, t._output_nr = out, level, [0], 0
+        t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
+        if not (needs and enabled):
+            t._grad_fn, t._requires_grad = None, False
             return t
-        needs = tuple(needs)
-        read_in, read_out = reads(op, needs)
-        guards = []
-        i = 0
-        for x in operands:
-            if read_in[i] and type(x) is Tensor:
-                guards.append((x._vc, x._vc[0], i))
-            i += 1
+        needs, read, unread, read_out, n, partials = op.plans.get(key) or _plan(op, key)
+        guards = ()
+        for i in read:
+            x = operands[i]
+            if type(x) is Tensor:
+                guards += ((x._vc, x._vc[0], i),)
         if read_out:
-            guards.append((t._vc, 0, i))
+            guards += ((t._vc, 0, n),)
         if type(out) is np.float64:
             # Scalars: every value kept as itself (a stand-in would cost more than it saves),
             # and the partials that cost nothing to keep, for a one-multiply VJP.
-            stored = stored_partials(op)
-            partials = None
-            if stored is not None:
-                partials = []
-                i = 0
-                for d in stored:
-                    if not needs[i]:
-                        partials.append(None)
-                    elif type(d) is float:
-                        partials.append(d)
-                    else:
-                        partials.append(primals[d] if d < len(primals) else out)
-                    i += 1
-            t._grad_fn = OpNode(op, {}, tuple(edges), needs, primals, [out], guards, 0, partials)
+            if type(partials) is list:  # some are values: (position, operand or n for out)
+                kept = partials[0].copy()
+                for j, d in partials[1]:
+                    kept[j] = primals[d] if d < n else out
+                partials = kept
+            t._grad_fn = OpNode(op, {}, edges, needs, primals, [out], guards, 0, partials)
         else:
-            saved_in = []
-            i = 0
-            for p in primals:
-                saved_in.append(p if read_in[i] else _stand_in(p))
-                i += 1
-            saved_out = [out] if read_out else [_stand_in(out)]
-            t._grad_fn = OpNode(op, {}, tuple(edges), needs, saved_in, saved_out, guards, 0)
+            for i in unread:  # the primals list becomes the node's, with stand-ins
+                p = primals[i]
+                if type(p) is np.ndarray:
+                    s = _STAND_INS.get((p.shape, p.dtype))
+                    primals[i] = _stand_in(p) if s is None else s
+            if read_out:
+                saved_out = [out]
+            else:
+                s = _STAND_INS.get((out.shape, out.dtype)) if type(out) is np.ndarray else out
+                saved_out = [_stand_in(out) if s is None else s]
+            t._grad_fn = OpNode(op, {}, edges, needs, primals, saved_out, guards, 0)
         t._requires_grad = True
         return t
 
 
 _ARRAYS = (np.ndarray, np.generic)
+_ABSENT = object()  # the second operand of a unary op, in Tensor._elementwise
+
+
+def _plan(op, key):
+    """How a Tensor records op when the operands whose bits are set in key need a cotangent
+    (key's highest bit, 1 << the number of operands, only marks where they end), worked out
+    once per op and pattern and kept in op.plans: the needs as one shared tuple, what the
+    VJP reads (per operand, whether the output, the indices of the operands read), and the
+    partials a node over scalars keeps (None: its VJP runs the rule; a tuple of constants,
+    None for an operand nothing differentiates, kept as is; a list, where an int is the
+    index of the operand, or n for the output, whose value is the partial)."""
+    n = key.bit_length() - 1
+    needs = tuple(bool(key >> i & 1) for i in range(n))
+    read_in, read_out = reads(op, needs)
+    read = tuple(i for i in range(n) if read_in[i])
+    unread = tuple(i for i in range(n) if not read_in[i])
+    partials = stored_partials(op)
+    if partials is not None:
+        partials = tuple(d if need else None for d, need in zip(partials, needs))
+        values = tuple((j, d) for j, d in enumerate(partials) if type(d) is int)
+        if values:
+            partials = [[None if type(d) is int else d for d in partials], values]
+    plan = op.plans[key] = (needs, read, unread, read_out, n, partials)
+    return plan
 
 
 def _refuse_traced_gradient(v, t):
@@ -535,11 +669,14 @@ def _dtype(value) -> np.dtype:
     return value.dtype if hasattr(value, "dtype") else np.result_type(value)
 
 
+_alloc = object.__new__
+
+
 def _new(data, level, counter, t=None) -> Tensor:
     """A Tensor for a value (the constructor's checks, skipped: this is the hot path), or
     t itself given those fields."""
     if t is None:
-        t = object.__new__(Tensor)
+        t = _alloc(Tensor)
     t._data, t.level, t._vc = data, level, counter
     t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
     t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
@@ -567,62 +704,23 @@ def _leaf_edge(t):
     return (acc, 0)
 
 
-def _record(op, params, operands, primals, outs, level, multi):
-    """Append op to the graph: edges to its operands' producers, and what its VJP reads.
-    (Operands of this level had their views refreshed by the caller.)"""
-    edges, needs = [], []
-    for x in operands:
-        if type(x) is Tensor and x.level == level:
-            if x._grad_fn is not None:
-                edges.append((x._grad_fn, x._output_nr))
-                needs.append(True)
-                continue
-            if x._requires_grad:
-                edges.append(_leaf_edge(x))
-                needs.append(True)
-                continue
-        edges.append(None)
-        needs.append(False)
-    needs = tuple(needs)
-    read_in, read_out = reads(op, needs)
-    saved_in, guards = [], []
-    i = 0
-    for p in primals:
-        if read_in[i]:
-            x = operands[i]
-            # a Tensor, of this level or below (a constant here), is saved with its version
-            if type(x) is Tensor:
-                guards.append((x._vc, x._vc[0], i))
-            saved_in.append(p)
-        else:
-            saved_in.append(_stand_in(p))
-        i += 1
-    if not multi:
-        t = outs[0]
-        if read_out:
-            guards.append((t._vc, t._vc[0], i))
-            saved_out = [t._data]
-        else:
-            saved_out = [_stand_in(t._data)]
-        t._grad_fn = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, guards, 0)
-        t._requires_grad = True
-        return
-    if read_out:
-        guards.extend((t._vc, t._vc[0], i + j) for j, t in enumerate(outs))
-        saved_out = [t._data for t in outs]
-    else:
-        saved_out = [_stand_in(t._data) for t in outs]
-    node = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, guards, len(outs))
-    for j, t in enumerate(outs):
-        t._grad_fn, t._output_nr, t._requires_grad = node, j, True
-
-
 def _stand_in(p):
     """What a node keeps of a value its VJP does not read: a shape-and-dtype stand-in for an
     array, the value itself for a constant (a number, a NumPy scalar: immutable and small)."""
-    if type(p) is np.ndarray:
-        return shaped_nan(p.shape, p.dtype)
-    return p
+    if type(p) is not np.ndarray:
+        return p
+    key = (p.shape, p.dtype)
+    s = _STAND_INS.get(key)
+    if s is None:
+        if len(_STAND_INS) >= 1024:  # bounded, as shaped_nan's own cache is
+            _STAND_INS.clear()
+        s = _STAND_INS[key] = shaped_nan(p.shape, p.dtype)
+    return s
+
+
+# (shape, dtype) -> shaped_nan's stand-in: the recording paths read it inline, since a
+# plain dict's lookup costs half of a call into shaped_nan's lru_cache
+_STAND_INS: dict = {}
 
 
 def _set_history(t, node, output_nr):
