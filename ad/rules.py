@@ -190,9 +190,43 @@ def jvp(op, tangents, primals, out, params, batched=False):
 
 
 def vjp(op, ct, primals, out, params, batched=False, needs=None):
-    """Cotangents of op's operands (a sequence, None where not needed) given the output's."""
-    if op.kind == "elementwise":  # first: the hottest rule kind (never looped over a batch)
-        return _elementwise_vjp(op, ct, primals, out, batched, needs or (True,) * len(primals))
+    """Cotangents of op's operands (a sequence, None where not needed) given the output's.
+
+    Elementwise ops, the hottest rule kind (never looped over a batch), are done here
+    without another call: unbroadcast(ct * d_i) for each needed operand i. An unbatched
+    product that is a NumPy float64 scalar has its operand's shape already (a cotangent has
+    its output's shape, and every operand of a 0-d output is 0-d) and is real, so that it
+    needs neither unbroadcast nor the real part a complex output asks for.
+    """
+    if op.kind == "elementwise":
+        cts = []
+        scalars = not batched  # every product a float64 scalar so far
+        i = 0
+        for d in op.derivs:
+            if needs is not None and not needs[i]:
+                cts.append(None)
+                i += 1
+                continue
+            if callable(d):
+                g = ct * d(*primals, out)
+            elif d == 1:
+                g = ct
+            else:
+                g = -ct if d == -1 else ct * d
+            if type(g) is not _FLOAT64 or batched:
+                scalars = False
+                x = primals[i]
+                try:
+                    shaped = not batched and g.shape == x.shape
+                except AttributeError:  # a Python number
+                    shaped = False
+                if not shaped:
+                    g = unbroadcast(g, tuple(shape(x)), batched)
+            cts.append(g)
+            i += 1
+        if not scalars and op.complex and _complex_value(out):  # without complex rules, all is real
+            return _real_where_real(tuple(cts), primals)
+        return cts
     if batched and op.loop_batch:
         k = _batch_size(ct if isinstance(ct, tuple | list) else [ct])
         return _stack([vjp(op, _index(ct, i), primals, out, params, False, needs) for i in range(k)])
@@ -200,31 +234,21 @@ def vjp(op, ct, primals, out, params, batched=False, needs=None):
         cts = tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
     else:
         cts = tuple(op.vjp_rule(ct, primals, out, params, batched))
-    return _real_where_real(cts, primals) if is_complex(out) else cts
+    return _real_where_real(cts, primals) if _complex_value(out) else cts
 
 
-def _elementwise_vjp(op, ct, primals, out, batched, needs):
-    """unbroadcast(ct * d_i) for each needed operand i (the hottest rule: kept to plain loops)."""
-    cts = []
-    i = 0
-    for d in op.derivs:
-        if not needs[i]:
-            cts.append(None)
-        else:
-            if callable(d):
-                g = ct * d(*primals, out)
-            elif d == 1:
-                g = ct
-            else:
-                g = -ct if d == -1 else ct * d
-            target = shape(primals[i])
-            if batched or shape(g) != target:
-                g = unbroadcast(g, tuple(target), batched)
-            cts.append(g)
-        i += 1
-    if op.complex and is_complex(out):  # without complex rules, operands and output are real
-        return _real_where_real(tuple(cts), primals)
-    return cts
+def _complex_value(x) -> bool:
+    """is_complex(x), with the types of nearly every output answered first."""
+    t = type(x)
+    if t is _ARRAY:
+        return x.dtype.kind == "c"
+    if t is _FLOAT64 or t is float:
+        return False
+    return is_complex(x)
+
+
+# module globals: np.float64 is a global and an attribute lookup, a hot loop's measurable cost
+_ARRAY, _FLOAT64 = np.ndarray, np.float64
 
 
 def _real_where_real(cts, primals):

@@ -273,7 +273,9 @@ def _outer(u, v):
 def _matmul_transpose(g, xs, out, p, batched, needs):
     """VJP of matmul in A: G @ B^T; in B: A^T @ G (summed over broadcast stacks)."""
     a, b = xs
-    da, db = ndim(a), ndim(b)
+    # plain arrays' ndim read directly: ndim() costs a call per operand on the hot path
+    da = a.ndim if type(a) is np.ndarray else ndim(a)
+    db = b.ndim if type(b) is np.ndarray else ndim(b)
     if da == 2 and db == 1:  # matrix @ vector, the common case: an outer product and g @ A
         gb = None
         if needs[1]:

@@ -12,7 +12,7 @@ node whose outputs all received zero is skipped.
 from __future__ import annotations
 
 import sys
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heapreplace
 
 import numpy as np
 
@@ -73,15 +73,10 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     accumulated: the cotangent arriving at each of those edges is returned, None for zero.
     """
     buffers: dict = {}
-    pending: list = []  # (-seq, node) of every node holding a buffer (seq is unique)
-    # Which cotangents a .grad may keep without a copy matters only where gradients are
-    # stored (leaves, retained outputs): with ``inputs`` none are, and no count is kept.
-    deliveries = sweep.deliveries if inputs is None else None
+    pending: list = []  # (-seq, node) of the nodes holding a buffer (seq is unique)
     for (node, nr), ct in zip(roots, cotangents):
         if ct is None:
             continue
-        if deliveries is not None:
-            deliveries[id(ct)] = 2  # the caller's: never kept without a copy
         if sweep.conjugate and is_complex(ct):
             ct = ct.conj()
         slot = buffers.get(node)
@@ -90,53 +85,72 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             heappush(pending, (-node.seq, node))
         slot[nr] = ct if slot[nr] is None else slot[nr] + ct
     ct = None  # no stray reference: reference counts below decide what may be written
-    captured = None if inputs is None else {edge: None for edge in inputs}
-    while pending:
-        node = heappop(pending)[1]
+    wanted = captured = None
+    if inputs is not None:
+        wanted = {e[0] for e in inputs if e is not None}  # nodes whose cotangents are returned
+        captured = {}
+    # The next node to run when it is known without the heap: a node's newest child, when
+    # no pending node is newer (along a chain, every node), skips the push and the pop.
+    nxt = None
+    while nxt is not None or pending:
+        if nxt is None:
+            node = heappop(pending)[1]
+        else:
+            node, nxt = nxt, None
         cts = buffers.pop(node)
-        if captured is not None:
-            for nr, ct in enumerate(cts):
-                if (node, nr) in captured:
-                    captured[(node, nr)] = ct
+        if wanted is not None:
+            if node in wanted:
+                captured[node] = cts
             if type(node) is AccumulateGrad:
                 continue
-        elif deliveries is not None and (type(node) is AccumulateGrad or node.retained is not None):
-            # A .grad may keep a cotangent delivered once only if nothing outside the sweep
-            # holds it too (a rule that returns an array it keeps, a cached zero)
+        elif node.retained is not None or type(node) is AccumulateGrad:
+            # A node that stores gradients may keep, as a .grad, a cotangent that nothing
+            # outside this buffer holds: not another node's buffer (add hands one array to
+            # both operands), not a .grad stored before, not the caller, not a rule that kept
+            # it. Such an array is the sweep's alone, and .grad may be updated in place later.
+            owned = set()
             for nr in range(len(cts)):
-                if cts[nr] is not None and _references(cts[nr], None) > _BUFFER_ONLY:
-                    deliveries[id(cts[nr])] = 2
-        if captured is None and node.retained is not None:
-            for nr, ref in node.retained.items():
-                t = ref()
-                if t is not None and cts[nr] is not None:
-                    accumulate(t, cts[nr], sweep)
+                if cts[nr] is not None and _references(cts[nr], None) <= _BUFFER_ONLY:
+                    owned.add(id(cts[nr]))
+            sweep.owned = owned
+            if node.retained is not None:
+                for nr, ref in node.retained.items():
+                    t = ref()
+                    if t is not None and cts[nr] is not None:
+                        accumulate(t, cts[nr], sweep)
         # A buffer is made only for a cotangent that is not None, so a one-output node's is
         # never all zero; a multi-output node's may be, and is then skipped.
-        if len(cts) > 1 and all(ct is None for ct in cts):
+        if cts[0] is None and all(ct is None for ct in cts):
             continue
         outs = node.apply(cts, sweep)
         if not retain_graph:
             node.release()
         for edge, g in zip(node.next_edges, outs):
-            if edge is None or g is None:
+            if g is None or edge is None:
                 continue
             child, nr = edge
             slot = buffers.get(child)
             if slot is None:
-                slot = buffers[child] = [None] * (child.num_outputs or 1)
-                heappush(pending, (-child.seq, child))
-            if deliveries is not None and (type(child) is AccumulateGrad or child.retained is not None):
-                deliveries[id(g)] = deliveries.get(id(g), 0) + 1
-                if slot[nr] is not None:
-                    g = slot[nr] + g
-                    deliveries[id(g)] = 1
-                slot[nr] = g
+                if child.num_outputs > 1:
+                    buffers[child] = [None] * child.num_outputs
+                    buffers[child][nr] = g
+                else:
+                    buffers[child] = [g]
+                if nxt is None:
+                    nxt = child
+                else:
+                    heappush(pending, (-child.seq, child))
             elif slot[nr] is None:
                 slot[nr] = g
             else:
                 slot[nr] = _add(slot[nr], g)
         outs = g = None  # no stray reference to a cotangent (see ct above)
-    if captured is not None:
-        return [captured[edge] for edge in inputs]
-    return None
+        if nxt is not None and pending and pending[0][0] < -nxt.seq:  # a pending node is newer
+            nxt = heapreplace(pending, (-nxt.seq, nxt))[1]
+    if captured is None:
+        return None
+    found = []
+    for e in inputs:
+        cts = None if e is None else captured.get(e[0])
+        found.append(None if cts is None else cts[e[1]])
+    return found

@@ -45,23 +45,20 @@ class Sweep:
     leaves receive the conjugate (PyTorch's convention), and how to rebuild a saved value as
     a Tensor that leads back into the graph (create_graph)."""
 
-    __slots__ = ("batched", "create_graph", "conjugate", "rebuild", "deliveries")
+    __slots__ = ("batched", "create_graph", "conjugate", "rebuild", "owned")
 
     def __init__(self, *, batched=False, create_graph=False, conjugate=False, rebuild=None):
         self.batched = batched
         self.create_graph = create_graph
         self.conjugate = conjugate
         self.rebuild = rebuild
-        # id -> how many times the engine handed that array to a node that stores gradients
-        # (a leaf's AccumulateGrad, a node with retained outputs) in this sweep: a cotangent
-        # handed over once, that owns its memory and can be written, may become that .grad
-        # without a copy. Other nodes only read their cotangents.
-        self.deliveries: dict[int, int] = {}
+        # ids of the cotangents of the node being run that nothing but the sweep holds (the
+        # engine counts references when a node that stores gradients runs): one of them may
+        # become a .grad without a copy. Empty for a node run outside a sweep.
+        self.owned: set = set()
 
     def owns(self, g) -> bool:
-        return (
-            type(g) is np.ndarray and self.deliveries.get(id(g)) == 1 and g.base is None and g.flags.writeable
-        )
+        return type(g) is np.ndarray and id(g) in self.owned and g.base is None and g.flags.writeable
 
 
 _sequence = itertools.count()
@@ -165,7 +162,7 @@ def _stored(op):
     out = []
     for d in op.derivs:
         if not callable(d):
-            out.append(float(d))
+            out.append(ONE if d == 1 else float(d))
             continue
         code = getattr(d, "__code__", None)
         if code is None or code.co_argcount != n + 1 or code.co_flags & inspect.CO_VARARGS:
@@ -175,6 +172,12 @@ def _stored(op):
             return None
         out.append(code.co_varnames.index(body[0].argval))
     return tuple(out)
+
+
+# The partial 1 as stored_partials gives it: a node that keeps this object passes its
+# cotangent on without a multiply, as ct * 1.0 (a Python float takes ct's dtype) is ct's
+# value. Told by identity: an operand kept as a partial is multiplied whatever its value.
+ONE = 1.0
 
 
 def stand_in(x):
@@ -218,19 +221,13 @@ class OpNode(Node):
         return "".join(w.capitalize() for w in self.op.name.split("_")) + "Backward"
 
     def apply(self, cotangents, sweep):
-        primals, outs = self.saved_in, self.saved_out
+        primals = self.saved_in
         if primals is None:
             raise RuntimeError(FREED)
         for counter, version, index in self.guards:
             if counter[0] != version:
                 raise saved.modified(self, index, len(primals), version, counter[0])
-        partials = self.partials
-        if partials is not None and not sweep.create_graph:
-            ct = cotangents[0]
-            cts = []
-            for p in partials:
-                cts.append(None if p is None else ct * p)
-            return cts
+        outs = self.saved_out
         if sweep.create_graph:  # saved values that require grad lead back into the graph
             read_in, read_out = reads(self.op, self.needs)
             primals = [
@@ -239,11 +236,16 @@ class OpNode(Node):
             ]
             if read_out:
                 outs = [sweep.rebuild(v, (self, j)) for j, v in enumerate(outs)]
+        elif self.partials is not None:
+            ct = cotangents[0]
+            cts = []
+            for p in self.partials:
+                cts.append(None if p is None else ct if p is ONE else ct * p)
+            return cts
         if self.num_outputs == 0:
-            out, ct = outs[0], cotangents[0]
-        else:
-            out = tuple(outs)
-            ct = _fill(cotangents, out, sweep.batched)
+            return rules.vjp(self.op, cotangents[0], primals, outs[0], self.params, sweep.batched, self.needs)
+        out = tuple(outs)
+        ct = _fill(cotangents, out, sweep.batched)
         return rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, self.needs)
 
     def release(self):
