@@ -413,9 +413,9 @@ class Tensor(Box):
         operands (primals, edges to their producers), the primal, the new Tensors, and a node
         keeping what the op's VJP reads (its plan for this pattern of needed cotangents).
 
-        The pass also checks what apply's level scan and complex check would (`Box.
-        _checks_levels`): NotImplemented for a box of a higher level than `level`, or a
-        complex value where the op has no complex rule."""
+        The pass also checks what apply's level scan and complex check would (see
+        Box._checks_levels): NotImplemented for an operand that is a box of a higher level
+        than `level`, or for a complex value where the op has no complex rule."""
         enabled = _state.enabled
         real = not op.complex
         primals, edges = [], []
@@ -439,8 +439,8 @@ class Tensor(Box):
             if type(p) is np.ndarray:
                 if real and p.dtype.kind == "c":
                     return NotImplemented
-            elif isinstance(p, Box):
-                if p.level > level or real and is_complex(p):
+            elif isinstance(p, Box):  # an operand of another level, or a value of one in x
+                if p is x and p.level > level or real and is_complex(p):
                     return NotImplemented
                 boxed = True
             elif real and type(p) is not float and is_complex(p):
@@ -453,8 +453,11 @@ class Tensor(Box):
         if multi:
             outs = [_new(o, level, [0]) for o in out]
             t = outs[0]
-        else:
-            t = _new(out, level, [0])
+        else:  # _new's fields, inline: a call costs as much as half of them
+            t = _alloc(Tensor)
+            t._data, t.level, t._vc, t._grad_fn, t._output_nr = out, level, [0], None, 0
+            t._requires_grad, t._grad, t._retains_grad = False, None, False
+            t._accumulator, t._view = None, None
         if op.view:
             _mark_view(t, operands[0], op, params, primals[0], level)
         if not (needs and enabled):
@@ -590,7 +593,7 @@ class Tensor(Box):
         if type(out) is np.float64:
             # Scalars: every value kept as itself (a stand-in would cost more than it saves),
             # and the partials that cost nothing to keep, for a one-multiply VJP.
-            if type(partials) is list:  # some are values: (position, operand or n for out)
+            if type(partials) is list:  # some partials are values, placed into a template
                 kept = partials[0].copy()
                 for j, d in partials[1]:
                     kept[j] = primals[d] if d < n else out
@@ -618,12 +621,16 @@ _ABSENT = object()  # the second operand of a unary op, in Tensor._elementwise
 
 def _plan(op, key):
     """How a Tensor records op when the operands whose bits are set in key need a cotangent
-    (key's highest bit, 1 << the number of operands, only marks where they end), worked out
-    once per op and pattern and kept in op.plans: the needs as one shared tuple, what the
-    VJP reads (per operand, whether the output, the indices of the operands read), and the
-    partials a node over scalars keeps (None: its VJP runs the rule; a tuple of constants,
-    None for an operand nothing differentiates, kept as is; a list, where an int is the
-    index of the operand, or n for the output, whose value is the partial)."""
+    (key's highest bit, 1 << n for n operands, marks where they end), worked out once per
+    op and pattern and kept in op.plans, as the tuple (needs, read, unread, read_out, n,
+    partials):
+    - needs: one tuple of bools, shared by every node of the pattern;
+    - read, unread: the indices of the operands the VJP reads (saved, guarded when they are
+      Tensors) and of those it does not (stand-ins); read_out: whether it reads the output;
+    - partials, for a node over scalars (graph.stored_partials): None when the VJP runs the
+      rule; a tuple of numbers (None for an operand nothing differentiates) when every
+      partial is a number, kept as is; else [template, ((j, i), ...)]: the template's copy
+      with partial j the value of operand i, or of the output for i == n."""
     n = key.bit_length() - 1
     needs = tuple(bool(key >> i & 1) for i in range(n))
     read_in, read_out = reads(op, needs)
@@ -632,9 +639,9 @@ def _plan(op, key):
     partials = stored_partials(op)
     if partials is not None:
         partials = tuple(d if need else None for d, need in zip(partials, needs))
-        values = tuple((j, d) for j, d in enumerate(partials) if type(d) is int)
+        values = tuple((j, d) for j, d in enumerate(partials) if d is not None and type(d) is not float)
         if values:
-            partials = [[None if type(d) is int else d for d in partials], values]
+            partials = [[d if type(d) is float else None for d in partials], values]
     plan = op.plans[key] = (needs, read, unread, read_out, n, partials)
     return plan
 
@@ -674,7 +681,8 @@ _alloc = object.__new__
 
 def _new(data, level, counter, t=None) -> Tensor:
     """A Tensor for a value (the constructor's checks, skipped: this is the hot path), or
-    t itself given those fields."""
+    t itself given those fields. Tensor._process and _elementwise set the same fields
+    inline: a field added here is added there too."""
     if t is None:
         t = _alloc(Tensor)
     t._data, t.level, t._vc = data, level, counter
