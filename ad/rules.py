@@ -234,6 +234,9 @@ def vjp(op, ct, primals, out, params, batched=False, needs=None):
         cts = tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
     else:
         cts = tuple(op.vjp_rule(ct, primals, out, params, batched))
+    t = type(out)  # _complex_value's first cases, inline
+    if t is _FLOAT64 or t is _ARRAY and out.dtype.kind != "c":
+        return cts
     return _real_where_real(cts, primals) if _complex_value(out) else cts
 
 

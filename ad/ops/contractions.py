@@ -270,6 +270,16 @@ def _outer(u, v):
     return u[..., :, None] * v[..., None, :]
 
 
+def _times_matrix(u, w):
+    """u @ w for u a vector or a matrix (a batch of vectors) and w a matrix. Two plain arrays
+    go to ndarray.dot, the same BLAS product without the matmul ufunc's dispatch (1.1 against
+    1.7 us for a vector and a 100 x 100 matrix); traced values to matmul, which differentiates
+    again."""
+    if type(u) is np.ndarray and type(w) is np.ndarray:
+        return u.dot(w)
+    return np.matmul(u, w)
+
+
 def _matmul_transpose(g, xs, out, p, batched, needs):
     """VJP of matmul in A: G @ B^T; in B: A^T @ G (summed over broadcast stacks)."""
     a, b = xs
@@ -282,10 +292,10 @@ def _matmul_transpose(g, xs, out, p, batched, needs):
             if batched and type(a) is np.ndarray and is_eye(g) and g.shape[0] == a.shape[0]:
                 gb = product_with_eye(a, g)  # every direction: I A is A
             if gb is None:
-                gb = np.matmul(g, a)
+                gb = _times_matrix(g, a)
         return (_outer(g, b) if needs[0] else None), gb
     if da == 1 and db == 2:  # vector @ matrix (x @ W): g @ B^T and an outer product
-        ga = np.matmul(g, np.swapaxes(b, -1, -2)) if needs[0] else None
+        ga = _times_matrix(g, np.swapaxes(b, -1, -2)) if needs[0] else None
         return ga, (_outer(a, g) if needs[1] else None)
     a2, b2 = _as_matrices(a, b, da, db)
     axes = _promoted(da, db)

@@ -85,10 +85,10 @@ def _spread(g, x_shape: tuple, batched: bool):
 
 
 def _filled(g, target: tuple):
-    """np.full(target, g) for a 0-d g, without np.full's Python wrapper (0.3 us against 1.2
+    """np.full(target, g) for a 0-d g, without np.full's Python wrapper (0.25 us against 0.65
     for 100 entries)."""
     out = np.empty(target, g.dtype)
-    out.fill(g)
+    out[...] = g
     return out
 
 
@@ -101,10 +101,9 @@ def _sum_transpose(g, xs, out, p, batched):
     An unbatched 0-d g (a sum over every axis, the loss of most programs) is its own
     keepdims form: it fills x's shape straight away."""
     (x,) = xs
-    if not batched and (type(g) is np.ndarray or isinstance(g, np.generic)) and g.ndim == 0:
-        x_shape = tuple(shape(x))
-        if math.prod(x_shape) <= _SMALL:
-            return (_filled(g, x_shape),)
+    if not batched and type(x) is np.ndarray and (type(g) is np.ndarray or isinstance(g, np.generic)):
+        if g.ndim == 0 and x.size <= _SMALL:
+            return (_filled(g, x.shape),)
     return (_spread(keep(g, p["axis"], p["keepdims"]), tuple(shape(x)), batched),)
 
 

@@ -72,32 +72,54 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     asked for retain_grad get theirs. With ``inputs`` (a list of edges), nothing is
     accumulated: the cotangent arriving at each of those edges is returned, None for zero.
     """
-    buffers: dict = {}
-    pending: list = []  # (-seq, node) of the nodes holding a buffer (seq is unique)
-    for (node, nr), ct in zip(roots, cotangents):
-        if ct is None:
-            continue
-        if sweep.conjugate and is_complex(ct):
-            ct = ct.conj()
-        slot = buffers.get(node)
-        if slot is None:
-            slot = buffers[node] = [None] * (node.num_outputs or 1)
-            heappush(pending, (-node.seq, node))
-        slot[nr] = ct if slot[nr] is None else slot[nr] + ct
-    ct = None  # no stray reference: reference counts below decide what may be written
+    buffers: dict = {}  # node -> its cotangents so far, one per output
+    pending: list = []  # (-seq, node) of the nodes in buffers (seq is unique)
     wanted = captured = None
     if inputs is not None:
         wanted = {e[0] for e in inputs if e is not None}  # nodes whose cotangents are returned
         captured = {}
-    # The next node to run when it is known without the heap: a node's newest child, when
-    # no pending node is newer (along a chain, every node), skips the push and the pop.
-    nxt = None
-    while nxt is not None or pending:
+    # The next node to run, and its cotangents, when known without the heap: the first new
+    # child of the node just run, when no pending node is newer (along a chain, every node).
+    # No later node can reach it, so it skips the heap and the buffers.
+    nxt = nxt_cts = None
+    # The roots' cotangents are handed out as a node's outputs are, to the roots' edges.
+    edges = roots
+    outs = [ct.conj() if is_complex(ct) else ct for ct in cotangents] if sweep.conjugate else cotangents
+    while True:
+        for edge, g in zip(edges, outs):
+            if g is None or edge is None:
+                continue
+            child, nr = edge
+            slot = nxt_cts if child is nxt else buffers.get(child)
+            if slot is None:
+                if child.num_outputs > 1:
+                    slot = [None] * child.num_outputs
+                    slot[nr] = g
+                else:
+                    slot = [g]
+                if nxt is None:
+                    nxt, nxt_cts = child, slot
+                else:
+                    buffers[child] = slot
+                    heappush(pending, (-child.seq, child))
+            elif slot[nr] is None:
+                slot[nr] = g
+            else:
+                slot[nr] = _add(slot[nr], g)
+        g = None  # no stray reference: reference counts decide what may be written
         if nxt is None:
+            if not pending:
+                break
             node = heappop(pending)[1]
+            cts = buffers.pop(node)
+        elif pending and pending[0][0] < -nxt.seq:  # a pending node is newer
+            buffers[nxt] = nxt_cts
+            node = heapreplace(pending, (-nxt.seq, nxt))[1]
+            cts = buffers.pop(node)
         else:
-            node, nxt = nxt, None
-        cts = buffers.pop(node)
+            node, cts = nxt, nxt_cts
+        nxt = nxt_cts = None
+        edges = outs = ()  # what a node skipped below hands out (and no stray reference)
         if wanted is not None:
             if node in wanted:
                 captured[node] = cts
@@ -123,30 +145,9 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
         if cts[0] is None and all(ct is None for ct in cts):
             continue
         outs = node.apply(cts, sweep)
+        edges = node.next_edges
         if not retain_graph:
             node.release()
-        for edge, g in zip(node.next_edges, outs):
-            if g is None or edge is None:
-                continue
-            child, nr = edge
-            slot = buffers.get(child)
-            if slot is None:
-                if child.num_outputs > 1:
-                    buffers[child] = [None] * child.num_outputs
-                    buffers[child][nr] = g
-                else:
-                    buffers[child] = [g]
-                if nxt is None:
-                    nxt = child
-                else:
-                    heappush(pending, (-child.seq, child))
-            elif slot[nr] is None:
-                slot[nr] = g
-            else:
-                slot[nr] = _add(slot[nr], g)
-        outs = g = None  # no stray reference to a cotangent (see ct above)
-        if nxt is not None and pending and pending[0][0] < -nxt.seq:  # a pending node is newer
-            nxt = heapreplace(pending, (-nxt.seq, nxt))[1]
     if captured is None:
         return None
     found = []

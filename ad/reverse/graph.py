@@ -55,12 +55,13 @@ class Sweep:
         # ids of the cotangents of the node being run that nothing but the sweep holds (the
         # engine counts references when a node that stores gradients runs): one of them may
         # become a .grad without a copy. Empty for a node run outside a sweep.
-        self.owned: set = set()
+        self.owned = _NONE
 
     def owns(self, g) -> bool:
         return type(g) is np.ndarray and id(g) in self.owned and g.base is None and g.flags.writeable
 
 
+_NONE = frozenset()
 _sequence = itertools.count()
 
 
