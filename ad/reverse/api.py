@@ -9,7 +9,7 @@ import numpy as np
 from ad import rules
 from ad.reverse import engine
 from ad.reverse.graph import Sweep
-from ad.reverse.tensor import Tensor, edge, enable_grad, leaf
+from ad.reverse.tensor import Tensor, edge, leaf, recording
 from ad.trace import new_level, raw
 from ad.transform import (
     Argnums,
@@ -34,6 +34,8 @@ from ad.tree import LEAF, flatten
 
 class Recording:
     """f recorded once on fresh leaves at a new level; `pullback` runs reverse sweeps through it."""
+
+    __slots__ = ("level", "values", "inputs", "in_tree", "outputs", "out_tree")
 
     def __init__(self, level: int, values: list, inputs: list, in_tree, outputs: list, out_tree):
         self.level = level
@@ -84,9 +86,7 @@ def record(f: Callable, primals: Sequence, *, who: str = "record") -> Recording:
     leaves = [float_input(p, who) for p in leaves]
     level = new_level()
     inputs = [leaf(p, level) for p in leaves]  # checked by float_input
-    with enable_grad():
-        out = f(*in_tree(inputs))
-    outputs, out_tree = flatten(out)
+    outputs, out_tree = flatten(recording(f, in_tree(inputs)))
     return Recording(level, leaves, inputs, in_tree, outputs, out_tree)
 
 

@@ -69,6 +69,17 @@ def enable_grad():
     return _grad_mode(True)
 
 
+def recording(f, args):
+    """f(*args) with ops recording whatever the caller's mode (a transform's own trace, as
+    torch.func.grad records under no_grad): enable_grad without its context-manager object."""
+    before = _state.enabled
+    _state.enabled = True
+    try:
+        return f(*args)
+    finally:
+        _state.enabled = before
+
+
 def _check_float(data, who):
     dt = _dtype(raw(data))
     if not rules.differentiable(dt):
