@@ -294,8 +294,10 @@ def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, l
     (no new memory per call); past that each chunk's seeds are made as it is reached."""
     if len(leaves) == 1 and type(leaves[0]) is np.ndarray:  # one array, one pass: the identity
         (x,) = leaves
-        if x.size**2 <= SEED_ENTRIES and (chunk is None or chunk >= x.size) and x.size:
-            yield x.size, [rules.eye(x.size, rules.tangent_dtype(x)).reshape((x.size, *x.shape))]
+        n = x.size
+        if n * n <= SEED_ENTRIES and (chunk is None or chunk >= n) and n:
+            seed = rules.eye(n, x.dtype if x.dtype.kind in "fc" else rules.tangent_dtype(x))
+            yield n, [seed if x.ndim == 1 else seed.reshape((n, *x.shape))]
             return
     leaf_spans = spans([tuple(rules.shape(x)) for x in leaves])
     dtypes = [rules.tangent_dtype(x) for x in leaves]
