@@ -72,11 +72,18 @@ def jacfwd(
         leaves = [float_input(p, "jacfwd") for p in leaves]
         (require_complex if holomorphic else require_real)(leaves, "jacfwd", "input")
 
-        def g_flat(*xs):
-            return g(*in_tree(xs))
+        if in_tree.flat and in_tree.kind is tuple:  # the arguments are the leaves: g as it is
+            g_flat = g
+        else:
+
+            def g_flat(*xs):
+                return g(*in_tree(xs))
 
         passes = run_passes(tangent_passes, g_flat, leaves, one_hot_chunks(leaves, chunk), executor)
-        if passes:
+        if len(passes) == 1:
+            out, ts, out_tree = passes[0]
+            blocks_by_pass = [(t,) for t in ts]
+        elif passes:
             out, _, out_tree = passes[-1]
             # the tangents of output leaf j, one entry per pass
             blocks_by_pass = list(zip(*(ts for _, ts, _ in passes)))
@@ -92,7 +99,11 @@ def jacfwd(
             T = b[0] if len(b) == 1 else np.concatenate(b, axis=0)  # (n,) + shape of y
             ys = tuple(rules.shape(y))
             last = (*range(1, len(ys) + 1), 0)  # the directions' axis moved last, as a view
-            blocks.append([cast_like(T[o0:o1].transpose(last).reshape(ys + s), y) for s, o0, o1 in in_spans])
+            row = []
+            for s, o0, o1 in in_spans:
+                block = (T if o0 == 0 and o1 == len(T) else T[o0:o1]).transpose(last)
+                row.append(cast_like(block if block.shape == ys + s else block.reshape(ys + s), y))
+            blocks.append(row)
         return jacobian_tree(blocks, out_tree, in_tree, nums, caller=[*args, *leaves])
 
     return jac
