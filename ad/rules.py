@@ -224,30 +224,25 @@ def vjp(op, ct, primals, out, params, batched=False, needs=None):
                     g = unbroadcast(g, tuple(shape(x)), batched)
             cts.append(g)
             i += 1
-        if not scalars and op.complex and _complex_value(out):  # without complex rules, all is real
-            return _real_where_real(tuple(cts), primals)
-        return cts
-    if batched and op.loop_batch:
+        if scalars or not op.complex:  # without complex rules, operands and output are real
+            return cts
+    elif batched and op.loop_batch:
         k = _batch_size(ct if isinstance(ct, tuple | list) else [ct])
         return _stack([vjp(op, _index(ct, i), primals, out, params, False, needs) for i in range(k)])
-    if op.vjp_takes_needs:
-        cts = tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
     else:
-        cts = tuple(op.vjp_rule(ct, primals, out, params, batched))
-    t = type(out)  # _complex_value's first cases, inline
+        if op.vjp_takes_needs:
+            cts = tuple(op.vjp_rule(ct, primals, out, params, batched, needs=needs or [True] * len(primals)))
+        else:
+            cts = tuple(op.vjp_rule(ct, primals, out, params, batched))
+        if len(cts) != len(primals):  # the reverse engine pairs them with the operands' edges
+            raise ValueError(
+                f"the VJP rule of {op.name!r} returned {len(cts)} cotangents for {len(primals)} "
+                "operands: return one per operand, None for an operand that needs none"
+            )
+    t = type(out)  # the types of nearly every output answered first: is_complex costs a call
     if t is _FLOAT64 or t is _ARRAY and out.dtype.kind != "c":
         return cts
-    return _real_where_real(cts, primals) if _complex_value(out) else cts
-
-
-def _complex_value(x) -> bool:
-    """is_complex(x), with the types of nearly every output answered first."""
-    t = type(x)
-    if t is _ARRAY:
-        return x.dtype.kind == "c"
-    if t is _FLOAT64 or t is float:
-        return False
-    return is_complex(x)
+    return _real_where_real(tuple(cts), primals) if is_complex(out) else cts
 
 
 # module globals: np.float64 is a global and an attribute lookup, a hot loop's measurable cost

@@ -24,6 +24,7 @@ import functools
 import inspect
 import itertools
 import threading
+import types
 import weakref
 
 import numpy as np
@@ -69,6 +70,8 @@ class Node:
     """A step of the backward graph: cotangents of its outputs in, of its inputs' producers out.
 
     ``seq`` orders the sweep: every edge leads from a node to one with a lower number.
+    ``retained`` is None for a node that stores no gradient, else output_nr -> a weak
+    reference to the Tensor whose .grad receives that output's cotangent (retain_grad).
     """
 
     __slots__ = ("next_edges", "retained", "seq", "__weakref__")
@@ -269,11 +272,16 @@ class AccumulateGrad(Node):
         self.seq = next(_sequence)
         self.variable = variable
         self.next_edges = ()
-        self.retained = None
+        self.retained = STORES_ITSELF
 
     def apply(self, cotangents, sweep):
         accumulate(self.variable, cotangents[0], sweep)
         return ()
+
+
+# AccumulateGrad's `retained`: no output of it is retained, but it stores a gradient all the
+# same (its apply does), so that the engine tells every node that stores one by one test.
+STORES_ITSELF = types.MappingProxyType({})
 
 
 def accumulate(t, g, sweep: Sweep):

@@ -136,6 +136,22 @@ def test_a_long_chain_and_a_long_fan_in_give_the_chain_rule():
     assert float(x.grad) == pytest.approx(1.001**200 + sum(range(50)), rel=1e-13)
 
 
+def test_a_vjp_rule_returning_too_few_cotangents_is_refused_by_name():
+    short = ad.defop(
+        "sweep_short_vjp",
+        lambda x, w: x * w,
+        jvp=lambda ts, ps, out, params, batched: None,
+        vjp=lambda ct, ps, out, params, batched: (ct * ps[1],),  # w's is missing
+    )
+    try:
+        x = ad.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        w = ad.tensor(np.array([3.0, 4.0]), requires_grad=True)
+        with pytest.raises(ValueError, match="'sweep_short_vjp' returned 1 cotangents for 2 operands"):
+            short(x, w).sum().backward()
+    finally:
+        registry.unregister("sweep_short_vjp")
+
+
 # -- scalar products -------------------------------------------------------------------------
 def test_a_0d_operand_broadcast_against_an_array_is_summed():
     x = ad.tensor(0.5, requires_grad=True)
