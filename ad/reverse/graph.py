@@ -71,7 +71,8 @@ class Node:
 
     ``seq`` orders the sweep: every edge leads from a node to one with a lower number.
     ``retained`` is None for a node that stores no gradient, else output_nr -> a weak
-    reference to the Tensor whose .grad receives that output's cotangent (retain_grad).
+    reference to the Tensor whose .grad receives that output's cotangent (retain_grad);
+    AccumulateGrad, which stores its own, has an empty one.
     """
 
     __slots__ = ("next_edges", "retained", "seq", "__weakref__")

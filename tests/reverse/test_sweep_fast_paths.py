@@ -176,7 +176,39 @@ def test_a_complex_output_of_a_real_scalar_gives_a_real_gradient():
     assert float(g) == pytest.approx(np.cos(0.6), rel=1e-14)
 
 
-# -- sum's cotangent filled in, matmul's 1-D transposes -----------------------------------------
+# -- derivatives from a kernel, sum's cotangent filled in, matmul's 1-D transposes --------------
+def _vectors():
+    rng = np.random.default_rng(1)
+    y = np.tanh(rng.uniform(-3.0, 3.0, 40))
+    y[:5] = [np.nan, np.inf, -0.0, 1e-300, -1.0]
+    return {
+        "empty": y[:0],
+        "one": y[5:6],
+        "vector": y,
+        "strided": y[::3],
+        "reversed": y[::-1],
+        "float32": y.astype(np.float32),
+        "matrix": y.reshape(5, 8),
+        "0-d": np.array(0.25),
+    }
+
+
+@pytest.mark.parametrize("which", list(_vectors()))
+def test_tanh_and_sigmoid_derivatives_give_their_twins_values_at_every_size(which):
+    from ad.kernels import elementwise as E
+
+    y = _vectors()[which]
+    pairs = ((E.tanh_derivative, E.tanh_derivative_twin), (E.sigmoid_derivative, E.sigmoid_derivative_twin))
+    for fast, twin in pairs:
+        got, want = fast(None, y), twin(None, y)
+        assert type(got) is type(want) and np.shape(got) == y.shape and got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True)
+        kept = np.copy(got)
+        y[...] = 0.5  # the derivative is a new array, not a view of y
+        assert np.array_equal(got, kept, equal_nan=True)
+        y = _vectors()[which]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
 @pytest.mark.parametrize("n", [5, 5000], ids=["filled", "broadcast"])
 def test_the_cotangent_of_a_sum_of_everything_keeps_the_dtype(dtype, n):
