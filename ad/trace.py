@@ -486,6 +486,17 @@ def concretization_error(x: Box, call: str, fix: str) -> TypeError:
     return TypeError(f"ad: {call} on {where} would drop its derivative. {fix}")
 
 
+def matrix_error() -> TypeError:
+    """The error for an np.matrix among the values of a traced computation. Its operators mean
+    other things than an array's (`*` is a matrix product, `**` a matrix power), and the rules,
+    written with arrays' operators, would turn them into wrong derivatives without a word."""
+    return TypeError(
+        "ad does not differentiate through np.matrix: its * and ** are matrix operations, which "
+        "the derivative rules (written for arrays) would misread into wrong derivatives. Convert "
+        "it with np.asarray(m), and write matrix products with @"
+    )
+
+
 def array_error(x: Box) -> TypeError:
     """The error for np.asarray(x), np.array([x, ...]) or out[i] = x on a plain array."""
     return concretization_error(x, _ARRAY_CALL, _BUILD_ARRAYS)

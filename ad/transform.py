@@ -18,7 +18,7 @@ import numpy as np
 
 from ad import rules
 from ad.forward.dual import Dual
-from ad.trace import Box, new_level, raw
+from ad.trace import Box, matrix_error, new_level, raw
 from ad.tree import flatten
 
 DEFAULT_CHUNK = 128  # the fewest directions a default pass (jacfwd) or sweep (jacrev) carries
@@ -131,6 +131,8 @@ def float_input(x, who: str):
     if type(x) is np.ndarray and rules.differentiable(x.dtype):  # the common case, first
         return x
     v = raw(x)
+    if isinstance(v, np.matrix):
+        raise matrix_error()
     if isinstance(v, np.ma.MaskedArray):  # the rules would run on the masked slots too
         raise TypeError(
             f"{who} does not differentiate masked arrays: pass x.filled(value) to choose the "

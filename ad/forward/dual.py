@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ad import rules
-from ad.trace import EAGER_DUAL, Box, apply
+from ad.trace import EAGER_DUAL, Box, apply, matrix_error
 
 
 class Dual(Box):
@@ -15,6 +15,8 @@ class Dual(Box):
     mode = "forward"
 
     def __init__(self, primal, tangent, level: int = EAGER_DUAL, batch: int | None = None):
+        if isinstance(primal, np.matrix) or isinstance(tangent, np.matrix):
+            raise matrix_error()
         ps, ts = tuple(rules.shape(primal)), tuple(rules.shape(tangent))
         if batch is None and ts != ps:
             if len(ts) == len(ps) + 1 and ts[1:] == ps:
@@ -56,6 +58,8 @@ class Dual(Box):
                         raise ValueError(f"{op.name}: tangents batched {batch} and {x.batch} ways meet")
                     batch = x.batch
             else:
+                if isinstance(x, np.matrix):
+                    raise matrix_error()
                 primals.append(x)
                 tangents.append(None)
         if batch is not None:  # an unbatched tangent at a batched level is the same for all k

@@ -316,7 +316,10 @@ def _accumulate(t, g, sweep: Sweep):
     elif type(g) is type(t) or t._grad._grad_fn is not None:
         t._grad = t._grad + g  # a graph-carrying gradient (create_graph): out of place
     else:
-        t._grad._data += g  # in place, like PyTorch: p.grad stays the same object
+        # in place, like PyTorch: p.grad stays the same object, and its version moves on, so
+        # that a node that saved the old .grad (w * x.grad) refuses at backward, as in PyTorch
+        t._grad._data += g
+        t._grad._vc[0] += 1
 
 
 class CopySlices(Node):

@@ -23,7 +23,7 @@ from ad.reverse.graph import (
     stored_partials,
 )
 from ad.reverse.views import View
-from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, is_complex, raw
+from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, is_complex, matrix_error, raw
 
 
 class _GradMode(threading.local):
@@ -118,6 +118,8 @@ class Tensor(Box):
             raise TypeError("Tensor(Tensor): use t.detach() or ad.tensor(t.numpy()) to copy a Tensor")
         if not isinstance(data, np.ndarray | np.generic | Box):
             data = np.asarray(data)
+        elif isinstance(data, np.matrix):
+            raise matrix_error()
         _new(data, level, [0], self)
         if requires_grad:
             self.requires_grad = True
@@ -455,6 +457,8 @@ class Tensor(Box):
                 if p is x and p.level > level or real and is_complex(p):
                     return NotImplemented
                 boxed = True
+            elif isinstance(p, np.matrix):
+                raise matrix_error()
             elif real and type(p) is not float and is_complex(p):
                 return NotImplemented
             primals.append(p)
@@ -538,8 +542,12 @@ class Tensor(Box):
                 if pa.dtype.kind == "c":
                     return NotImplemented
                 arrays = True
-            elif type(pa) is not np.float64 and (not isinstance(pa, _ARRAYS) or pa.dtype.kind == "c"):
-                return NotImplemented
+            elif type(pa) is not np.float64:
+                if not isinstance(pa, _ARRAYS) or pa.dtype.kind == "c":
+                    return NotImplemented
+                # an ndarray subclass computes by the ufunc: it may give its operators another
+                # meaning
+                arrays = isinstance(pa, np.ndarray)
             if a._grad_fn is not None:
                 ea, needs = (a._grad_fn, a._output_nr), 1
             elif a._requires_grad and enabled:
@@ -549,6 +557,8 @@ class Tensor(Box):
         elif type(a) is float or type(a) is int:
             pa, ea, needs = a, None, 0
         elif isinstance(a, _ARRAYS) and a.dtype.kind != "c":
+            if isinstance(a, np.matrix):
+                raise matrix_error()
             pa, ea, needs = a, None, 0
             arrays = isinstance(a, np.ndarray)
         else:
@@ -568,8 +578,12 @@ class Tensor(Box):
                     if pb.dtype.kind == "c":
                         return NotImplemented
                     arrays = True
-                elif type(pb) is not np.float64 and (not isinstance(pb, _ARRAYS) or pb.dtype.kind == "c"):
-                    return NotImplemented
+                elif type(pb) is not np.float64:
+                    if not isinstance(pb, _ARRAYS) or pb.dtype.kind == "c":
+                        return NotImplemented
+                    # an ndarray subclass computes by the ufunc: it may give its operators
+                    # another meaning
+                    arrays = arrays or isinstance(pb, np.ndarray)
                 if b._grad_fn is not None:
                     eb, needs = (b._grad_fn, b._output_nr), needs | 2
                 elif b._requires_grad and enabled:
@@ -579,6 +593,8 @@ class Tensor(Box):
             elif type(b) is float or type(b) is int:
                 pb, eb = b, None
             elif isinstance(b, _ARRAYS) and b.dtype.kind != "c":
+                if isinstance(b, np.matrix):
+                    raise matrix_error()
                 pb, eb = b, None
                 arrays = arrays or isinstance(b, np.ndarray)
             else:
