@@ -133,7 +133,7 @@ def breakdown() -> list[tuple[str, float]]:
         ("backward: the node's VJP (one kept partial: one multiply)", lambda: node.apply([ct], Sweep())),
         ("backward: accumulation into a leaf's .grad", lambda: acc[0].apply([ct], Sweep())),
         (
-            "backward: the engine over that one leaf node (heap, buffers, deliveries)",
+            "backward: the engine over that one leaf node (its buffers, the root handed out)",
             lambda: engine.run_backward([acc], [ct], retain_graph=True, sweep=Sweep()),
         ),
     ]
