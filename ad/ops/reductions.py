@@ -39,10 +39,20 @@ def _lead(value, batched: bool) -> tuple:
 
 def _reduction_parser(name):
     def parse(a, axis=None, *, keepdims=False, **options):
-        reject(name, **options)
-        return (a,), {"axis": reduced_axes(axis, ndim(a)), "keepdims": bool(keepdims)}
+        if options:  # the common call has none: parse runs on every traced reduction
+            reject(name, **options)
+        if axis is None:  # every axis, read off the ndim alone
+            nd = ndim(a)
+            axes = _ALL_AXES[nd] if nd < len(_ALL_AXES) else tuple(range(-nd, 0))
+        else:
+            axes = reduced_axes(axis, ndim(a))
+        return (a,), {"axis": axes, "keepdims": bool(keepdims)}
 
     return parse
+
+
+# reduced_axes(None, ndim) for the common ndims, made once
+_ALL_AXES = tuple(tuple(range(-nd, 0)) for nd in range(8))
 
 
 def _moment_parser(name):

@@ -200,7 +200,10 @@ def shaped_nan(shape, dtype):
 
 
 class OpNode(Node):
-    """A recorded op: its rule, its params, and what its VJP reads."""
+    """A recorded op: its rule, its params, and what its VJP reads.
+
+    Tensor's recording paths set these fields inline, without __init__ (a frame per
+    recorded op): a field added here is added there too."""
 
     __slots__ = ("op", "params", "needs", "saved_in", "saved_out", "guards", "num_outputs", "partials")
 
@@ -265,7 +268,8 @@ def _fill(cts, outs, batched):
 
 
 class AccumulateGrad(Node):
-    """The sink of a leaf that requires grad: adds the cotangent into ``leaf.grad``."""
+    """The sink of a leaf that requires grad: adds the cotangent into ``leaf.grad``.
+    (tensor._leaf_edge sets these fields inline, without __init__.)"""
 
     __slots__ = ("variable",)
 

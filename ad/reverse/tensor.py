@@ -12,10 +12,12 @@ import numpy as np
 from ad import registry, rules
 from ad.reverse import engine
 from ad.reverse.graph import (
+    STORES_ITSELF,
     AccumulateGrad,
     CopySlices,
     OpNode,
     Sweep,
+    _sequence,
     reads,
     retain,
     shaped_nan,
@@ -471,9 +473,16 @@ class Tensor(Box):
             t = outs[0]
         else:  # _new's fields, inline: a call costs as much as half of them
             t = _alloc(Tensor)
-            t._data, t.level, t._vc, t._grad_fn, t._output_nr = out, level, [0], None, 0
-            t._requires_grad, t._grad, t._retains_grad = False, None, False
-            t._accumulator, t._view = None, None
+            t._data = out
+            t.level = level
+            t._vc = [0]
+            t._grad_fn = None
+            t._output_nr = 0
+            t._requires_grad = False
+            t._grad = None
+            t._retains_grad = False
+            t._accumulator = None
+            t._view = None
         if op.view:
             _mark_view(t, operands[0], op, params, primals[0], level)
         if not (needs and enabled):
@@ -499,7 +508,19 @@ class Tensor(Box):
             else:
                 s = _STAND_INS.get((out.shape, out.dtype)) if type(out) is np.ndarray else out
                 saved_out = [_stand_in(out) if s is None else s]
-            t._grad_fn = OpNode(op, params, tuple(edges), needs, saved_in, saved_out, guards, 0)
+            # OpNode's fields, inline (see OpNode): its __init__ is a frame per recorded op
+            t._grad_fn = node = _alloc(OpNode)
+            node.seq = next(_sequence)
+            node.op = op
+            node.params = params
+            node.next_edges = tuple(edges)
+            node.needs = needs
+            node.saved_in = saved_in
+            node.saved_out = saved_out
+            node.guards = guards
+            node.num_outputs = 0
+            node.partials = None
+            node.retained = None
             t._requires_grad = True
             return t
         if read_out:
@@ -605,8 +626,14 @@ class Tensor(Box):
             return NotImplemented
         # _new's fields, inline: a call costs as much as half of them
         t = _alloc(Tensor)
-        t._data, t.level, t._vc, t._output_nr = out, level, [0], 0
-        t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
+        t._data = out
+        t.level = level
+        t._vc = [0]
+        t._output_nr = 0
+        t._grad = None
+        t._retains_grad = False
+        t._accumulator = None
+        t._view = None
         if not (needs and enabled):
             t._grad_fn, t._requires_grad = None, False
             return t
@@ -626,7 +653,7 @@ class Tensor(Box):
                 for j, d in partials[1]:
                     kept[j] = primals[d] if d < n else out
                 partials = kept
-            t._grad_fn = OpNode(op, _NO_PARAMS, edges, needs, primals, [out], guards, 0, partials)
+            saved_out = [out]
         else:
             for i in unread:  # the primals list becomes the node's, with stand-ins
                 p = primals[i]
@@ -638,7 +665,20 @@ class Tensor(Box):
             else:
                 s = _STAND_INS.get((out.shape, out.dtype)) if type(out) is np.ndarray else out
                 saved_out = [_stand_in(out) if s is None else s]
-            t._grad_fn = OpNode(op, _NO_PARAMS, edges, needs, primals, saved_out, guards, 0)
+            partials = None
+        # OpNode's fields, inline (see OpNode): its __init__ is a frame per recorded op
+        t._grad_fn = node = _alloc(OpNode)
+        node.seq = next(_sequence)
+        node.op = op
+        node.params = _NO_PARAMS
+        node.next_edges = edges
+        node.needs = needs
+        node.saved_in = primals
+        node.saved_out = saved_out
+        node.guards = guards
+        node.num_outputs = 0
+        node.partials = partials
+        node.retained = None
         t._requires_grad = True
         return t
 
@@ -713,12 +753,20 @@ _alloc = object.__new__
 def _new(data, level, counter, t=None) -> Tensor:
     """A Tensor for a value (the constructor's checks, skipped: this is the hot path), or
     t itself given those fields. Tensor._process and _elementwise set the same fields
-    inline: a field added here is added there too."""
+    inline: a field added here is added there too. One statement a field, there as here:
+    a tuple assignment of four fields or more builds a tuple and unpacks it, 30% dearer."""
     if t is None:
         t = _alloc(Tensor)
-    t._data, t.level, t._vc = data, level, counter
-    t._grad_fn, t._output_nr, t._requires_grad = None, 0, False
-    t._grad, t._retains_grad, t._accumulator, t._view = None, False, None, None
+    t._data = data
+    t.level = level
+    t._vc = counter
+    t._grad_fn = None
+    t._output_nr = 0
+    t._requires_grad = False
+    t._grad = None
+    t._retains_grad = False
+    t._accumulator = None
+    t._view = None
     return t
 
 
@@ -737,8 +785,12 @@ def edge(t):
 def _leaf_edge(t):
     """The edge into a leaf's AccumulateGrad, made on first use and shared while it lives."""
     acc = t._accumulator() if t._accumulator is not None else None
-    if acc is None:
-        acc = AccumulateGrad(t)
+    if acc is None:  # AccumulateGrad's fields, inline (a transform's leaves are new each call)
+        acc = _alloc(AccumulateGrad)
+        acc.seq = next(_sequence)
+        acc.variable = t
+        acc.next_edges = ()
+        acc.retained = STORES_ITSELF
         t._accumulator = weakref.ref(acc)
     return (acc, 0)
 
