@@ -251,7 +251,23 @@ class OpNode(Node):
                 cts.append(None if p is None else ct if p is ONE else ct * p)
             return cts
         if self.num_outputs == 0:
-            return rules.vjp(self.op, cotangents[0], primals, outs[0], self.params, sweep.batched, self.needs)
+            op = self.op
+            if op.kind == "elementwise" and len(primals) == 1 and not sweep.batched:
+                # a unary elementwise op over a real output, the commonest node: rules.vjp's
+                # steps for it, without its frame and loop (its output's cotangent has the
+                # operand's shape, so nothing is unbroadcast, and nothing is made real)
+                x, y = primals[0], outs[0]
+                d = op.derivs[0]
+                if (
+                    callable(d)
+                    and (type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64)
+                    and (type(x) is np.ndarray or type(x) is np.float64)
+                ):
+                    g = cotangents[0] * d(x, y)
+                    if type(g) is np.float64 or type(g) is np.ndarray and g.shape == x.shape:
+                        return [g]
+                    return [rules.unbroadcast(g, x.shape)]
+            return rules.vjp(op, cotangents[0], primals, outs[0], self.params, sweep.batched, self.needs)
         out = tuple(outs)
         ct = _fill(cotangents, out, sweep.batched)
         return rules.vjp(self.op, ct, primals, out, self.params, sweep.batched, self.needs)
