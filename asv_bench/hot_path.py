@@ -126,7 +126,10 @@ def breakdown() -> list[tuple[str, float]]:
         ("the primal as a ufunc call: np.multiply on a NumPy scalar", lambda: np.multiply(d, 1.01)),
         ("the primal as the fast path computes it: Op.scalar, the operator", lambda: mul.scalar(d, 1.01)),
         ("a new Tensor (its fields and version counter)", lambda: T._new(d, 1, [0])),
-        ("a node (OpNode allocation)", lambda: OpNode(mul, {}, (edge, None), (True, False), [d], [d], [], 0)),
+        (
+            "a node by OpNode's constructor (recording sets its fields inline instead)",
+            lambda: OpNode(mul, {}, (edge, None), (True, False), [d], [d], [], 0),
+        ),
         ("the fast path, recording nothing: checks, primal, Tensor", lambda: fast(mul, (c, 1.01), 1)),
         ("the fast path, recorded: + edges, guards, kept partials, node", lambda: fast(mul, (y, 1.01), 1)),
         ("y * 1.01 from Python: + the operator's entry", lambda: y * 1.01),
