@@ -249,10 +249,11 @@ def private(leaves: list, caller: Sequence = ()) -> list:
     taken = set()
     for root in caller:
         if type(root) is np.ndarray or isinstance(root, np.ndarray):
-            taken.add(id(_memory_root(root)))
+            # an array that owns its memory is its own root: no call for the common case
+            taken.add(id(root if root.base is None else _memory_root(root)))
     for i, a in enumerate(leaves):
         if type(a) is np.ndarray or isinstance(a, np.ndarray):
-            root = _memory_root(a)
+            root = a if a.base is None else _memory_root(a)
             if id(root) in taken or not a.flags.writeable:
                 root = leaves[i] = a.copy()
             taken.add(id(root))
