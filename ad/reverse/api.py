@@ -91,6 +91,30 @@ def record(f: Callable, primals: Sequence, *, who: str = "record") -> Recording:
     return Recording(level, leaves, inputs, in_tree, outputs, out_tree)
 
 
+def record_arguments(f: Callable, args: tuple, nums: Argnums, *, who: str) -> Recording:
+    """record(g, primals) for (primals, g) = select(f, args, nums): f recorded with fresh
+    leaves in the arguments nums names, the others held. When each of those arguments is an
+    array of floats (the common case) the leaves go into place directly, without select's
+    closure, its flattening and its checks, which cost as much as a small op's recording."""
+    positions = nums.positions(len(args))
+    for i in positions:
+        p = args[i]
+        if type(p) is not np.ndarray or p.dtype.kind != "f":
+            primals, g = select(f, args, nums)
+            return record(g, primals, who=who)
+    level = new_level()
+    full = list(args)
+    values, inputs = [], []
+    for i in positions:
+        x = leaf(args[i], level)
+        full[i] = x
+        values.append(args[i])
+        inputs.append(x)
+    in_tree = flatten(tuple(values))[1]
+    outputs, out_tree = flatten(recording(f, full))
+    return Recording(level, values, inputs, in_tree, outputs, out_tree)
+
+
 def _input_cotangents(rec: Recording, cts: list) -> list:
     """Input cotangents with zeros made concrete, each in its input's dtype."""
     out = []
@@ -146,10 +170,12 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: b
     nums = Argnums(argnums, "grad")
 
     def vg(*args):
-        primals, g = select(f, args, nums)
         if holomorphic:
+            primals, g = select(f, args, nums)
             _complex_inputs(primals, "grad")
-        rec = record(g, primals, who="grad")
+            rec = record(g, primals, who="grad")
+        else:
+            rec = record_arguments(f, args, nums, who="grad")
         y, ct = _scalar_output(rec, holomorphic)
         grads = _input_cotangents(rec, rec.pullback([ct]))
         # neither the value (f may return a view of x) nor a gradient may share memory with
