@@ -116,9 +116,6 @@ class Box:
                     out = self._elementwise(op, inputs, self.level)
                     if out is not NotImplemented:
                         return out
-                if op.parse is not None and op.kind != "composite":  # call's steps, inline
-                    operands, params = op.parse(*inputs)
-                    return apply(op, operands, params)
                 return call(op, inputs, {})
         if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:  # np.add.reduce(x) is sum(x, axis=0)
             x, *rest = inputs
@@ -138,10 +135,6 @@ class Box:
         return dispatch(ufunc, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        op = registry.lookup(func)
-        if op is not None and op.parse is not None and op.kind != "composite":  # dispatch, inline
-            operands, params = op.parse(*args, **kwargs)
-            return apply(op, operands, params)
         return dispatch(func, args, kwargs)
 
     # -- shape metadata (never traced) ----------------------------------------------------
@@ -573,9 +566,7 @@ def call(op, args, kwargs):
     own); any other op splits it into operands and params first."""
     if op.kind == "composite":
         return apply(op, args, kwargs)
-    if op.parse is None:
-        return apply(op, tuple(args), dict(kwargs))
-    operands, params = op.parse(*args, **kwargs)  # Op.call, without its frame
+    operands, params = op.call(args, kwargs)
     return apply(op, operands, params)
 
 
