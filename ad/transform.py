@@ -268,6 +268,16 @@ def _memory_root(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def jacobian_block(T, start: int, stop: int, shape: tuple, axes: tuple | None = None):
+    """Rows start..stop of T (T itself when they are all of it), its axes permuted by axes if
+    given, as shape (reshaped only when it is not that already): one block of a Jacobian
+    out of the passes' tangents or cotangents, without a view more than it needs."""
+    rows = T if start == 0 and stop == len(T) else T[start:stop]
+    if axes is not None:
+        rows = rows.transpose(axes)
+    return rows if rows.shape == shape else rows.reshape(shape)
+
+
 def jacobian_tree(blocks: list, out_tree, in_tree, argnums: Argnums, caller: Sequence):
     """The Jacobian as the output pytree of input pytrees, from blocks[j][i], the block of
     output leaf j and input leaf i, every block made `private` (as jacfwd and jacrev return)."""

@@ -13,6 +13,7 @@ from ad.transform import (
     cast_like,
     float_input,
     fresh,
+    jacobian_block,
     jacobian_tree,
     numeric_outputs,
     one_hot_chunks,
@@ -99,11 +100,7 @@ def jacfwd(
             T = b[0] if len(b) == 1 else np.concatenate(b, axis=0)  # (n,) + shape of y
             ys = tuple(rules.shape(y))
             last = (*range(1, len(ys) + 1), 0)  # the directions' axis moved last, as a view
-            row = []
-            for s, o0, o1 in in_spans:
-                block = (T if o0 == 0 and o1 == len(T) else T[o0:o1]).transpose(last)
-                row.append(cast_like(block if block.shape == ys + s else block.reshape(ys + s), y))
-            blocks.append(row)
+            blocks.append([cast_like(jacobian_block(T, o0, o1, ys + s, last), y) for s, o0, o1 in in_spans])
         return jacobian_tree(blocks, out_tree, in_tree, nums, caller=[*args, *leaves])
 
     return jac

@@ -18,6 +18,7 @@ from ad.transform import (
     describe,
     float_input,
     fresh,
+    jacobian_block,
     jacobian_tree,
     numeric_outputs,
     one_hot_chunks,
@@ -279,9 +280,7 @@ def jacrev(
                 C = np.concatenate([cts[i] for cts in done]) if done else rules.zeros(x, (0,))
             xs = tuple(rules.shape(x))
             for row, (s, o0, o1) in zip(blocks, out_spans):
-                block = C if o0 == 0 and o1 == len(C) else C[o0:o1]  # one output leaf: all rows
-                block = block if block.shape == s + xs else block.reshape(s + xs)
-                row.append(cast_like(block, x))
+                row.append(cast_like(jacobian_block(C, o0, o1, s + xs), x))
         caller = [*args, *rec.values]
         return jacobian_tree(blocks, rec.out_tree, rec.in_tree, nums, caller)
 
