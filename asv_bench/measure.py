@@ -123,9 +123,9 @@ def weight_gradient_alone(quick: bool) -> list[str]:
         return [f"The weight-gradient target per heap is measured on glibc only; this Python runs on "
                 f"{platform.libc_ver()[0] or 'another C library'}.", ""]  # fmt: skip
     base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    rows, targets = [], []
+    rows, targets, floors = [], [], {}
     for env in HEAPS.values():
-        for lib in ("ad", *w.PEERS):
+        for lib in ("ad", "by hand", *w.PEERS):
             cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--alone", lib]
             run = subprocess.run(
                 cmd + (["--quick"] if quick else []), env=base | env, capture_output=True, text=True
@@ -137,6 +137,8 @@ def weight_gradient_alone(quick: bool) -> list[str]:
             r = json.loads(run.stdout.strip().splitlines()[-1])
             faults = "-" if r["faults"] is None else f"{r['faults']:.0f}"
             rows.append([r["heap"], lib, fmt_t(r["f"]), fmt_t(r["g"]), ratio(r["g"], r["f"]), faults])
+            if lib == "by hand":
+                floors[r["heap"]] = r
             if lib == "ad":
                 role = "the target's verdict" if r["heap"] == "retained" else "reported beside it"
                 name = f"weight gradient at n = 1000, grad / f, {r['heap']} heap ({role})"
@@ -155,6 +157,12 @@ def weight_gradient_alone(quick: bool) -> list[str]:
             "system and come back as fresh pages, faulted in one by one. The retained heap keeps them "
             "(see docs/benchmarks.md). Target: the gradient within 3x of f, judged on the retained heap; "
             "the default heap's verdict is printed too.",
+            "",
+            '"by hand" is no library: the same gradient written out in NumPy with the products ad\'s '
+            "rules call (BLAS's matrix-vector products, the streamed outer product of kernels.outer) and "
+            "no engine. Its ratio is the floor for this machine in this run: forward, one more "
+            "matrix-vector product and two 8 MB matrices written. "
+            + " ".join(f"On the {h} heap the floor is {ratio(r['g'], r['f'])} f." for h, r in floors.items()),
             "",
         ]
         + targets

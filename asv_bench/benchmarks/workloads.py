@@ -24,6 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import ad
+from ad.kernels.outer import outer
 from ad.reverse.checkpoint import STRATEGIES as _STRATEGIES
 
 from . import THREADS as bench_threads
@@ -274,6 +275,7 @@ def mlp(lib: str, n: int, wrt: str = "x"):
 
     wrt "x": the gradient in x; "weights": in (W1, W2). The function is the library's own
     forward without recording (NumPy for ad and autograd, no_grad for torch, jit for jax).
+    lib "by hand" is no library: the gradient written out in NumPy (mlp_by_hand), the floor.
     """
     if wrt not in ("x", "weights"):
         raise ValueError(f"mlp: wrt must be 'x' or 'weights'; got {wrt!r}")
@@ -293,6 +295,8 @@ def mlp(lib: str, n: int, wrt: str = "x"):
             return [t.grad for t in ts]
 
         return warm(lambda: f(x, W1, W2)), warm(run)
+    if lib == "by hand":
+        return warm(lambda: np.sum(np.tanh(W2 @ np.tanh(W1 @ x)))), warm(lambda: mlp_by_hand(x, W1, W2, wrt))
     if lib == "autograd":
         ag = peer("autograd")
         import autograd.numpy as anp
@@ -325,6 +329,20 @@ def mlp(lib: str, n: int, wrt: str = "x"):
             warm(lambda: jax.block_until_ready(g(*args))),
         )
     raise ValueError(f"mlp: unknown lib {lib!r}")
+
+
+def mlp_by_hand(x, W1, W2, wrt: str):
+    """The MLP's gradient written out in NumPy with the products ad's rules call (BLAS's
+    matrix-vector products, kernels.outer for a matrix's cotangent) and nothing else: no
+    engine, no recording, no checks. What it costs is the floor an eager engine works above."""
+    h1 = np.tanh(W1 @ x)
+    y = np.tanh(W2 @ h1)
+    np.sum(y)
+    g2 = 1.0 - y * y  # d sum(tanh(z)) / dz
+    g1 = g2.dot(W2) * (1.0 - h1 * h1)
+    if wrt == "x":
+        return g1.dot(W1)
+    return outer(g1, x), outer(g2, h1)
 
 
 # --------------------------------------------------------------------------- Jacobians
