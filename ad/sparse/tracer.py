@@ -22,6 +22,8 @@ nothing in them reads x's values. With ``record`` the maps are kept (a tape) for
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -63,10 +65,19 @@ def empty(size: int, n: int) -> sp.csr_array:
 class Pattern(Box):
     """A primal value and, per element, the inputs it depends on (``rows``: size x n, boolean)."""
 
-    __slots__ = ("primal", "rows", "level", "trace", "node", "offset", "source")
+    __slots__ = ("primal", "rows", "level", "trace", "node", "offset", "source", "varies")
     mode = "sparsity"
 
-    def __init__(self, primal, rows, trace: Trace, node=None, offset: int = 0, source: str | None = None):
+    def __init__(
+        self,
+        primal,
+        rows,
+        trace: Trace,
+        node=None,
+        offset: int = 0,
+        source: str | None = None,
+        varies: str | None = None,
+    ):
         self.primal = primal
         self.rows = rows
         self.trace = trace
@@ -74,6 +85,10 @@ class Pattern(Box):
         self.node = node  # where its rows sit on the tape (Hessians only)
         self.offset = offset
         self.source = source  # the nondiff op whose result this is (global mode), else None
+        # The nondiff op whose result was mixed into this value beside traced operands (the
+        # concatenation of x and x > 0, say): an element with no inputs in its row may still
+        # vary with x, so it is no constant whose zeros a bilinear op may keep (global mode).
+        self.varies = varies
 
     @property
     def _value(self):
@@ -117,6 +132,9 @@ class Pattern(Box):
             return derived(value, self.trace, func.__name__)
         if op is not None:
             _refuse_consumed(op, args, kwargs)
+            if op.name in SORTED_BY_VALUES and not self.trace.local and _sorted_by_values(op, args, kwargs):
+                value = func(*_raw_args(args), **{k: _raw_args([v])[0] for k, v in kwargs.items()})
+                return derived(value, self.trace, op.name)
         return super().__array_function__(func, types, args, kwargs)
 
     def __getitem__(self, index):
@@ -146,8 +164,11 @@ class Pattern(Box):
         sizes = [int(np.size(raw(o))) for o in outs]
         total = sum(sizes)
         traced = [j for j, m in enumerate(mine) if m and operands[j].rows.nnz]
+        varying = next(
+            (x.source or x.varies for x, m in zip(operands, mine) if m and (x.source or x.varies)), None
+        )
         if not traced:  # no input reaches the output; it still varies with x if an operand did
-            source = next((x.source for x, m in zip(operands, mine) if m and x.source), None)
+            source, varies = varying, None
             rows, node = empty(total, tr.n), None
         else:
             maps = structure_maps(op, tr, operands, primals, params, out, outs, traced)
@@ -162,10 +183,10 @@ class Pattern(Box):
             node = tr.node(total, entries)
             if node is not None:
                 _record_cross(op, tr, node, rows, parts, traced)
-            source = None
+            source, varies = None, varying
         boxes, offset = [], 0
         for o, size in zip(outs, sizes):
-            boxes.append(Pattern(o, rows[offset : offset + size], tr, node, offset, source))
+            boxes.append(Pattern(o, rows[offset : offset + size], tr, node, offset, source, varies))
             offset += size
         return type(out)(boxes) if isinstance(out, tuple | list) else boxes[0]
 
@@ -227,7 +248,7 @@ def _structural(x, value):
     it is a constant (a zero there is a zero for every x)."""
     a = np.abs(np.asarray(value, dtype=float)) if not np.iscomplexobj(value) else np.abs(value)
     if isinstance(x, Pattern):
-        if x.source is not None:
+        if x.source is not None or x.varies is not None:
             return np.ones_like(a)
         varies = np.asarray(x.rows.sum(axis=1)).ravel().reshape(np.shape(a)) > 0
         return np.where(varies, 1.0, a)
@@ -357,7 +378,8 @@ def derived(value, tr: Trace, name: str):
     if isinstance(value, tuple | list):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return value
-        return type(value)(derived(v, tr, name) for v in value)
+        parts = [derived(v, tr, name) for v in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
     return Pattern(value, empty(int(np.size(value)), tr.n), tr, source=name)
 
 
@@ -384,6 +406,63 @@ def _only_derived(args) -> bool:
 
 def _raw_args(args):
     return [type(a)(_raw_args(a)) if isinstance(a, tuple | list) else raw(a) for a in args]
+
+
+# Composite ops that read, off the plain values of some arguments (through raw, which no
+# tracer sees), which elements of the others go where, or how many there are: name -> (those
+# arguments, the arguments whose elements are moved; None: the same ones, as unique gathers
+# the very values it sorts). Their parts see only constant indices, so in the global mode
+# the pattern would be the one of this x.
+SORTED_BY_VALUES = {
+    "unique": (("ar",), None),
+    "unique_values": (("x",), None),
+    "unique_counts": (("x",), None),
+    "unique_inverse": (("x",), None),
+    "unique_all": (("x",), None),
+    "union1d": (("ar1", "ar2"), None),
+    "intersect1d": (("ar1", "ar2"), None),
+    "setdiff1d": (("ar1", "ar2"), None),
+    "setxor1d": (("ar1", "ar2"), None),
+    "sort_complex": (("a",), None),
+    "trim_zeros": (("filt",), None),
+    "compress": (("condition",), ("a",)),
+    "extract": (("condition",), ("arr",)),
+    "choose": (("a",), ("choices",)),
+    "delete": (("obj",), ("arr",)),
+    "insert": (("obj",), ("arr", "values")),
+    "interp": (("x",), ("fp", "left", "right")),
+    "histogram": (("a",), ("weights",)),
+    "histogram2d": (("x", "y"), ("weights",)),
+    "histogramdd": (("sample",), ("weights",)),
+}
+
+
+def _sorted_by_values(op, args, kwargs) -> bool:
+    """Whether op (of SORTED_BY_VALUES) reads its structure off a value that varies with x and
+    its result is made of constants and derived values only (then it is derived: computed on the
+    plain values, marked as varying with x); an error if it moves traced elements by it."""
+    try:
+        bound = inspect.signature(op.impl).bind(*args, **kwargs).arguments
+    except TypeError:
+        return False  # a wrong call: let the op's own error say so
+    read, moved = SORTED_BY_VALUES[op.name]
+    moved = read if moved is None else moved
+    varying = [a for name in read for a in _flat([bound.get(name)]) if _varies(a)]
+    if not varying:
+        return False
+    if any(_traced(a) for name in moved for a in _flat([bound.get(name)])):
+        raise value_dependence(f"numpy.{op.name}, which orders or picks elements by {varying[0]._why()},")
+    # interp's x and histogram's a also reach the result through their own derivative, which
+    # the op's parts carry: only a result of constants and derived values is derived itself
+    return not any(_traced(a) for a in varying)
+
+
+def _traced(x) -> bool:
+    return isinstance(x, Pattern) and bool(x.rows.nnz)
+
+
+def _varies(x) -> bool:
+    return isinstance(x, Pattern) and bool(x.rows.nnz or x.source or x.varies)
 
 
 def _refuse_consumed(op, args, kwargs) -> None:

@@ -1,0 +1,98 @@
+"""An adversarial review of sparse Jacobians and Hessians, hunting silent wrong numbers: a
+pattern that misses a dependence at some x (global patterns claim every x), a coloring that
+puts two columns of one row in one color, a prepared Jacobian reused where its pattern no
+longer holds. Oracles: ad.jacfwd and ad.hessian (dense), and jax where it is installed."""
+
+
+import numpy as np
+import pytest
+
+import ad
+from ad.sparse import ValueDependenceError
+
+X0 = np.array([1.0, -2.0, 3.0, -0.5])
+X1 = np.array([-1.0, 2.0, 0.5, 4.0])  # every sign flipped, the order changed
+
+
+def _assert_pattern_holds(f, xs, P=None):
+    """The global pattern, detected at xs[0], holds every nonzero of the dense Jacobian at each x."""
+    P = ad.jacobian_sparsity(f, xs[0]).toarray() if P is None else P
+    for x in xs:
+        J = ad.jacfwd(f)(x).reshape(P.shape)
+        missed = (J != 0) & ~P
+        assert not missed.any(), f"nonzeros outside the pattern at x = {x}: {np.argwhere(missed)}"
+    return P
+
+
+# -- a value that varies with x, mixed with traced elements, is no constant ------------------
+MIXED = {
+    "outer": lambda u: np.outer(u, np.concatenate([u, (u > 0) * 1.0])).ravel(),
+    "matmul": lambda u: np.stack([u, (u > 0) * 1.0]) @ u,
+    "dot": lambda u: np.atleast_1d(np.dot(np.concatenate([u[:2], (u[2:] > 0) * 1.0]), u)),
+    "convolve": lambda u: np.convolve(np.concatenate([u[:1], (u[1:] > 0) * 1.0]), u),
+    "sliced": lambda u: np.concatenate([u, np.floor(u / 10)])[4:] @ np.outer(u, u),
+}
+
+
+@pytest.mark.parametrize("name", list(MIXED))
+def test_a_bilinear_op_does_not_keep_the_zeros_of_a_mask_joined_to_traced_values(name):
+    # concatenate([x, x > 0]) has rows only for x's half; the mask's half varies with x, and
+    # reading its zeros at X0 as structural dropped the dependence where X1 makes them ones
+    _assert_pattern_holds(MIXED[name], [X0, X1])
+
+
+def test_the_hessian_of_a_bilinear_op_with_a_mixed_operand_holds_at_another_x():
+    f = lambda u: np.dot(np.concatenate([u[:2], (u[2:] > 0) * 1.0]), u) ** 2  # noqa: E731
+    P = ad.hessian_sparsity(f, X0).toarray()
+    for x in (X0, X1):
+        assert not ((ad.hessian(f)(x) != 0) & ~P).any()
+
+
+# -- composite ops that pick elements off plain values --------------------------------------
+SORTED = {
+    "unique": lambda u: np.unique(u),
+    "unique_values": lambda u: np.unique_values(u),
+    "unique_counts": lambda u: np.unique_counts(u).values,
+    "union1d": lambda u: np.union1d(u, np.array([1.0, 3.0])),
+    "intersect1d": lambda u: np.intersect1d(u, np.array([1.0, 3.0])),
+    "setdiff1d": lambda u: np.setdiff1d(u, np.array([1.0, 3.0])),
+    "setxor1d": lambda u: np.setxor1d(u, np.array([1.0, 3.0])),
+    "trim_zeros": lambda u: np.trim_zeros(u * (u > 0)),
+    "compress": lambda u: np.compress(u > 0, u),
+    "extract": lambda u: np.extract(u > 0, u),
+    "choose": lambda u: np.choose((u > 0).astype(int), [u, 2 * u[::-1]]),
+    "insert": lambda u: np.insert(u, np.argmax(u), 5.0),
+    "delete": lambda u: np.delete(u, np.argmax(u)),
+    "interp in x and fp": lambda u: np.interp(u[:2], [-3.0, 0.0, 3.0, 4.0], u),
+    "histogram weights": lambda u: np.histogram(u, bins=[-5, 0, 2, 10], weights=u)[0],
+}
+
+
+@pytest.mark.parametrize("name", list(SORTED))
+def test_a_composite_that_orders_traced_elements_by_their_values_refuses_global_detection(name):
+    f = SORTED[name]
+    with pytest.raises(ValueDependenceError, match=name.split()[0].split("_")[0]):
+        ad.jacobian_sparsity(f, X0)
+    P = ad.jacobian_sparsity(f, X0, local=True).toarray()  # the pattern at X0: still allowed
+    J = ad.jacfwd(f)(X0).reshape(P.shape)
+    assert not ((J != 0) & ~P).any()
+
+
+def test_a_composite_that_orders_only_constants_by_x_gives_a_derived_value():
+    # compress of a constant by x > 0: no dependence, but a value that varies with x, so a
+    # bilinear op may not keep its zeros
+    f = lambda u: np.outer(u, np.concatenate([np.compress(u > 0, np.ones(4)), np.zeros(4)])[:4]).ravel()  # noqa: E731
+    _assert_pattern_holds(f, [X0, np.abs(X0)])
+
+
+def test_the_same_composites_on_constants_or_with_x_as_the_moved_operand_only_still_work():
+    xa, xb = np.array([5.0, -2.0, 3.0, -0.5]), np.array([1.0, 2.0, 3.0, 7.5])
+    cases = [
+        lambda u: np.interp(u, [-3.0, 0.0, 3.0], [1.0, 2.0, 0.0]),  # x is differentiated, fp constant
+        lambda u: np.compress([True, False, True, True], u),
+        lambda u: np.insert(u, 1, u[:2]),
+        lambda u: np.choose([0, 1, 0, 1], [u, 2 * u[::-1]]),
+        lambda u: np.histogram(u, bins=[-5, 0, 2, 10])[0] * 1.0,
+    ]
+    for f in cases:
+        _assert_pattern_holds(f, [xa, xb])
