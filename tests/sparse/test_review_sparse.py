@@ -3,11 +3,12 @@ pattern that misses a dependence at some x (global patterns claim every x), a co
 puts two columns of one row in one color, a prepared Jacobian reused where its pattern no
 longer holds. Oracles: ad.jacfwd and ad.hessian (dense), and jax where it is installed."""
 
-
 import numpy as np
 import pytest
 
 import ad
+import ad.trace
+from ad import testing
 from ad.sparse import ValueDependenceError
 
 X0 = np.array([1.0, -2.0, 3.0, -0.5])
@@ -96,3 +97,82 @@ def test_the_same_composites_on_constants_or_with_x_as_the_moved_operand_only_st
     ]
     for f in cases:
         _assert_pattern_holds(f, [xa, xb])
+
+
+# -- every registered op: the global pattern holds at random points, and does not move ---------
+def _numpy_call(op, operands, params, idx):
+    """op through its NumPy callable (a composite meets the tracer's NumPy protocol, as in user
+    code), z -> its outputs raveled and joined; None where the example has no real output."""
+    shapes = [np.shape(operands[i]) for i in idx]
+    bounds = np.cumsum([0, *(int(np.prod(s, dtype=int)) for s in shapes)])
+    call = op.handles[0] if op.kind == "composite" and op.handles else None
+
+    def f(z):
+        full = list(operands)
+        for i, a, b, s in zip(idx, bounds, bounds[1:], shapes):
+            full[i] = np.reshape(z[a:b], s)
+        y = call(*full, **params) if call is not None else testing.apply(op, full, params)
+        ys = list(y) if isinstance(y, tuple | list) else [y]
+        ys = [v for v in ys if np.asarray(ad.trace.raw(v)).dtype.kind == "f"]
+        return np.concatenate([np.ravel(v) for v in ys]) if ys else np.zeros(0)
+
+    z = np.concatenate([np.ravel(np.asarray(operands[i], float)) for i in idx])
+    return f, z
+
+
+OPS = [op for op in testing.differentiable_ops() if not op.mutates and op.name != "astype"]
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_the_global_pattern_of_every_op_holds_at_random_points_and_does_not_depend_on_x(op):
+    rng = np.random.default_rng(11)
+    for operands, params, idx in testing.cases(op):
+        f, z = _numpy_call(op, operands, params, idx)
+        try:
+            y = f(z)
+        except Exception:  # noqa: BLE001 - an example the NumPy call does not take as written
+            continue
+        if np.iscomplexobj(y) or not z.size or not y.size:
+            continue
+        try:
+            P = ad.jacobian_sparsity(f, z).toarray()
+        except (ValueDependenceError, TypeError):
+            continue  # refused (a value-dependent structure, or a NumPy call that converts): not wrong
+        for t in range(4):
+            zt = z if t == 0 else z * (1 + 0.2 * rng.standard_normal(z.shape))
+            try:
+                J = ad.jacfwd(f)(zt)
+            except (ValueError, FloatingPointError):
+                continue
+            assert J.shape == P.shape, f"{op.name}{params}: the output's size moved with x"
+            missed = (J != 0) & ~np.isnan(J) & ~P
+            assert not missed.any(), f"{op.name}{params}: nonzeros outside the pattern at {zt}"
+            assert (ad.jacobian_sparsity(f, zt).toarray() == P).all(), f"{op.name}{params}: moved"
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.kind != "linear"], ids=lambda op: op.name)
+def test_the_global_hessian_pattern_of_every_op_holds_at_random_points(op):
+    rng = np.random.default_rng(12)
+    for operands, params, idx in list(testing.cases(op))[:3]:
+        f, z = _numpy_call(op, operands, params, idx)
+        try:
+            y = f(z)
+        except Exception:  # noqa: BLE001 - an example the NumPy call does not take as written
+            continue
+        if np.iscomplexobj(y) or not z.size or not y.size:
+            continue
+        w = rng.uniform(0.5, 1.5, y.size)
+        h = lambda z, f=f, w=w: w @ f(z)  # noqa: E731 - linear in f's outputs
+        try:
+            P = ad.hessian_sparsity(h, z).toarray()
+        except (ValueDependenceError, TypeError):
+            continue
+        assert (P == P.T).all()
+        for t in range(3):
+            zt = z if t == 0 else z * (1 + 0.2 * rng.standard_normal(z.shape))
+            try:
+                H = ad.hessian(h)(zt)
+            except (ValueError, FloatingPointError):
+                continue
+            missed = (H != 0) & ~np.isnan(H) & ~P
+            assert not missed.any(), f"{op.name}{params}: Hessian nonzeros outside the pattern at {zt}"
