@@ -111,13 +111,28 @@ def hvp_passes(f: Callable, x: np.ndarray, seeds: list) -> list:
     return forward_passes(grad(f), x, seeds)
 
 
+def _local_again(prep, x: np.ndarray, detect: Callable):
+    """A pattern detected with local=True holds for the branches taken where it was detected:
+    at another x, detect again, and keep the coloring if the new pattern lies inside the old
+    (an entry of the old one outside the new then reads an exact zero), else recolor."""
+    if prep.at is None or np.array_equal(x, prep.at):
+        return prep
+    P = detect(prep.f, x, local=True)
+    if not (P > prep.pattern).nnz:  # P is boolean: > is "in P, not in the old pattern"
+        return prep
+    return prep.again(x, P)
+
+
 class SparseJacobian:
     """f's Jacobian pattern, coloring and mode, prepared once: ``prep(x)`` is J at x as a scipy
-    CSR matrix (m, n), from ``plan.passes`` compressed passes."""
+    CSR matrix (m, n), from ``plan.passes`` compressed passes. Prepared with ``local=True``, the
+    pattern holds for the branches taken at the x it was detected at (``at``): at any other x
+    it is detected again, and the coloring redone when the new pattern is not inside the old."""
 
-    def __init__(self, f, shape, pattern, colors, plan: SparsePlan):
+    def __init__(self, f, shape, pattern, colors, plan: SparsePlan, at=None, again=None):
         self.f, self.shape = f, shape
         self.pattern, self.colors, self.plan = pattern, colors, plan
+        self.at, self.again = at, again
 
     @property
     def ncolors(self) -> int:
@@ -125,6 +140,7 @@ class SparseJacobian:
 
     def __call__(self, x, executor=None) -> sp.csr_array:
         x = _prepared_input(x, self.shape, "sparse_jacobian")
+        self = _local_again(self, x, jacobian_sparsity)
         S = _chunks(coloring.seeds(self.colors), self.plan.chunk)
         if self.plan.mode == "forward":
             B = run_passes(forward_passes, self.f, x, S, executor)
@@ -159,12 +175,19 @@ def prepare_sparse_jacobian(
     else:
         m = int(np.size(raw(f(x))))
         P = _pattern(sparsity, (m, x.size), "sparse_jacobian")
+    return _colored_jacobian(f, x, P, mode, order, chunk, local and sparsity is None)
+
+
+def _colored_jacobian(f, x, P, mode, order, chunk, local: bool) -> SparseJacobian:
     m, n = P.shape
     fwd = coloring.column_coloring(P, order) if mode in ("auto", "forward") else None
     rev = coloring.row_coloring(P, order) if mode in ("auto", "reverse") else None
     p = plan(*(None if c is None else coloring.ncolors(c) for c in (fwd, rev)), n, m, chunk)
     colors = fwd if p.mode == "forward" else rev
-    return SparseJacobian(f, x.shape, P, colors, p)
+    if not local:
+        return SparseJacobian(f, x.shape, P, colors, p)
+    again = lambda x, P: _colored_jacobian(f, x, P, mode, order, chunk, True)  # noqa: E731
+    return SparseJacobian(f, x.shape, P, colors, p, at=x.copy(), again=again)
 
 
 def sparse_jacobian(
@@ -187,10 +210,12 @@ def sparse_jacobian(
 
 class SparseHessian:
     """A scalar f's Hessian pattern and star coloring, prepared once: ``prep(x)`` is H at x as a
-    symmetric scipy CSR matrix (n, n), from c HVPs (c = star colors)."""
+    symmetric scipy CSR matrix (n, n), from c HVPs (c = star colors). Prepared with
+    ``local=True``, detected again at another x, as SparseJacobian is."""
 
-    def __init__(self, f, shape, pattern, colors, chunk: int):
+    def __init__(self, f, shape, pattern, colors, chunk: int, at=None, again=None):
         self.f, self.shape, self.pattern, self.colors, self.chunk = f, shape, pattern, colors, chunk
+        self.at, self.again = at, again
 
     @property
     def ncolors(self) -> int:
@@ -198,6 +223,7 @@ class SparseHessian:
 
     def __call__(self, x, executor=None) -> sp.csr_array:
         x = _prepared_input(x, self.shape, "sparse_hessian")
+        self = _local_again(self, x, hessian_sparsity)
         S = _chunks(coloring.seeds(self.colors), self.chunk)
         B = run_passes(hvp_passes, self.f, x, S, executor)
         B = np.concatenate(B or [np.zeros((0, x.size))]).T
@@ -217,7 +243,15 @@ def prepare_sparse_hessian(
     else:
         P = _pattern(sparsity, (x.size, x.size), "sparse_hessian")
         P = (P + P.T).tocsr()
-    return SparseHessian(f, x.shape, P, coloring.star_coloring(P, order), max(1, chunk or DEFAULT_CHUNK))
+    return _colored_hessian(f, x, P, order, chunk, local and sparsity is None)
+
+
+def _colored_hessian(f, x, P, order, chunk, local: bool) -> SparseHessian:
+    colors, k = coloring.star_coloring(P, order), max(1, chunk or DEFAULT_CHUNK)
+    if not local:
+        return SparseHessian(f, x.shape, P, colors, k)
+    again = lambda x, P: _colored_hessian(f, x, P, order, chunk, True)  # noqa: E731
+    return SparseHessian(f, x.shape, P, colors, k, at=x.copy(), again=again)
 
 
 def sparse_hessian(

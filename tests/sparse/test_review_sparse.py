@@ -176,3 +176,42 @@ def test_the_global_hessian_pattern_of_every_op_holds_at_random_points(op):
                 continue
             missed = (H != 0) & ~np.isnan(H) & ~P
             assert not missed.any(), f"{op.name}{params}: Hessian nonzeros outside the pattern at {zt}"
+
+
+# -- a locally detected pattern, prepared once, reused where other branches are taken ----------
+def test_a_jacobian_prepared_with_local_patterns_is_right_where_another_branch_is_taken():
+    g = lambda u: np.where(u > 0, u[::-1], u)  # noqa: E731 - where in local mode: the side at x
+    for mode in ("forward", "reverse", "auto"):
+        prep = ad.prepare_sparse_jacobian(g, np.array([1.0, 2.0, 3.0]), mode, local=True)
+        for x in (np.array([-1.0, 2.0, 3.0]), np.array([1.0, -2.0, -3.0]), np.array([1.0, 2.0, 3.0])):
+            np.testing.assert_array_equal(prep(x).toarray(), ad.jacfwd(g)(x))
+
+    def branchy(u):
+        return u[:1] * u[1:] if np.sum(u) > 0 else u[::-1][1:] ** 2
+
+    prep = ad.prepare_sparse_jacobian(branchy, np.ones(3), local=True)
+    for x in (-np.ones(3), np.array([2.0, -1.0, 0.5]), np.array([-2.0, 1.0, 0.5])):
+        np.testing.assert_array_equal(prep(x).toarray(), ad.jacfwd(branchy)(x))
+
+
+def test_a_hessian_prepared_with_local_patterns_is_right_where_another_branch_is_taken():
+    h = lambda u: np.sum(np.where(u > 0, u[::-1] * u, u))  # noqa: E731
+    for first, then in [([-1.0, 2.0, -3.0], [1.0, 2.0, 3.0]), ([1.0, 2.0, 3.0], [-1.0, 2.0, -3.0])]:
+        prep = ad.prepare_sparse_hessian(h, np.array(first), local=True)
+        for x in (np.array(then), np.array(first)):
+            np.testing.assert_array_equal(prep(x).toarray(), ad.hessian(h)(x))
+
+
+def test_a_globally_prepared_jacobian_holds_where_a_mask_or_a_where_flips():
+    fs = [
+        lambda u: u * (u > 0) + np.roll(u, 1) * (u < 0),
+        lambda u: np.where(u > 0, u[::-1], u**2),
+        lambda u: np.maximum(u, u[::-1]) + np.clip(u, -1.0, 1.0) * np.abs(np.roll(u, 2)),
+    ]
+    rng = np.random.default_rng(5)
+    for f in fs:
+        for mode in ("forward", "reverse"):
+            prep = ad.prepare_sparse_jacobian(f, rng.standard_normal(6), mode)
+            for _ in range(5):
+                x = rng.standard_normal(6)
+                np.testing.assert_allclose(prep(x).toarray(), ad.jacfwd(f)(x), rtol=1e-12, atol=1e-14)
