@@ -11,10 +11,12 @@ import numpy as np
 from ad import rules
 from ad.forward.api import jacfwd, jvp
 from ad.reverse.api import grad, jacrev, value_and_grad
+from ad.trace import is_complex
 from ad.transform import (
     DEFAULT_CHUNK,
     Argnums,
     as_tangent,
+    cast_like,
     default_chunk,
     float_input,
     fresh,
@@ -122,8 +124,11 @@ HVP_MODES = ("fwd-rev", "rev-fwd", "rev-rev", "fwd-fwd")
 
 
 def _vdot(a, b):
-    """<a, b> summed over the leaves of two pytrees of one structure."""
-    return sum(np.sum(u * w) for u, w in zip(flatten(a)[0], flatten(b)[0]))
+    """<a, b> summed over the leaves of two pytrees of one structure, its real part: with a a
+    gradient of complex z (d/dRe - i d/dIm) and b a direction, Re(a b) is the directional
+    derivative, as rev-rev needs (a real function, so grad takes it)."""
+    s = sum(np.sum(u * w) for u, w in zip(flatten(a)[0], flatten(b)[0]))
+    return np.real(s) if is_complex(s) else s
 
 
 def hvp(f: Callable, primals: Sequence, tangents: Sequence, mode: str = "fwd-rev"):
@@ -156,5 +161,27 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence, mode: str = "fwd-rev
     elif mode == "rev-rev":
         value, Hv = f(x), grad(lambda y: _vdot(grad(f)(y), v))(x)
     else:
-        value, Hv = f(x), jacfwd(lambda y: jvp(f, (y,), (v,))[1])(x)
+        value, Hv = f(x), _fwd_fwd(f, x_leaves, x_tree, v)
+    # H v in x's dtype whatever f computes in (as the other modes' gradients), and a value
+    # that is not an array of f's closure (f may return one as it is)
+    Hv = x_tree([cast_like(h, p) for h, p in zip(flatten(Hv)[0], x_leaves)])
+    value = value.copy() if isinstance(value, np.ndarray) else value
     return fresh((value, Hv), caller=x_leaves + v_leaves)
+
+
+def _fwd_fwd(f: Callable, x_leaves: list, x_tree, v):
+    """H v as the Jacobian, by forward mode, of the directional derivative y -> f'(y) v. It is
+    taken in the real and the imaginary part of each complex leaf and given as
+    d/dRe - i d/dIm, the convention of grad (and so of the other modes)."""
+    is_complex = [rules.tangent_dtype(p).kind == "c" for p in x_leaves]
+    parts = [q for p, c in zip(x_leaves, is_complex) for q in ((np.real(p), np.imag(p)) if c else (p,))]
+    if not parts:
+        return x_tree([])
+
+    def directional(*parts):
+        it = iter(parts)
+        leaves = [next(it) + 1j * next(it) if c else next(it) for c in is_complex]
+        return jvp(f, (x_tree(leaves),), (v,))[1]
+
+    it = iter(jacfwd(directional, tuple(range(len(parts))))(*parts))
+    return x_tree([next(it) - 1j * next(it) if c else next(it) for c in is_complex])

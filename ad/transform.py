@@ -205,9 +205,12 @@ def require_real(values: Sequence, who: str, what: str) -> None:
 
 def cast_like(d, like):
     """A derivative in the tangent dtype of `like` (float32 in, float32 out), never dropping an
-    imaginary part."""
+    imaginary part. A traced derivative (a transform nested in another) is cast by the
+    differentiable astype, so that a Hessian of float32 x is float32 even where f computes
+    in float64."""
     if isinstance(d, Box):
-        return d
+        have, dt = rules.tangent_dtype(d), rules.tangent_dtype(like)
+        return d.astype(dt) if have != dt and np.can_cast(have, dt, "same_kind") else d
     if type(d) is np.ndarray and type(like) is np.ndarray and d.dtype == like.dtype:
         return d  # like is a float input here: its dtype is its tangent dtype
     dt = rules.tangent_dtype(like)

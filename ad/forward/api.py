@@ -41,6 +41,9 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     p_leaves = [float_input(p, "jvp") for p in p_leaves]
     t_leaves = [as_tangent(t, p, "jvp") for t, p in zip(t_leaves, p_leaves)]
     out, ts, out_tree = push_tangents(f, p_tree(p_leaves), t_leaves)
+    # an output that does not depend on the primals may be an array f closes over, returned
+    # as it is: the caller's copy must not be it (as vjp copies its outputs)
+    out = [y.copy() if t is None and isinstance(y, np.ndarray) else y for y, t in zip(out, ts)]
     ts = [rules.zeros(y) if t is None else cast_like(t, y) for y, t in zip(out, ts)]
     return fresh((out_tree(out), out_tree(ts)), caller=p_leaves + t_leaves)
 
