@@ -7,8 +7,12 @@ and writes through them (operators, item assignment with slices, masks and integ
 arrays), checked against the same program written out of place in PyTorch.
 """
 
+import warnings
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import ad
 
@@ -108,3 +112,360 @@ def test_a_write_through_a_no_grad_view_under_no_grad_is_not_recorded_in_either(
         (y * y).sum().backward()
         expected = 2 * X0 * np.where((np.arange(6) >= 1) & (np.arange(6) < 4), 2.0, 1.0)
         np.testing.assert_allclose(_array(x.grad), expected, rtol=1e-12)
+
+
+# -- random programs of views and writes, against the same program out of place ------------
+# Each value of the ad program is (memory, positions): positions is an integer array, shaped
+# like the value, of the elements of the memory it reads. A view's positions are the view op
+# applied by NumPy to its source's positions, so every view NumPy makes (negative steps,
+# transposes, diagonals) is covered without a rule of its own. The PyTorch side keeps each
+# memory as a flat tensor and writes out of place (index_put), so its gradient is the
+# derivative of the program, whatever views were taken.
+
+LEAF_SHAPES = [(3, 4), (2, 3, 2), (6,), (4, 1, 3)]
+CONSTANTS = [-1.5, 0.5, 2.0, 3.0]
+IOPS = ["+=", "-=", "*=", "/=", "**="]
+
+
+class Reference:
+    """The program out of place in PyTorch: memories as flat tensors."""
+
+    def __init__(self):
+        self.memories = []
+
+    def new(self, value):
+        self.memories.append(value.reshape(-1))
+        return len(self.memories) - 1, np.arange(value.numel()).reshape(tuple(value.shape))
+
+    def read(self, memory, positions):
+        flat = self.memories[memory][torch.as_tensor(np.array(positions).reshape(-1), dtype=torch.long)]
+        return flat.reshape(positions.shape)
+
+    def write(self, memory, positions, value):
+        """memory[positions] = value; where a position repeats, the last write stays (NumPy)."""
+        value = torch.broadcast_to(value, positions.shape).reshape(-1)
+        flat = np.array(positions).reshape(-1)
+        last = {p: k for k, p in enumerate(flat.tolist())}
+        keep = torch.as_tensor(sorted(last.values()), dtype=torch.long)
+        where = torch.as_tensor(flat, dtype=torch.long)[keep]
+        self.memories[memory] = self.memories[memory].index_put((where,), value[keep])
+
+
+@st.composite
+def _basic_index(draw, shape):
+    items = []
+    for n in shape:
+        kind = draw(st.integers(0, 4))
+        if kind == 0 and n > 0:
+            items.append(draw(st.integers(-n, n - 1)))
+        else:
+            step = draw(st.sampled_from([1, 2, -1, -2, 3, -3]))
+            start = draw(st.none() | st.integers(-n, n - 1))
+            stop = draw(st.none() | st.integers(-n - 1, n))
+            items.append(slice(start, stop, step))
+    if items and draw(st.booleans()):
+        items = items[: draw(st.integers(0, len(items)))]
+    if draw(st.integers(0, 3)) == 0:
+        items.insert(draw(st.integers(0, len(items))), None)
+    if draw(st.integers(0, 3)) == 0:
+        items.insert(draw(st.integers(0, len(items))), Ellipsis)
+    return tuple(items)
+
+
+@st.composite
+def _view(draw, shape):
+    """(source, a function taking an array to a view of it) for an array of this shape."""
+    nd = len(shape)
+    kinds = ["index", "index", "index", "ravel", "reshape", "expand_dims"]
+    if nd >= 2:
+        kinds += ["T", "transpose", "swapaxes", "diagonal"]
+    if 1 in shape:
+        kinds.append("squeeze")
+    kind = draw(st.sampled_from(kinds))
+    if kind == "index":
+        idx = draw(_basic_index(shape))
+        return f"v[{idx!r}]", lambda a: a[idx]
+    if kind == "ravel":
+        return "v.ravel()", np.ravel
+    if kind == "reshape":
+        size = int(np.prod(shape))
+        divisors = [d for d in range(1, size + 1) if size % d == 0]
+        d = draw(st.sampled_from(divisors))
+        new = draw(st.sampled_from([(d, size // d), (size // d, d), (size,), (1, size)]))
+        return f"v.reshape({new})", lambda a: np.reshape(a, new)
+    if kind == "expand_dims":
+        axis = draw(st.integers(-nd - 1, nd))
+        return f"np.expand_dims(v, {axis})", lambda a: np.expand_dims(a, axis)
+    if kind == "T":
+        return "v.T", lambda a: a.T
+    if kind == "transpose":
+        perm = tuple(draw(st.permutations(range(nd))))
+        return f"v.transpose({perm})", lambda a: a.transpose(perm)
+    if kind == "swapaxes":
+        i, j = draw(st.integers(-nd, nd - 1)), draw(st.integers(-nd, nd - 1))
+        return f"np.swapaxes(v, {i}, {j})", lambda a: np.swapaxes(a, i, j)
+    if kind == "diagonal":
+        offset = draw(st.integers(-1, 1))
+        return f"np.diagonal(v, {offset})", lambda a: np.diagonal(a, offset)
+    axis = draw(st.sampled_from([k for k, n in enumerate(shape) if n == 1]))
+    return f"np.squeeze(v, {axis})", lambda a: np.squeeze(a, axis)
+
+
+@st.composite
+def _write_index(draw, shape):
+    """An index for item assignment: basic, a boolean mask, or integer arrays."""
+    kind = draw(st.sampled_from(["basic", "basic", "mask", "rows", "rows+slice", "mask0"]))
+    if kind == "basic":
+        return draw(_basic_index(shape))
+    if kind == "mask":
+        bits = draw(st.lists(st.booleans(), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+        return np.array(bits).reshape(shape)
+    if kind == "mask0":
+        return np.array(draw(st.lists(st.booleans(), min_size=shape[0], max_size=shape[0])))
+    # distinct rows: a repeated one is a separate case (test_a_repeated_row_...)
+    rows = np.array(draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=4, unique=True)))
+    rows = np.where(
+        np.array(draw(st.lists(st.booleans(), min_size=len(rows), max_size=len(rows)))), rows - shape[0], rows
+    )
+    if kind == "rows" or len(shape) < 2:
+        return rows
+    return (rows, slice(None, None, draw(st.sampled_from([1, -1, 2]))))
+
+
+def _broadcasts_to(shape, target) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
+def _unary(name, v):
+    if name == "sin":
+        return np.sin(v) if isinstance(v, ad.Tensor) else torch.sin(v)
+    if name == "tanh":
+        return np.tanh(v) if isinstance(v, ad.Tensor) else torch.tanh(v)
+    return v * 1.5
+
+
+class Program:
+    """An ad program built step by step, with its reference alongside."""
+
+    def __init__(self, data, dtype):
+        self.dtype = dtype
+        self.ref = Reference()
+        self.xa = [ad.tensor(d.astype(dtype), requires_grad=True) for d in data]
+        self.xt = [torch.tensor(d.astype(dtype), requires_grad=True) for d in data]
+        self.values = []  # ad Tensors
+        self.where = []  # per value: (memory, positions, writable)
+        self.arrays = []  # per memory: ad's array, to tell a view from a copy
+        self.lines = [f"x{k} = ad.tensor({d.tolist()!r}, requires_grad=True)" for k, d in enumerate(data)]
+        for k in range(len(data)):
+            self.add(self.xa[k] * 1, self.xt[k] * 1, f"x{k} * 1")
+
+    def add(self, value, reference, source):
+        memory, positions = self.ref.new(reference)
+        self.arrays.append(value._data)
+        self.values.append(value)
+        self.where.append((memory, positions, True))
+        self.lines.append(f"v{len(self.values) - 1} = {source}")
+
+    def reference(self, i):
+        memory, positions, _ = self.where[i]
+        return self.ref.read(memory, positions)
+
+    def view(self, i, source, f):
+        v = self.values[i]
+        memory, positions, writable = self.where[i]
+        try:
+            f(positions)
+        except IndexError:  # out of range for this shape: ad raises NumPy's error too
+            with pytest.raises(IndexError):
+                f(v)
+            return
+        out = f(v)
+        self.lines.append(f"v{len(self.values)} = {source.replace('v', f'v{i}', 1)}")
+        data = out._data
+        if isinstance(data, np.ndarray) and np.shares_memory(data, self.arrays[memory]):
+            self.values.append(out)
+            self.where.append((memory, f(positions), writable and data.flags.writeable))
+        else:  # NumPy copied: a new memory
+            self.lines.pop()
+            self.add(out, self.ref.read(memory, f(positions)), source.replace("v", f"v{i}", 1) + "  # a copy")
+
+    def check_values(self):
+        for k, v in enumerate(self.values):
+            expected = self.reference(k).detach().numpy()
+            got = np.asarray(v.detach().numpy())
+            assert got.shape == expected.shape, (k, got.shape, expected.shape, self.source())
+            np.testing.assert_allclose(got, expected, rtol=self.rtol, atol=self.atol, err_msg=self.source())
+
+    @property
+    def rtol(self):
+        return 1e-12 if self.dtype == np.float64 else 1e-4
+
+    @property
+    def atol(self):
+        return 1e-12 if self.dtype == np.float64 else 1e-4
+
+    def source(self):
+        return "\n" + "\n".join(self.lines)
+
+
+def _run_step(draw, p: Program):
+    kind = draw(st.sampled_from(["view"] * 4 + ["new"] + ["iop"] * 3 + ["setitem"] * 3 + ["fill"]))
+    n = len(p.values)
+    nd = [k for k in range(n) if p.values[k].ndim > 0 and p.values[k].size > 0]
+    if kind == "new" or not nd:
+        i = draw(st.integers(0, n - 1))
+        name = draw(st.sampled_from(["sin", "tanh", "scale"]))
+        p.add(_unary(name, p.values[i]), _unary(name, p.reference(i)), f"{name}(v{i})")
+        return
+    i = draw(st.sampled_from(nd))
+    v = p.values[i]
+    memory, positions, writable = p.where[i]
+    if kind == "view":
+        source, f = draw(_view(v.shape))
+        p.view(i, source, f)
+        return
+    if kind == "iop":
+        # float32: no powers, whose growth makes sin of the result ill-conditioned
+        op = draw(st.sampled_from(IOPS if p.dtype == np.float64 else IOPS[:-1]))
+        if op == "**=":
+            rhs_a = rhs_t = draw(st.sampled_from([2, 3, 2.0]))
+            text = repr(rhs_a)
+        else:
+            others = [k for k in range(n) if _broadcasts_to(p.values[k].shape, v.shape)]
+            if others and draw(st.booleans()):
+                j = draw(st.sampled_from(others))
+                rhs_a, rhs_t, text = p.values[j], p.reference(j), f"v{j}"
+                if op == "/=":
+                    rhs_a, rhs_t, text = 1.0 + rhs_a * rhs_a, 1.0 + rhs_t * rhs_t, f"(1 + v{j} * v{j})"
+            else:
+                rhs_a = rhs_t = draw(st.sampled_from(CONSTANTS))
+                text = repr(rhs_a)
+        p.lines.append(f"v{i} {op} {text}")
+        old = p.reference(i)
+        new = {"+=": old + rhs_t, "-=": old - rhs_t, "*=": old * rhs_t, "/=": old / rhs_t, "**=": old**rhs_t}[
+            op
+        ]
+        target = p.values[i]
+        if not writable:
+            with pytest.raises(ValueError, match="read-only"):
+                _iop(target, op, rhs_a)
+            p.lines.pop()
+            return
+        # through a detached alias or under no_grad, the write changes the memory but no
+        # history: what read it before or after differentiates as if it had not happened
+        how = draw(st.sampled_from(["tracked", "tracked", "detach", "no_grad"]))
+        if how == "detach":
+            p.lines[-1] = f"v{i}.detach() {op} {text}"
+            assert _iop(target.detach(), op, rhs_a)._vc is target._vc
+            new = old + (new - old).detach()
+        elif how == "no_grad":
+            p.lines[-1] = f"with no_grad(): v{i} {op} {text}"
+            with ad.no_grad():
+                assert _iop(target, op, rhs_a) is target
+            new = old + (new - old).detach()
+        else:
+            assert _iop(target, op, rhs_a) is target
+        p.ref.write(memory, positions, new)
+        return
+    if kind == "fill":
+        others = [k for k in range(n) if _broadcasts_to(p.values[k].shape, v.shape)]
+        call = draw(st.sampled_from(["zero_", "fill_", "copy_"]))
+        if call == "copy_" and others:
+            j = draw(st.sampled_from(others))
+            arg_a, arg_t, text = p.values[j], p.reference(j), f"v{j}"
+        else:
+            call = "fill_" if call == "copy_" else call
+            arg_a = arg_t = draw(st.sampled_from(CONSTANTS)) if call == "fill_" else 0.0
+            text = "" if call == "zero_" else repr(arg_a)
+        p.lines.append(f"v{i}.{call}({text})")
+        if not writable:
+            with pytest.raises(ValueError, match="read-only"):
+                getattr(v, call)(*([] if call == "zero_" else [arg_a]))
+            p.lines.pop()
+            return
+        assert getattr(v, call)(*([] if call == "zero_" else [arg_a])) is v
+        if not isinstance(arg_t, torch.Tensor):
+            arg_t = torch.tensor(arg_t, dtype=p.xt[0].dtype)
+        p.ref.write(memory, positions, arg_t)
+        return
+    index = draw(_write_index(v.shape))
+    try:
+        selected = positions[index]
+    except IndexError:
+        return  # out of range for this shape: NumPy's error, not ours
+    others = [k for k in range(n) if _broadcasts_to(p.values[k].shape, selected.shape)]
+    if others and draw(st.booleans()):
+        j = draw(st.sampled_from(others))
+        value_a, value_t, text = p.values[j], p.reference(j), f"v{j}"
+        if draw(st.booleans()):
+            value_a, value_t, text = np.sin(value_a), torch.sin(value_t), f"np.sin(v{j})"
+    else:
+        value_a = value_t = draw(st.sampled_from(CONSTANTS))
+        text = repr(value_a)
+    p.lines.append(f"v{i}[{index!r}] = {text}")
+    if not writable:
+        with pytest.raises(ValueError, match="read-only"):
+            v[index] = value_a
+        p.lines.pop()
+        return
+    v[index] = value_a
+    if not isinstance(value_t, torch.Tensor):
+        value_t = torch.tensor(value_t, dtype=p.xt[0].dtype)
+    p.ref.write(memory, selected, value_t)
+
+
+def _iop(t, op, rhs):
+    if op == "+=":
+        t += rhs
+    elif op == "-=":
+        t -= rhs
+    elif op == "*=":
+        t *= rhs
+    elif op == "/=":
+        t /= rhs
+    else:
+        t **= rhs
+    return t
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_views_and_writes_match_the_program_out_of_place(data):
+    draw = data.draw
+    shape = draw(st.sampled_from(LEAF_SHAPES))
+    dtype = draw(st.sampled_from([np.float64, np.float64, np.float64, np.float32]))
+    size = int(np.prod(shape))
+    first = np.array(draw(st.lists(st.floats(-2, 2, allow_subnormal=False), min_size=size, max_size=size)))
+    second = np.array(
+        draw(st.lists(st.floats(-2, 2, allow_subnormal=False), min_size=shape[-1], max_size=shape[-1]))
+    )
+    p = Program([first.reshape(shape), second], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(draw(st.integers(1, 8))):
+            _run_step(draw, p)
+            p.check_values()
+        loss_at = draw(st.lists(st.integers(0, len(p.values) - 1), min_size=1, max_size=3, unique=True))
+        p.lines.append(f"loss = {' + '.join(f'(v{k} * v{k}).sum()' for k in loss_at)}; loss.backward()")
+        loss_a = sum(
+            (np.sum(p.values[k] * p.values[k]) for k in loss_at[1:]),
+            np.sum(p.values[loss_at[0]] * p.values[loss_at[0]]),
+        )
+        loss_t = sum(((p.reference(k) ** 2).sum() for k in loss_at[1:]), (p.reference(loss_at[0]) ** 2).sum())
+        expected = torch.autograd.grad(loss_t, p.xt, allow_unused=True)
+        try:
+            loss_a.backward()
+        except RuntimeError as e:
+            # a value a VJP reads was overwritten: refusing is right, a wrong number is not
+            assert "modified by an in-place operation" in str(e), p.source()
+            event("backward refused: a saved value was overwritten")
+            return
+    for x, g in zip(p.xa, expected):
+        want = np.zeros(x.shape, dtype) if g is None else g.numpy()
+        got = np.zeros(x.shape, dtype) if x.grad is None else x.grad.numpy()
+        assert got.dtype == dtype, p.source()
+        np.testing.assert_allclose(got, want, rtol=p.rtol, atol=p.atol, err_msg=p.source())
+    event("gradient compared")
