@@ -337,6 +337,14 @@ class Tensor(Box):
                     "a view of a leaf Tensor that requires grad is used in an in-place operation; "
                     "do it under `with ad.no_grad():`, or on a copy (x.clone()) of the leaf"
                 )
+            if (
+                view is not None
+                and view.cut is not None
+                and (view.base.requires_grad or any(type(o) is Tensor and o.requires_grad for o in others))
+            ):
+                raise RuntimeError(
+                    _NO_GRAD_VIEW + "it is written in place with grad mode on" + _NO_GRAD_VIEW_FIX
+                )
         tracked = is_grad_enabled() and (
             self._requires_grad or any(type(o) is Tensor and o.requires_grad for o in others)
         )
@@ -683,6 +691,12 @@ class Tensor(Box):
         return t
 
 
+_NO_GRAD_VIEW = "a view made under no_grad, of a Tensor in the graph, cannot follow it: "
+_NO_GRAD_VIEW_FIX = (
+    ". Whether the write should reach the gradient is ambiguous (PyTorch refuses it too): make the "
+    "view and write through it both inside the no_grad block (the write is not recorded) or both "
+    "outside it (it is), or write into a copy (v.clone())"
+)
 _ARRAYS = (np.ndarray, np.generic)
 _ABSENT = object()  # the second operand of a unary op, in Tensor._elementwise
 # The params of every node _elementwise records (elementwise rules take none): one
@@ -836,17 +850,29 @@ def _mark_view(out, x, op, params, primal, level):
         return
     step = (op, params, stand_in(primal), stand_in(out._data))
     if x._view is None:
-        base, steps = x, (step,)
+        base, steps, cut = x, (step,), None
     else:
-        base, steps = x._view.base, x._view.steps + (step,)
+        base, steps, cut = x._view.base, x._view.steps + (step,), x._view.cut
+    if cut is None and not _state.enabled:
+        cut = (base._grad_fn,)
     out._vc = x._vc
-    out._view = View(base, steps, x._vc[0])
+    out._view = View(base, steps, x._vc[0], cut)
 
 
 def _refresh_view(v):
     """v's memory was written since its history was set: its value is now the base's,
-    read through the view ops, so its history is those ops applied to the base's."""
+    read through the view ops, so its history is those ops applied to the base's. A view
+    cut from the graph (made under no_grad) stays cut, unless a recorded write has given
+    its base a new history: then it has none it could take, and using it raises."""
     view = v._view
+    if view.cut is not None:
+        if view.base._grad_fn is not view.cut[0]:
+            raise RuntimeError(
+                _NO_GRAD_VIEW + "its base, or another view of the base, was then "
+                "written in place with grad mode on" + _NO_GRAD_VIEW_FIX
+            )
+        view.version = v._vc[0]
+        return
     view.version = v._vc[0]
     base_edge = edge(view.base)
     if base_edge is None:

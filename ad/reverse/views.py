@@ -16,14 +16,21 @@ from ad.trace import is_complex
 
 class View:
     """The base a view's memory belongs to, and the view ops that lead from the base to the
-    view, in order: (op, params, and stand-ins for the op's input and output)."""
+    view, in order: (op, params, and stand-ins for the op's input and output).
 
-    __slots__ = ("base", "steps", "version")
+    A view made under no_grad, or from such a view, is cut from the graph (PyTorch's
+    CreationMeta.NO_GRAD_MODE): ``cut`` holds the base's history when it was made, and the
+    view stays cut while the base keeps that history. A recorded write through it, or
+    through its base once the base's history has moved on, is refused: whether the write
+    should reach the graph is ambiguous, and guessing would give a wrong gradient."""
 
-    def __init__(self, base, steps, version):
+    __slots__ = ("base", "steps", "version", "cut")
+
+    def __init__(self, base, steps, version, cut=None):
         self.base = base
         self.steps = steps
         self.version = version  # of the shared counter when the view's history was last set
+        self.cut = cut  # None, or (the base's grad_fn,) when the view was made under no_grad
 
     def forward(self, x, batched=False):
         """x read through the view ops (x shaped like the base, or k of them)."""
