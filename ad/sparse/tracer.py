@@ -10,7 +10,7 @@ depend on the operand element), derived from the op's rule kind:
 - linear (and a general op whose VJP reads only shapes, which makes it linear): S is the
   structure of the op's own JVP map, read off with a few probes (`probe_map`);
 - bilinear: the union over both operands, each with the other held at a structural value
-  (1 where it varies with x, its absolute value where it is a constant);
+  (1 where it varies with x or is a nonzero constant, 0 where it is a constant zero);
 - general: every output element depends on every element of every operand (a conservative
   dense map), or, with ``local=True``, the structure of its JVP at x;
 - nondiff: no dependence; in the global mode its result is marked as depending on x, so that
@@ -244,9 +244,10 @@ def raw_out(out):
 
 
 def _structural(x, value):
-    """A bilinear op's other operand as its structure: 1 where it varies with x, |value| where
-    it is a constant (a zero there is a zero for every x)."""
-    a = np.abs(np.asarray(value, dtype=float)) if not np.iscomplexobj(value) else np.abs(value)
+    """A bilinear op's other operand as its structure: 1 where it varies with x or is a nonzero
+    constant (NaN too), 0 where it is a constant zero (a zero for every x). Ones, not the
+    constant's values: [1, 1e-17] would sum to exactly 1 and pass for one element."""
+    a = (np.asarray(value) != 0).astype(np.float64)
     if isinstance(x, Pattern):
         if x.source is not None or x.varies is not None:
             return np.ones_like(a)

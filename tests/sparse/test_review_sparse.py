@@ -3,13 +3,18 @@ pattern that misses a dependence at some x (global patterns claim every x), a co
 puts two columns of one row in one color, a prepared Jacobian reused where its pattern no
 longer holds. Oracles: ad.jacfwd and ad.hessian (dense), and jax where it is installed."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ad
 import ad.trace
 from ad import testing
-from ad.sparse import ValueDependenceError
+from ad.sparse import ValueDependenceError, coloring
 
 X0 = np.array([1.0, -2.0, 3.0, -0.5])
 X1 = np.array([-1.0, 2.0, 0.5, 4.0])  # every sign flipped, the order changed
@@ -215,3 +220,279 @@ def test_a_globally_prepared_jacobian_holds_where_a_mask_or_a_where_flips():
             for _ in range(5):
                 x = rng.standard_normal(6)
                 np.testing.assert_allclose(prep(x).toarray(), ad.jacfwd(f)(x), rtol=1e-12, atol=1e-14)
+
+
+# -- colorings, checked on the pattern directly -----------------------------------------------
+@st.composite
+def patterns(draw, square=False):
+    m = draw(st.integers(0, 12))
+    n = m if square else draw(st.integers(0, 12))
+    density = draw(st.sampled_from([0.0, 0.1, 0.3, 0.7, 1.0]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(size=(m, n)) < density
+    if m and n and draw(st.booleans()):  # a dense row or column, and some empty ones
+        A[draw(st.integers(0, m - 1)), :] = True
+        A[:, draw(st.integers(0, n - 1))] = True
+        A[draw(st.integers(0, m - 1)), :] = False
+    if square:
+        A = A | A.T
+        if draw(st.booleans()):
+            np.fill_diagonal(A, True)
+        if m and draw(st.booleans()):  # an empty row and column
+            k = draw(st.integers(0, m - 1))
+            A[k, :] = A[:, k] = False
+    return A
+
+
+def _columns_share_no_row(A, colors):
+    return all(len(set(colors[np.flatnonzero(row)])) == int(row.sum()) for row in A)
+
+
+@settings(max_examples=150, deadline=None)
+@given(patterns(), st.sampled_from(coloring.ORDERS), st.integers(0, 2**31 - 1))
+def test_column_and_row_colorings_separate_every_row_and_decompress_exactly(A, order, seed):
+    rng = np.random.default_rng(seed)
+    J = np.where(A, rng.standard_normal(A.shape), 0.0)
+    P = sp.csr_array(A)
+    c = coloring.column_coloring(P, order)
+    assert c.shape == (A.shape[1],) and _columns_share_no_row(A, c)
+    got = coloring.decompress_columns(P, c, J @ coloring.seeds(c).T).toarray()
+    np.testing.assert_array_equal(got, J)
+    r = coloring.row_coloring(P, order)
+    assert r.shape == (A.shape[0],) and _columns_share_no_row(A.T, r)
+    got = coloring.decompress_rows(P, r, coloring.seeds(r) @ J).toarray()
+    np.testing.assert_array_equal(got, J)
+
+
+def _two_colored_path_on_four(A, colors):
+    B = A.copy()
+    np.fill_diagonal(B, False)
+    for b, c in zip(*np.nonzero(B)):
+        for a in np.flatnonzero(B[b]):
+            for d in np.flatnonzero(B[c]):
+                if len({a, b, c, d}) == 4 and len({colors[a], colors[b], colors[c], colors[d]}) == 2:
+                    return True
+    return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(patterns(square=True), st.sampled_from(coloring.ORDERS), st.integers(0, 2**31 - 1))
+def test_star_colorings_are_star_colorings_and_decompress_a_symmetric_matrix_exactly(A, order, seed):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal(A.shape)
+    H = np.where(A, W + W.T, 0.0)
+    P = sp.csr_array(A)
+    c = coloring.star_coloring(P, order)
+    off = A & ~np.eye(len(A), dtype=bool)
+    assert not (off & (c[:, None] == c[None, :])).any(), "two neighbors share a color"
+    assert not _two_colored_path_on_four(A, c)
+    assert coloring.is_star_coloring(P, c)
+    got = coloring.decompress_star(P, c, H @ coloring.seeds(c).T).toarray()
+    np.testing.assert_allclose(got, H, rtol=1e-15, atol=0)
+
+
+# -- random sparse programs: sparse Jacobians and Hessians equal the dense ones ----------------
+def _steps(xp):
+    """Vector -> vector steps, written once for NumPy and jax.numpy: banded, block, arrow and
+    dense structures, data-dependent selections (where, maximum, abs, clip, sort), structural
+    zeros (a constant mask, a constant matrix), reshapes and joins."""
+    rng = np.random.default_rng(0)
+    mats = {k: np.where(rng.uniform(size=(k, k)) < 0.3, rng.standard_normal((k, k)), 0.0) for k in range(13)}
+    masks = {k: (rng.uniform(size=k) < 0.5) * 1.0 for k in range(13)}
+    return {
+        "sin": lambda u: xp.sin(u),
+        "mul_shift": lambda u: u * xp.roll(u, 2),
+        "diff": lambda u: xp.diff(u) if u.shape[0] > 1 else u,
+        "cumsum": lambda u: xp.cumsum(u),
+        "tridiagonal": lambda u: (
+            xp.concatenate([u[:1], u[:-2] - 2 * u[1:-1] + u[2:], u[-1:]]) if u.shape[0] > 2 else u
+        ),
+        "block": lambda u: (
+            (u.reshape(-1, 2) * u.reshape(-1, 2)[:, ::-1]).ravel() if u.shape[0] % 2 == 0 else u
+        ),
+        "arrow": lambda u: u * xp.sum(u[:2]) + u[0],
+        "dense_row": lambda u: xp.concatenate([u, xp.sum(u**2)[None]]),
+        "flip": lambda u: u[::-1],
+        "pad": lambda u: xp.pad(u, (1, 2)),
+        "where": lambda u: xp.where(u > 0, u[::-1], 0.5 * u**2),
+        "maximum": lambda u: xp.maximum(u, xp.roll(u, 1)),
+        "abs_clip": lambda u: xp.abs(u) + xp.clip(u, -0.5, 0.5),
+        "sort": lambda u: xp.sort(u),
+        "take": lambda u: u[np.random.default_rng(u.shape[0]).integers(0, u.shape[0], u.shape[0])] * u,
+        "convolve": lambda u: xp.convolve(u, np.array([1.0, 0.0, -2.0])),
+        "mask": lambda u: u * masks[u.shape[0]] if u.shape[0] in masks else u,
+        "matrix": lambda u: mats[u.shape[0]] @ u if u.shape[0] in mats else u,
+        "zero": lambda u: 0.0 * u,
+        "interleave": lambda u: xp.concatenate([u[::2], u[1::2]]),
+        "cumprod": lambda u: xp.cumprod(1 + 0.1 * xp.tanh(u)),
+        "einsum": lambda u: xp.einsum("ij,j->i", mats[u.shape[0]], u) if u.shape[0] in mats else u,
+        "outer": lambda u: xp.outer(u[:2], u[-2:]).ravel(),
+        "max_rows": lambda u: xp.max(u.reshape(-1, 2), axis=1) if u.shape[0] % 2 == 0 else u,
+        "first": lambda u: u[:1] ** 3,
+    }
+
+
+STEPS = _steps(np)
+
+
+def _program(names, xp=np):
+    steps = _steps(xp) if xp is not np else STEPS
+
+    def f(u):
+        for name in names:
+            u = steps[name](u)
+        return u
+
+    return f
+
+
+programs = st.tuples(
+    st.lists(st.sampled_from(sorted(STEPS)), min_size=1, max_size=4),
+    st.integers(1, 8),
+    st.integers(0, 2**31 - 1),
+)
+
+
+def _dense(f, x):
+    y = f(x)
+    return ad.jacfwd(f)(x).reshape(np.size(y), x.size)
+
+
+@settings(max_examples=120, deadline=None)
+@given(programs)
+def test_sparse_jacobians_of_random_programs_equal_the_dense_one_in_every_mode(program):
+    names, n, seed = program
+    f = _program(names)
+    rng = np.random.default_rng(seed)
+    xs = [rng.standard_normal(n) for _ in range(3)]
+    preps = {mode: ad.prepare_sparse_jacobian(f, xs[0], mode) for mode in ("forward", "reverse", "auto")}
+    for x in xs:
+        J = _dense(f, x)
+        assert not ((J != 0) & ~preps["auto"].pattern.toarray()).any(), f"{names}: outside the pattern"
+        for mode, prep in preps.items():
+            np.testing.assert_allclose(
+                prep(x).toarray(), J, rtol=1e-12, atol=1e-13, err_msg=f"{names} {mode}"
+            )
+        np.testing.assert_allclose(
+            ad.sparse_jacobian(f, x, chunk=2).toarray(), J, rtol=1e-12, atol=1e-13, err_msg=str(names)
+        )
+
+
+@settings(max_examples=80, deadline=None)
+@given(programs, st.sampled_from(["sum_squares", "sum_sin", "quartic"]))
+def test_sparse_hessians_of_random_programs_equal_the_dense_one(program, reduce):
+    names, n, seed = program
+    g = _program(names)
+    f = {
+        "sum_squares": lambda u: np.sum(g(u) ** 2),
+        "sum_sin": lambda u: np.sum(np.sin(g(u))),
+        "quartic": lambda u: np.sum(g(u) ** 4) + np.sum(u[1:] * u[:-1]),
+    }[reduce]
+    rng = np.random.default_rng(seed)
+    xs = [rng.standard_normal(n) for _ in range(3)]
+    prep = ad.prepare_sparse_hessian(f, xs[0])
+    for x in xs:
+        H = ad.hessian(f)(x)
+        assert not ((H != 0) & ~prep.pattern.toarray()).any(), f"{names}: outside the Hessian pattern"
+        np.testing.assert_allclose(prep(x).toarray(), H, rtol=1e-12, atol=1e-12, err_msg=str(names))
+
+
+@settings(max_examples=40, deadline=None)
+@given(programs)
+def test_sparse_jacobians_and_hessians_of_random_programs_equal_jax(program):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    names, n, seed = program
+    f, fj = _program(names), _program(names, jnp)
+    x = np.random.default_rng(seed).standard_normal(n)
+    J = np.asarray(jax.jacfwd(fj)(x)).reshape(-1, n)
+    np.testing.assert_allclose(
+        ad.sparse_jacobian(f, x).toarray(), J, rtol=1e-12, atol=1e-13, err_msg=str(names)
+    )
+    np.testing.assert_allclose(
+        ad.sparse_jacobian(f, x, "reverse").toarray(), J, rtol=1e-12, atol=1e-13, err_msg=str(names)
+    )
+    h, hj = (lambda u: np.sum(np.sin(f(u)))), (lambda u: jnp.sum(jnp.sin(fj(u))))
+    H = np.asarray(jax.hessian(hj)(x))
+    np.testing.assert_allclose(
+        ad.sparse_hessian(h, x).toarray(), H, rtol=1e-12, atol=1e-12, err_msg=str(names)
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(programs)
+def test_an_executor_gives_the_serial_numbers_bit_for_bit(program):
+    names, n, seed = program
+    f = _program(names)
+    h = lambda u: np.sum(np.sin(f(u)))  # noqa: E731
+    x = np.random.default_rng(seed).standard_normal(n)
+    with ThreadPoolExecutor(2) as pool:
+        for mode in ("forward", "reverse"):
+            prep = ad.prepare_sparse_jacobian(f, x, mode, chunk=1)
+            a, b = prep(x), prep(x, executor=pool)
+            np.testing.assert_array_equal(a.toarray(), b.toarray())
+            assert a.dtype == b.dtype
+        prep = ad.prepare_sparse_hessian(h, x, chunk=1)
+        np.testing.assert_array_equal(prep(x).toarray(), prep(x, executor=pool).toarray())
+
+
+@settings(max_examples=40, deadline=None)
+@given(programs)
+def test_float32_input_gives_float32_jacobians_close_to_the_float64_ones(program):
+    names, n, seed = program
+    f = _program(names)
+    x = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+    for mode in ("forward", "reverse"):
+        J = ad.sparse_jacobian(f, x, mode)
+        dense = ad.jacfwd(f)(x).reshape(J.shape)
+        if f(x).dtype == np.float32:  # a float64 constant in f (the mask) makes f float64
+            assert J.dtype == dense.dtype == np.float32
+        np.testing.assert_allclose(J.toarray(), dense, rtol=2e-5, atol=2e-5, err_msg=f"{names} {mode}")
+
+
+def test_a_constant_coefficient_far_below_a_unit_one_in_its_row_stays_in_the_pattern():
+    # the probes read a row whose coefficients sum to exactly 1.0 as a copy of one element: with
+    # the constant's own values, 1 + 1e-17 did, and J[0, 1] = 1e-17 came back as 0
+    x = np.array([1.0, 2.0, 3.0])
+    A = np.array([[1.0, 1e-17, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    k = np.array([1.0, 1e-18])
+    for f in (lambda u: A @ u, lambda u: u @ A.T, lambda u: np.convolve(u, k), lambda u: np.dot(A, u)):
+        J = ad.jacfwd(f)(x)
+        assert not ((J != 0) & ~ad.jacobian_sparsity(f, x).toarray()).any()
+        for mode in ("forward", "reverse"):
+            np.testing.assert_array_equal(ad.sparse_jacobian(f, x, mode).toarray(), J)
+    h = lambda u: np.sum((A @ u) ** 2)  # noqa: E731
+    np.testing.assert_allclose(ad.sparse_hessian(h, x).toarray(), ad.hessian(h)(x), rtol=1e-15, atol=0)
+
+
+def test_edge_sizes_empty_one_scalar_and_all_zero_jacobians():
+    cases = [
+        (lambda u: u * 2, np.zeros(0)),
+        (lambda u: np.concatenate([u, np.ones(1)]), np.zeros(0)),
+        (lambda u: u[:0], np.ones(3)),
+        (lambda u: np.sin(u), np.ones(1)),
+        (lambda u: np.sin(u) * u, np.array(0.7)),
+        (lambda u: np.atleast_1d(np.sum(u**2)), np.ones(3)),
+        (lambda u: 0.0 * u + 1.0, np.ones(3)),
+        (lambda u: np.ones(4), np.ones(3)),
+        (lambda u: (u @ u.T).ravel(), np.arange(6.0).reshape(2, 3)),
+        (lambda u: np.sum(u) * u, np.arange(4.0)),
+    ]
+    for f, x in cases:
+        for mode in ("auto", "forward", "reverse"):
+            J = ad.sparse_jacobian(f, x, mode)
+            np.testing.assert_array_equal(J.toarray(), np.reshape(ad.jacfwd(f)(x), J.shape))
+    hessians = [
+        (lambda u: np.sum(u**2), np.zeros(0)),
+        (lambda u: np.sum(u**3), np.ones(1)),
+        (lambda u: u**3, np.array(2.0)),
+        (lambda u: np.sum(u) * 0 + 1.0, np.ones(3)),
+        (lambda u: np.sum(u), np.ones(3)),
+        (lambda u: np.sum(u @ u.T), np.arange(6.0).reshape(2, 3)),
+    ]
+    for f, x in hessians:
+        H = ad.sparse_hessian(f, x)
+        np.testing.assert_array_equal(H.toarray(), np.reshape(ad.hessian(f)(x), H.shape))
