@@ -38,8 +38,8 @@ def _array(t):
 # -- views made under no_grad ----------------------------------------------------------
 # PyTorch refuses an in-place write, with grad mode on, through a view made under no_grad
 # of a value that requires grad: the view is not connected to its base's history, so the
-# write cannot be recorded correctly. ad records it as if the view's old value were a
-# constant, and the base's gradient misses the factor the write applied.
+# write cannot be recorded correctly. Recording it as if the view's old value were a
+# constant would give y[1:4] *= 2 the gradient 4x there instead of 8x; ad refuses too.
 
 
 def _write_through_no_grad_view(lib):
@@ -57,21 +57,11 @@ def test_a_write_through_a_no_grad_view_is_refused_by_pytorch():
         _write_through_no_grad_view("torch")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write (grad mode) through a view made under no_grad drops the old value's "
-    "gradient: y[1:4] *= 2 gives dy^2/dx = 4x there, not 8x; PyTorch raises",
-)
 def test_a_write_through_a_no_grad_view_raises():
     with pytest.raises(RuntimeError, match="no_grad"):
         _write_through_no_grad_view("ad")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a view (grad mode) of a view made under no_grad, written in place, drops the old "
-    "value's gradient; PyTorch raises",
-)
 def test_a_write_through_a_view_of_a_no_grad_view_raises():
     x = _leaf("ad")
     y = x * 1
@@ -83,11 +73,6 @@ def test_a_write_through_a_view_of_a_no_grad_view_raises():
         (y * y).sum().backward()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a view made under no_grad becomes differentiable (grad_fn GetitemBackward) once "
-    "its base is written in grad mode; PyTorch raises",
-)
 def test_a_no_grad_view_stays_cut_from_the_graph_after_its_base_is_written():
     x = _leaf("ad")
     y = x * 1
@@ -469,3 +454,60 @@ def test_random_views_and_writes_match_the_program_out_of_place(data):
         assert got.dtype == dtype, p.source()
         np.testing.assert_allclose(got, want, rtol=p.rtol, atol=p.atol, err_msg=p.source())
     event("gradient compared")
+
+
+# -- item assignment that writes a position twice -------------------------------------------
+# NumPy keeps the last write (np.put and ad's docs say so too); the value written first is
+# overwritten and has no influence on the result. setitem's VJP sends g[index] to every
+# written value, repeated positions included.
+
+
+def _twice(x, w, xp=np):
+    index = np.array([0, 2, 0])  # w[0] is overwritten by w[2]
+    if xp is np:
+        y = x * 1.0
+        y[index] = w
+    else:
+        y = x.at[index].set(w)
+    return xp.sum(xp.sin(y) * xp.arange(1.0, 5.0))
+
+
+def test_a_repeated_position_keeps_the_last_write_in_value():
+    x, w = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.5, 0.6, 0.7])
+    y = x.copy()
+    y[[0, 2, 0]] = w
+    assert ad.tensor(y).numpy()[0] == 0.7
+    assert np.isclose(
+        float(_twice(ad.tensor(x), ad.tensor(w))), np.sum(np.sin(y) * np.arange(1.0, 5.0)), rtol=1e-15
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="y[[0, 2, 0]] = w: setitem's VJP gives w[0], overwritten by w[2], the cotangent of "
+    "position 0 (JAX and np.put give it zero)",
+)
+def test_a_repeated_position_sends_no_gradient_to_the_overwritten_value():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    x, w = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.5, 0.6, 0.7])
+    gx, gw = ad.grad(_twice, argnums=(0, 1))(x, w)
+    jx, jw = jax.grad(lambda x, w: _twice(x, w, jax.numpy), argnums=(0, 1))(x, w)
+    np.testing.assert_allclose(gx, np.asarray(jx), rtol=1e-12)
+    np.testing.assert_allclose(gw, np.asarray(jw), rtol=1e-12)
+
+
+def test_np_put_with_a_repeated_position_matches_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+
+    def put(x, w):
+        y = x * 1.0
+        np.put(y, [0, 2, 0], w)
+        return np.sum(np.sin(y) * np.arange(1.0, 5.0))
+
+    x, w = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.5, 0.6, 0.7])
+    got = ad.grad(put, argnums=(0, 1))(x, w)
+    want = jax.grad(lambda x, w: _twice(x, w, jax.numpy), argnums=(0, 1))(x, w)
+    for g, j in zip(got, want):
+        np.testing.assert_allclose(g, np.asarray(j), rtol=1e-12)
