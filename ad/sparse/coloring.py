@@ -24,9 +24,17 @@ from ad.kernels import coloring as kernels
 ORDERS = ("best", "largest_first", "smallest_last")
 
 
+def boolean(pattern) -> sp.csr_array:
+    """pattern as a boolean CSR copy holding only its True entries: a stored False (a stored 0.0
+    of a float matrix) is no entry, for the coloring and the reading back alike."""
+    P = sp.csr_array(pattern, dtype=bool, copy=True)
+    P.eliminate_zeros()
+    return P
+
+
 def _graph(A) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, indices) of a boolean square matrix's graph, without self-loops, in int64."""
-    A = sp.csr_array(A, dtype=bool, copy=True)  # setdiag below must not touch the caller's pattern
+    A = boolean(A)  # a copy: setdiag below must not touch the caller's pattern
     A.setdiag(False)
     A.eliminate_zeros()
     A.sort_indices()
@@ -53,19 +61,19 @@ def _color(kernel, indptr, indices, order: str) -> np.ndarray:
 def column_coloring(pattern, order: str = "best") -> np.ndarray:
     """A color per column, no two columns of one color sharing a row (greedy on the graph of
     columns that share a row, P^T P)."""
-    P = sp.csr_array(pattern, dtype=bool)
+    P = boolean(pattern)
     indptr, indices = _graph(P.T @ P)
     return _color(kernels.greedy, indptr, indices, order)
 
 
 def row_coloring(pattern, order: str = "best") -> np.ndarray:
     """A color per row, no two rows of one color sharing a column."""
-    return column_coloring(sp.csr_array(pattern, dtype=bool).T, order)
+    return column_coloring(boolean(pattern).T, order)
 
 
 def star_coloring(pattern, order: str = "best") -> np.ndarray:
     """A star coloring of a symmetric pattern's graph (see the module docstring)."""
-    P = sp.csr_array(pattern, dtype=bool)
+    P = boolean(pattern)
     if P.shape[0] != P.shape[1] or (P != P.T).nnz:
         raise ValueError(f"star coloring needs a symmetric pattern; got shape {P.shape}, not symmetric")
     indptr, indices = _graph(P)
@@ -81,7 +89,7 @@ def _colors(colors, size: int, who: str) -> np.ndarray:
 
 def is_column_coloring(pattern, colors) -> bool:
     """Whether no row holds two columns of one color."""
-    P = sp.coo_array(sp.csr_array(pattern, dtype=bool))
+    P = sp.coo_array(boolean(pattern))
     c = _colors(colors, P.shape[1], "is_column_coloring")
     keys = P.row.astype(np.int64) * max(ncolors(c), 1) + c[P.col]
     return np.unique(keys).size == keys.size
@@ -89,7 +97,7 @@ def is_column_coloring(pattern, colors) -> bool:
 
 def is_row_coloring(pattern, colors) -> bool:
     """Whether no column holds two rows of one color."""
-    return is_column_coloring(sp.csr_array(pattern, dtype=bool).T, colors)
+    return is_column_coloring(boolean(pattern).T, colors)
 
 
 def _neighbor_counts(rows, cols, colors, n: int, ncolors: int) -> np.ndarray:
@@ -101,7 +109,7 @@ def _neighbor_counts(rows, cols, colors, n: int, ncolors: int) -> np.ndarray:
 def is_star_coloring(pattern, colors) -> bool:
     """Whether the coloring is distance-1 and every edge has an end with exactly one neighbor of
     the other end's color (equivalently: no path on four vertices in two colors)."""
-    P = sp.coo_array(sp.csr_array(pattern, dtype=bool))
+    P = sp.coo_array(boolean(pattern))
     n = P.shape[0]
     c = _colors(colors, n, "is_star_coloring")
     r, k = P.row.astype(np.int64), P.col.astype(np.int64)
@@ -123,7 +131,7 @@ def seeds(colors) -> np.ndarray:
 
 def _entries(pattern) -> tuple[sp.csr_array, np.ndarray]:
     """(pattern as CSR with sorted indices, the row of each stored entry)."""
-    P = sp.csr_array(pattern, dtype=bool)
+    P = boolean(pattern)
     P.sort_indices()
     return P, np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
 

@@ -69,7 +69,7 @@ def _prepared_input(x, shape: tuple, who: str) -> np.ndarray:
 
 
 def _pattern(sparsity, shape: tuple, who: str) -> sp.csr_array:
-    P = sp.csr_array(sparsity, dtype=bool, copy=True)
+    P = coloring.boolean(sparsity)
     if P.shape != shape:
         raise ValueError(
             f"{who}: sparsity has shape {P.shape}, but f needs {shape} (outputs x inputs, flattened)"

@@ -496,3 +496,20 @@ def test_edge_sizes_empty_one_scalar_and_all_zero_jacobians():
     for f, x in hessians:
         H = ad.sparse_hessian(f, x)
         np.testing.assert_array_equal(H.toarray(), np.reshape(ad.hessian(f)(x), H.shape))
+
+
+def test_a_given_sparsity_with_stored_zeros_reads_them_as_no_entry():
+    # a float scipy matrix with an explicitly stored 0.0 at (0, 2): the coloring ignored it
+    # (column 2 shared column 0's color), the reading back did not, and J[0, 2] came back as J[0, 0]
+    f = lambda u: np.stack([u[0] + 2 * u[1], 3 * u[1]])  # noqa: E731
+    x = np.ones(3)
+    S = sp.csr_array(([1.0, 1.0, 0.0, 1.0], [0, 1, 2, 1], [0, 3, 4]), shape=(2, 3))
+    for mode in ("forward", "reverse", "auto"):
+        np.testing.assert_array_equal(ad.sparse_jacobian(f, x, mode, sparsity=S).toarray(), ad.jacfwd(f)(x))
+    h = lambda u: u[0] ** 2 + u[1] * u[2] + u[0] * u[2]  # noqa: E731
+    H = sp.csr_array(([1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0], [0, 1, 2, 0, 2, 0, 1], [0, 3, 5, 7]), shape=(3, 3))
+    np.testing.assert_array_equal(
+        ad.sparse_hessian(h, np.ones(3), sparsity=H).toarray(), ad.hessian(h)(np.ones(3))
+    )
+    P = sp.csr_array(([True, False], [0, 1], [0, 1, 2]), shape=(2, 2))  # a stored False
+    assert coloring.is_column_coloring(P, np.array([0, 0]))
