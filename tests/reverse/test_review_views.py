@@ -440,20 +440,40 @@ def test_random_views_and_writes_match_the_program_out_of_place(data):
             np.sum(p.values[loss_at[0]] * p.values[loss_at[0]]),
         )
         loss_t = sum(((p.reference(k) ** 2).sum() for k in loss_at[1:]), (p.reference(loss_at[0]) ** 2).sum())
-        expected = torch.autograd.grad(loss_t, p.xt, allow_unused=True)
+        second = dtype == np.float64 and draw(st.booleans())  # then through x0.grad again
+        expected = torch.autograd.grad(loss_t, p.xt, allow_unused=True, create_graph=second)
         try:
-            loss_a.backward()
+            loss_a.backward(create_graph=second)
         except RuntimeError as e:
             # a value a VJP reads was overwritten: refusing is right, a wrong number is not
             assert "modified by an in-place operation" in str(e), p.source()
             event("backward refused: a saved value was overwritten")
             return
+        _same_gradients(p, expected)
+        event("gradient compared")
+        if not second or expected[0] is None or not expected[0].requires_grad:
+            return
+        p.lines.append("g = x0.grad; x0.grad = x1.grad = None; (g * g).sum().backward()")
+        g = p.xa[0].grad
+        for x in p.xa:
+            x.grad = None
+        expected = torch.autograd.grad((expected[0] ** 2).sum(), p.xt, allow_unused=True)
+        try:
+            np.sum(g * g).backward()
+        except RuntimeError as e:
+            assert "modified by an in-place operation" in str(e), p.source()
+            event("second backward refused: a saved value was overwritten")
+            return
+        _same_gradients(p, expected)
+        event("second-order gradient compared")
+
+
+def _same_gradients(p, expected):
     for x, g in zip(p.xa, expected):
-        want = np.zeros(x.shape, dtype) if g is None else g.numpy()
-        got = np.zeros(x.shape, dtype) if x.grad is None else x.grad.numpy()
-        assert got.dtype == dtype, p.source()
+        want = np.zeros(x.shape, p.dtype) if g is None else g.detach().numpy()
+        got = np.zeros(x.shape, p.dtype) if x.grad is None else x.grad.detach().numpy()
+        assert got.dtype == p.dtype, p.source()
         np.testing.assert_allclose(got, want, rtol=p.rtol, atol=p.atol, err_msg=p.source())
-    event("gradient compared")
 
 
 # -- item assignment that writes a position twice -------------------------------------------
