@@ -120,6 +120,13 @@ class Pattern(Box):
         return super()._concrete(call, fix)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        boxed = [k for k, v in kwargs.items() if isinstance(v, Pattern)]
+        if boxed:  # where=x > 0, say: an option, not an operand (it recursed into this hook)
+            if not self.trace.local:
+                raise value_dependence(
+                    f"numpy.{ufunc.__name__}(..., {boxed[0]}=) with {kwargs[boxed[0]]._why()}"
+                )
+            kwargs = {k: raw(v) for k, v in kwargs.items()}
         if registry.lookup(ufunc) is None and _only_derived(inputs):
             value = getattr(ufunc, method)(*(raw(x) for x in inputs), **kwargs)
             return derived(value, self.trace, ufunc.__name__)
