@@ -174,13 +174,17 @@ elementwise(
     "clip",
     np.clip,
     lambda x, lo, hi, o: (x >= lo) & (x <= hi),
-    lambda x, lo, hi, o: x < lo,
-    lambda x, lo, hi, o: x > hi,
+    # NumPy applies hi last: where lo > hi every output is hi, so lo gets nothing there
+    lambda x, lo, hi, o: (x < lo) & (lo <= hi),
+    lambda x, lo, hi, o: (x > hi) | (lo > hi),
     parse=_clip_parse,
     impl=np.clip,
     examples=_clip_examples,
     analytic=False,
     smooth=False,
+    doc="d/dx: 1 on [lo, hi], the bounds included (as PyTorch; JAX gives 1/2 there); below "
+    "lo = hi, to lo (JAX: 1/2 each); where lo > hi, NumPy returns hi and the derivative goes to "
+    "hi (as JAX and PyTorch)",
 )
 elementwise(
     "copysign",
@@ -223,7 +227,10 @@ for _name, _f in [
 # which is piecewise constant. It is read off the output, q = rint((x - out) / y), so that
 # the partial agrees with the remainder NumPy returned even where x / y rounds to an integer.
 def _minus_quotient(x, y, o):
-    return -np.rint((x - o) / y)
+    # An infinite y makes (x - o) / y inf / inf; there q is 0 where NumPy returned x and -1
+    # where it returned y (remainder(-1, inf) = inf = x + y).
+    inf = np.isinf(y)
+    return np.where(inf, 1.0 * (o == y), -np.rint((x - o) / np.where(inf, 1.0, y)))
 
 
 _REMAINDER_DOC = "d/dx: 1; d/dy: -q, the quotient ({}) (as PyTorch); jumps where x / y is an integer"

@@ -80,15 +80,36 @@ elementwise(
     "arccosh", np.arccosh, lambda x, y: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)), domain=("gt1",), complex=True
 )
 elementwise("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), domain=("unit",), complex=True)
+
+
+def _logaddexp_partial(exp):
+    """d/da of log(exp(a) + exp(b)) = exp(a - y). Where y is infinite, a - y can be inf - inf:
+    the limit there is 1 where a = y, 0 where a < y, and 1/2 on a tie a = b (as maximum)."""
+
+    def partial(a, b, y):
+        inf = np.isinf(y)
+        at_inf = (a == y) * np.where(a == b, 0.5, 1.0)
+        return np.where(inf, at_inf, exp(np.where(inf, 0.0, a - y)))
+
+    return partial
+
+
+_LOGADDEXP_DOC = "exp(a - y), exp(b - y); at an infinite y, 1 to the operand equal to it (1/2 each on a tie)"
 elementwise(
-    "logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y), analytic=False
+    "logaddexp",
+    np.logaddexp,
+    _logaddexp_partial(np.exp),
+    lambda a, b, y: _logaddexp_partial(np.exp)(b, a, y),
+    analytic=False,
+    doc=_LOGADDEXP_DOC,
 )
 elementwise(
     "logaddexp2",
     np.logaddexp2,
-    lambda a, b, y: np.exp2(a - y),
-    lambda a, b, y: np.exp2(b - y),
+    _logaddexp_partial(np.exp2),
+    lambda a, b, y: _logaddexp_partial(np.exp2)(b, a, y),
     analytic=False,
+    doc=_LOGADDEXP_DOC,
 )
 elementwise("deg2rad", (np.deg2rad, np.radians), np.pi / 180, analytic=False)
 elementwise("rad2deg", (np.rad2deg, np.degrees), 180 / np.pi, analytic=False)

@@ -130,7 +130,7 @@ def _mean_transpose(g, xs, out, p, batched):
 def _exclusive_cumprod(x, axis):
     """prod_{j<i} x_j along axis (1 for the first entry), with no division."""
     head = list(shape(x))
-    head[axis] = 1
+    head[axis] = min(head[axis], 1)  # an empty axis stays empty
     before = np.cumprod(x[along(axis, slice(None, -1))], axis=axis)
     return np.concatenate([np.ones(head), before], axis=axis)
 
