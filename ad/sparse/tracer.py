@@ -145,7 +145,7 @@ class Pattern(Box):
         return super().__array_function__(func, types, args, kwargs)
 
     def __getitem__(self, index):
-        if any(_is_derived(i) for i in (index if isinstance(index, tuple) else (index,))):
+        if any(_is_derived(i) for i in _flat(index if isinstance(index, tuple) else (index,))):
             raise value_dependence(f"indexing with {_first_derived(index)._why()}")
         return super().__getitem__(index)
 
@@ -165,6 +165,11 @@ class Pattern(Box):
     def _process(cls, op, operands, params, level):
         mine = [isinstance(x, Pattern) and x.level == level for x in operands]
         tr = next(x.trace for x, m in zip(operands, mine) if m)
+        # an index or a size that varies with x, however it came (x.take(np.argsort(x)), a list
+        # index [np.argmax(x), 0], x.repeat(counts)): the pattern of this x only
+        marked = next((a for a in _flat(list(params.values())) if _is_derived(a)), None)
+        if marked is not None:
+            raise value_dependence(f"numpy.{op.name} with {marked._why()} as an index or a parameter")
         primals = [x.primal if m else x for x, m in zip(operands, mine)]
         out = apply(op, primals, params)
         outs = list(out) if isinstance(out, tuple | list) else [out]
@@ -375,6 +380,35 @@ def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
     ri, ci = np.concatenate(ri), np.concatenate(ci)
     extra = sp.csr_array((np.ones(ri.size, bool), (ri, ci)), shape=(total, size))
     return (S + extra).tocsr()
+
+
+# Methods whose arguments besides x are indices, sizes or axes: a Box method hands them to its
+# op's parse, which reads an index array's plain value (np.take's does), so the NumPy protocol's
+# check (_refuse_consumed) never sees them. Checked here instead.
+INDEX_METHODS = (
+    "take", "repeat", "diagonal", "reshape", "transpose", "swapaxes", "squeeze", "sum",
+    "mean", "std", "var", "prod", "max", "min", "cumsum", "cumprod", "argmax", "argmin", "all",
+    "any", "flatten", "ravel",
+)  # fmt: skip
+
+
+def _refusing(name: str):
+    method = getattr(Box, name)
+
+    def checked(self, *args, **kwargs):
+        if not self.trace.local:
+            marked = next((a for a in _flat(list(args) + list(kwargs.values())) if _is_derived(a)), None)
+            if marked is not None:
+                raise value_dependence(f"x.{name}(...) with {marked._why()} as an index or a parameter")
+        return method(self, *args, **kwargs)
+
+    checked.__name__ = checked.__qualname__ = name
+    checked.__doc__ = method.__doc__
+    return checked
+
+
+for _name in INDEX_METHODS:
+    setattr(Pattern, _name, _refusing(_name))
 
 
 # -- results that depend on x without a derivative --------------------------------------------

@@ -521,3 +521,21 @@ def test_a_ufunc_option_taken_from_x_is_refused_not_recursed_into():
         ad.jacobian_sparsity(f, X0)
     with pytest.warns(UserWarning, match="where"):  # NumPy's: the masked entries are uninitialized
         assert ad.jacobian_sparsity(f, X0, local=True).toarray().shape == (4, 4)
+
+
+INDEXED = {
+    "x.take(argsort)": lambda u: u.take(np.argsort(u)),
+    "x.take(argmax)": lambda u: u.take(np.argmax(u)) * np.ones(1),
+    "x.repeat(counts)": lambda u: u.repeat((u > 0).astype(int)),
+    "list index": lambda u: u[[np.argmax(u), 0]],
+    "nested list index": lambda u: u[[[np.argmax(u)]]],
+    "x.sum(axis=)": lambda u: u.sum(axis=np.argmax(u[:1])) * np.ones(1),
+}
+
+
+@pytest.mark.parametrize("name", list(INDEXED))
+def test_an_index_from_x_through_a_method_or_a_list_is_refused(name):
+    # x.take and x.repeat hand their indices to the op's parse, which read the plain value, and a
+    # list index held the marked value one level down: both gave the pattern of this x only
+    with pytest.raises(ValueDependenceError):
+        ad.jacobian_sparsity(INDEXED[name], np.array([5.0, -2.0, 3.0, -0.5]))
