@@ -9,7 +9,7 @@ into that triangle only.
 import numpy as np
 
 from ad.ops.factorizations import diag, diagonal, gaps, live, mT, spectral_norm_weight, sum_terms
-from ad.ops.reductions import examples_from, reject, split_ties
+from ad.ops.reductions import examples_from, product_of_others, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
 from ad.rules import align, ndim, negative_axes, shape, unbroadcast, zeros
@@ -141,13 +141,28 @@ def _logdet_vjp(a, g):
     return np.expand_dims(g, (-2, -1)) * mT(np.linalg.inv(a))
 
 
+def _cofactors(a):
+    """adj(A)^T = d det / dA, through the SVD A = U S Vh: det(U Vh) conj(U diag(c) Vh), c_i the
+    product of the other singular values. No inverse: exact at any rank (a singular A has a
+    derivative, det being a polynomial) and where det underflows to 0."""
+    u, s, vh = np.linalg.svd(a)
+    phase = np.linalg.det(u) * np.linalg.det(vh)
+    return np.expand_dims(phase, (-2, -1)) * np.conjugate(
+        np.matmul(u * np.expand_dims(product_of_others(s, (-1,)), -2), vh)
+    )
+
+
 def _det_jvp(ts, xs, d, p, batched):
-    """JVP of det: det(A) trace(A^{-1} T)."""
+    """JVP of det: det(A) trace(A^{-1} T), or sum(adj(A)^T * T) where det(A) is 0."""
+    if np.any(raw(d) == 0):
+        return np.sum(_cofactors(xs[0]) * ts[0], axis=(-2, -1))
     return d * _logdet_jvp(xs[0], ts[0])
 
 
 def _det_vjp(g, xs, d, p, batched):
-    """VJP of det: g det(A) A^{-T}."""
+    """VJP of det: g det(A) A^{-T}, or g adj(A)^T where det(A) is 0."""
+    if np.any(raw(d) == 0):
+        return (np.expand_dims(g, (-2, -1)) * _cofactors(xs[0]),)
     return (_logdet_vjp(xs[0], g * d),)
 
 

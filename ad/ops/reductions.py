@@ -140,7 +140,7 @@ def along(axis, s) -> tuple:
     return (Ellipsis, s) + (slice(None),) * (-axis - 1)
 
 
-def _others(x, axes):
+def product_of_others(x, axes):
     """prod_{j != i} x_j over the block of axes, with no division (right where x has zeros).
 
     Along one axis: the left exclusive cumprod times the right one. Over several: the
@@ -149,7 +149,7 @@ def _others(x, axes):
     a, rest = axes[0], axes[1:]
     flip = along(a, slice(None, None, -1))
     others = _exclusive_cumprod(x, a) * _exclusive_cumprod(x[flip], a)[flip]
-    return others * _others(np.prod(x, axis=a, keepdims=True), rest) if rest else others
+    return others * product_of_others(np.prod(x, axis=a, keepdims=True), rest) if rest else others
 
 
 def _prod_jvp(ts, xs, out, p, batched):
@@ -157,7 +157,7 @@ def _prod_jvp(ts, xs, out, p, batched):
     (t,), (x,) = ts, xs
     if not p["axis"]:
         return t
-    return np.sum(t * _others(x, p["axis"]), axis=p["axis"], keepdims=p["keepdims"])
+    return np.sum(t * product_of_others(x, p["axis"]), axis=p["axis"], keepdims=p["keepdims"])
 
 
 def _prod_vjp(g, xs, out, p, batched):
@@ -165,7 +165,7 @@ def _prod_vjp(g, xs, out, p, batched):
     (x,) = xs
     if not p["axis"]:
         return (g,)
-    return (keep(g, p["axis"], p["keepdims"]) * _others(x, p["axis"]),)
+    return (keep(g, p["axis"], p["keepdims"]) * product_of_others(x, p["axis"]),)
 
 
 # -- max, min: the cotangent goes to the extremum, shared evenly between ties --------------

@@ -203,3 +203,46 @@ def test_remainder_by_an_infinite_divisor_has_jaxs_partials(name, jax64):
     fwd = [np.diagonal(j) for j in ad.jacfwd(f, argnums=(0, 1))(x, y)]
     for got in (rev, fwd):
         np.testing.assert_array_equal(np.asarray(got), peer)
+
+
+# ---------------------------------------------------------------------------------------
+# det at a singular matrix: a polynomial has a derivative everywhere (the adjugate)
+
+SINGULAR = [
+    np.array([[1.0, 2.0], [2.0, 4.0]]),
+    np.zeros((3, 3)),
+    np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 2.0]),
+    np.diag([1.0, 2.0, 0.0]),
+    np.diag([1.0, 1.0, 0.0, 0.0]),
+    np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]),
+    1e-200 * np.eye(2),  # invertible, but det underflows to 0: adj = 1e-200 I, not 0 * inv
+]
+
+
+@pytest.mark.parametrize("a", SINGULAR, ids=range(len(SINGULAR)))
+def test_det_gradient_at_a_singular_matrix_is_the_adjugate_as_jax(a, jax64):
+    peer = np.asarray(jax64.grad(jax64.numpy.linalg.det)(a))
+    for got in (ad.grad(np.linalg.det)(a), ad.jacfwd(np.linalg.det)(a)):
+        np.testing.assert_allclose(got, peer, rtol=1e-12, atol=1e-14)
+
+
+def test_det_of_a_stack_with_one_singular_matrix_differentiates_each(jax64):
+    a = np.stack([SINGULAR[0], np.array([[2.0, 1.0], [1.0, 3.0]])])
+    peer = np.asarray(jax64.jacrev(jax64.numpy.linalg.det)(a))
+    for jac in (ad.jacrev, ad.jacfwd):
+        np.testing.assert_allclose(jac(np.linalg.det)(a), peer, rtol=1e-12, atol=1e-14)
+
+
+def test_det_second_derivative_at_a_singular_matrix_matches_jax(jax64):
+    a = np.diag([1.0, 2.0, 0.0])
+    peer = np.asarray(jax64.hessian(jax64.numpy.linalg.det)(a))
+    np.testing.assert_allclose(ad.hessian(np.linalg.det)(a), peer, rtol=1e-12, atol=1e-14)
+
+
+def test_det_gradient_of_a_singular_complex_matrix_is_the_holomorphic_adjugate(jax64):
+    # a zero column: det is exactly 0, its derivative in that column the nonzero cofactors
+    a = np.array([[1.0 + 1.0j, 2.0 - 3.0j, 0.0], [1.0, 1.0j, 0.0], [0.5j, 2.0, 0.0]])
+    assert np.linalg.det(a) == 0
+    peer = np.asarray(jax64.jacfwd(jax64.numpy.linalg.det, holomorphic=True)(a))
+    np.testing.assert_allclose(ad.jacfwd(np.linalg.det, holomorphic=True)(a), peer, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ad.jacrev(np.linalg.det, holomorphic=True)(a), peer, rtol=1e-12, atol=1e-14)
