@@ -134,14 +134,18 @@ class Pattern(Box):
 
     def __array_function__(self, func, types, args, kwargs):
         op = registry.lookup(func)
-        if op is None and _only_derived(args):
-            value = func(*_raw_args(args), **kwargs)
-            return derived(value, self.trace, func.__name__)
+        # values that vary with x but depend on no input (an option too: weights=x is one) give
+        # such a value, whatever the function: it need not be registered, nor its parse keep them
+        if (_only_derived(list(args) + list(kwargs.values())) and not (op is not None and op.mutates)) or (
+            op is not None
+            and op.name in SORTED_BY_VALUES
+            and not self.trace.local
+            and _sorted_by_values(op, args, kwargs)
+        ):
+            value = func(*_raw_args(args), **{k: _raw_args([v])[0] for k, v in kwargs.items()})
+            return derived(value, self.trace, func.__name__ if op is None else op.name)
         if op is not None:
             _refuse_consumed(op, args, kwargs)
-            if op.name in SORTED_BY_VALUES and not self.trace.local and _sorted_by_values(op, args, kwargs):
-                value = func(*_raw_args(args), **{k: _raw_args([v])[0] for k, v in kwargs.items()})
-                return derived(value, self.trace, op.name)
         return super().__array_function__(func, types, args, kwargs)
 
     def __getitem__(self, index):

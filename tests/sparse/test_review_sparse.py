@@ -539,3 +539,15 @@ def test_an_index_from_x_through_a_method_or_a_list_is_refused(name):
     # list index held the marked value one level down: both gave the pattern of this x only
     with pytest.raises(ValueDependenceError):
         ad.jacobian_sparsity(INDEXED[name], np.array([5.0, -2.0, 3.0, -0.5]))
+
+
+def test_a_value_that_varies_with_x_but_depends_on_no_input_passes_through_any_function():
+    # np.cumsum ravels its operand in its parse, so the check that an index was kept as an
+    # operand lost track of it and refused np.cumsum(np.floor(x)): a false ValueDependenceError
+    x = np.array([5.0, -2.0, 3.0, -0.5])
+    for f in (
+        lambda u: np.cumsum(np.floor(u)) * u,
+        lambda u: np.cumprod(np.floor(u)) @ np.outer(u, u),
+        lambda u: np.average(u, weights=np.floor(np.abs(u)) + 1.0) * u,
+    ):
+        _assert_pattern_holds(f, [x, -x, x[::-1]])
