@@ -21,11 +21,34 @@ def _jvp(ts, primals, out, p, batched):
 
 
 def _vjp(g, primals, out, p, batched):
-    """VJP in x: g with the overwritten entries zeroed; in v: g[index], summed to v's shape."""
+    """VJP in x: g with the overwritten entries zeroed; in v: g[index] where v's entry is
+    the one left in place, summed to v's shape."""
     x, v = primals
+    index = p["index"]
     gx = apply(SETITEM, (g, 0.0), p)
-    gv = g[p["index"]]
+    gv = g[index]
+    if _may_repeat(index):
+        gv = np.where(_kept(np.shape(raw(x)), index), gv, 0.0)
     return gx, unbroadcast(gv, np.shape(raw(v)))
+
+
+def _may_repeat(index) -> bool:
+    """Whether index may name one position twice: it holds an integer array or a list."""
+    for i in index if type(index) is tuple else (index,):
+        if isinstance(i, list) or isinstance(i, np.ndarray) and i.dtype.kind != "b":
+            return True
+    return False
+
+
+def _kept(shape, index):
+    """Per element of x[index] (v broadcast to it): whether its write is the one a position
+    keeps. NumPy's assignment keeps the last write to a position named twice, so the
+    earlier ones are overwritten and receive no cotangent (as np.put and JAX's .at[].set)."""
+    owner = np.full(shape, -1, dtype=np.intp)
+    written = owner[index].shape
+    ids = np.arange(int(np.prod(written)), dtype=np.intp).reshape(written)
+    owner[index] = ids
+    return owner[index] == ids
 
 
 def _examples(rng):
