@@ -398,7 +398,7 @@ def test_sparse_hessians_of_random_programs_equal_the_dense_one(program, reduce)
         np.testing.assert_allclose(prep(x).toarray(), H, rtol=1e-12, atol=1e-12, err_msg=str(names))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(programs)
 def test_sparse_jacobians_and_hessians_of_random_programs_equal_jax(program):
     jax = pytest.importorskip("jax")
