@@ -857,3 +857,77 @@ def test_a_write_into_an_alias_reaches_the_operands_gradient(name):
     np.sum(y * y).backward()
     # y = x (1 + written), so d sum(y^2)/dx = 2 x (1 + written)^2
     np.testing.assert_allclose(x.grad.numpy(), 2 * _X23 * np.where(written, 4, 1), rtol=1e-12)
+
+
+# -- a write through a view under two reverse levels ---------------------------------------
+# Under nested reverse transforms (hvp rev-rev, grad of grad) a Tensor's value is a Tensor of
+# the level below. A view there is not recognised as one (the check for shared memory looks
+# for plain arrays), so the write is recorded at the lower level only: the inner gradient
+# misses it, and the Hessian-vector product is silently off.
+
+_WRITES = {
+    "whole": lambda y: y.__imul__(2.0),
+    "full view": lambda y: y[:, :].__imul__(2.0),
+    "reversed view": lambda y: y[:, ::-1].__imul__(2.0),
+    "part view": lambda y: y[:, 1:].__imul__(2.0),
+}
+
+
+def _written_sin(write):
+    def f(x):
+        y = x * 1.0
+        write(y)
+        return np.sum(np.sin(y))
+
+    return f
+
+
+def _torch_hvp(name, x, v):
+    xt = torch.tensor(x, requires_grad=True)
+    factor = torch.ones(x.shape, dtype=torch.float64) * 2.0
+    if name == "part view":
+        factor[:, 0] = 1.0
+    (g,) = torch.autograd.grad(torch.sin(xt * factor).sum(), xt, create_graph=True)
+    (hv,) = torch.autograd.grad((g * torch.tensor(v)).sum(), xt)
+    return hv.numpy()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "whole",
+        pytest.param(
+            "full view",
+            marks=pytest.mark.xfail(
+                strict=True, reason="rev-rev drops a write through a view at the inner level"
+            ),
+        ),
+        pytest.param(
+            "reversed view",
+            marks=pytest.mark.xfail(
+                strict=True, reason="rev-rev drops a write through a view at the inner level"
+            ),
+        ),
+        pytest.param(
+            "part view",
+            marks=pytest.mark.xfail(
+                strict=True, reason="rev-rev drops a write through a view at the inner level"
+            ),
+        ),
+    ],
+)
+def test_hvp_rev_rev_through_a_write_matches_pytorch(name):
+    x, v = _X23 / 3, np.array([[1.0, -0.5, 2.0], [0.25, 1.0, -1.0]])
+    _, hv = ad.hvp(_written_sin(_WRITES[name]), (x,), (v,), mode="rev-rev")
+    np.testing.assert_allclose(hv, _torch_hvp(name, x, v), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(_WRITES))
+def test_eager_double_backward_through_a_write_matches_pytorch(name):
+    x, v = _X23 / 3, np.array([[1.0, -0.5, 2.0], [0.25, 1.0, -1.0]])
+    xa = ad.tensor(x, requires_grad=True)
+    _written_sin(_WRITES[name])(xa).backward(create_graph=True)
+    g = xa.grad
+    xa.grad = None
+    np.sum(g * v).backward()
+    np.testing.assert_allclose(xa.grad.numpy(), _torch_hvp(name, x, v), rtol=1e-12)
