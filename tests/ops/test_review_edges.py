@@ -246,3 +246,20 @@ def test_det_gradient_of_a_singular_complex_matrix_is_the_holomorphic_adjugate(j
     peer = np.asarray(jax64.jacfwd(jax64.numpy.linalg.det, holomorphic=True)(a))
     np.testing.assert_allclose(ad.jacfwd(np.linalg.det, holomorphic=True)(a), peer, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ad.jacrev(np.linalg.det, holomorphic=True)(a), peer, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------
+# heaviside(x, h0) returns h0 where x = 0: its derivative in h0 is 1 there, not 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="heaviside is registered nondiff: d/dh0 is 0 where x = 0, but heaviside returns h0 there",
+)
+def test_heaviside_derivative_in_h0_is_one_where_x_is_zero_as_jax(jax64):
+    x = np.array([-1.0, 0.0, 2.0])
+    h0 = np.array([0.5, 0.25, 0.75])
+    peer = np.asarray(jax64.grad(lambda h: jax64.numpy.sum(jax64.numpy.heaviside(x, h)))(h0))
+    np.testing.assert_array_equal(peer, [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(ad.grad(lambda h: np.sum(np.heaviside(x, h)))(h0), peer)
+    np.testing.assert_array_equal(np.diagonal(ad.jacfwd(lambda h: np.heaviside(x, h))(h0)), peer)
