@@ -82,7 +82,10 @@ class Op:
     # The output may share memory with operand 0 (basic indexing, reshape, transpose ...):
     # a Tensor then makes it a view of that operand's base, with one version counter, and an
     # in-place write through either is seen by the other's gradient. Whether a given call
-    # views is read off the arrays (NumPy copies for fancy indices, some reshapes).
+    # views is read off the arrays (NumPy copies for fancy indices, some reshapes). An op
+    # of several outputs (split's pieces) views operand j with output j when it has as many
+    # outputs as operands, else operand 0 with every output; such views cannot be written
+    # in place with grad mode on (as in PyTorch), see Tensor's views.
     view: bool = False
     # A general op whose VJP reads only its operands' shapes and dtypes (setitem): the
     # reverse engine then keeps no values alive for it.

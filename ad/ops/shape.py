@@ -375,7 +375,7 @@ linear("ravel", np.ravel, _reshape_back, batched_impl=lambda t: np.reshape(t, (r
 for _n, _f in [(1, np.atleast_1d), (2, np.atleast_2d), (3, np.atleast_3d)]:
     linear(f"atleast_{_n}d", _f, _reshape_each_back, impl=_reshape_each,
            batched_impl=lambda *ts, shapes: _reshape_each(*ts, shapes=shapes, batched=True),
-           parse=_atleast_parse(_n), examples=_atleast_examples(_n), complex=True)
+           parse=_atleast_parse(_n), examples=_atleast_examples(_n), view=True, complex=True)
 linear("transpose", np.transpose, _transpose_back, batched_impl=lambda t, axes: _permute(t, axes, True),
        parse=_transpose_parse, examples=_transpose_examples, view=True, complex=True)
 linear("swapaxes", np.swapaxes, _self_transpose(np.swapaxes), batched_impl=np.swapaxes, parse=_swapaxes_parse,
@@ -394,7 +394,7 @@ linear("squeeze", np.squeeze, lambda ct, xs, out, p, b: (np.expand_dims(ct, p["a
 linear("broadcast_to", np.broadcast_to,
        lambda ct, xs, out, p, b: (rules.unbroadcast(ct, rules.shape(xs[0]), b),),
        batched_impl=_broadcast_to_batched, parse=_broadcast_to_parse, examples=_broadcast_to_examples,
-       doc="VJP of broadcast_to: sum over the broadcast axes (unbroadcast)", complex=True)
+       doc="VJP of broadcast_to: sum over the broadcast axes (unbroadcast)", view=True, complex=True)
 linear("concatenate", np.concatenate, _concatenate_back, impl=_concatenate, batched_impl=_concatenate,
        parse=_concatenate_parse, examples=_concatenate_examples, complex=True)
 linear("hstack", np.hstack, _concatenate_back, impl=_concatenate, batched_impl=_concatenate,
@@ -406,16 +406,19 @@ linear("vstack", np.vstack, _concatenate_back, impl=_concatenate, batched_impl=_
 linear("stack", np.stack, _stack_back, impl=_stack, batched_impl=_stack, parse=_stack_parse,
        examples=_stack_examples, complex=True)
 linear("split", np.split, _split_back, impl=_split, batched_impl=_split, parse=_split_parse,
-       examples=_split_examples, doc="a list of pieces", complex=True)
+       examples=_split_examples, doc="a list of pieces", view=True, complex=True)
 linear("array_split", np.array_split, _split_back, impl=_split, batched_impl=_split,
        parse=lambda *args, **kwargs: _split_parse(*args, **kwargs, even=False),
-       examples=_array_split_examples, doc="a list of pieces, of sizes that may differ by one", complex=True)
+       examples=_array_split_examples, doc="a list of pieces, of sizes that may differ by one", view=True,
+       complex=True)
 linear("flip", np.flip, _self_transpose(np.flip), batched_impl=np.flip, parse=_flip_parse,
-       examples=_cases(_flip_parse, ((), {}), ((1,), {}), (((0, -1),), {})), complex=True)
+       examples=_cases(_flip_parse, ((), {}), ((1,), {}), (((0, -1),), {})), view=True, complex=True)
 linear("fliplr", np.fliplr, _self_transpose(np.flip), impl=np.flip, batched_impl=np.flip,
-       parse=lambda m: _flip_parse(m, 1), examples=_cases(lambda m: _flip_parse(m, 1)), complex=True)
+       parse=lambda m: _flip_parse(m, 1), examples=_cases(lambda m: _flip_parse(m, 1)), view=True,
+       complex=True)
 linear("flipud", np.flipud, _self_transpose(np.flip), impl=np.flip, batched_impl=np.flip,
-       parse=lambda m: _flip_parse(m, 0), examples=_cases(lambda m: _flip_parse(m, 0)), complex=True)
+       parse=lambda m: _flip_parse(m, 0), examples=_cases(lambda m: _flip_parse(m, 0)), view=True,
+       complex=True)
 linear("roll", np.roll, _roll_back, batched_impl=_roll_batched, parse=_roll_parse,
        examples=_cases(_roll_parse, ((2,), {}), ((-1,), {"axis": 1}), (((1, 5), (0, -1)), {}),
                        ((3,), {"axis": (0, 2)})), complex=True)

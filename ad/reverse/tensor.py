@@ -342,9 +342,7 @@ class Tensor(Box):
                 and view.cut is not None
                 and (view.base.requires_grad or any(type(o) is Tensor and o.requires_grad for o in others))
             ):
-                raise RuntimeError(
-                    _NO_GRAD_VIEW + "it is written in place with grad mode on" + _NO_GRAD_VIEW_FIX
-                )
+                raise RuntimeError(view.cut[1] + "it is written in place with grad mode on" + _CUT_VIEW_FIX)
         tracked = is_grad_enabled() and (
             self._requires_grad or any(type(o) is Tensor and o.requires_grad for o in others)
         )
@@ -492,7 +490,13 @@ class Tensor(Box):
             t._accumulator = None
             t._view = None
         if op.view:
-            _mark_view(t, operands[0], op, params, primals[0], level)
+            if not multi:
+                _mark_view(t, operands[0], op, params, primals[0], level)
+            else:
+                paired = len(outs) == len(operands)
+                for j, o in enumerate(outs):
+                    i = j if paired else 0
+                    _mark_view(o, operands[i], op, params, primals[i], level, of_several=True)
         if not (needs and enabled):
             return type(out)(outs) if multi else t
         needs, read, unread, read_out, n, _ = op.plans.get(needs | bit) or _plan(op, needs | bit)
@@ -691,11 +695,19 @@ class Tensor(Box):
         return t
 
 
-_NO_GRAD_VIEW = "a view made under no_grad, of a Tensor in the graph, cannot follow it: "
-_NO_GRAD_VIEW_FIX = (
-    ". Whether the write should reach the gradient is ambiguous (PyTorch refuses it too): make the "
-    "view and write through it both inside the no_grad block (the write is not recorded) or both "
-    "outside it (it is), or write into a copy (v.clone())"
+# Why a view is cut from its base's history (View.cut), as the errors that refuse it begin
+_NO_GRAD = (
+    "a view made under no_grad, of a Tensor in the graph, cannot follow it (make the view and "
+    "the write both inside the no_grad block, where the write is not recorded, or both outside "
+    "it, where it is): "
+)
+_OF_SEVERAL = (
+    "a view that is one output of several (np.split's pieces, np.atleast_1d(a, b)) cannot follow "
+    "its base (index the base instead: a basic slice is a view that can): "
+)
+_CUT_VIEW_FIX = (
+    ". Whether the write should reach the gradient is ambiguous, and PyTorch refuses it too; "
+    "or write into a copy (v.clone())"
 )
 _ARRAYS = (np.ndarray, np.generic)
 _ABSENT = object()  # the second operand of a unary op, in Tensor._elementwise
@@ -838,8 +850,9 @@ def _set_history(t, node, output_nr):
     t._grad_fn, t._output_nr, t._requires_grad = node, output_nr, True
 
 
-def _mark_view(out, x, op, params, primal, level):
-    """Make out a view of x's base when NumPy returned a view of x's memory."""
+def _mark_view(out, x, op, params, primal, level, of_several=False):
+    """Make out a view of x's base when NumPy returned a view of x's memory. A view made
+    under no_grad, or as one output of several (of_several), is cut: see View."""
     if not (
         type(x) is Tensor
         and x.level == level
@@ -853,8 +866,10 @@ def _mark_view(out, x, op, params, primal, level):
         base, steps, cut = x, (step,), None
     else:
         base, steps, cut = x._view.base, x._view.steps + (step,), x._view.cut
-    if cut is None and not _state.enabled:
-        cut = (base._grad_fn,)
+    if cut is None and of_several:
+        cut = (base._grad_fn, _OF_SEVERAL)
+    elif cut is None and not _state.enabled:
+        cut = (base._grad_fn, _NO_GRAD)
     out._vc = x._vc
     out._view = View(base, steps, x._vc[0], cut)
 
@@ -868,8 +883,8 @@ def _refresh_view(v):
     if view.cut is not None:
         if view.base._grad_fn is not view.cut[0]:
             raise RuntimeError(
-                _NO_GRAD_VIEW + "its base, or another view of the base, was then "
-                "written in place with grad mode on" + _NO_GRAD_VIEW_FIX
+                view.cut[1] + "its base, or another view of the base, was then written in place "
+                "with grad mode on" + _CUT_VIEW_FIX
             )
         view.version = v._vc[0]
         return

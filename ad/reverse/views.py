@@ -18,11 +18,13 @@ class View:
     """The base a view's memory belongs to, and the view ops that lead from the base to the
     view, in order: (op, params, and stand-ins for the op's input and output).
 
-    A view made under no_grad, or from such a view, is cut from the graph (PyTorch's
-    CreationMeta.NO_GRAD_MODE): ``cut`` holds the base's history when it was made, and the
-    view stays cut while the base keeps that history. A recorded write through it, or
-    through its base once the base's history has moved on, is refused: whether the write
-    should reach the graph is ambiguous, and guessing would give a wrong gradient."""
+    A view made under no_grad, one output of an op that returns several views (np.split),
+    or a view of either, is cut from its base's history (PyTorch's CreationMeta NO_GRAD_MODE
+    and MULTI_OUTPUT_NODE): ``cut`` holds the base's history when the view was made, and the
+    view keeps its own history (none for no_grad) while the base keeps that one. A recorded
+    write through it, or using it after a recorded write to its base, is refused: whether
+    the write should reach the graph is ambiguous, and guessing would give a wrong gradient.
+    A cut view's steps are never read."""
 
     __slots__ = ("base", "steps", "version", "cut")
 
@@ -30,7 +32,7 @@ class View:
         self.base = base
         self.steps = steps
         self.version = version  # of the shared counter when the view's history was last set
-        self.cut = cut  # None, or (the base's grad_fn,) when the view was made under no_grad
+        self.cut = cut  # None, or (the base's grad_fn then, why it is cut: the errors' first words)
 
     def forward(self, x, batched=False):
         """x read through the view ops (x shaped like the base, or k of them)."""
