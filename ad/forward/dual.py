@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ad import rules
-from ad.trace import EAGER_DUAL, Box, apply, matrix_error
+from ad.trace import EAGER_DUAL, Box, apply, matrix_error, raw
 
 
 class Dual(Box):
     """primal + tangent * eps, with eps^2 = 0; ``batch`` is k when the tangent is (k, *shape)."""
 
-    __slots__ = ("primal", "tangent", "level", "batch")
+    # aliases: None, or weak references to the Duals whose primals share memory with this
+    # one's (a view and what it views), one list shared by all of them
+    __slots__ = ("primal", "tangent", "level", "batch", "aliases", "__weakref__")
     mode = "forward"
 
     def __init__(self, primal, tangent, level: int = EAGER_DUAL, batch: int | None = None):
@@ -32,6 +36,7 @@ class Dual(Box):
         self.tangent = tangent
         self.level = level
         self.batch = batch
+        self.aliases = None
 
     @property
     def _value(self):
@@ -75,4 +80,62 @@ class Dual(Box):
             return type(out)(o if ti is None else Dual(o, ti, level, batch) for o, ti in zip(out, t))
         if t is None:
             return out
-        return Dual(out, t, level, batch)
+        y = Dual(out, t, level, batch)
+        if op.view:
+            x = operands[0]
+            if isinstance(x, Dual) and x.level == level and np.may_share_memory(raw(x.primal), raw(out)):
+                _alias(x, y)
+        return y
+
+    # x op= y. A Dual is never changed in place (as a JAX tracer): Python falls back to
+    # x = x op y. Where x is a view, or is viewed, NumPy would write through to the other
+    # arrays; a rebound x would then differentiate another function than NumPy runs, so it
+    # is refused.
+    def _in_place(self, spelling: str):
+        for r in self.aliases or ():
+            other = r()
+            if other is not None and other is not self:
+                raise TypeError(
+                    f"ad: x {spelling}= y on a forward-mode value that shares memory with another "
+                    "one still in use (a view such as x[1:], x.T or x.reshape(...), or the array "
+                    f"it views): NumPy would write into both, and a Dual is never changed in place. "
+                    f"Write x = x {spelling} y and build the other value out of place (np.where, "
+                    "np.concatenate), or differentiate in reverse mode (ad.grad, ad.vjp, ad.jacrev), "
+                    "which records in-place writes"
+                )
+        return NotImplemented
+
+    def __iadd__(self, o):
+        return self._in_place("+")
+
+    def __isub__(self, o):
+        return self._in_place("-")
+
+    def __imul__(self, o):
+        return self._in_place("*")
+
+    def __itruediv__(self, o):
+        return self._in_place("/")
+
+    def __ifloordiv__(self, o):
+        return self._in_place("//")
+
+    def __imod__(self, o):
+        return self._in_place("%")
+
+    def __ipow__(self, o):
+        return self._in_place("**")
+
+    def __imatmul__(self, o):
+        return self._in_place("@")
+
+
+def _alias(x: Dual, y: Dual) -> None:
+    """Record that y's primal views x's: both join one list of weak references."""
+    family = x.aliases
+    if family is None:
+        family = x.aliases = [weakref.ref(x)]
+    else:
+        family[:] = [r for r in family if r() is not None]
+    family.append(weakref.ref(y))
+    y.aliases = family
