@@ -34,6 +34,11 @@ DENSE = "dense"  # the structure map of the dense fallback: every output on ever
 PROBE_CHUNK = 256  # identity probes per batched JVP or VJP when a map is read column by column
 
 
+# Errors an op raises because of its operands' values, not their shapes: a `try` around one
+# is a branch on x's values.
+VALUE_ERRORS = (np.linalg.LinAlgError, FloatingPointError)
+
+
 class ValueDependenceError(TypeError):
     """f's control flow or indexing depends on the values of x, so no pattern holds for every x."""
 
@@ -175,7 +180,15 @@ class Pattern(Box):
         if marked is not None:
             raise value_dependence(f"numpy.{op.name} with {marked._why()} as an index or a parameter")
         primals = [x.primal if m else x for x, m in zip(operands, mine)]
-        out = apply(op, primals, params)
+        try:
+            out = apply(op, primals, params)
+        except VALUE_ERRORS as e:  # f may catch it and take another branch than at other x
+            if tr.local:
+                raise
+            raise value_dependence(
+                f"numpy.{op.name} raising {type(e).__name__} at this x (f fails here, or catches it "
+                "and branches)"
+            ) from e
         outs = list(out) if isinstance(out, tuple | list) else [out]
         sizes = [int(np.size(raw(o))) for o in outs]
         total = sum(sizes)

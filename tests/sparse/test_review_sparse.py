@@ -551,3 +551,29 @@ def test_a_value_that_varies_with_x_but_depends_on_no_input_passes_through_any_f
         lambda u: np.average(u, weights=np.floor(np.abs(u)) + 1.0) * u,
     ):
         _assert_pattern_holds(f, [x, -x, x[::-1]])
+
+
+def test_an_op_failing_on_the_values_at_x_is_a_branch_point_not_a_pattern():
+    # f catches a value-dependent failure and takes another branch: detected where the op fails,
+    # the except branch's pattern (the reversal) was returned as the pattern for every x. (Where
+    # the op succeeds, no tracer can see the branch not taken: try/except on x's values is not
+    # traceable, as in JAX.)
+    def g(u):
+        with np.errstate(divide="raise", invalid="raise"):
+            try:
+                return np.log(u)
+            except FloatingPointError:
+                return u[::-1]
+
+    def c(u):
+        try:
+            return np.linalg.cholesky(np.diag(u)).ravel()
+        except np.linalg.LinAlgError:
+            return np.concatenate([u[::-1]] * 3)
+
+    x = np.array([1.0, -2.0, 3.0])
+    for f in (g, c):
+        with pytest.raises(ValueDependenceError, match="Error at this x"):
+            ad.jacobian_sparsity(f, x)
+        J = ad.jacfwd(f)(x)
+        assert not ((J != 0) & ~ad.jacobian_sparsity(f, x, local=True).toarray()).any()
