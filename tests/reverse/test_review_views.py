@@ -604,8 +604,7 @@ def _same_gradients(p, expected):
 
 # -- item assignment that writes a position twice -------------------------------------------
 # NumPy keeps the last write (np.put and ad's docs say so too); the value written first is
-# overwritten and has no influence on the result. setitem's VJP sends g[index] to every
-# written value, repeated positions included.
+# overwritten and has no influence on the result, so it gets no cotangent.
 
 
 def _twice(x, w, xp=np):
@@ -628,11 +627,6 @@ def test_a_repeated_position_keeps_the_last_write_in_value():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="y[[0, 2, 0]] = w: setitem's VJP gives w[0], overwritten by w[2], the cotangent of "
-    "position 0 (JAX and np.put give it zero)",
-)
 def test_a_repeated_position_sends_no_gradient_to_the_overwritten_value():
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
@@ -866,12 +860,12 @@ def test_assigning_a_gradient_of_another_dtype_raises():
     assert x.grad.dtype == np.float32
 
 
-# -- ops whose result is NumPy's view, not followed as one ---------------------------------
+# -- ops whose result is NumPy's view ------------------------------------------------------
 # np.flip, np.atleast_1d (of an array already 1-D), np.split's pieces and np.broadcast_to
-# return memory of their operand. ad records them as ordinary ops: the result gets a version
-# counter of its own, so a write into the operand is not seen by a node that saved the
-# result (backward reads the new values), and a write into the result changes the operand
-# without a trace in its history. Either must raise or give the derivative of what ran.
+# return memory of their operand. Were the result given a version counter of its own, a
+# write into the operand would go unseen by a node that saved the result (backward would
+# read the new values), and a write into the result would change the operand without a
+# trace in its history. Either must raise or give the derivative of what ran.
 
 _X23 = np.arange(1.0, 7.0).reshape(2, 3)
 _ALIASING = {
@@ -899,11 +893,6 @@ def test_numpy_returns_memory_of_the_operand(name):
     assert np.shares_memory(_ALIASING[name](a), a)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the op's result aliases its operand with a version counter of its own: a write into "
-    "the operand after sin saved the result is not seen, and backward reads the new values",
-)
 @pytest.mark.parametrize("name", sorted(_ALIASING))
 def test_a_write_into_the_operand_of_a_saved_alias_raises_or_is_right(name):
     f = _ALIASING[name]
@@ -920,11 +909,6 @@ def test_a_write_into_the_operand_of_a_saved_alias_raises_or_is_right(name):
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write into the op's result changes its operand (NumPy's view) without a trace in "
-    "the operand's history: its gradient misses the write",
-)
 @pytest.mark.parametrize("name", sorted(_WRITABLE))
 def test_a_write_into_an_alias_reaches_the_operands_gradient(name):
     f = _ALIASING[name]
@@ -932,7 +916,12 @@ def test_a_write_into_an_alias_reaches_the_operands_gradient(name):
     x = ad.tensor(_X23, requires_grad=True)
     y = x * 1
     z = f(y)
-    z *= 2
+    try:
+        z *= 2
+    except RuntimeError as e:  # one output of several (split's pieces): refused, as PyTorch
+        assert "cannot follow its base" in str(e)
+        np.testing.assert_array_equal(y.detach().numpy(), _X23)
+        return
     np.testing.assert_array_equal(y.detach().numpy(), _X23 * np.where(written, 2, 1))  # as NumPy
     np.sum(y * y).backward()
     # y = x (1 + written), so d sum(y^2)/dx = 2 x (1 + written)^2
