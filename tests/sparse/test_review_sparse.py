@@ -370,6 +370,7 @@ def test_sparse_jacobians_of_random_programs_equal_the_dense_one_in_every_mode(p
     for x in xs:
         J = _dense(f, x)
         assert not ((J != 0) & ~preps["auto"].pattern.toarray()).any(), f"{names}: outside the pattern"
+        assert (ad.jacobian_sparsity(f, x) != preps["auto"].pattern).nnz == 0, f"{names}: the pattern moved"
         for mode, prep in preps.items():
             np.testing.assert_allclose(
                 prep(x).toarray(), J, rtol=1e-12, atol=1e-13, err_msg=f"{names} {mode}"
@@ -395,6 +396,7 @@ def test_sparse_hessians_of_random_programs_equal_the_dense_one(program, reduce)
     for x in xs:
         H = ad.hessian(f)(x)
         assert not ((H != 0) & ~prep.pattern.toarray()).any(), f"{names}: outside the Hessian pattern"
+        assert (ad.hessian_sparsity(f, x) != prep.pattern).nnz == 0, f"{names}: the pattern moved"
         np.testing.assert_allclose(prep(x).toarray(), H, rtol=1e-12, atol=1e-12, err_msg=str(names))
 
 
