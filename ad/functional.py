@@ -11,19 +11,20 @@ import numpy as np
 from ad import rules
 from ad.forward.api import jacfwd, jvp
 from ad.reverse.api import grad, jacrev, value_and_grad
-from ad.trace import is_complex
+from ad.trace import is_complex, raw
 from ad.transform import (
     DEFAULT_CHUNK,
     Argnums,
     as_tangent,
     cast_like,
     default_chunk,
+    describe,
     float_input,
     fresh,
     require_real,
     select,
 )
-from ad.tree import flatten
+from ad.tree import LEAF, flatten
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,17 +157,32 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence, mode: str = "fwd-rev
     x, v = x_tree(x_leaves), v_tree(v_leaves)
     if mode == "fwd-rev":
         (value, _), (_, Hv) = jvp(value_and_grad(f), (x,), (v,))
-    elif mode == "rev-fwd":
-        value, Hv = f(x), grad(lambda y: jvp(f, (y,), (v,))[1])(x)
-    elif mode == "rev-rev":
-        value, Hv = f(x), grad(lambda y: _vdot(grad(f)(y), v))(x)
     else:
-        value, Hv = f(x), _fwd_fwd(f, x_leaves, x_tree, v)
+        value = f(x)
+        _one_number(value, mode)  # as value_and_grad checks it for fwd-rev
+        if mode == "rev-fwd":
+            Hv = grad(lambda y: jvp(f, (y,), (v,))[1])(x)
+        elif mode == "rev-rev":
+            Hv = grad(lambda y: _vdot(grad(f)(y), v))(x)
+        else:
+            Hv = _fwd_fwd(f, x_leaves, x_tree, v)
     # H v in x's dtype whatever f computes in (as the other modes' gradients), and a value
     # that is not an array of f's closure (f may return one as it is)
     Hv = x_tree([cast_like(h, p) for h, p in zip(flatten(Hv)[0], x_leaves)])
     value = value.copy() if isinstance(value, np.ndarray) else value
     return fresh((value, Hv), caller=x_leaves + v_leaves)
+
+
+def _one_number(value, mode: str) -> None:
+    """f's value must be one real float (any size-1 array): H v is of a scalar function."""
+    leaves, tree = flatten(value)
+    v = raw(leaves[0]) if len(leaves) == 1 and tree.kind is LEAF else None
+    dt = None if v is None or isinstance(v, str | bytes) else np.asarray(v).dtype
+    if dt is None or dt.kind != "f" or np.size(v) != 1:
+        raise TypeError(
+            f"hvp(mode={mode!r}) needs f to return one real float; it returned {describe(value)}: "
+            "reduce first (e.g. .sum()), or take ad.jacfwd(ad.jacrev(f)) for a vector f"
+        )
 
 
 def _fwd_fwd(f: Callable, x_leaves: list, x_tree, v):
@@ -181,7 +197,7 @@ def _fwd_fwd(f: Callable, x_leaves: list, x_tree, v):
     def directional(*parts):
         it = iter(parts)
         leaves = [next(it) + 1j * next(it) if c else next(it) for c in is_complex]
-        return jvp(f, (x_tree(leaves),), (v,))[1]
+        return np.sum(jvp(f, (x_tree(leaves),), (v,))[1])  # of shape (), also for an f of shape (1,)
 
     it = iter(jacfwd(directional, tuple(range(len(parts))))(*parts))
     return x_tree([next(it) - 1j * next(it) if c else next(it) for c in is_complex])

@@ -125,6 +125,30 @@ def test_hvp_of_a_pytree_with_complex_and_real_leaves_is_jaxs_in_every_mode(jax6
     assert_tree_equal_to_jax(Hv, want)
 
 
+NOT_ONE_REAL_NUMBER = {
+    "a vector": lambda a: a**2,
+    "a tuple": lambda a: (np.sum(a), np.sum(a)),
+    "an integer": lambda a: np.argmax(a),
+    "a complex number": lambda a: np.sum(a) * 1j,
+}
+
+
+@pytest.mark.parametrize("mode", HVP_MODES)
+@pytest.mark.parametrize("what", sorted(NOT_ONE_REAL_NUMBER))
+def test_hvp_of_what_is_not_one_real_number_raises_in_every_mode(mode, what):
+    x = np.array([0.5, 1.0, 2.0])
+    with pytest.raises(TypeError, match="one real float|float scalar|scalar output|real outputs"):
+        ad.hvp(NOT_ONE_REAL_NUMBER[what], (x,), (np.ones(3),), mode=mode)
+
+
+@pytest.mark.parametrize("mode", HVP_MODES)
+def test_hvp_of_a_size_one_output_is_shaped_like_the_tangent_in_every_mode(mode):
+    x, v = np.array([0.5, 1.0, 2.0]), np.array([1.0, -2.0, 0.5])
+    value, Hv = ad.hvp(lambda a: np.sum(a**3, keepdims=True), (x,), (v,), mode=mode)
+    assert value.shape == (1,)
+    np.testing.assert_allclose(Hv, 6 * x * v, rtol=1e-14)
+
+
 # -- results are the caller's own ---------------------------------------------------------------
 def test_jvp_of_a_constant_output_does_not_return_the_array_f_closes_over():
     c = np.arange(3.0)
