@@ -175,7 +175,7 @@ def _basic_index(draw, shape):
 def _view(draw, shape):
     """(source, a function taking an array to a view of it) for an array of this shape."""
     nd = len(shape)
-    kinds = ["index", "index", "index", "ravel", "reshape", "expand_dims"]
+    kinds = ["index", "index", "index", "ravel", "reshape", "expand_dims", "flip", "atleast", "broadcast_to"]
     if nd >= 2:
         kinds += ["T", "transpose", "swapaxes", "diagonal"]
     if 1 in shape:
@@ -195,6 +195,15 @@ def _view(draw, shape):
     if kind == "expand_dims":
         axis = draw(st.integers(-nd - 1, nd))
         return f"np.expand_dims(v, {axis})", lambda a: np.expand_dims(a, axis)
+    if kind == "flip":
+        axis = draw(st.none() | st.integers(-nd, nd - 1))
+        return f"np.flip(v, {axis})", lambda a: np.flip(a, axis)
+    if kind == "atleast":
+        name = draw(st.sampled_from(["atleast_1d", "atleast_2d", "atleast_3d"]))
+        return f"np.{name}(v)", getattr(np, name)
+    if kind == "broadcast_to":
+        new = draw(st.sampled_from([(2, *shape), (1, 2, *shape)]))
+        return f"np.broadcast_to(v, {new})", lambda a: np.broadcast_to(a, new)
     if kind == "T":
         return "v.T", lambda a: a.T
     if kind == "transpose":
