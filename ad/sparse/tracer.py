@@ -310,6 +310,11 @@ def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
     a probability-zero event. The other elements (sums, contractions) are read exactly, with
     identity seeds: through the VJP when they are fewer than the operand's elements, else the
     JVP. Exact zeros of the op's coefficients are structural, so nothing cancels by chance.
+    The sums round, though: beside a coefficient of exactly 1, one below half its ulp (1e-17)
+    leaves all four probes unchanged. The coefficients probed in the global mode cannot be
+    such (linear ops': 0, 1, 1/n, unit roots; bilinear ops' other operand enters as ones); a
+    general op's JVP read at x in the local mode can (einsum with [[1, 1e-17]]), and that entry
+    is then missed.
     """
     shape = np.shape(values[j])
     size = int(np.prod(shape, dtype=int))

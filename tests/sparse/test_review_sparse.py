@@ -579,3 +579,14 @@ def test_an_op_failing_on_the_values_at_x_is_a_branch_point_not_a_pattern():
             ad.jacobian_sparsity(f, x)
         J = ad.jacfwd(f)(x)
         assert not ((J != 0) & ~ad.jacobian_sparsity(f, x, local=True).toarray()).any()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="local mode: a general op's coefficient 1e-17 beside an exact 1 in its row is absorbed",
+)
+def test_the_local_pattern_keeps_a_coefficient_far_below_a_unit_one_of_a_general_op():
+    A = np.array([[1.0, 1e-17, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    f = lambda u: np.einsum("ij,j->i", A, u)  # noqa: E731 - general: read at x in the local mode
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(ad.sparse_jacobian(f, x, local=True).toarray(), ad.jacfwd(f)(x))
