@@ -1009,3 +1009,55 @@ def test_eager_double_backward_through_a_write_matches_pytorch(name):
     xa.grad = None
     np.sum(g * v).backward()
     np.testing.assert_allclose(xa.grad.numpy(), _torch_hvp(name, x, v), rtol=1e-12)
+
+
+# -- writes through a view under the other recorders -----------------------------------------
+# ad.compile's recorder and the sparsity tracer rebind a value on x op= y (x = x op y), as a
+# JAX tracer does; through a view NumPy would write into the base too. They refuse item
+# assignment, but an operator on a view goes through, and what they record is another
+# function than NumPy runs (forward mode refuses the same write since 093eb0c).
+
+
+def _write_through_a_view(x):
+    y = x * 1.0
+    v = y[1:]
+    v *= x[:2]
+    return y
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ad.compile rebinds v on v *= w through a view (y[1:]): the tape omits the write, so "
+    "value and gradient silently differ from NumPy's program",
+)
+def test_compile_of_a_write_through_a_view_refuses_or_is_right():
+    x = np.array([1.0, 2.0, 3.0])
+
+    def f(x):
+        return np.sum(_write_through_a_view(x) ** 2)
+
+    try:
+        c = ad.compile(f, x)
+        value, grad = c(x), c.grad(x)
+    except TypeError as e:
+        assert "shares memory" in str(e) or "not supported" in str(e)
+        return
+    assert np.isclose(value, f(x), rtol=1e-12)
+    np.testing.assert_allclose(grad, ad.grad(f)(x), rtol=1e-12)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="jacobian_sparsity rebinds v on v *= w through a view (y[1:]): the pattern misses "
+    "the entries the write adds",
+)
+def test_sparsity_of_a_write_through_a_view_refuses_or_covers_the_jacobian():
+    x = np.array([1.0, 2.0, 3.0])
+    try:
+        pattern = ad.jacobian_sparsity(_write_through_a_view, x)
+    except TypeError as e:
+        assert "shares memory" in str(e) or "not supported" in str(e)
+        return
+    pattern = pattern.toarray() if hasattr(pattern, "toarray") else np.asarray(pattern)
+    jacobian = ad.jacrev(_write_through_a_view)(x)
+    assert np.all(pattern[jacobian != 0])
