@@ -263,3 +263,20 @@ def test_heaviside_derivative_in_h0_is_one_where_x_is_zero_as_jax(jax64):
     np.testing.assert_array_equal(peer, [0.0, 1.0, 0.0])
     np.testing.assert_array_equal(ad.grad(lambda h: np.sum(np.heaviside(x, h)))(h0), peer)
     np.testing.assert_array_equal(np.diagonal(ad.jacfwd(lambda h: np.heaviside(x, h))(h0)), peer)
+
+
+# ---------------------------------------------------------------------------------------
+# logsumexp of a 0-d array (a scalar loss written with it)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ad/kernels/softmax.py writes exp into x - m, a NumPy scalar for 0-d x: TypeError",
+)
+def test_logsumexp_of_a_0d_array_is_the_array_with_derivative_one(jax64):
+    import jax.scipy.special
+
+    x = np.array(3.0)
+    np.testing.assert_array_equal(ad.logsumexp(x), jax.scipy.special.logsumexp(x))
+    for mode in (ad.grad, ad.jacfwd):
+        np.testing.assert_array_equal(mode(ad.logsumexp)(x), jax64.grad(jax.scipy.special.logsumexp)(x))
