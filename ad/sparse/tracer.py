@@ -32,6 +32,7 @@ from ad.trace import Box, apply, new_level, raw
 
 DENSE = "dense"  # the structure map of the dense fallback: every output on every operand element
 PROBE_CHUNK = 256  # identity probes per batched JVP or VJP when a map is read column by column
+VERIFY_PROBES = 48  # random half-probes that check a general op's selections (probe_map)
 
 
 # Errors an op raises because of its operands' values, not their shapes: a `try` around one
@@ -265,7 +266,8 @@ def structure_maps(op, tr: Trace, operands, primals, params, out, outs, traced) 
     values = [raw(p) for p in primals]
     if op.kind == "bilinear":
         values = [_structural(x, p) for x, p in zip(operands, values)]
-    return [probe_map(op, values, params, raw_out(out), j, tr.rng) for j in traced]
+    verify = op.kind == "general" and op.reads_values  # its JVP at x (local mode): any coefficients
+    return [probe_map(op, values, params, raw_out(out), j, tr.rng, verify) for j in traced]
 
 
 def raw_out(out):
@@ -299,7 +301,7 @@ def _selection(idx: np.ndarray, size: int) -> sp.csr_array:
     return sp.csr_array((np.ones(int(keep.sum()), bool), idx[keep], indptr), shape=(idx.size, size))
 
 
-def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
+def probe_map(op, values: list, params: dict, out, j: int, rng, verify: bool = False) -> sp.csr_array:
     """The structure of t -> JVP of op in operand j (the others' tangents zero), from probes.
 
     Four probes tell which output elements copy exactly one operand element (the selections:
@@ -313,8 +315,10 @@ def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
     The sums round, though: beside a coefficient of exactly 1, one below half its ulp (1e-17)
     leaves all four probes unchanged. The coefficients probed in the global mode cannot be
     such (linear ops': 0, 1, 1/n, unit roots; bilinear ops' other operand enters as ones); a
-    general op's JVP read at x in the local mode can (einsum with [[1, 1e-17]]), and that entry
-    is then missed.
+    general op's JVP read at x (local mode: einsum with [[1, 1e-17]]) can, so with ``verify``
+    each selection is checked by VERIFY_PROBES random weights on random halves of the elements:
+    where the picked element's weight is 0, any other element in the sum shows, unrounded (it
+    stays hidden from all of them with probability (3/4)^VERIFY_PROBES).
     """
     shape = np.shape(values[j])
     size = int(np.prod(shape, dtype=int))
@@ -369,6 +373,14 @@ def probe_map(op, values: list, params: dict, out, j: int, rng) -> sp.csr_array:
         V = push(1j * probes)
         nothing &= ~V.any(axis=0)
         select &= np.all((V == 1j * U) | (V == -1j * U) | (V == 0), axis=0)
+    if verify and select.any():
+        chosen = np.flatnonzero(select)
+        half = rng.uniform(size=(VERIFY_PROBES, size)) < 0.5
+        T = half * w
+        shown = push(T)[:, chosen] != 0
+        if complex_in:
+            shown |= push(1j * T)[:, chosen] != 0
+        select[chosen[(shown & ~half[:, picked[chosen]]).any(axis=0)]] = False
     idx = np.where(select, picked, -1)
     S = _selection(idx, size)
     rest = np.flatnonzero(~select & ~nothing)
