@@ -398,3 +398,53 @@ def test_second_order_transforms_of_random_programs_equal_jaxs(jax64, steps, sha
         jax64.grad(lambda a: jnp.sum(jax64.grad(sc_j)(a) * v))(jx),
     )
     assert_tree_equal_to_jax(ad.vjp(ad.grad(scalar), x)[1](v), jax64.vjp(jax64.grad(sc_j), jx)[1](v))
+
+
+TRANSFORMS_OF_TWO_ARGUMENTS = st.sampled_from(
+    ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jacobian-forward", "jacobian-reverse"]
+)
+ARGNUMS = st.sampled_from([0, 1, -1, -2, (0,), (1,), (0, 1), (1, 0), (-1, 0)])
+
+
+@SETTINGS
+@hypothesis.given(
+    steps=program_steps,
+    transform=TRANSFORMS_OF_TWO_ARGUMENTS,
+    argnums=ARGNUMS,
+    chunk=st.sampled_from([None, 1, 2, 5]),
+    layout=layouts,
+    seed=st.integers(0, 2**16),
+)
+def test_transforms_of_two_pytree_arguments_with_any_argnums_equal_jaxs(
+    jax64, steps, transform, argnums, chunk, layout, seed
+):
+    """f(d, w) with d = {"x": array, "s": (scalar, None)} and w an array of another layout."""
+    jnp = jax64.numpy
+    vector, _ = _program(steps)
+    rng = np.random.default_rng(seed)
+    d = {"x": _input(seed, (N,), layout), "s": (np.array(rng.standard_normal()), None)}
+    w = _input(seed + 1, (2, N), layout)
+
+    def f(d, w, m=np):
+        y = vector(d["x"] * d["s"][0] + m.sum(w, axis=0), m)
+        return {"y": y, "z": [m.tanh(w) * y]}
+
+    def scalar(d, w, m=np):
+        out = f(d, w, m)
+        return m.sum(out["y"] * C) + 0.1 * m.sum(out["z"][0] ** 2)
+
+    jd = {"x": jnp.asarray(d["x"]), "s": (jnp.asarray(d["s"][0]), None)}
+    jw = jnp.asarray(w)
+    if transform in ("grad", "value_and_grad", "hessian"):
+        ours = getattr(ad, transform)(scalar, argnums=argnums)(d, w)
+        theirs = getattr(jax64, transform)(lambda a, b: scalar(a, b, jnp), argnums=argnums)(jd, jw)
+    else:
+        if transform.startswith("jacobian"):
+            mode = transform.split("-")[1]
+            ours = ad.jacobian(f, argnums=argnums, mode=mode, chunk=chunk)(d, w)
+            oracle = jax64.jacfwd if mode == "forward" else jax64.jacrev
+        else:
+            ours = getattr(ad, transform)(f, argnums=argnums, chunk=chunk)(d, w)
+            oracle = getattr(jax64, transform)
+        theirs = oracle(lambda a, b: f(a, b, jnp), argnums=argnums)(jd, jw)
+    assert_tree_equal_to_jax(ours, theirs)
