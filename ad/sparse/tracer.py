@@ -71,7 +71,7 @@ def empty(size: int, n: int) -> sp.csr_array:
 class Pattern(Box):
     """A primal value and, per element, the inputs it depends on (``rows``: size x n, boolean)."""
 
-    __slots__ = ("primal", "rows", "level", "trace", "node", "offset", "source", "varies")
+    __slots__ = ("primal", "rows", "level", "tracer", "node", "offset", "source", "varies")
     mode = "sparsity"
 
     def __init__(
@@ -86,7 +86,7 @@ class Pattern(Box):
     ):
         self.primal = primal
         self.rows = rows
-        self.trace = trace
+        self.tracer = trace  # not .trace: x.trace() is NumPy's method
         self.level = trace.level
         self.node = node  # where its rows sit on the tape (Hessians only)
         self.offset = offset
@@ -107,7 +107,7 @@ class Pattern(Box):
     @classmethod
     def _constant(cls, op, operands, params):
         value = op.impl(*(raw(x) for x in operands), **params)
-        tr = next(x.trace for x in operands if isinstance(x, Pattern))
+        tr = next(x.tracer for x in operands if isinstance(x, Pattern))
         return value if tr.local else derived(value, tr, op.name)
 
     def _why(self) -> str:
@@ -116,26 +116,26 @@ class Pattern(Box):
         return "a traced value"
 
     def __bool__(self):
-        if self.trace.local:
+        if self.tracer.local:
             return bool(raw(self))
         raise value_dependence(f"a Python `if` (or bool()) on {self._why()}")
 
     def _concrete(self, call: str, fix: str):
-        if self.source is not None and not self.trace.local:
+        if self.source is not None and not self.tracer.local:
             raise value_dependence(f"{call} on {self._why()}")
         return super()._concrete(call, fix)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         boxed = [k for k, v in kwargs.items() if isinstance(v, Pattern)]
         if boxed:  # where=x > 0, say: an option, not an operand (it recursed into this hook)
-            if not self.trace.local:
+            if not self.tracer.local:
                 raise value_dependence(
                     f"numpy.{ufunc.__name__}(..., {boxed[0]}=) with {kwargs[boxed[0]]._why()}"
                 )
             kwargs = {k: raw(v) for k, v in kwargs.items()}
         if registry.lookup(ufunc) is None and _only_derived(inputs):
             value = getattr(ufunc, method)(*(raw(x) for x in inputs), **kwargs)
-            return derived(value, self.trace, ufunc.__name__)
+            return derived(value, self.tracer, ufunc.__name__)
         return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
@@ -145,11 +145,11 @@ class Pattern(Box):
         if (_only_derived(list(args) + list(kwargs.values())) and not (op is not None and op.mutates)) or (
             op is not None
             and op.name in SORTED_BY_VALUES
-            and not self.trace.local
+            and not self.tracer.local
             and _sorted_by_values(op, args, kwargs)
         ):
             value = func(*_raw_args(args), **{k: _raw_args([v])[0] for k, v in kwargs.items()})
-            return derived(value, self.trace, func.__name__ if op is None else op.name)
+            return derived(value, self.tracer, func.__name__ if op is None else op.name)
         if op is not None:
             _refuse_consumed(op, args, kwargs)
         return super().__array_function__(func, types, args, kwargs)
@@ -174,7 +174,7 @@ class Pattern(Box):
     @classmethod
     def _process(cls, op, operands, params, level):
         mine = [isinstance(x, Pattern) and x.level == level for x in operands]
-        tr = next(x.trace for x, m in zip(operands, mine) if m)
+        tr = next(x.tracer for x, m in zip(operands, mine) if m)
         # an index or a size that varies with x, however it came (x.take(np.argsort(x)), a list
         # index [np.argmax(x), 0], x.repeat(counts)): the pattern of this x only
         marked = next((a for a in _flat(list(params.values())) if _is_derived(a)), None)
@@ -420,7 +420,7 @@ def probe_map(op, values: list, params: dict, out, j: int, rng, verify: bool = F
 # op's parse, which reads an index array's plain value (np.take's does), so the NumPy protocol's
 # check (_refuse_consumed) never sees them. Checked here instead.
 INDEX_METHODS = (
-    "take", "repeat", "diagonal", "reshape", "transpose", "swapaxes", "squeeze", "sum",
+    "take", "repeat", "diagonal", "trace", "reshape", "transpose", "swapaxes", "squeeze", "sum",
     "mean", "std", "var", "prod", "max", "min", "cumsum", "cumprod", "argmax", "argmin", "all",
     "any", "flatten", "ravel",
 )  # fmt: skip
@@ -430,7 +430,7 @@ def _refusing(name: str):
     method = getattr(Box, name)
 
     def checked(self, *args, **kwargs):
-        if not self.trace.local:
+        if not self.tracer.local:
             marked = next((a for a in _flat(list(args) + list(kwargs.values())) if _is_derived(a)), None)
             if marked is not None:
                 raise value_dependence(f"x.{name}(...) with {marked._why()} as an index or a parameter")
@@ -460,7 +460,7 @@ def derived(value, tr: Trace, name: str):
 
 
 def _is_derived(x) -> bool:
-    return isinstance(x, Pattern) and x.source is not None and not x.trace.local
+    return isinstance(x, Pattern) and x.source is not None and not x.tracer.local
 
 
 def _flat(args):

@@ -593,3 +593,12 @@ def test_the_local_pattern_keeps_a_coefficient_far_below_a_unit_one_of_a_general
     # the selections a general op does make stay selections: sort's permutation, where's sides
     P = ad.jacobian_sparsity(lambda u: np.where(u > 1.5, np.sort(u)[::-1], u), x, local=True).toarray()
     np.testing.assert_array_equal(P, [[1, 0, 0], [0, 1, 0], [1, 0, 0]])
+
+
+def test_the_trace_method_of_a_traced_array():
+    # Pattern kept its Trace in a slot named trace, which hid x.trace(): 'Trace' is not callable
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    f = lambda u: u.reshape(2, 2).trace() * u  # noqa: E731
+    _assert_pattern_holds(f, [x, -x])
+    with pytest.raises(ValueDependenceError):
+        ad.jacobian_sparsity(lambda u: np.outer(u, u).trace(np.argmax(u)) * u, x)
