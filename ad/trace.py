@@ -12,6 +12,7 @@ what makes nesting free of perturbation confusion.
 from __future__ import annotations
 
 import itertools
+import weakref
 
 import numpy as np
 
@@ -453,6 +454,42 @@ def _in_place(x: Box, name: str, fix: str):
             f"ad: x.{name}() changes x in place, and a {x.mode}-mode value is never changed in "
             f"place (only a Tensor records in-place writes): write {fix} instead"
         )
+
+
+# -- x op= y on an immutable traced value -----------------------------------------------
+# A Dual or a value being compiled is never changed in place (as a JAX tracer): Python falls
+# back to x = x op y. Where x is a view, or is viewed, NumPy would write through to the other
+# arrays; a rebound x would then differentiate another function than NumPy runs, so such a
+# write is refused while the other value is alive. Each such box has an `aliases` slot:
+# None, or weak references to the boxes whose values share memory with its own, one list
+# shared by all of them.
+
+
+def join_aliases(x: Box, y: Box) -> None:
+    """Record that y's value views x's: both join one list of weak references."""
+    family = x.aliases
+    if family is None:
+        family = x.aliases = [weakref.ref(x)]
+    else:
+        family[:] = [r for r in family if r() is not None]
+    family.append(weakref.ref(y))
+    y.aliases = family
+
+
+def refuse_aliased_write(x: Box, spelling: str, fix: str):
+    """NotImplemented (Python then rebinds x = x op y), or a TypeError where another live
+    value shares x's memory."""
+    for r in x.aliases or ():
+        other = r()
+        if other is not None and other is not x:
+            raise TypeError(
+                f"ad: x {spelling}= y on a {x.mode}-mode value that shares memory with another one "
+                "still in use (a view such as x[1:], x.T or x.reshape(...), or the array it views): "
+                f"NumPy would write into both, and a {x.mode}-mode value is never changed in place. "
+                f"Write x = x {spelling} y and build the other value out of place (np.where, "
+                f"np.concatenate), or {fix}"
+            )
+    return NotImplemented
 
 
 _BUILD_ARRAYS = (
