@@ -809,6 +809,35 @@ def _second_order_through_a_transposed_write(x, T, no_grad):
     (g * g).sum().backward()
 
 
+def _shared_memory_writes(x, T, no_grad):
+    """from_numpy shares memory: writes through the array, a second wrapper or .numpy() are
+    not counted (in either library), a write through the Tensor is."""
+    from_numpy = ad.from_numpy if T is ad.tensor else torch.from_numpy
+    out = []
+    for write in ("array", "second wrapper", "numpy()", "tensor"):
+        a = np.arange(1.0, 7.0)
+        t = from_numpy(a)
+        y = x * t
+        if write == "array":
+            a[:] = 5.0
+        elif write == "second wrapper":
+            t2 = from_numpy(a)
+            t2 += 1.0
+        elif write == "numpy()":
+            t.numpy()[:] = 7.0
+        else:
+            t += 1.0
+        x.grad = None
+        try:
+            y.sum().backward()
+        except RuntimeError as e:
+            assert "in-place" in str(e) or "inplace" in str(e)
+            out.append(np.array(-1.0))
+            continue
+        out += [_read(x.grad), np.array(float(t._version))]
+    return out
+
+
 SCENARIOS = [
     (_retained_view_then_written, np.float64),
     (_retained_view_then_base_written, np.float64),
@@ -826,6 +855,7 @@ SCENARIOS = [
     (_power_by_a_tensor_through_a_view, np.float64),
     (_float32_written_with_float64, np.float32),
     (_second_order_through_a_transposed_write, np.float64),
+    (_shared_memory_writes, np.float64),
 ]
 
 
