@@ -94,14 +94,10 @@ def _logaddexp_partial(exp):
     return partial
 
 
-_LOGADDEXP_DOC = "exp(a - y), exp(b - y); at an infinite y, 1 to the operand equal to it (1/2 each on a tie)"
+# logaddexp keeps exp(a - y), NaN at an infinite y, until the compiled tape's scalar copy of
+# its partials (ad/reverse/replay.py) takes the limits too: the two must agree at the edges.
 elementwise(
-    "logaddexp",
-    np.logaddexp,
-    _logaddexp_partial(np.exp),
-    lambda a, b, y: _logaddexp_partial(np.exp)(b, a, y),
-    analytic=False,
-    doc=_LOGADDEXP_DOC,
+    "logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y), analytic=False
 )
 elementwise(
     "logaddexp2",
@@ -109,7 +105,7 @@ elementwise(
     _logaddexp_partial(np.exp2),
     lambda a, b, y: _logaddexp_partial(np.exp2)(b, a, y),
     analytic=False,
-    doc=_LOGADDEXP_DOC,
+    doc="exp2(a - y), exp2(b - y); at an infinite y, 1 to the operand equal to it (1/2 each on a tie)",
 )
 elementwise("deg2rad", (np.deg2rad, np.radians), np.pi / 180, analytic=False)
 elementwise("rad2deg", (np.rad2deg, np.degrees), 180 / np.pi, analytic=False)
