@@ -540,23 +540,11 @@ def test_random_views_and_writes_under_hvp_rev_rev_match_the_program_out_of_plac
         leaves.append(np.array(values[:n]))
         tangents.append(np.array(values[n:]))
     leaves[0], tangents[0] = leaves[0].reshape(shape), tangents[0].reshape(shape)
-    traced, drawn = [], []
-
-    def draw(strategy):
-        """Draws of the first call of f, replayed in the later ones (hvp calls f more than
-        once), so that every call runs the same program."""
-        k = traced[-1].draws
-        if k < len(drawn):
-            traced[-1].draws += 1
-            return drawn[k]
-        value = data.draw(strategy)
-        drawn.append(value)
-        traced[-1].draws += 1
-        return value
+    traced, draw = [], _Replay(data)
 
     def f(xs):
+        draw.start()
         p = Program(leaves, np.float64, leaves=[x if isinstance(x, ad.Tensor) else ad.tensor(x) for x in xs])
-        p.draws = 0
         traced.append(p)
         source, view = draw(_view(shape))
         p.view(0, source, view)
@@ -592,6 +580,70 @@ def test_random_views_and_writes_under_hvp_rev_rev_match_the_program_out_of_plac
         w = np.zeros(x.shape) if w is None else w.numpy()
         np.testing.assert_allclose(np.asarray(got), w, rtol=1e-10, atol=1e-10, err_msg=p.source())
     event("Hessian-vector product compared")
+
+
+class _Replay:
+    """A draw for programs run by a transform: the first run's draws, replayed in the later
+    ones (hvp calls f more than once), so that every run is the same program."""
+
+    def __init__(self, data):
+        self.data, self.drawn, self.k = data, [], 0
+
+    def start(self):
+        self.k = 0
+
+    def __call__(self, strategy):
+        if self.k < len(self.drawn):
+            value = self.drawn[self.k]
+        else:
+            value = self.data.draw(strategy)
+            self.drawn.append(value)
+        self.k += 1
+        return value
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_views_and_writes_under_jacrev_match_the_program_out_of_place(data):
+    """The same programs traced by jacrev, whose sweeps carry a batch of cotangents through
+    every write (chunk=1 is one sweep a row)."""
+    shape = data.draw(st.sampled_from(LEAF_SHAPES))
+    leaves = [
+        np.array(data.draw(st.lists(st.floats(-2, 2, allow_subnormal=False), min_size=n, max_size=n)))
+        for n in (int(np.prod(shape)), shape[-1])
+    ]
+    leaves[0] = leaves[0].reshape(shape)
+    chunk = data.draw(st.sampled_from([None, 1, 3]))
+    traced, draw = [], _Replay(data)
+
+    def f(xs):
+        draw.start()
+        p = Program(leaves, np.float64, leaves=[x if isinstance(x, ad.Tensor) else ad.tensor(x) for x in xs])
+        traced.append(p)
+        for _ in range(draw(st.integers(1, 6))):
+            _run_step(draw, p)
+            p.check_values()
+        out_at = draw(st.lists(st.integers(0, len(p.values) - 1), min_size=1, max_size=3, unique=True))
+        p.lines.append(f"out = concatenate({', '.join(f'v{k}.ravel()' for k in out_at)}); jacrev")
+        p.out_t = torch.cat([p.reference(k).reshape(-1) for k in out_at])
+        return np.concatenate([np.reshape(p.values[k], (-1,)) for k in out_at])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            jac = ad.jacrev(f, chunk=chunk)(tuple(leaves))
+        except RuntimeError as e:
+            assert "modified by an in-place operation" in str(e), traced[-1].source()
+            event("refused: a saved value was overwritten")
+            return
+    p = traced[-1]
+    rows = [torch.autograd.grad(o, p.xt, retain_graph=True, allow_unused=True) for o in p.out_t]
+    for k, (got, x) in enumerate(zip(jac, leaves)):
+        want = np.array([np.zeros(x.shape) if r[k] is None else r[k].numpy() for r in rows]).reshape(
+            -1, *x.shape
+        )
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12, err_msg=p.source())
+    event("Jacobian compared")
 
 
 def _squares(v):
