@@ -288,3 +288,32 @@ def test_logsumexp_of_a_0d_array_is_the_array_with_derivative_one(jax64):
     np.testing.assert_array_equal(ad.logsumexp(x), jax.scipy.special.logsumexp(x))
     for mode in (ad.grad, ad.jacfwd):
         np.testing.assert_array_equal(mode(ad.logsumexp)(x), jax64.grad(jax.scipy.special.logsumexp)(x))
+
+
+# ---------------------------------------------------------------------------------------
+# float_power's mixed second derivative at a zero exponent (power's is pinned in
+# tests/functional/test_review_transforms.py): d2(x**y)/dx dy = x**(y-1) (1 + y log x) = 1/x
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the d/dx guard y*x**(y-1+(y==0)) makes d2/dy dx at y = 0 equal 1, not 1/x; "
+    "the compiled tape's copy of the guard must change with it",
+)
+@pytest.mark.parametrize("mode", ["rev-rev", "fwd-rev"])
+def test_float_power_mixed_second_derivative_at_a_zero_exponent_is_one_over_x(mode, jax64):
+    x, y = np.array([0.5, 2.0, -4.0]), np.zeros(3)
+
+    def d_dx(x, y):
+        return ad.grad(lambda x, y: np.sum(np.float_power(x, y)))(x, y)
+
+    if mode == "rev-rev":
+        ours = ad.grad(lambda x, y: np.sum(d_dx(x, y)), argnums=1)(x, y)
+    else:
+        ours = np.diagonal(ad.jacfwd(d_dx, argnums=1)(x, y))
+    jnp = jax64.numpy
+    peer = jax64.grad(lambda x, y: jnp.sum(jax64.grad(lambda x, y: jnp.sum(jnp.float_power(x, y)))(x, y)), 1)(
+        x, y
+    )
+    np.testing.assert_allclose(peer, 1 / x, rtol=1e-15)
+    np.testing.assert_allclose(ours, peer, rtol=1e-15)
