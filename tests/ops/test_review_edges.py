@@ -302,7 +302,7 @@ def test_logsumexp_of_a_0d_array_is_the_array_with_derivative_one(jax64):
 )
 @pytest.mark.parametrize("mode", ["rev-rev", "fwd-rev"])
 def test_float_power_mixed_second_derivative_at_a_zero_exponent_is_one_over_x(mode, jax64):
-    x, y = np.array([0.5, 2.0, -4.0]), np.zeros(3)
+    x, y = np.array([0.5, 2.0, 1e-3]), np.zeros(3)
 
     def d_dx(x, y):
         return ad.grad(lambda x, y: np.sum(np.float_power(x, y)))(x, y)
