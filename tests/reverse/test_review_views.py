@@ -1138,3 +1138,80 @@ def test_sparsity_of_a_write_through_a_view_refuses_or_covers_the_jacobian():
     pattern = pattern.toarray() if hasattr(pattern, "toarray") else np.asarray(pattern)
     jacobian = ad.jacrev(_write_through_a_view)(x)
     assert np.all(pattern[jacobian != 0])
+
+
+# -- in-place operators NumPy has and the Tensor's rules ---------------------------------------
+# NumPy writes x op= y into x's memory for every operator, and refuses one whose result has
+# another shape than x ("non-broadcastable output operand"); so does PyTorch.
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="y += w with w of shape (1, 3) into y of shape (3,) is written (leading 1 dropped) and "
+    "recorded with an output of shape (1, 3): w.grad comes back of shape (1,), their sum",
+)
+def test_an_in_place_result_of_another_shape_raises():
+    x = ad.tensor(np.arange(1.0, 4.0), requires_grad=True)
+    w = ad.tensor(np.full((1, 3), 2.0), requires_grad=True)
+    y = x * 1
+    with pytest.raises((ValueError, RuntimeError), match="shape"):
+        y += w
+        (y * np.array([1.0, 2.0, 3.0])).sum().backward()
+    assert w.grad is None or w.grad.shape == w.shape
+
+
+_ROWS = np.arange(6.0).reshape(2, 3) + 0.5
+_W3 = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+
+
+def _floor_divide_in_place(v):
+    v //= 2.0
+    return v
+
+
+def _remainder_in_place(v):
+    v %= 2.0
+    return v
+
+
+def _matmul_in_place(v):
+    v @= _W3
+    return v
+
+
+_OPERATORS = {  # the write, NumPy's value, the partial of the new value in the old
+    "//=": (_floor_divide_in_place, lambda a: np.floor_divide(a, 2.0), np.zeros_like),
+    "%=": (_remainder_in_place, lambda a: np.remainder(a, 2.0), np.ones_like),
+    "@=": (_matmul_in_place, lambda a: a @ _W3, None),
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the Tensor has no //=, %= and @=: Python rebinds v to v op w, so the write never "
+    "reaches v's memory (a view's base keeps its old values, as does every alias)",
+)
+@pytest.mark.parametrize("spelling", sorted(_OPERATORS))
+def test_every_in_place_operator_writes_into_the_memory(spelling):
+    write, value, _ = _OPERATORS[spelling]
+    expected = _ROWS.copy()
+    row = expected[1:]
+    row[...] = value(row)  # NumPy's write through a view
+    x = ad.tensor(_ROWS, requires_grad=True)
+    y = x * 1
+    v = y[1:]
+    try:
+        written = write(v)
+    except (TypeError, RuntimeError) as e:  # refusing is fine (PyTorch refuses //= there)
+        assert "in place" in str(e) or "in-place" in str(e)
+        np.testing.assert_array_equal(y.detach().numpy(), _ROWS)
+        return
+    assert written is v
+    np.testing.assert_array_equal(y.detach().numpy(), expected)
+    c = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    np.sum(y * c).backward()
+    if spelling == "@=":  # rows 1: y[1] = x[1] @ W, so d/dx[1] = c[1] @ W.T
+        want = np.vstack([c[:1], c[1:] @ _W3.T])
+    else:
+        want = np.vstack([c[:1], c[1:] * _OPERATORS[spelling][2](_ROWS[1:])])
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
