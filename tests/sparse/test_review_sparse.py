@@ -602,3 +602,63 @@ def test_the_trace_method_of_a_traced_array():
     _assert_pattern_holds(f, [x, -x])
     with pytest.raises(ValueDependenceError):
         ad.jacobian_sparsity(lambda u: np.outer(u, u).trace(np.argmax(u)) * u, x)
+
+
+MASK = np.array([True, False, True, False])
+IDIOMS = {
+    "cumsum": lambda u: np.cumsum(u),
+    "cumsum reversed": lambda u: np.cumsum(u[::-1])[::-1],
+    "cumprod": lambda u: np.cumprod(u),
+    "diff along an axis": lambda u: np.diff(u.reshape(2, 2), axis=0).ravel(),
+    "transpose chain": lambda u: np.transpose(u.reshape(2, 2)).ravel()[::-1] * np.roll(u, 1),
+    "split and join": lambda u: np.concatenate(np.split(u, 2)[::-1]),
+    "array_split piece": lambda u: np.array_split(u, 3)[1],
+    "stack on axis 1": lambda u: np.stack([u, u[::-1]], axis=1).ravel(),
+    "flip": lambda u: np.flip(u.reshape(2, 2), axis=0).ravel(),
+    "take_along_axis": lambda u: np.take_along_axis(u, np.array([3, 0, 0, 2]), axis=0),
+    "constant mask": lambda u: u[MASK],
+    "integer array": lambda u: u[[0, 0, 3]],
+    "2-d fancy": lambda u: u.reshape(2, 2)[[1, 0], [0, 0]],
+    "ellipsis and newaxis": lambda u: u.reshape(2, 2)[..., None, ::-1].ravel(),
+    "convolve": lambda u: np.convolve(u, u),
+    "convolve same": lambda u: np.convolve(u, np.array([1.0, 2.0, 0.0]), mode="same"),
+    "correlate": lambda u: np.correlate(u, np.array([0.0, 1.0]), mode="full"),
+    "einsum structural zeros": lambda u: np.einsum("ij,jk->ik", u.reshape(2, 2), np.diag([1.0, 0.0])).ravel(),
+    "matmul structural zeros": lambda u: (u.reshape(2, 2) @ np.diag([1.0, 0.0])).ravel(),
+    "tensordot": lambda u: np.tensordot(u.reshape(2, 2), np.eye(2), axes=1).ravel(),
+    "kron": lambda u: np.kron(u[:2], np.array([1.0, 0.0])),
+    "pad reflect": lambda u: np.pad(u, (2, 1), mode="reflect"),
+    "pad wrap": lambda u: np.pad(u, (2, 1), mode="wrap"),
+    "roll 2-d": lambda u: np.roll(u.reshape(2, 2), 1, axis=1).ravel(),
+    "sort then slice": lambda u: np.sort(u)[:2],
+    "argsort of a constant": lambda u: u[np.argsort(np.array([3.0, 1.0, 2.0, 0.0]))],
+    "abs, maximum, minimum": lambda u: np.minimum(np.abs(u), u[::-1]) + np.maximum(u, 0.5),
+    "clip with traced bounds": lambda u: np.clip(u, u[::-1], 2.0),
+    "where on x": lambda u: np.where(u > 0, u, u[::-1] ** 2),
+    "where on a constant": lambda u: np.where(MASK, u, u[::-1]),
+    "select on a constant": lambda u: np.select([MASK], [u], 0.0),
+    "mask as a factor": lambda u: u * (u > 0) + np.roll(u, 1) * (u <= 0),
+    "max along an axis": lambda u: (np.max(u.reshape(2, 2), axis=0, keepdims=True) * u.reshape(2, 2)).ravel(),
+    "solve": lambda u: np.linalg.solve(np.eye(4) + np.diag(np.ones(3), 1), u),
+    "norm along an axis": lambda u: np.linalg.norm(u.reshape(2, 2), axis=1),
+    "triu of an outer": lambda u: np.triu(np.outer(u, u)).ravel(),
+    "repeat, tile, broadcast_to": lambda u: np.concatenate(
+        [np.repeat(u, [1, 0, 2, 1]), np.tile(u[:2], 2), np.broadcast_to(u[:2], (2, 2)).ravel()]
+    ),
+    "power with a traced exponent": lambda u: np.abs(u) ** u[::-1],
+    "argmax as a factor": lambda u: u * np.argmax(u),
+}
+
+
+@pytest.mark.parametrize("name", list(IDIOMS))
+def test_the_global_pattern_of_data_dependent_idioms_holds_where_the_data_changes(name):
+    rng = np.random.default_rng(8)
+    xs = [np.array([1.0, -2.0, 3.0, -0.5])] + [rng.standard_normal(4) * 2 for _ in range(6)]
+    P = _assert_pattern_holds(IDIOMS[name], xs)
+    f = IDIOMS[name]
+    for mode in ("forward", "reverse"):
+        prep = ad.prepare_sparse_jacobian(f, xs[0], mode, sparsity=P)
+        for x in xs:
+            np.testing.assert_allclose(
+                prep(x).toarray(), ad.jacfwd(f)(x).reshape(P.shape), rtol=1e-12, atol=1e-14
+            )
