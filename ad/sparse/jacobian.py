@@ -118,9 +118,9 @@ def _local_again(prep, x: np.ndarray, detect: Callable):
     if prep.at is None or np.array_equal(x, prep.at):
         return prep
     P = detect(prep.f, x, local=True)
-    if not (P > prep.pattern).nnz:  # P is boolean: > is "in P, not in the old pattern"
+    if P.shape == prep.pattern.shape and not (P > prep.pattern).nnz:  # >: in P, not in the old
         return prep
-    return prep.again(x, P)
+    return prep.again(x, P)  # a branch with more entries, or another output size (x[x > 0])
 
 
 class SparseJacobian:

@@ -662,3 +662,10 @@ def test_the_global_pattern_of_data_dependent_idioms_holds_where_the_data_change
             np.testing.assert_allclose(
                 prep(x).toarray(), ad.jacfwd(f)(x).reshape(P.shape), rtol=1e-12, atol=1e-14
             )
+
+
+def test_a_locally_prepared_jacobian_follows_an_output_size_that_changes_with_x():
+    f = lambda u: u[u > 0] * u[0]  # noqa: E731
+    prep = ad.prepare_sparse_jacobian(f, np.array([1.0, -1.0, 2.0]), local=True)
+    for x in (np.array([1.0, 1.0, 2.0]), np.array([-1.0, 1.0, -2.0]), np.array([1.0, -1.0, 2.0])):
+        np.testing.assert_array_equal(prep(x).toarray(), ad.jacfwd(f)(x))
