@@ -81,10 +81,15 @@ class Dual(Box):
         if t is None:
             return out
         y = Dual(out, t, level, batch)
-        if op.view:
-            x = operands[0]
-            if isinstance(x, Dual) and x.level == level and np.may_share_memory(raw(x.primal), raw(out)):
-                _alias(x, y)
+        v = raw(out)
+        if isinstance(v, np.ndarray):  # a NumPy view (x[1:], x.T, np.flip(x) ...) or x itself
+            view = v.base is not None
+            for x in operands:
+                if isinstance(x, Dual) and x.level == level:
+                    p = raw(x.primal)
+                    if p is v or view and np.may_share_memory(p, v):
+                        _alias(x, y)
+                        break
         return y
 
     # x op= y. A Dual is never changed in place (as a JAX tracer): Python falls back to
@@ -135,7 +140,8 @@ def _alias(x: Dual, y: Dual) -> None:
     family = x.aliases
     if family is None:
         family = x.aliases = [weakref.ref(x)]
-    else:
-        family[:] = [r for r in family if r() is not None]
     family.append(weakref.ref(y))
+    n = len(family)
+    if n >= 32 and n & (n - 1) == 0:  # dead references dropped now and then: linear in the views
+        family[:] = [r for r in family if r() is not None]
     y.aliases = family

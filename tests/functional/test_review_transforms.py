@@ -218,7 +218,24 @@ def _writes_into_what_a_view_views(a):
     return tail
 
 
-@pytest.mark.parametrize("f", [_writes_through_a_view, _writes_into_what_a_view_views])
+def _writes_through_a_flip(a):
+    u = a * 1.0
+    back = np.flip(u)  # a view in NumPy, though no registered view op
+    back += 1.0
+    return u
+
+
+def _writes_through_real(a):
+    u = a * 1.0
+    r = np.real(u)  # u itself, for real u
+    r *= 3.0
+    return u
+
+
+@pytest.mark.parametrize(
+    "f",
+    [_writes_through_a_view, _writes_into_what_a_view_views, _writes_through_a_flip, _writes_through_real],
+)
 @pytest.mark.parametrize("how", ["jacfwd", "jacobian", "jvp"])
 def test_forward_mode_refuses_an_in_place_write_numpy_would_pass_on_to_a_view(f, how):
     x = np.array([1.0, 2.0, 3.0])
