@@ -359,6 +359,12 @@ class Tensor(Box):
                 "ad.numpy.array) or start from a traced value (t = x * 0.0, then write into t)"
             )
         value = result._data if isinstance(result, Tensor) else result
+        if np.shape(value) != np.shape(self._data):  # as NumPy's x op= y, which writes x's memory
+            raise ValueError(
+                f"in-place result of shape {np.shape(value)} cannot be stored in a Tensor of shape "
+                f"{np.shape(self._data)} (NumPy: non-broadcastable output operand); compute out of "
+                "place (y = y + w) or reduce w to y's shape first"
+            )
         target, got = _dtype(self._data), _dtype(value)
         if not np.can_cast(got, target, "same_kind"):
             raise TypeError(
@@ -378,6 +384,12 @@ class Tensor(Box):
             self._data = np.asarray(value, dtype=target)
         self._vc[0] += 1
         if not (isinstance(result, Tensor) and result._grad_fn is not None):
+            if tracked:  # a non-differentiable op (//=): the new value is a constant, as out of place
+                if view is None:
+                    self._grad_fn, self._requires_grad = None, False
+                elif edge(view.base) is not None:
+                    _set_history(view.base, CopySlices(view, edge(view.base), None), 0)
+                    _refresh_view(self)
             return self
         if view is None:
             _set_history(self, result._grad_fn, result._output_nr)
@@ -401,6 +413,15 @@ class Tensor(Box):
 
     def __ipow__(self, o):
         return self._inplace(np.power, o)
+
+    def __ifloordiv__(self, o):
+        return self._inplace(np.floor_divide, o)
+
+    def __imod__(self, o):
+        return self._inplace(np.remainder, o)
+
+    def __imatmul__(self, o):
+        return self._inplace(np.matmul, o)
 
     def add_(self, o):
         return self._inplace(np.add, o)
