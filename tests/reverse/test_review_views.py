@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 import ad
-from ad.trace import raw
+from ad.trace import apply, raw
 
 torch = pytest.importorskip("torch")
 
@@ -1215,3 +1215,74 @@ def test_every_in_place_operator_writes_into_the_memory(spelling):
     else:
         want = np.vstack([c[:1], c[1:] * _OPERATORS[spelling][2](_ROWS[1:])])
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+
+
+# -- every registered op: a write after recording ---------------------------------------------
+# For each op's examples, a differentiated operand (y = x * 1) or the op's first output is
+# written in place after the op is recorded, directly or through a view of it, and the loss
+# reads both the op's outputs and the written value. Backward must refuse (the op saved what
+# was written) or give the gradient of the same program written out of place.
+
+_REFUSALS = ("modified by an in-place operation", "cannot follow its base")
+
+
+def _write_after_recording(op, operands, params, idx, i, target, through_view, in_place):
+    xs = {k: ad.tensor(np.array(operands[k], dtype=float), requires_grad=True) for k in idx}
+    ys = {k: xs[k] * 1.0 for k in idx}
+    out = apply(op, [ys.get(k, operands[k]) for k in range(len(operands))], dict(params))
+    outs = list(out) if isinstance(out, tuple | list) else [out]
+    t = ys[i] if target == "input" else outs[0]
+    if not isinstance(t, ad.Tensor) or t.dtype.kind != "f" or not isinstance(t._data, np.ndarray):
+        return None
+    if through_view and (t.ndim == 0 or not np.shares_memory(t.reshape(-1)[:1]._data, t._data)):
+        return None
+    if in_place:
+        w = t.reshape(-1)[:1] if through_view else t
+        w += 0.5
+        new = t
+    else:
+        step = np.zeros(t.shape)
+        step.reshape(-1)[: 1 if through_view else None] = 0.5
+        new = t + step
+    rng = np.random.default_rng(5)
+    loss = np.sum(new * rng.standard_normal(new.shape))
+    for j, o in enumerate(outs):
+        o = new if target == "output" and j == 0 else o
+        if isinstance(o, ad.Tensor) and o.requires_grad and o.dtype.kind in "fc":
+            loss = loss + np.sum(np.real(o) * rng.standard_normal(o.shape))
+    loss.backward()
+    return [None if xs[k].grad is None else xs[k].grad.numpy() for k in idx]
+
+
+@pytest.mark.parametrize("op", ad.testing.differentiable_ops(), ids=lambda op: op.name)
+def test_a_write_after_recording_is_refused_or_differentiated(op):
+    for operands, params, idx in list(ad.testing.cases(op))[:2]:
+        if any(np.iscomplexobj(operands[k]) for k in idx):
+            continue
+        for i in idx:
+            for target in ("input", "output"):
+                for through_view in (False, True):
+                    args = (op, operands, params, idx, i, target, through_view)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        try:
+                            want = _write_after_recording(*args, in_place=False)
+                        except Exception:  # noqa: BLE001 - what the op refuses out of place is not this test's
+                            continue
+                        if want is None:
+                            continue
+                        try:
+                            got = _write_after_recording(*args, in_place=True)
+                        except RuntimeError as e:
+                            assert any(r in str(e) for r in _REFUSALS), (op.name, i, target, through_view, e)
+                            continue
+                        except (TypeError, ValueError):  # a read-only or integer result: NumPy's own refusal
+                            continue
+                    if got is None:
+                        continue
+                    for g, w in zip(got, want):
+                        assert (g is None) == (w is None), (op.name, i, target, through_view)
+                        if g is not None:
+                            np.testing.assert_allclose(
+                                g, w, rtol=1e-10, atol=1e-12, err_msg=f"{op.name} {i} {target} {through_view}"
+                            )
