@@ -256,6 +256,11 @@ class Tensor(Box):
                 raise RuntimeError(
                     f"assigned grad has shape {value.shape} but the Tensor has shape {self.shape}"
                 )
+            if value.dtype != self.dtype:  # backward adds into it, and would keep its dtype
+                raise RuntimeError(
+                    f"assigned grad has dtype {value.dtype} but the Tensor has dtype {self.dtype}: "
+                    f"cast it first (g.astype(np.{self.dtype}))"
+                )
         self._grad = value
 
     def retain_grad(self):

@@ -71,3 +71,13 @@ def test_an_in_place_result_of_another_shape_raises_and_writes_nothing():
     a = np.arange(1.0, 4.0)
     with pytest.raises(ValueError):  # NumPy refuses the same write
         a += np.full((1, 3), 2.0)
+
+
+def test_an_assigned_gradient_of_another_dtype_is_refused():
+    x = ad.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="dtype float64 but the Tensor has dtype float32"):
+        x.grad = np.zeros(3)
+    assert x.grad is None
+    x.grad = np.zeros(3, dtype=np.float32)
+    (x * x).sum().backward()
+    assert x.grad.dtype == np.float32
