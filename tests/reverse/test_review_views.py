@@ -1271,3 +1271,33 @@ def test_a_write_after_recording_is_refused_or_differentiated(op):
                             np.testing.assert_allclose(
                                 g, w, rtol=1e-10, atol=1e-12, err_msg=f"{op.name} {i} {target} {through_view}"
                             )
+
+
+# -- item assignment of a value with leading length-1 axes ------------------------------------
+# NumPy (and PyTorch's indexing) accept y[0:2] = w for w of shape (1, 2): the leading 1 is
+# dropped. setitem's VJP sums g[index] (shape (2,)) towards w's shape (1, 2) as if it were
+# broadcast, and w.grad comes back of shape (1,), the sum.
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="y[0:2] = w with w of shape (1, 2): w.grad has shape (1,), the sum of its cotangent; "
+    "of shape (1, 1, 2) setitem's VJP raises IndexError",
+)
+@pytest.mark.parametrize("shape", [(1, 2), (1, 1, 2)])
+def test_a_value_with_leading_ones_gets_its_gradient(shape):
+    c = np.array([1.0, 2.0, 3.0, 4.0])
+    x = ad.tensor(np.arange(1.0, 5.0), requires_grad=True)
+    w = ad.tensor(np.array([2.0, 3.0]).reshape(shape), requires_grad=True)
+    y = x * 1
+    y[0:2] = w
+    np.sum(y * c).backward()
+    xt = torch.tensor(np.arange(1.0, 5.0), requires_grad=True)
+    wt = torch.tensor(np.array([2.0, 3.0]).reshape(shape), requires_grad=True)
+    yt = xt * 1
+    yt[0:2] = wt
+    (yt * torch.tensor(c)).sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    assert w.grad.shape == shape
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-12)
