@@ -879,13 +879,12 @@ def _set_history(t, node, output_nr):
 def _mark_view(out, x, op, params, primal, level, of_several=False):
     """Make out a view of x's base when NumPy returned a view of x's memory. A view made
     under no_grad, or as one output of several (of_several), is cut: see View."""
-    if not (
-        type(x) is Tensor
-        and x.level == level
-        and isinstance(out._data, np.ndarray)
-        and isinstance(primal, np.ndarray)
-        and np.may_share_memory(out._data, primal)
-    ):
+    if not (type(x) is Tensor and x.level == level):
+        return
+    # the arrays under any lower levels' values (a Tensor of the level below, nested): a
+    # view there is a view here too
+    a, b = raw(out._data), raw(primal)
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)):
         return
     step = (op, params, stand_in(primal), stand_in(out._data))
     if x._view is None:

@@ -82,3 +82,21 @@ def test_pieces_still_differentiate():
     a, b, c = np.split(y, 3, axis=1)
     np.sum(a * 1.0 + 3.0 * c).backward()
     np.testing.assert_array_equal(x.grad, np.broadcast_to([1.0, 0.0, 3.0], X.shape))
+
+
+def test_a_write_through_a_view_inside_two_reverse_levels_is_recorded_at_both():
+    """hvp rev-rev: at the inner level every value is a Tensor of the outer one; a view
+    there is still a view, and the write reaches the second derivative."""
+
+    def f(x):
+        y = x * 1.0
+        v = y[1:]
+        v *= x[:2]  # y = [x0, x1 x0, x2 x1]
+        return np.sum(y**3)
+
+    x, t = np.array([0.5, -1.5, 2.0]), np.array([1.0, 0.25, -0.5])
+    _, hv = ad.hvp(f, (x,), (t,), mode="rev-rev")
+    g = ad.grad(f)
+    h = 1e-5
+    fd = (g(x + h * t) - g(x - h * t)) / (2 * h)
+    np.testing.assert_allclose(hv, fd, rtol=1e-7, atol=1e-9)
