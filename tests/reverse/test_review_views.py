@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import ad
@@ -517,17 +517,7 @@ def test_random_views_and_writes_match_the_program_out_of_place(data):
         event("second-order gradient compared")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rev-rev: a view at the inner level, whose value is a Tensor of the outer one, is not "
-    "recognised as a view (_mark_view looks for plain arrays), so writes through it are lost there",
-)
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking while the xfail stands
-)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_random_views_and_writes_under_hvp_rev_rev_match_the_program_out_of_place(data):
     """The same programs traced by hvp(mode="rev-rev"): two reverse levels, each Tensor's
@@ -1016,9 +1006,9 @@ def test_a_write_into_an_alias_reaches_the_operands_gradient(name):
 
 # -- a write through a view under two reverse levels ---------------------------------------
 # Under nested reverse transforms (hvp rev-rev, grad of grad) a Tensor's value is a Tensor of
-# the level below. A view there is not recognised as one (the check for shared memory looks
-# for plain arrays), so the write is recorded at the lower level only: the inner gradient
-# misses it, and the Hessian-vector product is silently off.
+# the level below. A view there must be recognised as one (the arrays under both share
+# memory), or the write is recorded at the lower level only: the inner gradient misses it,
+# and the Hessian-vector product is silently off (as it was before f0e0308).
 
 _WRITES = {
     "whole": lambda y: y.__imul__(2.0),
@@ -1047,30 +1037,7 @@ def _torch_hvp(name, x, v):
     return hv.numpy()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "whole",
-        pytest.param(
-            "full view",
-            marks=pytest.mark.xfail(
-                strict=True, reason="rev-rev drops a write through a view at the inner level"
-            ),
-        ),
-        pytest.param(
-            "reversed view",
-            marks=pytest.mark.xfail(
-                strict=True, reason="rev-rev drops a write through a view at the inner level"
-            ),
-        ),
-        pytest.param(
-            "part view",
-            marks=pytest.mark.xfail(
-                strict=True, reason="rev-rev drops a write through a view at the inner level"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("name", sorted(_WRITES))
 def test_hvp_rev_rev_through_a_write_matches_pytorch(name):
     x, v = _X23 / 3, np.array([[1.0, -0.5, 2.0], [0.25, 1.0, -1.0]])
     _, hv = ad.hvp(_written_sin(_WRITES[name]), (x,), (v,), mode="rev-rev")
