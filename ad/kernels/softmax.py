@@ -98,14 +98,14 @@ def _log_softmax(x, out):
 def logsumexp_twin(x, axis=None, keepdims=False):
     x = np.asarray(x)
     m = _shift(x, axis)
-    e = x - m
+    e = np.asarray(x - m)  # a 0-d x gives a NumPy scalar, which exp cannot write into
     out = np.log(np.sum(np.exp(e, out=e), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def softmax_twin(x, axis=-1):
     x = np.asarray(x)
-    e = x - _shift(x, axis)
+    e = np.asarray(x - _shift(x, axis))
     np.exp(e, out=e)
     e /= np.sum(e, axis=axis, keepdims=True)
     return e

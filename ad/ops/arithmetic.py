@@ -53,8 +53,9 @@ def _fmin_second(x, y):
 def _power_base(x, y):
     """d x**y / dx = y x**(y-1), and 0 where y = 0 (x**0 = 1 is constant, even at x = 0).
 
-    The exponent y - 1 becomes y where y = 0, so that 0 * 0**-1 = 0 * inf never forms."""
-    return y * x ** (y - 1 + (y == 0))
+    At x = y = 0 the base becomes 1, so that 0 * 0**-1 = 0 * inf never forms; the exponent
+    stays y - 1, so that the derivative of this in y is x**-1 at y = 0 (d2 x**y / dx dy)."""
+    return y * np.where((x == 0) & (y == 0), 1.0, x) ** (y - 1)
 
 
 def _power_exponent(x, y, o):
@@ -88,7 +89,7 @@ def _abs_partial(x, y):
 # Zero derivative. On complex input the comparisons (lexicographic), rint and round (of each
 # part) and the predicates stay piecewise constant; sign (z / |z|) does not, and NumPy has no
 # complex loop for the others.
-_REAL_ONLY = ("sign", "floor", "ceil", "trunc", "heaviside", "floor_divide", "signbit")
+_REAL_ONLY = ("sign", "floor", "ceil", "trunc", "floor_divide", "signbit")
 
 # The holomorphic ops (add ... power) keep their rules on complex input (JAX's convention:
 # JVP t * f'(z), VJP ct * f'(z), no conjugation).
@@ -203,7 +204,6 @@ for _name, _f in [
     ("trunc", np.trunc),
     ("rint", np.rint),
     ("round", (np.round, np.around)),
-    ("heaviside", np.heaviside),
     ("less", np.less),
     ("less_equal", np.less_equal),
     ("greater", np.greater),
@@ -221,6 +221,18 @@ for _name, _f in [
     ("signbit", np.signbit),
 ]:
     nondiff(_name, _f, complex=_name not in _REAL_ONLY)
+
+# heaviside(x, h0) is 0 below 0, 1 above, and h0 at x = 0: piecewise constant in x, and h0
+# itself where x = 0, so that is where its derivative in h0 is 1 (as JAX)
+elementwise(
+    "heaviside",
+    np.heaviside,
+    0,
+    lambda x, h0, o: 1.0 * (x == 0),
+    analytic=False,
+    smooth=False,
+    doc="d/dx: 0; d/dh0: 1 where x = 0, else 0 (as JAX)",
+)
 
 
 # remainder (np.mod) and fmod: x - q y for the integer quotient q (floor(x / y), trunc(x / y)),

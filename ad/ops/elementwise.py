@@ -94,10 +94,13 @@ def _logaddexp_partial(exp):
     return partial
 
 
-# logaddexp keeps exp(a - y), NaN at an infinite y, until the compiled tape's scalar copy of
-# its partials (ad/reverse/replay.py) takes the limits too: the two must agree at the edges.
 elementwise(
-    "logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y), analytic=False
+    "logaddexp",
+    np.logaddexp,
+    _logaddexp_partial(np.exp),
+    lambda a, b, y: _logaddexp_partial(np.exp)(b, a, y),
+    analytic=False,
+    doc="exp(a - y), exp(b - y); at an infinite y, 1 to the operand equal to it (1/2 each on a tie)",
 )
 elementwise(
     "logaddexp2",

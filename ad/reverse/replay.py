@@ -133,7 +133,8 @@ def _op(f):
 def _power(x, y):
     """d/dx: y x**(y-1), 0 where y = 0; d/dy: log(x) x**y, 0 at x = 0 for y >= 0."""
     o = x**y
-    return o, y * x ** (y - 1.0 + (y == 0)), math.log(1.0 if x == 0 and y >= 0 else x) * o
+    base = 1.0 if x == 0 and y == 0 else x  # no 0 * 0**-1; the eager rule's derivative in y is 1/x
+    return o, y * base ** (y - 1.0), math.log(1.0 if x == 0 and y >= 0 else x) * o
 
 
 @kernel
@@ -192,7 +193,13 @@ def _sigmoid_op(x):
 
 @kernel
 def _logaddexp_op(x, y):
+    """At an infinite output, the limits the eager rule takes: 1 to the operand equal to it,
+    1/2 each on a tie."""
     o = _logaddexp(x, y)
+    if math.isinf(o):
+        if x == y:
+            return o, 0.5, 0.5
+        return o, 1.0 if x == o else 0.0, 1.0 if y == o else 0.0
     return o, math.exp(x - o), math.exp(y - o)
 
 

@@ -160,12 +160,7 @@ def test_prod_over_an_empty_axis_has_a_zero_gradient_shaped_like_its_input(axis,
 # logaddexp at an infinite output: the limit, not inf - inf
 
 
-_COMPILED_LOGADDEXP = pytest.mark.xfail(
-    strict=True,
-    reason="logaddexp's partial exp(a - y) is NaN at an infinite y (inf - inf); the eager rule and "
-    "the compiled tape's copy in ad/reverse/replay.py must take the limit together",
-)
-LOGADDEXPS = [pytest.param("logaddexp", marks=_COMPILED_LOGADDEXP), "logaddexp2"]
+LOGADDEXPS = ["logaddexp", "logaddexp2"]
 
 
 @pytest.mark.parametrize("name", LOGADDEXPS)
@@ -260,10 +255,6 @@ def test_det_gradient_of_a_singular_complex_matrix_is_the_holomorphic_adjugate(j
 # heaviside(x, h0) returns h0 where x = 0: its derivative in h0 is 1 there, not 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="heaviside is registered nondiff: d/dh0 is 0 where x = 0, but heaviside returns h0 there",
-)
 def test_heaviside_derivative_in_h0_is_one_where_x_is_zero_as_jax(jax64):
     x = np.array([-1.0, 0.0, 2.0])
     h0 = np.array([0.5, 0.25, 0.75])
@@ -277,10 +268,6 @@ def test_heaviside_derivative_in_h0_is_one_where_x_is_zero_as_jax(jax64):
 # logsumexp of a 0-d array (a scalar loss written with it)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ad/kernels/softmax.py writes exp into x - m, a NumPy scalar for 0-d x: TypeError",
-)
 def test_logsumexp_of_a_0d_array_is_the_array_with_derivative_one(jax64):
     import jax.scipy.special
 
@@ -295,11 +282,6 @@ def test_logsumexp_of_a_0d_array_is_the_array_with_derivative_one(jax64):
 # tests/functional/test_review_transforms.py): d2(x**y)/dx dy = x**(y-1) (1 + y log x) = 1/x
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the d/dx guard y*x**(y-1+(y==0)) makes d2/dy dx at y = 0 equal 1, not 1/x; "
-    "the compiled tape's copy of the guard must change with it",
-)
 @pytest.mark.parametrize("mode", ["rev-rev", "fwd-rev"])
 def test_float_power_mixed_second_derivative_at_a_zero_exponent_is_one_over_x(mode, jax64):
     x, y = np.array([0.5, 2.0, 1e-3]), np.zeros(3)
