@@ -133,6 +133,12 @@ class Box:
                 "plain array and drop its derivative; assign the result instead"
             )
         kwargs.pop("out", None)
+        if kwargs.get("where", True) is not True:
+            raise NotImplementedError(
+                f"ad: numpy.{ufunc.__name__}(..., where=mask) without out= leaves the entries the "
+                "mask skips uninitialised (NumPy warns), so they have no derivative to give; write "
+                f"np.where(mask, numpy.{ufunc.__name__}(...), fill) instead"
+            )
         return dispatch(ufunc, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):

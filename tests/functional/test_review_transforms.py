@@ -177,10 +177,6 @@ def test_value_and_grad_value_is_not_the_array_f_returns_from_its_closure():
 
 
 # -- edge values ---------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="power's d/dx guard y*x**(y-1+(y==0)) makes d2(x**y)/dy dx at y = 0 equal 1, not 1/x",
-)
 @pytest.mark.parametrize("how", ["hessian", "jacrev(grad)"])
 def test_mixed_second_derivative_of_power_at_a_zero_exponent_is_one_over_x(jax64, how):
     p = np.array([2.0, 0.0])  # x**y at x = 2, y = 0: d2/dx dy = x**(y-1) (1 + y log x) = 1/2
