@@ -29,7 +29,11 @@ def _vjp(g, primals, out, p, batched):
     gv = g[index]
     if _may_repeat(index):
         gv = np.where(_kept(np.shape(raw(x)), index), gv, 0.0)
-    return gx, unbroadcast(gv, np.shape(raw(v)))
+    shape = np.shape(raw(v))
+    extra = len(shape) - np.ndim(raw(gv))
+    if extra > 0:  # NumPy drops v's leading length-1 axes to fit x[index]: put them back
+        gv = np.reshape(gv, (1,) * extra + np.shape(raw(gv)))
+    return gx, unbroadcast(gv, shape)
 
 
 def _may_repeat(index) -> bool:

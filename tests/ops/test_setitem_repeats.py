@@ -46,3 +46,13 @@ def test_repeated_rows_against_finite_differences():
         fd[(...,) + k] = (np.sin(y1) - np.sin(y0)) / (2 * h)
     np.testing.assert_allclose(J, fd, rtol=1e-8, atol=1e-10)
     assert np.all(J[:, :, 0, :] == 0)  # row 0 of v is overwritten by row 2: it reaches nothing
+
+
+def test_a_value_with_leading_length_one_axes_gets_its_own_shape_back():
+    """NumPy accepts y[0:2] = w for w of shape (1, 2) or (1, 1, 2), dropping the leading 1s."""
+    for shape in [(1, 2), (1, 1, 2)]:
+        w = np.array([0.5, -1.5]).reshape(shape)
+        gx, gw = ad.grad(lambda x, w: _weighted(x, w, slice(0, 2)), (0, 1))(np.ones(4), w)
+        assert gw.shape == shape
+        np.testing.assert_array_equal(gw.ravel(), C[:2])
+        np.testing.assert_array_equal(gx, [0.0, 0.0, C[2], C[3]])

@@ -1242,15 +1242,10 @@ def test_a_write_after_recording_is_refused_or_differentiated(op):
 
 # -- item assignment of a value with leading length-1 axes ------------------------------------
 # NumPy (and PyTorch's indexing) accept y[0:2] = w for w of shape (1, 2): the leading 1 is
-# dropped. setitem's VJP sums g[index] (shape (2,)) towards w's shape (1, 2) as if it were
-# broadcast, and w.grad comes back of shape (1,), the sum.
+# dropped, and setitem's VJP must put it back (summing g[index] towards (1, 2) as if it were
+# broadcast gave w.grad of shape (1,), the sum).
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="y[0:2] = w with w of shape (1, 2): w.grad has shape (1,), the sum of its cotangent; "
-    "of shape (1, 1, 2) setitem's VJP raises IndexError",
-)
 @pytest.mark.parametrize("shape", [(1, 2), (1, 1, 2)])
 def test_a_value_with_leading_ones_gets_its_gradient(shape):
     c = np.array([1.0, 2.0, 3.0, 4.0])
