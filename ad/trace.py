@@ -463,26 +463,76 @@ def _in_place(x: Box, name: str, fix: str):
 
 
 # -- x op= y on an immutable traced value -----------------------------------------------
-# A Dual or a value being compiled is never changed in place (as a JAX tracer): Python falls
-# back to x = x op y. Where x is a view, or is viewed, NumPy would write through to the other
-# arrays; a rebound x would then differentiate another function than NumPy runs, so such a
-# write is refused while the other value is alive. Each such box has an `aliases` slot:
-# None, or weak references to the boxes whose values share memory with its own, one list
-# shared by all of them.
+# A Dual, a value being compiled or a sparsity pattern is never changed in place (as a JAX
+# tracer): Python falls back to x = x op y. Where x is a view, or is viewed, NumPy would
+# write through to the other arrays; a rebound x would then differentiate another function
+# than NumPy runs, so such a write is refused while the other value is alive. Each such box
+# has an `aliases` slot: None, or weak references to the boxes whose values share memory
+# with its own, one list shared by all of them.
 
 
-def join_aliases(x: Box, y: Box) -> None:
+class Rebinding:
+    """x op= y as x = x op y, refused where another live value shares x's memory. A box
+    class mixes this in and names, in ``_write_fix``, the way its users should take."""
+
+    __slots__ = ()
+    _write_fix = "differentiate in reverse mode (ad.grad, ad.vjp, ad.jacrev), which records in-place writes"
+
+    def __iadd__(self, o):
+        return refuse_aliased_write(self, "+")
+
+    def __isub__(self, o):
+        return refuse_aliased_write(self, "-")
+
+    def __imul__(self, o):
+        return refuse_aliased_write(self, "*")
+
+    def __itruediv__(self, o):
+        return refuse_aliased_write(self, "/")
+
+    def __ifloordiv__(self, o):
+        return refuse_aliased_write(self, "//")
+
+    def __imod__(self, o):
+        return refuse_aliased_write(self, "%")
+
+    def __ipow__(self, o):
+        return refuse_aliased_write(self, "**")
+
+    def __imatmul__(self, o):
+        return refuse_aliased_write(self, "@")
+
+
+def note_views(operands, outputs, memory) -> None:
+    """Join each output to the operand of its class and level whose memory it shares (a NumPy
+    view, or the operand itself, as np.real returns a real array): memory(box) is the array
+    that stands for a box's memory."""
+    for y in outputs:
+        v = memory(y)
+        if not isinstance(v, np.ndarray):
+            continue
+        view = v.base is not None
+        for x in operands:
+            if type(x) is type(y) and x.level == y.level:
+                p = memory(x)
+                if p is v or view and np.may_share_memory(p, v):
+                    join_aliases(x, y)
+                    break
+
+
+def join_aliases(x, y) -> None:
     """Record that y's value views x's: both join one list of weak references."""
     family = x.aliases
     if family is None:
         family = x.aliases = [weakref.ref(x)]
-    else:
-        family[:] = [r for r in family if r() is not None]
     family.append(weakref.ref(y))
+    n = len(family)
+    if n >= 32 and n & (n - 1) == 0:  # dead references dropped now and then: linear in the views
+        family[:] = [r for r in family if r() is not None]
     y.aliases = family
 
 
-def refuse_aliased_write(x: Box, spelling: str, fix: str):
+def refuse_aliased_write(x, spelling: str):
     """NotImplemented (Python then rebinds x = x op y), or a TypeError where another live
     value shares x's memory."""
     for r in x.aliases or ():
@@ -493,7 +543,7 @@ def refuse_aliased_write(x: Box, spelling: str, fix: str):
                 "still in use (a view such as x[1:], x.T or x.reshape(...), or the array it views): "
                 f"NumPy would write into both, and a {x.mode}-mode value is never changed in place. "
                 f"Write x = x {spelling} y and build the other value out of place (np.where, "
-                f"np.concatenate), or {fix}"
+                f"np.concatenate), or {x._write_fix}"
             )
     return NotImplemented
 

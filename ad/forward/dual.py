@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from ad import rules
-from ad.trace import EAGER_DUAL, Box, apply, matrix_error, raw
+from ad.trace import EAGER_DUAL, Box, Rebinding, apply, matrix_error, note_views, raw
 
 
-class Dual(Box):
+class Dual(Rebinding, Box):
     """primal + tangent * eps, with eps^2 = 0; ``batch`` is k when the tangent is (k, *shape)."""
 
     # aliases: None, or weak references to the Duals whose primals share memory with this
@@ -77,71 +75,15 @@ class Dual(Box):
         out = apply(op, primals, params)
         t = rules.jvp(op, tangents, primals, out, params, batch is not None)
         if isinstance(out, tuple | list):
-            return type(out)(o if ti is None else Dual(o, ti, level, batch) for o, ti in zip(out, t))
+            ys = type(out)(o if ti is None else Dual(o, ti, level, batch) for o, ti in zip(out, t))
+            note_views(operands, [y for y in ys if isinstance(y, Dual)], _memory)
+            return ys
         if t is None:
             return out
         y = Dual(out, t, level, batch)
-        v = raw(out)
-        if isinstance(v, np.ndarray):  # a NumPy view (x[1:], x.T, np.flip(x) ...) or x itself
-            view = v.base is not None
-            for x in operands:
-                if isinstance(x, Dual) and x.level == level:
-                    p = raw(x.primal)
-                    if p is v or view and np.may_share_memory(p, v):
-                        _alias(x, y)
-                        break
+        note_views(operands, (y,), _memory)  # x op= y is refused while a view of x lives (Rebinding)
         return y
 
-    # x op= y. A Dual is never changed in place (as a JAX tracer): Python falls back to
-    # x = x op y. Where x is a view, or is viewed, NumPy would write through to the other
-    # arrays; a rebound x would then differentiate another function than NumPy runs, so it
-    # is refused.
-    def _in_place(self, spelling: str):
-        for r in self.aliases or ():
-            other = r()
-            if other is not None and other is not self:
-                raise TypeError(
-                    f"ad: x {spelling}= y on a forward-mode value that shares memory with another "
-                    "one still in use (a view such as x[1:], x.T or x.reshape(...), or the array "
-                    f"it views): NumPy would write into both, and a Dual is never changed in place. "
-                    f"Write x = x {spelling} y and build the other value out of place (np.where, "
-                    "np.concatenate), or differentiate in reverse mode (ad.grad, ad.vjp, ad.jacrev), "
-                    "which records in-place writes"
-                )
-        return NotImplemented
 
-    def __iadd__(self, o):
-        return self._in_place("+")
-
-    def __isub__(self, o):
-        return self._in_place("-")
-
-    def __imul__(self, o):
-        return self._in_place("*")
-
-    def __itruediv__(self, o):
-        return self._in_place("/")
-
-    def __ifloordiv__(self, o):
-        return self._in_place("//")
-
-    def __imod__(self, o):
-        return self._in_place("%")
-
-    def __ipow__(self, o):
-        return self._in_place("**")
-
-    def __imatmul__(self, o):
-        return self._in_place("@")
-
-
-def _alias(x: Dual, y: Dual) -> None:
-    """Record that y's primal views x's: both join one list of weak references."""
-    family = x.aliases
-    if family is None:
-        family = x.aliases = [weakref.ref(x)]
-    family.append(weakref.ref(y))
-    n = len(family)
-    if n >= 32 and n & (n - 1) == 0:  # dead references dropped now and then: linear in the views
-        family[:] = [r for r in family if r() is not None]
-    y.aliases = family
+def _memory(d: Dual):
+    return raw(d.primal)

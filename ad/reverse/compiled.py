@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ad import rules
-from ad.trace import Box, join_aliases, new_level, raw, refuse_aliased_write
+from ad.trace import Box, Rebinding, new_level, note_views, raw
 
 # Linear ops that only move elements: replayed by moving slot indices, with no instruction.
 GATHERS = {
@@ -94,41 +94,18 @@ class Program:
         return replay, instructions, guards, values
 
 
-_EAGER = "differentiate with the eager engines (ad.grad, ad.vjp, ad.jacrev), which record in-place writes"
-
-
-class Rec(Box):
+class Rec(Rebinding, Box):
     """A recorded array: which slots hold its elements, and their values at recording time."""
 
     __slots__ = ("slots", "value", "level", "program", "aliases", "__weakref__")
     mode = "compiled"
+    _write_fix = (
+        "differentiate with the eager engines (ad.grad, ad.vjp, ad.jacrev), which record in-place writes"
+    )
 
     def __init__(self, slots, value, level, program):
         self.slots, self.value, self.level, self.program = slots, value, level, program
-        self.aliases = None  # see trace.join_aliases
-
-    # x op= y rebinds x (x = x op y), as NumPy would not where x shares memory with another
-    # value still in use: refused there (trace.refuse_aliased_write)
-    def _in_place(self, spelling: str):
-        return refuse_aliased_write(self, spelling, _EAGER)
-
-    def __iadd__(self, o):
-        return self._in_place("+")
-
-    def __isub__(self, o):
-        return self._in_place("-")
-
-    def __imul__(self, o):
-        return self._in_place("*")
-
-    def __itruediv__(self, o):
-        return self._in_place("/")
-
-    def __ipow__(self, o):
-        return self._in_place("**")
-
-    def __imatmul__(self, o):
-        return self._in_place("@")
+        self.aliases = None  # see trace.Rebinding
 
     @property
     def _value(self):
@@ -175,13 +152,9 @@ class Rec(Box):
             slots = [_slots(x, prog, level) for x in operands]
             values = [_values(x, level) for x in operands]
             out = _wrap(op.impl(*slots, **params), op.impl(*values, **params), level, prog)
-            if op.view:  # NumPy's result shares an operand's memory where the slots do
-                outs = out if isinstance(out, tuple | list) else (out,)
-                paired = len(outs) == len(operands)  # as Op.view says
-                for j, y in enumerate(outs):
-                    x = operands[j if paired else 0]
-                    if isinstance(x, Rec) and x.level == level and np.may_share_memory(x.slots, y.slots):
-                        join_aliases(x, y)
+            # NumPy's result shares an operand's memory where the slots do: x op= y is refused
+            # while such a view lives (Rebinding)
+            note_views(operands, out if isinstance(out, tuple | list) else (out,), _memory)
             return out
         if name == "where":
             c, x, y = operands
@@ -206,6 +179,10 @@ class Rec(Box):
             f"ad.compile has no compiled rule for {name}; supported: elementwise ops, shape ops, "
             "sum, mean, matmul, dot, inner. Use the eager engines for this function."
         )
+
+
+def _memory(r: Rec):
+    return r.slots
 
 
 def _slots(x, prog, level):

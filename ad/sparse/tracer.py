@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ad import registry, rules
-from ad.trace import Box, apply, new_level, raw
+from ad.trace import Box, Rebinding, apply, new_level, note_views, raw
 
 DENSE = "dense"  # the structure map of the dense fallback: every output on every operand element
 PROBE_CHUNK = 256  # identity probes per batched JVP or VJP when a map is read column by column
@@ -68,11 +68,25 @@ def empty(size: int, n: int) -> sp.csr_array:
     return sp.csr_array((size, n), dtype=bool)
 
 
-class Pattern(Box):
+class Pattern(Rebinding, Box):
     """A primal value and, per element, the inputs it depends on (``rows``: size x n, boolean)."""
 
-    __slots__ = ("primal", "rows", "level", "tracer", "node", "offset", "source", "varies")
+    __slots__ = (
+        "primal",
+        "rows",
+        "level",
+        "tracer",
+        "node",
+        "offset",
+        "source",
+        "varies",
+        "aliases",
+        "__weakref__",
+    )
     mode = "sparsity"
+    _write_fix = (
+        "compute the Jacobian densely (ad.jacfwd, ad.jacrev), whose reverse mode records in-place writes"
+    )
 
     def __init__(
         self,
@@ -95,6 +109,7 @@ class Pattern(Box):
         # concatenation of x and x > 0, say): an element with no inputs in its row may still
         # vary with x, so it is no constant whose zeros a bilinear op may keep (global mode).
         self.varies = varies
+        self.aliases = None  # see trace.Rebinding
 
     @property
     def _value(self):
@@ -218,7 +233,12 @@ class Pattern(Box):
         for o, size in zip(outs, sizes):
             boxes.append(Pattern(o, rows[offset : offset + size], tr, node, offset, source, varies))
             offset += size
+        note_views(operands, boxes, _memory)  # x op= y is refused while a view of x lives (Rebinding)
         return type(out)(boxes) if isinstance(out, tuple | list) else boxes[0]
+
+
+def _memory(p: Pattern):
+    return raw(p.primal)
 
 
 def dependence(op) -> str:

@@ -1085,11 +1085,6 @@ def test_compile_of_a_write_through_a_view_refuses_or_is_right():
     np.testing.assert_allclose(grad, ad.grad(f)(x), rtol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jacobian_sparsity rebinds v on v *= w through a view (y[1:]): the pattern misses "
-    "the entries the write adds",
-)
 def test_sparsity_of_a_write_through_a_view_refuses_or_covers_the_jacobian():
     x = np.array([1.0, 2.0, 3.0])
     try:
