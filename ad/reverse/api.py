@@ -194,6 +194,8 @@ def _scalar_output(rec: Recording, holomorphic: bool) -> tuple:
         y = rec.outputs[0]
         if isinstance(y, Tensor) and y.level == rec.level:
             y = y.data
+        elif type(y) is np.ndarray:  # an array f did not compute (it closes over it): the caller's copy
+            y = y.copy()
         v = raw(y)
         kind = "c" if holomorphic else "f"
         if isinstance(v, _VALUES) and v.size == 1 and v.dtype.kind == kind:

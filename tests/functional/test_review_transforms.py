@@ -168,7 +168,6 @@ def test_hvp_value_is_not_the_array_f_returns_from_its_closure(mode):
     np.testing.assert_array_equal(Hv, np.zeros(2))
 
 
-@pytest.mark.xfail(strict=True, reason="value_and_grad returns f's closed-over output array itself")
 def test_value_and_grad_value_is_not_the_array_f_returns_from_its_closure():
     c = np.array(2.5)
     value, _ = ad.value_and_grad(lambda a: c)(np.ones(2))
