@@ -264,25 +264,18 @@ def test_forward_mode_takes_in_place_writes_no_other_live_value_sees(f):
     np.testing.assert_allclose(ad.jacfwd(f)(x), ad.jacrev(f)(x), rtol=1e-14)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="checkpoint's VJP records f on every argument, so an int one is refused"
-)
 def test_checkpoint_takes_an_integer_argument_in_reverse_mode(jax64):
     x = np.array([0.3, -0.7, 1.1])
     got = ad.grad(lambda a: np.sum(ad.checkpoint(lambda b, n: b**n)(a, 3)))(x)
     np.testing.assert_allclose(got, 3 * x**2, rtol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="checkpoint's VJP gives one cotangent per leaf, none for a None argument"
-)
 def test_checkpoint_takes_a_none_argument_in_reverse_mode():
     x = np.array([0.3, -0.7, 1.1])
     got = ad.grad(lambda a: np.sum(ad.checkpoint(lambda b, unused: b * b)(a, None)))(x)
     np.testing.assert_allclose(got, 2 * x, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="checkpoint of a function that returns a dict raises KeyError")
 @pytest.mark.parametrize("how", ["grad", "jacfwd"])
 def test_checkpoint_of_a_function_returning_a_dict(how):
     x = np.array([0.3, -0.7, 1.1])
