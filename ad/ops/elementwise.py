@@ -94,22 +94,17 @@ def _logaddexp_partial(exp):
     return partial
 
 
-elementwise(
-    "logaddexp",
-    np.logaddexp,
-    _logaddexp_partial(np.exp),
-    lambda a, b, y: _logaddexp_partial(np.exp)(b, a, y),
-    analytic=False,
-    doc="exp(a - y), exp(b - y); at an infinite y, 1 to the operand equal to it (1/2 each on a tie)",
-)
-elementwise(
-    "logaddexp2",
-    np.logaddexp2,
-    _logaddexp_partial(np.exp2),
-    lambda a, b, y: _logaddexp_partial(np.exp2)(b, a, y),
-    analytic=False,
-    doc="exp2(a - y), exp2(b - y); at an infinite y, 1 to the operand equal to it (1/2 each on a tie)",
-)
+for _name, _f, _exp in [("logaddexp", np.logaddexp, np.exp), ("logaddexp2", np.logaddexp2, np.exp2)]:
+    _d = _logaddexp_partial(_exp)
+    elementwise(
+        _name,
+        _f,
+        _d,
+        lambda a, b, y, _d=_d: _d(b, a, y),
+        analytic=False,
+        doc=f"{_exp.__name__}(a - y), {_exp.__name__}(b - y); at an infinite y, 1 to the operand equal "
+        "to it (1/2 each on a tie)",
+    )
 elementwise("deg2rad", (np.deg2rad, np.radians), np.pi / 180, analytic=False)
 elementwise("rad2deg", (np.rad2deg, np.degrees), 180 / np.pi, analytic=False)
 elementwise(
