@@ -87,6 +87,11 @@ class Op:
     # outputs as operands, else operand 0 with every output; such views cannot be written
     # in place with grad mode on (as in PyTorch), see Tensor's views.
     view: bool = False
+    # A composite whose result's structure is read off values (unique, compress, histogram):
+    # (read, moved), the names of the parameters whose values decide which elements the result
+    # holds or where they go, and of the parameters whose elements it moves (None: the read
+    # ones). Sparsity detection refuses such an op where those values vary with x.
+    orders_by: tuple | None = None
     # A general op whose VJP reads only its operands' shapes and dtypes (setitem): the
     # reverse engine then keeps no values alive for it.
     vjp_reads_shapes: bool = False

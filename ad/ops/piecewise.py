@@ -190,7 +190,8 @@ def _real_if_close_examples(rng):
 composite("piecewise", np.piecewise, _piecewise, examples=_piecewise_examples, domain=("real", "bool", "int"),
           complex=True, doc="constant conditions; each function sees only the entries where its condition "
                             "is the last to hold (no NaN from values NumPy overwrites)")
-composite("interp", np.interp, _interp, examples=_interp_examples, analytic=False, smooth=False,
+composite("interp", np.interp, _interp, orders_by=(("x",), ("fp", "left", "right")),
+          examples=_interp_examples, analytic=False, smooth=False,
           doc="differentiable in x, fp, left and right (when x or fp is traced), not in xp. d/dx: the "
               "segment's slope (the right one at a sample, the last one at xp[-1]), 0 outside the samples")
 general("nan_to_num", np.nan_to_num, _nan_to_num_jvp, _nan_to_num_vjp, impl=_nan_to_num,

@@ -287,21 +287,23 @@ _HISTOGRAM2D = _examples(
 )
 
 # fmt: off
-composite("choose", np.choose, _choose, complex=True, examples=_examples(
+composite("choose", np.choose, _choose, orders_by=(("a",), ("choices",)), complex=True, examples=_examples(
     lambda rng: ((np.array([0, 2, 1, 0]), _u(rng, 3, 4)), {}),
     lambda rng: ((np.array([[0], [1]]), _u(rng, 2, 2, 3)), {}),
     lambda rng: ((np.array([3, -1, 1]), _u(rng, 2, 3)), {"mode": "wrap"})),
     doc="a gather; the index array is a constant")
-composite("compress", np.compress, _compress, complex=True, examples=_examples(
+composite("compress", np.compress, _compress,
+          orders_by=(("condition",), ("a",)), complex=True, examples=_examples(
     lambda rng: ((np.array([True, False, True]), _u(rng, 3, 2)), {"axis": 0}),
     lambda rng: ((np.array([False, True]), _u(rng, 2, 3)), {})))
-composite("extract", np.extract, _extract, complex=True,
+composite("extract", np.extract, _extract, orders_by=(("condition",), ("arr",)), complex=True,
           examples=_examples(lambda rng: ((np.array([[True, False], [False, True]]), _u(rng, 2, 2)), {})))
-composite("delete", np.delete, _delete, complex=True, examples=_examples(
+composite("delete", np.delete, _delete, orders_by=(("obj",), ("arr",)), complex=True, examples=_examples(
     lambda rng: ((_u(rng, 5), 1), {}),
     lambda rng: ((_u(rng, 3, 4), np.array([0, 2])), {"axis": 1}),
     lambda rng: ((_u(rng, 2, 3),), {"obj": slice(None, None, 2)})))
-composite("insert", np.insert, _insert, complex=True, examples=_examples(
+composite("insert", np.insert, _insert,
+          orders_by=(("obj",), ("arr", "values")), complex=True, examples=_examples(
     lambda rng: ((_u(rng, 4), 1, _u(rng)), {}),
     lambda rng: ((_u(rng, 2, 3), 1, _u(rng, 2)), {"axis": 1}),
     lambda rng: ((_u(rng, 4), np.array([0, 2, 2]), _u(rng, 3)), {}),
@@ -309,14 +311,16 @@ composite("insert", np.insert, _insert, complex=True, examples=_examples(
     doc="a gather from arr and values; where each goes is NumPy's own placement")
 # Perturbing a zero makes it nonzero, and the output's shape changes: trimming itself is
 # checked in tests/ops/test_fft_poly_coverage.py, the registry suites see arrays without zeros.
-composite("trim_zeros", np.trim_zeros, _trim_zeros, complex=True, examples=_examples(
+composite("trim_zeros", np.trim_zeros, _trim_zeros,
+          orders_by=(("filt",), None), complex=True, examples=_examples(
     lambda rng: ((_u(rng, 4),), {}), lambda rng: ((_u(rng, 2, 3),), {"trim": "b"})),
     doc="the slice is read off the primal")
-composite("sort_complex", np.sort_complex, _sort_complex, complex=True, analytic=False,
+composite("sort_complex", np.sort_complex, _sort_complex,
+          orders_by=(("a",), None), complex=True, analytic=False,
           examples=_examples(lambda rng: ((_u(rng, 5),), {}), lambda rng: ((_u(rng, 2, 3),), {})),
           doc="a gather in the lexicographic order of the primal (ties: either)")
 # As for trim_zeros, perturbed duplicates become distinct: the suites see distinct values.
-composite("unique", np.unique, _unique, complex=True, examples=_examples(
+composite("unique", np.unique, _unique, orders_by=(("ar",), None), complex=True, examples=_examples(
     lambda rng: ((_u(rng, 5),), {}),
     lambda rng: ((_u(rng, 2, 3),), {"return_index": True, "return_counts": True}),
     lambda rng: ((_u(rng, 3, 2),), {"axis": 0, "return_inverse": True})),
@@ -324,13 +328,16 @@ composite("unique", np.unique, _unique, complex=True, examples=_examples(
 linear("bincount", np.bincount, _bincount_transpose, impl=_bincount, parse=_bincount_parse,
        examples=_bincount_examples, analytic=False,
        doc="linear in the weights; VJP ct[x]; counts without weights constant")
-composite("histogram", np.histogram, _histogram, examples=_HISTOGRAM, smooth=False,
+composite("histogram", np.histogram, _histogram,
+          orders_by=(("a",), ("weights",)), examples=_HISTOGRAM, smooth=False,
           doc="counts: bincount of the weights over the primal's bins; edges from min(a), max(a) "
           "where NumPy computes them so (bins a count, no range), else constants")
-composite("histogramdd", np.histogramdd, _histogramdd, examples=_HISTOGRAMDD, smooth=False, analytic=False,
+composite("histogramdd", np.histogramdd, _histogramdd,
+          orders_by=(("sample",), ("weights",)), examples=_HISTOGRAMDD, smooth=False, analytic=False,
           doc="counts: bincount of the weights over the primal's bins; each traced column's edges from its "
           "min and max where NumPy computes them so, else constants")
-composite("histogram2d", np.histogram2d, _histogram2d, examples=_HISTOGRAM2D, smooth=False, analytic=False,
+composite("histogram2d", np.histogram2d, _histogram2d,
+          orders_by=(("x", "y"), ("weights",)), examples=_HISTOGRAM2D, smooth=False, analytic=False,
           doc="histogramdd of the columns x and y")
 nondiff("isin", np.isin, complex=True, doc="booleans: a constant")
 nondiff("digitize", np.digitize, doc="bin indices: a constant")

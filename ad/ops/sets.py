@@ -106,21 +106,26 @@ _SETS = _examples(_two, lambda rng: _two(rng, {"assume_unique": True}))
 _ONE = _examples(lambda rng: ((_u(rng, 5),), {}), lambda rng: ((_u(rng, 2, 3),), {}))
 
 # fmt: off
-composite("union1d", np.union1d, _union1d, examples=_examples(_two), complex=True,
+composite("union1d", np.union1d, _union1d,
+          orders_by=(("ar1", "ar2"), None), examples=_examples(_two), complex=True,
           doc="sorted distinct values, each gathered from its first occurrence (ar1 first)")
-composite("intersect1d", np.intersect1d, _intersect1d, complex=True,
+composite("intersect1d", np.intersect1d, _intersect1d, orders_by=(("ar1", "ar2"), None), complex=True,
           examples=_examples(_two, lambda rng: _two(rng, {"return_indices": True})),
           doc="the shared values gathered from ar1 (JAX's choice); return_indices constants")
-composite("setdiff1d", np.setdiff1d, _setdiff1d, examples=_SETS, complex=True,
+composite("setdiff1d", np.setdiff1d, _setdiff1d,
+          orders_by=(("ar1", "ar2"), None), examples=_SETS, complex=True,
           doc="ar1's values not in ar2, gathered from ar1; no derivative in ar2")
-composite("setxor1d", np.setxor1d, _setxor1d, examples=_SETS, complex=True,
+composite("setxor1d", np.setxor1d, _setxor1d, orders_by=(("ar1", "ar2"), None), examples=_SETS, complex=True,
           doc="values in one input only, each gathered from where it occurs")
-composite("unique_values", np.unique_values, _unique_values, examples=_ONE, complex=True,
+composite("unique_values", np.unique_values, _unique_values,
+          orders_by=(("x",), None), examples=_ONE, complex=True,
           doc="the values gathered from their first occurrences, as unique")
-composite("unique_counts", np.unique_counts, _unique_counts, examples=_ONE, complex=True,
+composite("unique_counts", np.unique_counts, _unique_counts,
+          orders_by=(("x",), None), examples=_ONE, complex=True,
           doc="values as unique_values; counts constants")
-composite("unique_inverse", np.unique_inverse, _unique_inverse, examples=_ONE, complex=True,
+composite("unique_inverse", np.unique_inverse, _unique_inverse,
+          orders_by=(("x",), None), examples=_ONE, complex=True,
           doc="values as unique_values; inverse_indices constants")
-composite("unique_all", np.unique_all, _unique_all, examples=_ONE, complex=True,
+composite("unique_all", np.unique_all, _unique_all, orders_by=(("x",), None), examples=_ONE, complex=True,
           doc="values as unique_values; indices, inverse_indices and counts constants")
 # fmt: on

@@ -159,7 +159,7 @@ class Pattern(Rebinding, Box):
         # such a value, whatever the function: it need not be registered, nor its parse keep them
         if (_only_derived(list(args) + list(kwargs.values())) and not (op is not None and op.mutates)) or (
             op is not None
-            and op.name in SORTED_BY_VALUES
+            and op.orders_by is not None
             and not self.tracer.local
             and _sorted_by_values(op, args, kwargs)
         ):
@@ -504,44 +504,18 @@ def _raw_args(args):
     return [type(a)(_raw_args(a)) if isinstance(a, tuple | list) else raw(a) for a in args]
 
 
-# Composite ops that read, off the plain values of some arguments (through raw, which no
-# tracer sees), which elements of the others go where, or how many there are: name -> (those
-# arguments, the arguments whose elements are moved; None: the same ones, as unique gathers
-# the very values it sorts). Their parts see only constant indices, so in the global mode
-# the pattern would be the one of this x.
-SORTED_BY_VALUES = {
-    "unique": (("ar",), None),
-    "unique_values": (("x",), None),
-    "unique_counts": (("x",), None),
-    "unique_inverse": (("x",), None),
-    "unique_all": (("x",), None),
-    "union1d": (("ar1", "ar2"), None),
-    "intersect1d": (("ar1", "ar2"), None),
-    "setdiff1d": (("ar1", "ar2"), None),
-    "setxor1d": (("ar1", "ar2"), None),
-    "sort_complex": (("a",), None),
-    "trim_zeros": (("filt",), None),
-    "compress": (("condition",), ("a",)),
-    "extract": (("condition",), ("arr",)),
-    "choose": (("a",), ("choices",)),
-    "delete": (("obj",), ("arr",)),
-    "insert": (("obj",), ("arr", "values")),
-    "interp": (("x",), ("fp", "left", "right")),
-    "histogram": (("a",), ("weights",)),
-    "histogram2d": (("x", "y"), ("weights",)),
-    "histogramdd": (("sample",), ("weights",)),
-}
-
-
 def _sorted_by_values(op, args, kwargs) -> bool:
-    """Whether op (of SORTED_BY_VALUES) reads its structure off a value that varies with x and
+    """Whether op (one with orders_by) reads its structure off a value that varies with x and
     its result is made of constants and derived values only (then it is derived: computed on the
     plain values, marked as varying with x); an error if it moves traced elements by it."""
     try:
         bound = inspect.signature(op.impl).bind(*args, **kwargs).arguments
     except TypeError:
         return False  # a wrong call: let the op's own error say so
-    read, moved = SORTED_BY_VALUES[op.name]
+    # Such a composite reads, off the plain values of some arguments (through raw, which no
+    # tracer sees), which elements of the others go where, or how many there are. Its parts
+    # see only constant indices, so in the global mode the pattern would be the one of this x.
+    read, moved = op.orders_by
     moved = read if moved is None else moved
     varying = [a for name in read for a in _flat([bound.get(name)]) if _varies(a)]
     if not varying:
