@@ -11,8 +11,7 @@ from ad.trace import EAGER_DUAL, Box, Rebinding, apply, matrix_error, note_views
 class Dual(Rebinding, Box):
     """primal + tangent * eps, with eps^2 = 0; ``batch`` is k when the tangent is (k, *shape)."""
 
-    # aliases: None, or weak references to the Duals whose primals share memory with this
-    # one's (a view and what it views), one list shared by all of them
+    # aliases: the Duals whose primals share memory with this one's (see trace.Rebinding)
     __slots__ = ("primal", "tangent", "level", "batch", "aliases", "__weakref__")
     mode = "forward"
 

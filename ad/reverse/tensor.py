@@ -331,6 +331,7 @@ class Tensor(Box):
         write too (CopySlices), and so do other views of that base when next used.
         """
         view = self._view
+        tracked = False
         if is_grad_enabled():
             if self.grad_fn is None and self._requires_grad:
                 raise RuntimeError(
@@ -342,15 +343,10 @@ class Tensor(Box):
                     "a view of a leaf Tensor that requires grad is used in an in-place operation; "
                     "do it under `with ad.no_grad():`, or on a copy (x.clone()) of the leaf"
                 )
-            if (
-                view is not None
-                and view.cut is not None
-                and (view.base.requires_grad or any(type(o) is Tensor and o.requires_grad for o in others))
-            ):
+            others_require_grad = any(type(o) is Tensor and o.requires_grad for o in others)
+            if view is not None and view.cut is not None and (view.base.requires_grad or others_require_grad):
                 raise RuntimeError(view.cut[1] + "it is written in place with grad mode on" + _CUT_VIEW_FIX)
-        tracked = is_grad_enabled() and (
-            self._requires_grad or any(type(o) is Tensor and o.requires_grad for o in others)
-        )
+            tracked = self._requires_grad or others_require_grad
         # The old value goes into the new node; copied, since the write below overwrites it.
         before = _new(self._data.copy() if tracked else self._data, self.level, [0])
         before._grad_fn, before._output_nr = self._grad_fn, self._output_nr
@@ -390,10 +386,11 @@ class Tensor(Box):
         self._vc[0] += 1
         if not (isinstance(result, Tensor) and result._grad_fn is not None):
             if tracked:  # a non-differentiable op (//=): the new value is a constant, as out of place
+                base_edge = None if view is None else edge(view.base)
                 if view is None:
                     self._grad_fn, self._requires_grad = None, False
-                elif edge(view.base) is not None:
-                    _set_history(view.base, CopySlices(view, edge(view.base), None), 0)
+                elif base_edge is not None:
+                    _set_history(view.base, CopySlices(view, base_edge, None), 0)
                     _refresh_view(self)
             return self
         if view is None:
@@ -515,14 +512,12 @@ class Tensor(Box):
             t._retains_grad = False
             t._accumulator = None
             t._view = None
-        if op.view:
-            if not multi:
-                _mark_view(t, operands[0], op, params, primals[0], level)
-            else:
-                paired = len(outs) == len(operands)
-                for j, o in enumerate(outs):
-                    i = j if paired else 0
-                    _mark_view(o, operands[i], op, params, primals[i], level, of_several=True)
+        if op.view:  # output j views operand j if there are as many, else operand 0 (Op.view)
+            views = outs if multi else (t,)
+            paired = len(views) == len(operands)
+            for j, o in enumerate(views):
+                i = j if paired else 0
+                _mark_view(o, operands[i], op, params, primals[i], level, of_several=multi)
         if not (needs and enabled):
             return type(out)(outs) if multi else t
         needs, read, unread, read_out, n, _ = op.plans.get(needs | bit) or _plan(op, needs | bit)
@@ -905,15 +900,14 @@ def _refresh_view(v):
     cut from the graph (made under no_grad) stays cut, unless a recorded write has given
     its base a new history: then it has none it could take, and using it raises."""
     view = v._view
-    if view.cut is not None:
-        if view.base._grad_fn is not view.cut[0]:
-            raise RuntimeError(
-                view.cut[1] + "its base, or another view of the base, was then written in place "
-                "with grad mode on" + _CUT_VIEW_FIX
-            )
-        view.version = v._vc[0]
-        return
+    if view.cut is not None and view.base._grad_fn is not view.cut[0]:
+        raise RuntimeError(
+            view.cut[1] + "its base, or another view of the base, was then written in place "
+            "with grad mode on" + _CUT_VIEW_FIX
+        )
     view.version = v._vc[0]
+    if view.cut is not None:  # its own history stays
+        return
     base_edge = edge(view.base)
     if base_edge is None:
         v._grad_fn, v._requires_grad = None, False
