@@ -170,8 +170,9 @@ class Pattern(Rebinding, Box):
         return super().__array_function__(func, types, args, kwargs)
 
     def __getitem__(self, index):
-        if any(_is_derived(i) for i in _flat(index if isinstance(index, tuple) else (index,))):
-            raise value_dependence(f"indexing with {_first_derived(index)._why()}")
+        marked = _first_derived(index)
+        if marked is not None:
+            raise value_dependence(f"indexing with {marked._why()}")
         return super().__getitem__(index)
 
     def __and__(self, o):
@@ -192,7 +193,7 @@ class Pattern(Rebinding, Box):
         tr = next(x.tracer for x, m in zip(operands, mine) if m)
         # an index or a size that varies with x, however it came (x.take(np.argsort(x)), a list
         # index [np.argmax(x), 0], x.repeat(counts)): the pattern of this x only
-        marked = next((a for a in _flat(list(params.values())) if _is_derived(a)), None)
+        marked = _first_derived(list(params.values()))
         if marked is not None:
             raise value_dependence(f"numpy.{op.name} with {marked._why()} as an index or a parameter")
         primals = [x.primal if m else x for x, m in zip(operands, mine)]
@@ -451,7 +452,7 @@ def _refusing(name: str):
 
     def checked(self, *args, **kwargs):
         if not self.tracer.local:
-            marked = next((a for a in _flat(list(args) + list(kwargs.values())) if _is_derived(a)), None)
+            marked = _first_derived(list(args) + list(kwargs.values()))
             if marked is not None:
                 raise value_dependence(f"x.{name}(...) with {marked._why()} as an index or a parameter")
         return method(self, *args, **kwargs)
@@ -492,7 +493,9 @@ def _flat(args):
 
 
 def _first_derived(args):
-    return next(a for a in _flat(args if isinstance(args, tuple | list) else (args,)) if _is_derived(a))
+    """The first value among args (nested in tuples and lists) derived from x's values, or None."""
+    found = (a for a in _flat(args if isinstance(args, tuple | list) else (args,)) if _is_derived(a))
+    return next(found, None)
 
 
 def _only_derived(args) -> bool:
