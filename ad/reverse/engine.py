@@ -16,7 +16,7 @@ from heapq import heappop, heappush, heapreplace
 
 import numpy as np
 
-from ad.reverse.graph import AccumulateGrad, Sweep, accumulate
+from ad.reverse.graph import ONE, AccumulateGrad, OpNode, Sweep, accumulate
 from ad.trace import is_complex
 
 
@@ -87,6 +87,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     nxt = nxt_cts = None
     # The roots' cotangents are handed out as a node's outputs are, to the roots' edges.
     edges = roots
+    create_graph = sweep.create_graph
     outs = [ct.conj() if is_complex(ct) else ct for ct in cotangents] if sweep.conjugate else list(cotangents)
     while True:
         i = 0
@@ -151,10 +152,27 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
         # never all zero; a multi-output node's may be, and is then skipped.
         if cts[0] is None and all(ct is None for ct in cts):
             continue
-        outs = node.apply(cts, sweep)
         edges = node.next_edges
-        if not retain_graph:
-            node.release()
+        if type(node) is OpNode:
+            partials = node.partials
+            if partials is not None and not create_graph and node.saved_in is not None:
+                # partials kept at record time (scalar ops): the VJP is one multiply per
+                # operand, run here rather than through apply's frame, which would run the rule
+                for counter, version, _ in node.guards:
+                    if counter[0] != version:
+                        node.apply(cts, sweep)  # raises the in-place error
+                ct = cts[0]
+                outs = []
+                for p in partials:
+                    outs.append(None if p is None else ct if p is ONE else ct * p)
+            else:
+                outs = node.apply(cts, sweep)
+            if not retain_graph:
+                node.saved_in = node.saved_out = None
+        else:
+            outs = node.apply(cts, sweep)
+            if not retain_graph:
+                node.release()
     if captured is None:
         return None
     found = []

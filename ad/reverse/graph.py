@@ -212,7 +212,9 @@ class OpNode(Node):
     ):
         self.seq = next(_sequence)
         # per operand, its partial derivative kept from record time (None: not needed), or
-        # None for the node: the VJP runs the op's rule on the saved values
+        # None for the node. The engine multiplies by kept partials itself, without calling
+        # apply (a frame per node); apply always runs the op's rule on the saved values,
+        # which a node with kept partials also holds
         self.partials = partials
         self.op = op
         self.params = params
@@ -244,12 +246,6 @@ class OpNode(Node):
             ]
             if read_out:
                 outs = [sweep.rebuild(v, (self, j)) for j, v in enumerate(outs)]
-        elif self.partials is not None:
-            ct = cotangents[0]
-            cts = []
-            for p in self.partials:
-                cts.append(None if p is None else ct if p is ONE else ct * p)
-            return cts
         if self.num_outputs == 0:
             op = self.op
             if op.kind == "elementwise" and len(primals) == 1 and not sweep.batched:

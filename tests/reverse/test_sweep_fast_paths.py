@@ -244,3 +244,28 @@ def test_matmul_of_a_matrix_and_a_vector_in_each_operand(dtype):
     assert np.allclose(gx, W.T @ d, rtol=rtol)
     assert np.allclose(gW, np.outer(d, x), rtol=rtol)
     assert np.allclose(gu, np.tanh(W @ x), rtol=rtol)
+
+
+def test_a_node_with_kept_partials_refuses_a_saved_value_written_in_place():
+    # the sweep multiplies by kept partials itself; their guards still hold
+    x = ad.tensor(0.5, requires_grad=True)
+    y = x * 1.0
+    z = y * y
+    assert z.grad_fn.partials is not None
+    y += 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+
+
+def test_kept_partials_give_what_the_rule_gives_on_the_saved_values():
+    x = ad.tensor(0.5, requires_grad=True)
+    w = ad.tensor(-1.5, requires_grad=True)
+    for z in (x * w, x * 3.0, x - w, x + w, np.exp(x), -x):
+        node = z.grad_fn
+        assert node.partials is not None
+        kept = [None if p is None else 0.25 * p for p in node.partials]
+        by_rule = node.apply([np.float64(0.25)], Sweep())
+        assert [g is None for g in kept] == [g is None for g in by_rule]
+        for g, want in zip(kept, by_rule):
+            if g is not None:
+                np.testing.assert_allclose(g, want, rtol=1e-15)
