@@ -133,7 +133,10 @@ def breakdown() -> list[tuple[str, float]]:
         ("the fast path, recording nothing: checks, primal, Tensor", lambda: fast(mul, (c, 1.01), 1)),
         ("the fast path, recorded: + edges, guards, kept partials, node", lambda: fast(mul, (y, 1.01), 1)),
         ("y * 1.01 from Python: + the operator's entry", lambda: y * 1.01),
-        ("backward: the node's VJP by its rule (OpNode.apply; a sweep multiplies by the kept partial itself)", lambda: node.apply([ct], Sweep())),
+        (
+            "backward: the node's VJP by its rule (a sweep multiplies by the kept partial)",
+            lambda: node.apply([ct], Sweep()),
+        ),
         ("backward: accumulation into a leaf's .grad", lambda: acc[0].apply([ct], Sweep())),
         (
             "backward: the engine over that one leaf node (its buffers, the root handed out)",
