@@ -9,8 +9,9 @@ depend on the operand element), derived from the op's rule kind:
   at the same position;
 - linear (and a general op whose VJP reads only shapes, which makes it linear): S is the
   structure of the op's own JVP map, read off with a few probes (`probe_map`);
-- bilinear: the union over both operands, each with the other held at a structural value
-  (1 where it varies with x or is a nonzero constant, 0 where it is a constant zero);
+- multilinear (a bilinear op): the union over the operands, each read as a linear map with the
+  others held at a structural value (1 where it varies with x or is a nonzero constant, 0 where
+  it is a constant zero);
 - general: every output element depends on every element of every operand (a conservative
   dense map), or, with ``local=True``, the structure of its JVP at x;
 - nondiff: no dependence; in the global mode its result is marked as depending on x, so that
@@ -260,9 +261,10 @@ def _record_cross(op, tr: Trace, node: int, rows, parts: list, traced: list) -> 
     if op.kind == "elementwise":
         if any(callable(op.derivs[j]) for j in traced if j < len(op.derivs)):
             tr.cross.append((node, rows, rows))
-    elif op.kind == "bilinear":
-        if len(traced) == 2:  # a op b: the cross terms of a's and b's inputs, nothing within each
-            tr.cross.append((node, parts[0], parts[1]))
+    elif multilinear(op):  # the cross terms of two operands' inputs, nothing within one operand
+        for a in range(len(traced)):
+            for b in range(a + 1, len(traced)):
+                tr.cross.append((node, parts[a], parts[b]))
     elif op.kind == "general" and op.reads_values:
         tr.cross.append((node, rows, rows))
 
@@ -282,13 +284,23 @@ def structure_maps(op, tr: Trace, operands, primals, params, out, outs, traced) 
     if op.kind == "elementwise":
         shape = np.shape(raw(out))
         return [_broadcast_map(np.shape(raw(primals[j])), shape) for j in traced]
-    if op.kind == "general" and op.reads_values and not tr.local:
-        return [DENSE for _ in traced]
     values = [raw(p) for p in primals]
-    if op.kind == "bilinear":
+    verify = False
+    if multilinear(op):
         values = [_structural(x, p) for x, p in zip(operands, values)]
-    verify = op.kind == "general" and op.reads_values  # its JVP at x (local mode): any coefficients
+    elif op.kind == "general" and op.reads_values:
+        if not tr.local:
+            return [DENSE for _ in traced]
+        verify = True  # its JVP at x (local mode): any coefficients
     return [probe_map(op, values, params, raw_out(out), j, tr.rng, verify) for j in traced]
+
+
+def multilinear(op) -> bool:
+    """Whether op is linear in each operand with the others fixed, each coefficient of its JVP
+    in one operand a sum of products of the others' entries (a contraction): then the others at
+    their structure (`_structural`, no negative entries, so no sum cancels) give that JVP's
+    structure for every value they take."""
+    return op.kind == "bilinear"
 
 
 def raw_out(out):
@@ -296,7 +308,7 @@ def raw_out(out):
 
 
 def _structural(x, value):
-    """A bilinear op's other operand as its structure: 1 where it varies with x or is a nonzero
+    """A multilinear op's other operand as its structure: 1 where it varies with x or is a nonzero
     constant (NaN too), 0 where it is a constant zero (a zero for every x). Ones, not the
     constant's values: [1, 1e-17] would sum to exactly 1 and pass for one element."""
     a = (np.asarray(value) != 0).astype(np.float64)
