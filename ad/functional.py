@@ -70,6 +70,9 @@ def plan(n: int, m: int, chunk: int | None = None) -> Plan:
     return Plan(mode, n, m, max(1, chunk or DEFAULT_CHUNK), fp, rp, why, kf, kr)
 
 
+_SIGNATURES = 64  # output sizes a jacobian(mode="auto") keeps, one per input signature
+
+
 def _size(tree) -> int:
     return sum(int(np.prod(rules.shape(x), dtype=int)) for x in flatten(tree)[0])
 
@@ -90,14 +93,30 @@ def jacobian(
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
     nums = Argnums(argnums, "jacobian")
+    # The cost model needs the output size m, which only a call of f tells. "auto" calls f once
+    # per signature of the differentiated inputs (structure, shapes, dtypes) and keeps m: an
+    # output whose size depends on values, or on the arguments held fixed, can then pick the
+    # slower mode on a later call, never a wrong Jacobian. explain=True always calls f, so
+    # that the plan it reports is this call's.
+    sizes: dict = {}
 
     def jac(*args):
         primals, g = select(f, args, nums)
-        leaves = [float_input(p, "jacobian") for p in flatten(primals)[0]]
+        leaves, tree = flatten(primals)
+        leaves = [float_input(p, "jacobian") for p in leaves]
         if not holomorphic:
             require_real(leaves, "jacobian", "input")
         n = _size(primals)
-        m = _size(g(*primals)) if mode == "auto" or explain else 0
+        m = 0
+        if explain:
+            m = _size(g(*primals))
+        elif mode == "auto":
+            key = (tree, tuple((np.shape(x), np.result_type(x)) for x in leaves))
+            m = sizes.get(key)
+            if m is None:
+                if len(sizes) >= _SIGNATURES:
+                    sizes.clear()
+                m = sizes[key] = _size(g(*primals))
         p = plan(n, m, chunk)
         chosen = p.mode if mode == "auto" else mode
         run = jacfwd if chosen == "forward" else jacrev

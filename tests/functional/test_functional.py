@@ -157,3 +157,31 @@ def test_implicit_root_inside_an_eager_backward():
     t = ad.tensor(0.7, requires_grad=True)
     np.sum(ad.implicit_root(F, solve)(t) ** 2).backward()
     np.testing.assert_allclose(t.grad.item(), ad.grad(lambda th: np.sum(solve(th) ** 2))(0.7), rtol=1e-10)
+
+
+def test_jacobian_auto_calls_f_once_per_input_signature_to_size_its_output():
+    calls = []
+
+    def f(x):
+        calls.append(np.shape(x))
+        return np.tanh(x[:2] * 3.0)
+
+    jac = ad.jacobian(f)
+    for n in (5, 5, 5, 7):
+        J = jac(np.linspace(0.1, 0.5, n))
+        testing.assert_close(J, ad.jacfwd(f)(np.linspace(0.1, 0.5, n)), 1e-12, 1e-12, "auto")
+    # reverse mode (m = 2 < n) records f once per call; the output was sized once per shape
+    del calls[:]
+    jac(np.linspace(0.1, 0.5, 5))
+    assert calls == [(5,)]
+
+
+def test_jacobian_auto_with_a_stale_output_size_still_gives_the_jacobian():
+    # the output's size depends on a value: the kept size picks a mode, the answer is exact
+    def f(x, k):
+        return np.sin(x[:k])
+
+    jac = ad.jacobian(f)
+    x = np.linspace(0.1, 0.9, 6)
+    for k in (1, 6, 2):
+        np.testing.assert_allclose(jac(x, k), np.diag(np.cos(x))[:k], rtol=1e-14)
