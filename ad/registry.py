@@ -41,6 +41,8 @@ DOMAINS: dict[str, Callable[[np.random.Generator, tuple], np.ndarray]] = {
 }
 # Operands drawn from these domains are not differentiated (masks, indices).
 CONSTANT_DOMAINS = ("bool", "int")
+# How a compiled tape (ad.compile) writes an op as scalar instructions: Op.lowering.
+LOWERINGS = ("moves", "select", "sum", "mean", "shapes")
 
 
 @dataclass(eq=False)
@@ -92,6 +94,28 @@ class Op:
     # holds or where they go, and of the parameters whose elements it moves (None: the read
     # ones). Sparsity detection refuses such an op where those values vary with x.
     orders_by: tuple | None = None
+    # How ad.compile's recorder writes the op as scalar instructions, where `instruction` and
+    # `einsum` below do not say (docs/compiled.md); None: it cannot, and refuses the op. One of
+    # LOWERINGS, each a fact about the op that the recorder relies on:
+    #   "moves"   each output entry is an entry of an operand, placed by the shapes and params
+    #             alone (reshape, transpose, getitem, concatenate, ...): the op applied to the
+    #             slots that hold the entries moves them, and emits nothing
+    #   "select"  the same for the operands after the first, whose values pick the entries
+    #             (where's condition): the first must be a plain array, a comparison's result
+    #   "sum"     a sum over axes: a pairwise tree of additions per output entry
+    #   "mean"    that sum, times 1 over the number of entries summed
+    #   "shapes"  a non-differentiable op whose value reads only its operands' shapes
+    #             (zeros_like, ndim, ...): a constant of the tape
+    lowering: str | None = None
+    # An elementwise op (or a non-differentiable one, comparisons included) that is one scalar
+    # instruction of a compiled tape: the instruction's name ("sin", "maximum", "greater") in
+    # ad/reverse/replay.py, whose function gives the value and the partials of `derivs` for one
+    # element, or for a comparison the outcome a guard checks.
+    instruction: str | None = None
+    # A bilinear op equal to np.einsum(einsum(ndim(a), ndim(b), **params), a, b) (matmul, dot,
+    # inner, tensordot, ...): its subscripts, '...' allowed, no letter twice in one operand. The
+    # compiled recorder writes it as a broadcast product and a sum.
+    einsum: Callable | None = None
     # A general op whose VJP reads only its operands' shapes and dtypes (setitem): the
     # reverse engine then keeps no values alive for it.
     vjp_reads_shapes: bool = False
@@ -111,6 +135,8 @@ class Op:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"op {self.name!r}: unknown rule kind {self.kind!r}; use one of {KINDS}")
+        if self.lowering is not None and self.lowering not in LOWERINGS:
+            raise ValueError(f"op {self.name!r}: unknown lowering {self.lowering!r}; use one of {LOWERINGS}")
         # Whether the VJP reads the primal values (so the tape must save them and watch their
         # versions): linear ops and constant-partial elementwise ops read only shapes.
         # A VJP rule that takes `needs` skips the cotangents of operands nothing depends on

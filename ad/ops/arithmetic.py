@@ -90,12 +90,23 @@ def _abs_partial(x, y):
 # part) and the predicates stay piecewise constant; sign (z / |z|) does not, and NumPy has no
 # complex loop for the others.
 _REAL_ONLY = ("sign", "floor", "ceil", "trunc", "floor_divide", "signbit")
+# Each one scalar instruction of a compiled tape, named as the op (the comparisons become guards).
+_INSTRUCTIONS = ("sign", "floor", "ceil", "trunc", "rint", "less", "less_equal", "greater", "greater_equal",
+                 "equal", "not_equal")  # fmt: skip
 
 # The holomorphic ops (add ... power) keep their rules on complex input (JAX's convention:
 # JVP t * f'(z), VJP ct * f'(z), no conjugation).
-elementwise("add", np.add, 1, 1, complex=True, scalar=operator.add)
-elementwise("subtract", np.subtract, 1, -1, complex=True, scalar=operator.sub)
-elementwise("multiply", np.multiply, lambda x, y, o: y, lambda x, y, o: x, complex=True, scalar=operator.mul)
+elementwise("add", np.add, 1, 1, complex=True, scalar=operator.add, instruction="add")
+elementwise("subtract", np.subtract, 1, -1, complex=True, scalar=operator.sub, instruction="subtract")
+elementwise(
+    "multiply",
+    np.multiply,
+    lambda x, y, o: y,
+    lambda x, y, o: x,
+    complex=True,
+    scalar=operator.mul,
+    instruction="multiply",
+)
 elementwise(
     "divide",
     np.true_divide,
@@ -104,6 +115,7 @@ elementwise(
     domain=("real", "nonzero"),
     complex=True,
     scalar=operator.truediv,
+    instruction="divide",
 )
 elementwise(
     "power",
@@ -113,6 +125,7 @@ elementwise(
     domain=("positive", "real"),
     doc=_POWER_DOC,
     complex=True,
+    instruction="power",
 )
 elementwise(
     "float_power",
@@ -123,8 +136,8 @@ elementwise(
     doc=_POWER_DOC,
     complex=True,
 )
-elementwise("negative", np.negative, -1, complex=True, scalar=operator.neg)
-elementwise("positive", np.positive, 1, complex=True, scalar=operator.pos)
+elementwise("negative", np.negative, -1, complex=True, scalar=operator.neg, instruction="negative")
+elementwise("positive", np.positive, 1, complex=True, scalar=operator.pos, lowering="moves")
 elementwise(
     "abs",
     (np.abs, np.absolute, np.fabs),
@@ -134,6 +147,7 @@ elementwise(
     smooth=False,
     complex=True,
     doc="abs'(0) = 0 (the sign convention); complex z: JVP Re(conj(z) t) / |z|, VJP ct conj(z) / |z|",
+    instruction="abs",
 )
 elementwise(
     "maximum",
@@ -143,6 +157,7 @@ elementwise(
     analytic=False,
     smooth=False,
     doc="NaN propagates, with derivative 0 (as JAX); ties share the derivative evenly",
+    instruction="maximum",
 )
 elementwise(
     "minimum",
@@ -152,6 +167,7 @@ elementwise(
     analytic=False,
     smooth=False,
     doc="NaN propagates, with derivative 0 (as JAX); ties share the derivative evenly",
+    instruction="minimum",
 )
 elementwise(
     "fmax",
@@ -220,7 +236,7 @@ for _name, _f in [
     ("floor_divide", np.floor_divide),
     ("signbit", np.signbit),
 ]:
-    nondiff(_name, _f, complex=_name not in _REAL_ONLY)
+    nondiff(_name, _f, complex=_name not in _REAL_ONLY, instruction=_name if _name in _INSTRUCTIONS else None)
 
 # heaviside(x, h0) is 0 below 0, 1 above, and h0 at x = 0: piecewise constant in x, and h0
 # itself where x = 0, so that is where its derivative in h0 is 1 (as JAX)

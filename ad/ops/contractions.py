@@ -169,7 +169,7 @@ def _contraction(name, handles, spec, **kw):
     def batched_impl(a, b, which, **p):
         return _einsum_in(spec(ndim(a) - (which == 0), ndim(b) - (which == 1), **p), (a, b), which, True)
 
-    return bilinear(name, handles, transpose, batched_impl=batched_impl, **kw)
+    return bilinear(name, handles, transpose, batched_impl=batched_impl, einsum=spec, **kw)
 
 
 def _dot_spec(na, nb):
@@ -228,6 +228,16 @@ def _outer_parse(a, b, out=None):
 
 
 # -- matmul: BLAS directly, 1-D operands promoted by hand ----------------------------------
+
+
+def _matmul_spec(na: int, nb: int) -> str:
+    """matmul as an einsum: a's last axis against b's second-to-last over broadcast stacks, a
+    vector operand promoted to a row (a) or a column (b) and the promoted axis dropped."""
+    if na == 0 or nb == 0:
+        raise ValueError("matmul: an operand is 0-d; multiply by a scalar with * instead")
+    a, b = ("...ij" if na > 1 else "j"), ("...jk" if nb > 1 else "j")
+    out = ("..." if max(na, nb) > 1 else "") + ("i" if na > 1 else "") + ("k" if nb > 1 else "")
+    return _join([a, b], out)
 
 
 def _promoted(da: int, db: int) -> tuple:
@@ -385,7 +395,7 @@ _TRACE = [((3, 3), {}), ((3, 4), {"offset": 1}), ((4, 3), {"offset": -2}),
 # -- the table ------------------------------------------------------------------------------
 
 bilinear("matmul", np.matmul, _matmul_transpose, batched_impl=_matmul_batched, parse=_parse_matmul,
-         complex=True, examples=examples_from(_parse_matmul, _MATMUL),
+         einsum=_matmul_spec, complex=True, examples=examples_from(_parse_matmul, _MATMUL),
          doc="also @; VJP in A: G @ B^T, in B: A^T @ G")
 _contraction("dot", np.dot, _dot_spec, parse=_parse_dot, examples=examples_from(_parse_dot, _DOT),
              complex=True, doc="a's last axis against b's second-to-last; VJPs: einsums of G with the other")

@@ -33,23 +33,34 @@ def _cos_fused(x):
 # NumPy's SIMD loops beat numba's one libm call per element (exp 4-5x, tanh 4-12x, sin even), and
 # exp's derivative is its output. sin with cos in one pass gains 20-35% (one sincos call) when
 # both are wanted at once: forward mode gets them through `fused` (ad/kernels/elementwise.py).
-elementwise("exp", np.exp, lambda x, y: y, complex=True)
-elementwise("expm1", np.expm1, lambda x, y: y + 1, complex=True)
-elementwise("exp2", np.exp2, lambda x, y: y * LN2, complex=True)
-elementwise("log", np.log, lambda x, y: 1 / x, domain=("positive",), complex=True)
-elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=("positive",), complex=True)
-elementwise("log2", np.log2, lambda x, y: 1 / (x * LN2), domain=("positive",), complex=True)
-elementwise("log10", np.log10, lambda x, y: 1 / (x * LN10), domain=("positive",), complex=True)
-elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=("positive",), complex=True)
-elementwise("cbrt", np.cbrt, lambda x, y: 1 / (3 * y * y), domain=("positive",), analytic=False)
-elementwise("square", np.square, lambda x, y: 2 * x, complex=True)
-elementwise("reciprocal", np.reciprocal, lambda x, y: -(y * y), domain=("nonzero",), complex=True)
-elementwise("sin", np.sin, lambda x, y: np.cos(x), fused=sin_cos, kernel=sin_cos, complex=True)
-elementwise("cos", np.cos, lambda x, y: -np.sin(x), fused=_cos_fused, kernel=sin_cos, complex=True)
-elementwise("tan", np.tan, lambda x, y: 1 + y * y, domain=("unit",), complex=True)
-elementwise("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x), domain=("unit",), complex=True)
-elementwise("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x), domain=("unit",), complex=True)
-elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x * x), complex=True)
+# fmt: off
+elementwise("exp", np.exp, lambda x, y: y, complex=True, instruction="exp")
+elementwise("expm1", np.expm1, lambda x, y: y + 1, complex=True, instruction="expm1")
+elementwise("exp2", np.exp2, lambda x, y: y * LN2, complex=True, instruction="exp2")
+elementwise("log", np.log, lambda x, y: 1 / x, domain=("positive",), complex=True, instruction="log")
+elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=("positive",), complex=True,
+            instruction="log1p")
+elementwise("log2", np.log2, lambda x, y: 1 / (x * LN2), domain=("positive",), complex=True,
+            instruction="log2")
+elementwise("log10", np.log10, lambda x, y: 1 / (x * LN10), domain=("positive",), complex=True,
+            instruction="log10")
+elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=("positive",), complex=True, instruction="sqrt")
+elementwise("cbrt", np.cbrt, lambda x, y: 1 / (3 * y * y), domain=("positive",), analytic=False,
+            instruction="cbrt")
+elementwise("square", np.square, lambda x, y: 2 * x, complex=True, instruction="square")
+elementwise("reciprocal", np.reciprocal, lambda x, y: -(y * y), domain=("nonzero",), complex=True,
+            instruction="reciprocal")
+elementwise("sin", np.sin, lambda x, y: np.cos(x), fused=sin_cos, kernel=sin_cos, complex=True,
+            instruction="sin")
+elementwise("cos", np.cos, lambda x, y: -np.sin(x), fused=_cos_fused, kernel=sin_cos, complex=True,
+            instruction="cos")
+elementwise("tan", np.tan, lambda x, y: 1 + y * y, domain=("unit",), complex=True, instruction="tan")
+elementwise("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x), domain=("unit",), complex=True,
+            instruction="arcsin")
+elementwise("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x), domain=("unit",), complex=True,
+            instruction="arccos")
+elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x * x), complex=True, instruction="arctan")
+# fmt: on
 elementwise(
     "arctan2",
     np.arctan2,
@@ -58,6 +69,7 @@ elementwise(
     domain=("real", "positive"),
     analytic=False,
     doc="(b, -a) / hypot(a, b)^2, exact from 1e-300 to 1e300; NaN at (0, 0), as JAX",
+    instruction="arctan2",
 )
 elementwise(
     "hypot",
@@ -67,19 +79,32 @@ elementwise(
     domain=("nonzero", "nonzero"),
     analytic=False,
     doc="(a, b) / hypot(a, b), exact from 1e-300 to 1e300; NaN at (0, 0), as PyTorch",
+    instruction="hypot",
 )
-elementwise("sinh", np.sinh, lambda x, y: np.cosh(x), complex=True)
-elementwise("cosh", np.cosh, lambda x, y: np.sinh(x), complex=True)
+elementwise("sinh", np.sinh, lambda x, y: np.cosh(x), complex=True, instruction="sinh")
+elementwise("cosh", np.cosh, lambda x, y: np.sinh(x), complex=True, instruction="cosh")
 elementwise(
-    "tanh", np.tanh, elementwise_kernels.tanh_derivative, kernel=elementwise_kernels, complex=True
-)  # 1 - y^2
-elementwise("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1), complex=True)
+    "tanh",
+    np.tanh,
+    elementwise_kernels.tanh_derivative,  # 1 - y^2
+    kernel=elementwise_kernels,
+    complex=True,
+    instruction="tanh",
+)
+elementwise("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1), complex=True, instruction="arcsinh")
 # arccosh' as 1 / (sqrt(x - 1) sqrt(x + 1)), not 1 / sqrt(x^2 - 1): the same for real x > 1, and
 # right on NumPy's principal branch for complex x (the other differs in sign for Re x < 0).
 elementwise(
-    "arccosh", np.arccosh, lambda x, y: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)), domain=("gt1",), complex=True
+    "arccosh",
+    np.arccosh,
+    lambda x, y: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)),
+    domain=("gt1",),
+    complex=True,
+    instruction="arccosh",
 )
-elementwise("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), domain=("unit",), complex=True)
+elementwise(
+    "arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x), domain=("unit",), complex=True, instruction="arctanh"
+)
 
 
 def _logaddexp_partial(exp):
@@ -94,7 +119,11 @@ def _logaddexp_partial(exp):
     return partial
 
 
-for _name, _f, _exp in [("logaddexp", np.logaddexp, np.exp), ("logaddexp2", np.logaddexp2, np.exp2)]:
+# logaddexp is one scalar instruction of a compiled tape; logaddexp2 is not
+for _name, _f, _exp, _instruction in [
+    ("logaddexp", np.logaddexp, np.exp, "logaddexp"),
+    ("logaddexp2", np.logaddexp2, np.exp2, None),
+]:
     _d = _logaddexp_partial(_exp)
     elementwise(
         _name,
@@ -104,6 +133,7 @@ for _name, _f, _exp in [("logaddexp", np.logaddexp, np.exp), ("logaddexp2", np.l
         analytic=False,
         doc=f"{_exp.__name__}(a - y), {_exp.__name__}(b - y); at an infinite y, 1 to the operand equal "
         "to it (1/2 each on a tie)",
+        instruction=_instruction,
     )
 elementwise("deg2rad", (np.deg2rad, np.radians), np.pi / 180, analytic=False)
 elementwise("rad2deg", (np.rad2deg, np.degrees), 180 / np.pi, analytic=False)

@@ -73,6 +73,7 @@ def _gather_op(name: str, handles, parse, examples, **kw):
         parse=parse,
         examples=examples,
         kernel=scatter_kernels,
+        lowering="moves",
         **kw,
     )
 
@@ -466,14 +467,14 @@ linear("diag", np.diag, _diag_transpose, batched_impl=_diag_batched, parse=_diag
        examples=_diag_examples, doc="vector -> matrix (a scatter) or matrix -> its k-th diagonal (a gather)",
        complex=True)
 linear("diagonal", np.diagonal, _diagonal_transpose, batched_impl=np.diagonal, parse=_diagonal_parse,
-       examples=_diagonal_examples, complex=True, view=True)
+       examples=_diagonal_examples, complex=True, view=True, lowering="moves")
 general("pad", np.pad, _pad_jvp, _pad_vjp, impl=_pad, parse=_pad_parse, examples=_pad_examples,
         doc="affine: constant mode embeds x (VJP crops); edge, reflect, symmetric, wrap gather from x",
         complex=True)
 general("sort", np.sort, _sort_jvp, _sort_vjp, parse=_sort_parse, examples=_sort_examples, complex=True,
         doc="a permutation of x: JVP and VJP permute by argsort(x) (same kind: at ties, NumPy's permutation)")
 general("where", np.where, _where_jvp, _where_vjp, parse=_where_parse, domain=("bool", "real", "real"),
-        complex=True,
+        complex=True, lowering="select",
         doc="JVP where(c, ta, tb): no NaN from the branch not taken; VJP where(c, g, 0): a NaN or inf "
             "derivative of the branch not taken gives NaN, as in JAX and PyTorch")
 general("select", np.select, _select_jvp, _select_vjp, impl=_select, parse=_select_parse,

@@ -288,9 +288,11 @@ _SCAN = [((3, 4), {}), ((3, 4), {"axis": 0}), ((3, 4), {"axis": -1}), ((2, 3, 4)
 # -- the table ------------------------------------------------------------------------------
 
 linear("sum", np.sum, _sum_transpose, impl=_sum, batched_impl=np.sum, parse=_parse_sum,
-       examples=examples_from(_parse_sum, _REDUCE), complex=True, doc="JVP sum(t); VJP g broadcast back")
+       examples=examples_from(_parse_sum, _REDUCE), complex=True, doc="JVP sum(t); VJP g broadcast back",
+       lowering="sum")
 linear("mean", np.mean, _mean_transpose, batched_impl=np.mean, parse=_parse_mean, complex=True,
-       examples=examples_from(_parse_mean, _REDUCE), doc="JVP mean(t); VJP g / n broadcast back")
+       examples=examples_from(_parse_mean, _REDUCE), doc="JVP mean(t); VJP g / n broadcast back",
+       lowering="mean")
 general("prod", np.prod, _prod_jvp, _prod_vjp, parse=_parse_prod,
         examples=examples_from(_parse_prod, _REDUCE), complex=True,
         doc="derivative: the product of the other entries (exclusive cumprods; right at zeros)")

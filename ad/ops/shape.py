@@ -369,75 +369,83 @@ def _triangle_examples(rng):
 # fmt: off
 linear("reshape", np.reshape, _reshape_back, impl=lambda x, shape: np.reshape(x, shape),
        batched_impl=lambda t, shape: np.reshape(t, _lead(t, True) + shape), parse=_reshape_parse,
-       examples=_reshape_examples, view=True, complex=True)
+       examples=_reshape_examples, view=True, complex=True, lowering="moves")
 linear("ravel", np.ravel, _reshape_back, batched_impl=lambda t: np.reshape(t, (rules.shape(t)[0], -1)),
-       parse=_ravel_parse, examples=_cases(_ravel_parse), view=True, complex=True)
+       parse=_ravel_parse, examples=_cases(_ravel_parse), view=True, complex=True, lowering="moves")
 for _n, _f in [(1, np.atleast_1d), (2, np.atleast_2d), (3, np.atleast_3d)]:
     linear(f"atleast_{_n}d", _f, _reshape_each_back, impl=_reshape_each,
            batched_impl=lambda *ts, shapes: _reshape_each(*ts, shapes=shapes, batched=True),
-           parse=_atleast_parse(_n), examples=_atleast_examples(_n), view=True, complex=True)
+           parse=_atleast_parse(_n), examples=_atleast_examples(_n), view=True, complex=True,
+           lowering="moves")
 linear("transpose", np.transpose, _transpose_back, batched_impl=lambda t, axes: _permute(t, axes, True),
-       parse=_transpose_parse, examples=_transpose_examples, view=True, complex=True)
+       parse=_transpose_parse, examples=_transpose_examples, view=True, complex=True, lowering="moves")
 linear("swapaxes", np.swapaxes, _self_transpose(np.swapaxes), batched_impl=np.swapaxes, parse=_swapaxes_parse,
-       examples=_cases(_swapaxes_parse, ((0, 2), {}), ((-1, 1), {})), view=True, complex=True)
+       examples=_cases(_swapaxes_parse, ((0, 2), {}), ((-1, 1), {})), view=True, complex=True,
+       lowering="moves")
 linear("moveaxis", np.moveaxis, lambda ct, xs, out, p, b: (np.moveaxis(ct, p["destination"], p["source"]),),
        batched_impl=np.moveaxis, parse=_moveaxis_parse,
        examples=_cases(_moveaxis_parse, ((0, -1), {}), (((0, 1), (2, 0)), {})),
-       doc="VJP of moveaxis: move the axes back, destination to source", view=True, complex=True)
+       doc="VJP of moveaxis: move the axes back, destination to source", view=True, complex=True,
+       lowering="moves")
 linear("expand_dims", np.expand_dims, lambda ct, xs, out, p, b: (np.squeeze(ct, p["axis"]),),
        batched_impl=np.expand_dims, parse=_expand_dims_parse,
        examples=_cases(_expand_dims_parse, ((0,), {}), ((-1,), {}), (((1, 4),), {})),
-       doc="VJP of expand_dims: squeeze the new axes", view=True, complex=True)
+       doc="VJP of expand_dims: squeeze the new axes", view=True, complex=True, lowering="moves")
 linear("squeeze", np.squeeze, lambda ct, xs, out, p, b: (np.expand_dims(ct, p["axis"]),),
        batched_impl=np.squeeze, parse=_squeeze_parse, examples=_squeeze_examples,
-       doc="VJP of squeeze: expand_dims at the squeezed axes", view=True, complex=True)
+       doc="VJP of squeeze: expand_dims at the squeezed axes", view=True, complex=True, lowering="moves")
 linear("broadcast_to", np.broadcast_to,
        lambda ct, xs, out, p, b: (rules.unbroadcast(ct, rules.shape(xs[0]), b),),
        batched_impl=_broadcast_to_batched, parse=_broadcast_to_parse, examples=_broadcast_to_examples,
-       doc="VJP of broadcast_to: sum over the broadcast axes (unbroadcast)", view=True, complex=True)
+       doc="VJP of broadcast_to: sum over the broadcast axes (unbroadcast)", view=True, complex=True,
+       lowering="moves")
 linear("concatenate", np.concatenate, _concatenate_back, impl=_concatenate, batched_impl=_concatenate,
-       parse=_concatenate_parse, examples=_concatenate_examples, complex=True)
+       parse=_concatenate_parse, examples=_concatenate_examples, complex=True, lowering="moves")
 linear("hstack", np.hstack, _concatenate_back, impl=_concatenate, batched_impl=_concatenate,
        parse=_hstack_parse, examples=_joins(_hstack_parse, [(2,), (), (3,)], [(2, 3), (2, 1)]),
-       doc="concatenate along axis 1 (axis 0 for vectors)", complex=True)
+       doc="concatenate along axis 1 (axis 0 for vectors)", complex=True, lowering="moves")
 linear("vstack", np.vstack, _concatenate_back, impl=_concatenate, batched_impl=_concatenate,
        parse=_vstack_parse, examples=_joins(_vstack_parse, [(3,), (2, 3)], [(2, 3, 2), (1, 3, 2)]),
-       doc="concatenate along axis 0 of atleast_2d", complex=True)
+       doc="concatenate along axis 0 of atleast_2d", complex=True, lowering="moves")
 linear("stack", np.stack, _stack_back, impl=_stack, batched_impl=_stack, parse=_stack_parse,
-       examples=_stack_examples, complex=True)
+       examples=_stack_examples, complex=True, lowering="moves")
 linear("split", np.split, _split_back, impl=_split, batched_impl=_split, parse=_split_parse,
-       examples=_split_examples, doc="a list of pieces", view=True, complex=True)
+       examples=_split_examples, doc="a list of pieces", view=True, complex=True, lowering="moves")
 linear("array_split", np.array_split, _split_back, impl=_split, batched_impl=_split,
        parse=lambda *args, **kwargs: _split_parse(*args, **kwargs, even=False),
        examples=_array_split_examples, doc="a list of pieces, of sizes that may differ by one", view=True,
-       complex=True)
+       complex=True, lowering="moves")
 linear("flip", np.flip, _self_transpose(np.flip), batched_impl=np.flip, parse=_flip_parse,
-       examples=_cases(_flip_parse, ((), {}), ((1,), {}), (((0, -1),), {})), view=True, complex=True)
+       examples=_cases(_flip_parse, ((), {}), ((1,), {}), (((0, -1),), {})), view=True, complex=True,
+       lowering="moves")
 linear("fliplr", np.fliplr, _self_transpose(np.flip), impl=np.flip, batched_impl=np.flip,
        parse=lambda m: _flip_parse(m, 1), examples=_cases(lambda m: _flip_parse(m, 1)), view=True,
-       complex=True)
+       complex=True, lowering="moves")
 linear("flipud", np.flipud, _self_transpose(np.flip), impl=np.flip, batched_impl=np.flip,
        parse=lambda m: _flip_parse(m, 0), examples=_cases(lambda m: _flip_parse(m, 0)), view=True,
-       complex=True)
+       complex=True, lowering="moves")
 linear("roll", np.roll, _roll_back, batched_impl=_roll_batched, parse=_roll_parse,
        examples=_cases(_roll_parse, ((2,), {}), ((-1,), {"axis": 1}), (((1, 5), (0, -1)), {}),
-                       ((3,), {"axis": (0, 2)})), complex=True)
+                       ((3,), {"axis": (0, 2)})), complex=True, lowering="moves")
 linear("tile", np.tile, _tile_back, batched_impl=_tile_batched, parse=_tile_parse, examples=_tile_examples,
-       complex=True)
+       complex=True, lowering="moves")
 linear("triu", np.triu, _self_transpose(np.triu), batched_impl=np.triu, parse=_triangle_parse,
        examples=_triangle_examples, doc="a mask, so its own transpose", complex=True)
 linear("tril", np.tril, _self_transpose(np.tril), batched_impl=np.tril, parse=_triangle_parse,
        examples=_triangle_examples, doc="a mask, so its own transpose", complex=True)
 linear("copy", np.copy, lambda ct, xs, out, p, b: (ct,), batched_impl=np.copy,
        parse=lambda a, order="K", subok=False: ((a,), {}), examples=_cases(lambda a: ((a,), {})),
-       complex=True)
+       complex=True, lowering="moves")
 
 for _name, _f in [
     ("shape", np.shape), ("ndim", np.ndim), ("size", np.size), ("zeros_like", np.zeros_like),
-    ("ones_like", np.ones_like), ("empty_like", np.empty_like), ("argsort", np.argsort),
-    ("nonzero", np.nonzero), ("flatnonzero", np.flatnonzero), ("argwhere", np.argwhere),
-    ("count_nonzero", np.count_nonzero), ("searchsorted", np.searchsorted), ("allclose", np.allclose),
-    ("isclose", np.isclose), ("array_equal", np.array_equal),
+    ("ones_like", np.ones_like), ("empty_like", np.empty_like),
+]:
+    nondiff(_name, _f, complex=True, lowering="shapes")
+for _name, _f in [
+    ("argsort", np.argsort), ("nonzero", np.nonzero), ("flatnonzero", np.flatnonzero),
+    ("argwhere", np.argwhere), ("count_nonzero", np.count_nonzero), ("searchsorted", np.searchsorted),
+    ("allclose", np.allclose), ("isclose", np.isclose), ("array_equal", np.array_equal),
 ]:
     nondiff(_name, _f, complex=True)
 # fmt: on

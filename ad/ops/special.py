@@ -94,6 +94,7 @@ relu = defop(
     analytic=False,
     smooth=False,
     doc="max(x, 0); relu'(0) = 0 (as abs'(0) = 0)",
+    instruction="relu",
 )
 sigmoid = defop(
     "sigmoid",
@@ -102,6 +103,7 @@ sigmoid = defop(
     kernel=elementwise_kernels,
     doc="1 / (1 + exp(-x)), computed without overflow",
     analytic=False,
+    instruction="sigmoid",
 )
 softplus = defop(
     "softplus",
@@ -110,6 +112,7 @@ softplus = defop(
     kernel=elementwise_kernels,  # the derivative's sigmoid
     doc="log(1 + exp(x)), computed without overflow",
     analytic=False,
+    instruction="softplus",
 )
 logsumexp = defop(
     "logsumexp",
