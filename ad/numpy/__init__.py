@@ -45,19 +45,35 @@ def _typed(x, dtype, ndmin=0, who="array"):
     return _ndmin(x, ndmin)
 
 
+def _traced_array(obj, dtype, copy, ndmin, who):
+    """NumPy's array/asarray of obj holding traced values, copy= as NumPy reads it: True always
+    gives a new array (never obj, whose later in-place writes would reach it), None copies
+    only where it must, False refuses to copy."""
+    casts = dtype is not None and isinstance(obj, _Box) and _np.dtype(dtype) != obj.dtype
+    if copy is False and (casts or not isinstance(obj, _Box)):
+        raise ValueError(
+            f"ad.numpy.{who}(..., copy=False): building this array needs a copy (a stack of the "
+            "list's entries, or a cast); pass copy=None (asarray's default) to allow it"
+        )
+    if not isinstance(obj, _Box):
+        return _typed(_stacked(obj), dtype, ndmin, who)
+    x = _np.copy(obj) if copy and not casts else obj  # astype copies already
+    return _typed(x, dtype, ndmin, who)
+
+
 def array(object, dtype=None, *, copy=True, ndmin=0, **kwargs):
     """numpy.array; a (nested) list or tuple holding traced values is their stack."""
     if not _holds_traced(object):
         return _np.array(object, dtype, copy=copy, ndmin=ndmin, **kwargs)
-    x = _np.copy(object) if isinstance(object, _Box) and copy else _stacked(object)
-    return _typed(x, dtype, ndmin)
+    return _traced_array(object, dtype, copy, ndmin, "array")
 
 
-def asarray(a, dtype=None, order=None, **kwargs):
-    """numpy.asarray; a traced value is itself, a sequence holding traced values their stack."""
+def asarray(a, dtype=None, order=None, *, copy=None, **kwargs):
+    """numpy.asarray; a traced value is itself (a copy with copy=True), a sequence holding
+    traced values their stack."""
     if not _holds_traced(a):
-        return _np.asarray(a, dtype, order, **kwargs)
-    return _typed(_stacked(a), dtype, who="asarray")
+        return _np.asarray(a, dtype, order, copy=copy, **kwargs)
+    return _traced_array(a, dtype, copy, 0, "asarray")
 
 
 def stack(arrays, axis=0, **kwargs):
@@ -127,6 +143,12 @@ class _Concatenator:
                 "values: join them with ad.numpy.concatenate or stack and an axis instead"
             )
         pieces = [self._piece(item) for item in items]
+        # NumPy's rule: a Python or NumPy scalar item takes part in the result's dtype as a
+        # value (1.0 beside float32 entries leaves them float32); every other item by its dtype
+        dtype = _np.result_type(
+            *(item if type(item) in _np.ScalarType else piece.dtype for item, piece in zip(items, pieces))
+        )
+        pieces = [p if isinstance(p, _Box) else p.astype(dtype, copy=False) for p in pieces]
         return _np.concatenate(pieces, axis=-1 if self.column else 0)
 
     def _piece(self, item):
