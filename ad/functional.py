@@ -17,6 +17,7 @@ from ad.transform import (
     Argnums,
     as_tangent,
     cast_like,
+    check_chunk,
     default_chunk,
     describe,
     float_input,
@@ -52,6 +53,7 @@ def plan(n: int, m: int, chunk: int | None = None) -> Plan:
     on a tie (n == m) forward wins. Without chunk=, k is default_chunk of n (forward) or of
     m (reverse): one pass up to a few hundred directions.
     """
+    check_chunk(chunk, "plan")
     kf = max(1, chunk or default_chunk(n))
     kr = max(1, chunk or default_chunk(m))
     fp, rp = math.ceil(n / kf), math.ceil(m / kr)
@@ -93,6 +95,7 @@ def jacobian(
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
     nums = Argnums(argnums, "jacobian")
+    check_chunk(chunk, "jacobian")
     # The cost model needs the output size m, which only a call of f tells. "auto" calls f once
     # per signature of the differentiated inputs (structure, shapes, dtypes) and keeps m: an
     # output whose size depends on values, or on the arguments held fixed, can then pick the

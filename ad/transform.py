@@ -25,6 +25,17 @@ DEFAULT_CHUNK = 128  # the fewest directions a default pass (jacfwd) or sweep (j
 SEED_ENTRIES = 2**17  # a default pass carries all n directions while its n x n seed fits this
 
 
+def check_chunk(chunk, who: str = "chunk"):
+    """chunk= as given to a Jacobian: None (the default) or a whole number of directions per
+    pass, at least 1; anything else is an error saying what to pass (0 is not "the default")."""
+    if chunk is None or _is_int(chunk) and chunk >= 1:
+        return chunk
+    raise (ValueError if _is_int(chunk) else TypeError)(
+        f"{who}: chunk= is the number of directions per pass, a whole number >= 1; got {chunk!r}: "
+        "pass e.g. chunk=16, or leave it out (chunk=None) for the default"
+    )
+
+
 def default_chunk(directions: int) -> int:
     """Directions per pass when chunk=None: all of them while their one-hot seed (k x
     directions entries) stays within SEED_ENTRIES, as JAX's and PyTorch's vmapped Jacobians
@@ -308,6 +319,7 @@ def one_hot_chunks(leaves: Sequence, chunk: int | None) -> Iterator[tuple[int, l
     leaf, shaped (k,) + its shape in its tangent dtype, or None where the chunk leaves it zero.
     Up to SEED_ENTRIES directions squared, a seed is a read-only view of a cached identity
     (no new memory per call); past that each chunk's seeds are made as it is reached."""
+    check_chunk(chunk)
     if len(leaves) == 1 and type(leaves[0]) is np.ndarray:  # one array, one pass: the identity
         (x,) = leaves
         n = x.size

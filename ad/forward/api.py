@@ -11,6 +11,7 @@ from ad.transform import (
     Argnums,
     as_tangent,
     cast_like,
+    check_chunk,
     float_input,
     fresh,
     jacobian_block,
@@ -41,6 +42,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     p_leaves = [float_input(p, "jvp") for p in p_leaves]
     t_leaves = [as_tangent(t, p, "jvp") for t, p in zip(t_leaves, p_leaves)]
     out, ts, out_tree = push_tangents(f, p_tree(p_leaves), t_leaves)
+    numeric_outputs(out, "jvp")  # a function or a string among them has no tangent to give
     # an output that does not depend on the primals may be an array f closes over, returned
     # as it is: the caller's copy must not be it (as vjp copies its outputs)
     out = [y.copy() if t is None and isinstance(y, np.ndarray) else y for y, t in zip(out, ts)]
@@ -69,6 +71,7 @@ def jacfwd(
     nested as the output pytree of input pytrees; ceil(n / chunk) batched passes, each a task
     of ``executor`` (any concurrent.futures.Executor) when one is given."""
     nums = Argnums(argnums, "jacfwd")
+    check_chunk(chunk, "jacfwd")
 
     def jac(*args):
         primals, g = select(f, args, nums)

@@ -18,6 +18,12 @@ class Dual(Rebinding, Box):
     def __init__(self, primal, tangent, level: int = EAGER_DUAL, batch: int | None = None):
         if isinstance(primal, np.matrix) or isinstance(tangent, np.matrix):
             raise matrix_error()
+        # what a Dual holds lives below its level: a value at it or above would share the Dual's
+        # perturbation (perturbation confusion) or be held as a constant by a higher level
+        if isinstance(primal, Box) and primal.level >= level:
+            raise _level_error(primal, "primal", level)
+        if isinstance(tangent, Box) and tangent.level >= level:
+            raise _level_error(tangent, "tangent", level)
         ps, ts = tuple(rules.shape(primal)), tuple(rules.shape(tangent))
         if batch is None and ts != ps:
             if len(ts) == len(ps) + 1 and ts[1:] == ps:
@@ -82,6 +88,29 @@ class Dual(Rebinding, Box):
         y = Dual(out, t, level, batch)
         note_views(operands, (y,), _memory)  # x op= y is refused while a view of x lives (Rebinding)
         return y
+
+
+def _level_error(part: Box, name: str, level: int) -> TypeError:
+    """A Dual's primal and tangent live below its level: a value at its level or above would
+    have its perturbation mixed with the Dual's own, or be held as a constant by its engine."""
+    if level != EAGER_DUAL:
+        return TypeError(
+            f"a Dual of level {level} cannot hold a {name} of level {part.level}: it must be lower"
+        )
+    if part.level == EAGER_DUAL:
+        why = (
+            "is itself a hand-made Dual. Hand-made Duals share one level, so a Dual of Duals would "
+            "mix up their perturbations"
+        )
+    else:
+        why = (
+            f"is a value traced by a transform ({part.mode} mode). A hand-made Dual sits below every "
+            "transform's level, so the transform would hold it as a constant and drop its derivative"
+        )
+    return TypeError(
+        f"ad.Dual(primal, tangent): the {name} {why}. Nest transforms instead: "
+        "ad.jvp(f, (x,), (t,)) called inside a transform opens a level of its own"
+    )
 
 
 def _memory(d: Dual):
