@@ -77,11 +77,13 @@ def calibrate(
             t_over, s_over = _seconds(mode, over_p[mode.compiled], k, policy)
             t_arith, s_arith = _seconds(mode, arith_p, k, policy)
             t_small, s_small = _seconds(mode, small_p, k, policy) if mode.compiled else (0.0, None)
+            call, over, thr = model.calibrate_mode(
+                t_trivial, s_trivial[:2], t_over, s_over[:2], t_arith, s_arith
+            )
         except Exception:  # e.g. the compiled modes past their instruction limit: no prediction
             continue
-        call, over, thr = model.calibrate_mode(t_trivial, s_trivial[:2], t_over, s_over[:2], t_arith, s_arith)
         per_call[mode.name], overhead[mode.name], throughput[mode.name] = call, over, thr
-        if s_small:
+        if s_small and t_small > 0:
             in_cache[mode.name] = model.throughput(t_small, call, over, s_small)
     probes = (
         f"{trivial_p.about.split(':')[0]} and {over_p[False].about.split(':')[0]} "

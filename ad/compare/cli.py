@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input",
         metavar="MODULE:NAME",
-        help="the point x for --function: an array, or a zero-argument function returning one",
+        help="the point x for --function: an array or a pytree (tuple, list, dict) of arrays, or a "
+        "zero-argument function returning one",
     )
     p.add_argument(
         "--out",

@@ -123,16 +123,21 @@ def peak_bytes(fn: Callable):
 
 
 def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max |b|: the difference relative to the Jacobian's scale (inf if shapes differ)."""
+    """max |a - b| / max |b| over the finite entries: the difference relative to the
+    Jacobian's scale. A NaN or an infinity counts as equal to the same in the other (every
+    mode gives NaN where f is NaN) and as an infinite difference to anything else; shapes
+    that differ are an infinite difference too."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape:
         return float("inf")
-    if a.size == 0:
-        return 0.0
-    scale = float(np.max(np.abs(b)))
-    err = float(np.max(np.abs(a - b)))
-    if not np.isfinite(err):
+    finite = np.isfinite(a) & np.isfinite(b)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if not np.all(finite | same):
         return float("inf")
+    if not finite.any():
+        return 0.0
+    scale = float(np.max(np.abs(b[finite])))
+    err = float(np.max(np.abs(a[finite] - b[finite])))
     return err / scale if scale > 0 else err
 
 

@@ -83,8 +83,10 @@ class Prediction:
 
 
 def predict(cost: Cost, n: int, m: int, k: int) -> Prediction:
-    """The plan for k directions per pass, and the arithmetic's forward/reverse ratio."""
-    return Prediction(plan(n, m, k), cost.forward / cost.reverse)
+    """The plan for k directions per pass, and the arithmetic's forward/reverse ratio: n/m,
+    the ratio of the passes, where f has no arithmetic to count (only moves or constants)."""
+    ratio = cost.forward / cost.reverse if cost.reverse > 0 else n / max(m, 1)
+    return Prediction(plan(n, m, k), ratio)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,12 @@ def calibrate_mode(
     and the overhead part of the arithmetic probe at most 90% of its time, so that no probe
     can make a term negative or the throughput infinite.
     """
+    times = (t_trivial, t_overhead, t_arith)
+    if not all(math.isfinite(t) and t > 0 for t in times):
+        raise ValueError(
+            f"a probe took no measurable time (seconds {times}): the clock is too coarse for "
+            "the probes, so this mode is left uncalibrated"
+        )
     u_trivial = probe_trivial[0] * probe_trivial[1]
     u_over = probe_overhead[0] * probe_overhead[1]
     over = max((t_overhead - t_trivial) / (u_over - u_trivial), 0.1 * t_overhead / u_over)

@@ -92,9 +92,10 @@ def _steps(x: np.ndarray) -> np.ndarray:
 
 
 def finite_differences(f, x, k):
-    """Central differences, one column per input: 2n evaluations of f."""
-    n, h = x.size, _steps(x)
-    return np.stack([central_difference(f, (x,), (e,), hi) for e, hi in zip(np.eye(n), h)], axis=-1)
+    """Central differences, one column per input entry (x of any shape): 2n evaluations of f."""
+    n, h = x.size, _steps(x).ravel()
+    steps = np.eye(n).reshape((n, *x.shape))
+    return np.stack([central_difference(f, (x,), (e,), hi) for e, hi in zip(steps, h)], axis=-1)
 
 
 MODES: tuple[Mode, ...] = (

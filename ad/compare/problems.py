@@ -15,6 +15,8 @@ import numpy as np
 
 import ad
 from ad.compare import count, model
+from ad.transform import spans
+from ad.tree import LEAF, flatten
 
 
 @dataclass(frozen=True)
@@ -209,31 +211,75 @@ def ridge(seed: int = 6) -> Problem:
 
 def user(f: Callable, x, name: str | None = None, peers: Mapping[str, Callable] | None = None) -> Problem:
     """The user's own f at x, its cost counted by running it once (count.py); `peers` maps a
-    peer's name to the same function written with that library's arrays."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "fiu" or x.size == 0:
+    peer's name to the same function written with that library's arrays.
+
+    x may be a pytree (tuples, lists, dicts of arrays), and so may f(x): every mode then
+    differentiates f on x's leaves flattened into one vector, in ad.tree's leaf order (dict
+    keys sorted), and the Jacobian's rows are f(x)'s leaves flattened in the same way.
+    """
+    leaves, tree = flatten(x)
+    arrays = [_real_array(v, "the input") for v in leaves]
+    if sum(a.size for a in arrays) == 0:
         raise ValueError(
-            f"the input must be a non-empty array of real numbers; got dtype {x.dtype} and shape "
-            f"{x.shape}: pass a float array, or a zero-argument function returning one"
+            "the input has no entries: pass a non-empty array of real numbers (or a pytree of "
+            "them), or a zero-argument function returning one"
         )
-    x = x.astype(float)
+    if tree.kind is LEAF:
+        (x,) = arrays
+        g = f
+    else:
+        x = np.concatenate([a.ravel() for a in arrays])
+        cuts = spans([a.shape for a in arrays])
+
+        def g(v):
+            return f(tree([v[start:stop].reshape(shape) for shape, start, stop in cuts]))
+
     try:
-        y = f(x)
+        y = g(x)
     except Exception as e:
         raise ValueError(
-            f"f(x) raised {type(e).__name__}: {e}; the function must take the input array"
+            f"f(x) raised {type(e).__name__}: {e}; the function must take the input"
+            + ("" if tree.kind is LEAF else f" (a pytree {tree})")
         ) from e
-    if np.asarray(y).dtype.kind not in "fiu":
-        raise ValueError(f"f(x) must return an array of real numbers; got {type(y).__name__}")
-    tally = count.count(f, x)
+    y_leaves, y_tree = flatten(y)
+    m = sum(_real_array(v, "f(x)").size for v in y_leaves)
+    if m == 0:
+        raise ValueError("f(x) has no entries, so there is no Jacobian to compare: return a non-empty array")
+    whole = tree.kind is LEAF and y_tree.kind is LEAF
+    if not whole:
+        g_tree = g
+
+        def g(v):
+            return np.concatenate([np.ravel(leaf) for leaf in flatten(g_tree(v))[0]])
+
+    others = dict(peers or {})
+    if others and not whole:
+        raise ValueError(
+            "peers= needs f of one array returning one array; with a pytree input or output, "
+            "compare ad's modes alone (no peers), or flatten x and f(x) yourself for the peers"
+        )
+    tally = count.count(g, x)
     name = name or getattr(f, "__name__", "f")
-    m, others = int(np.size(y)), dict(peers or {})
 
     def make(xp):
-        return f if xp is NUMPY else others[xp.name]
+        return g if xp is NUMPY else others[xp.name]
 
-    about = f"{name}: R^{x.size} -> R^{m}, {tally.ops} ops, {tally.flops:,.0f} flops (counted)"
+    about = f"{name}: R^{x.size} -> R^{m}, {tally.ops} ops, {tally.flops:,.0f} multiply-adds (counted)"
+    pytrees = [f"{what} a pytree {t}" for what, t in (("x", tree), ("f(x)", y_tree)) if t.kind is not LEAF]
+    if pytrees:
+        about += f"; {' and '.join(pytrees)}, flattened"
     return Problem(name, about, make, x, m, model.generic(x.size, m, tally.flops), yours=True)
+
+
+def _real_array(v, what: str) -> np.ndarray:
+    """v as an array of floats, or a ValueError naming what it is."""
+    a = None if isinstance(v, str | bytes) else np.asarray(v)
+    if a is None or a.dtype.kind not in "fiu":
+        raise ValueError(
+            f"{what} must be an array of real numbers, or a pytree of them; got "
+            f"{type(v).__name__ if a is None else f'dtype {a.dtype}'}: pass a float array"
+        )
+    return a.astype(float)
 
 
 def overhead_probe(length: int = 16) -> Problem:

@@ -13,9 +13,10 @@ from ad.compare.runner import ProblemResult, Results, Row, settled
 LEGEND = f"""\
 - **model: n JVPs vs m VJPs**: the notes' cost model (arithmetic), checked against the
   one-direction modes (**measured**: forward time / reverse time). **plan**: what
-  ad.jacobian(mode="auto") runs, from ad.functional.plan, which compares n with m (ties
-  go to forward, which keeps no tape), with the passes that implies, ceil(n/k) forward
-  against ceil(m/k) reverse; checked against the batched modes (**measured batched**).
+  ad.jacobian(mode="auto", chunk=k) runs, from ad.functional.plan, which compares n with m
+  (ties go to forward, which keeps no tape; the mode is the same for every k), with the
+  passes that implies, ceil(n/k) forward against ceil(m/k) reverse; checked against the
+  batched modes (**measured batched**), which run k directions per pass.
   **right** is "noisy" when the two timings it compares are not both stable and their
   samples overlap: the measurement cannot tell.
 - **passes**: JVP passes, VJP sweeps (after one recording) or evaluations of f; batched
@@ -27,8 +28,8 @@ LEGEND = f"""\
   stated fraction of the median after the cell was timed again. **time ratio**: relative
   to the fastest mode.
 - **predicted**: the calibrated model, call + passes x ops x overhead + flops / throughput
-  (ops: a compiled tape's instructions), and which part is larger (overhead or arithmetic);
-  **pred/meas**: predicted over measured.
+  (ops: a compiled tape's instructions; flops: multiply-adds), and which part is larger
+  (overhead or arithmetic); **pred/meas**: predicted over measured.
 - **peak**: tracemalloc peak of one whole Jacobian (the m x n result included): forward,
   the tangents carried through f; reverse, the tape (every value saved for the VJPs)
   plus the cotangents; finite differences, two evaluations of f.
@@ -67,6 +68,11 @@ def ratio(r: float | None) -> str:
     if r is None:
         return "-"
     return f"{r:.2g}x" if r < 10 else f"{r:.0f}x"
+
+
+def _factor(r: float) -> str:
+    """A ratio of times for a sentence: '1.03x', '2.5x', '12x' (never '1x' for 1.03)."""
+    return f"{r:.3g}x" if r < 10 else f"{r:.0f}x"
 
 
 def _winner(r: float | None) -> str:
@@ -209,7 +215,7 @@ def calibration_table(res: Results) -> str:
             mode.name,
             f"{cal.per_call.get(mode.name, 0.0) * 1e6:.3g} us",
             f"{cal.overhead[mode.name] * 1e6:.3g} us" + (" per instruction" if mode.compiled else ""),
-            f"{cal.throughput[mode.name] / 1e9:.3g} Gflop/s"
+            f"{cal.throughput[mode.name] / 1e9:.3g} G multiply-adds/s"
             + (f" ({cal.in_cache[mode.name] / 1e9:.3g} in cache)" if mode.name in cal.in_cache else ""),
         ]
         for mode in res.modes
@@ -279,21 +285,25 @@ def advice(pr: ProblemResult) -> str:
     auto = pr.row(f"batched {plan.mode}")
     text = [f"Use **{best.mode}**: the fastest exact mode, {timed(best)}"]
     if len(exact) > 1:
-        text[-1] += f", {ratio(exact[1].seconds / best.seconds)} faster than {exact[1].mode}"
+        text[-1] += f", {_factor(exact[1].seconds / best.seconds)} faster than {exact[1].mode}"
         if not settled(best, exact[1]):
             text[-1] += " (noisy: the two overlap; rerun on a quiet machine to settle it)"
     text[-1] += "."
     if auto is not None:
-        same = "the same" if auto.mode == best.mode else f"{ratio(auto.seconds / best.seconds)} slower"
-        text.append(f'ad.jacobian(mode="auto") runs batched {plan.mode} ({plan.reason}): {same}.')
+        same = "the same" if auto.mode == best.mode else f"{_factor(auto.seconds / best.seconds)} slower"
+        text.append(
+            f'ad.jacobian(mode="auto") runs batched {plan.mode} (with chunk={plan.chunk}, as measured '
+            f"here: {plan.reason}): {same}."
+        )
     if best.predicted:
         bound = best.predicted.bound
+        work = f"{best.ops} instructions" if best.compiled else f"{best.ops} ops"
         text.append(
             f"The model predicts {seconds(best.predicted.seconds)}, {bound}-bound"
-            f" ({best.passes} pass(es) of {pr.problem.ops} ops)"
+            f" ({best.passes} pass(es) of {work})"
             + (
                 ": ad.compile's replay removes per-op overhead where f's ops are small."
-                if bound == "overhead"
+                if bound == "overhead" and not best.compiled
                 else "."
             )
         )

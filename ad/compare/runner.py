@@ -68,6 +68,8 @@ class Row:
     flops: float | None = None  # the model's multiply-adds for the whole Jacobian
     timing: measure.Timing | None = None  # the whole Jacobian, per call
     predicted: model.Estimate | None = None  # the calibrated model's seconds
+    ops: int | None = None  # what a pass pays overhead for: NumPy calls, or a compiled tape's instructions
+    compiled: bool = False  # a replay of a compiled tape (its ops are instructions)
     peak: int | None = None  # tracemalloc peak of one whole Jacobian, bytes
     rel_diff: float | None = None  # against the consensus of ad's exact modes
     tol: float = EXACT_TOL
@@ -184,8 +186,8 @@ class Results:
 
     def predicted_within(self, factor: float = 2.0) -> tuple[int, int]:
         """(cells whose predicted seconds are within `factor` of the measured, cells predicted)."""
-        pairs = [(r.predicted.seconds, r.seconds) for r in self.rows if r.predicted and r.timing]
-        pairs += [(s.predicted.seconds, s.seconds) for s in self.sweeps if s.predicted and s.timing]
+        pairs = [(r.predicted.seconds, r.seconds) for r in self.rows if r.predicted and r.seconds]
+        pairs += [(s.predicted.seconds, s.seconds) for s in self.sweeps if s.predicted and s.seconds]
         return sum(1 / factor <= p / t <= factor for p, t in pairs), len(pairs)
 
     def noisy(self) -> list[str]:
@@ -279,7 +281,8 @@ def compare(
 
     `peers` is False, or maps a peer ("jax", "torch", "autograd") to the same function
     written with that library's arrays (a NumPy function cannot run through them).
-    `x` is an array, or a zero-argument callable returning one.
+    `x` is an array or a pytree of arrays (tuples, lists, dicts), or a zero-argument callable
+    returning one; a pytree x, or f(x), is compared flattened into one vector.
     """
     if peers is True:
         raise ValueError(
@@ -318,11 +321,12 @@ def _cell(mode: Mode, p: Problem, config: Config) -> tuple[int, float]:
 
 
 def _predict(mode: Mode, p: Problem, f, config: Config, cal: model.Calibration | None):
-    """The calibrated model's seconds for mode on p, timed with f (None without calibration)."""
+    """(the calibrated model's seconds for mode on p, timed with f, and the ops it counted
+    per pass), or (None, None) without calibration."""
     if cal is None or not cal.covers(mode.name):
-        return None
+        return None, None
     (passes, flops), ops = _cell(mode, p, config), calibrate.ops(mode, p, f)
-    return model.seconds(cal, mode.name, passes, ops, flops, calibrate.sweep_bytes(mode, p, ops))
+    return model.seconds(cal, mode.name, passes, ops, flops, calibrate.sweep_bytes(mode, p, ops)), ops
 
 
 def run_problem(
@@ -338,11 +342,11 @@ def run_problem(
     rows, jacobians = [], {}
     for mode in modes:
         bar.step(f"{p.name}: {mode.name}")
-        row = Row(p.name, p.n, p.m, mode.name, "ad", tol=mode.tol)
+        row = Row(p.name, p.n, p.m, mode.name, "ad", tol=mode.tol, compiled=mode.compiled)
         row.passes, row.flops = _cell(mode, p, config)
         jac = lambda mode=mode: as_matrix(mode.jacobian(f, x, k), p.n)  # noqa: E731
         try:
-            row.predicted = _predict(mode, p, f, config, cal)
+            row.predicted, row.ops = _predict(mode, p, f, config, cal)
             row.timing, J = _time(jac, config)
             row.peak, _ = measure.peak_bytes(jac)
             jacobians[mode.name] = J
@@ -391,7 +395,7 @@ def run_sweeps(modes: Sequence[Mode], config: Config, cal: model.Calibration | N
                 bar.step(f"sweep over {axis}: n={n} m={m}: {mode.name}")
                 point = SweepPoint(axis, n, m, mode.name, None, None, None, mode.tol)
                 try:
-                    point.predicted = _predict(mode, p, f, config, cal)
+                    point.predicted, _ = _predict(mode, p, f, config, cal)
                     point.timing, jacobians[mode.name] = _time(
                         lambda mode=mode: as_matrix(mode.jacobian(f, p.x, config.chunk), n), config
                     )
