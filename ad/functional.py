@@ -114,7 +114,8 @@ def jacobian(
         if explain:
             m = _size(g(*primals))
         elif mode == "auto":
-            key = (tree, tuple((np.shape(x), np.result_type(x)) for x in leaves))
+            # leaves are arrays or traced values here (float_input): both have shape and dtype
+            key = (tree, tuple((x.shape, x.dtype) for x in leaves))
             m = sizes.get(key)
             if m is None:
                 if len(sizes) >= _SIGNATURES:

@@ -282,3 +282,21 @@ def test_hvp_inside_an_outer_transform_differentiates_through_it(mode):
     f = lambda y: np.sum(y**4)  # noqa: E731
     third = ad.jvp(lambda s: ad.hvp(f, (x + s * u,), (v,), mode=mode)[1], (0.0,), (1.0,))[1]
     np.testing.assert_allclose(third, 24 * x * u * v, rtol=1e-14)
+
+
+# -- ad.jacobian inside other transforms ---------------------------------------------------------
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+@pytest.mark.parametrize("outer", ["jacfwd", "jacrev"])
+def test_jacobian_in_every_mode_inside_another_transform_equals_jax(jax64, mode, outer):
+    """mode="auto" sized f's output by the inputs' dtype through np.result_type, which has no
+    rule on a traced input: every jacobian(mode="auto") inside a transform raised."""
+    jnp = jax64.numpy
+    A = np.arange(6.0).reshape(3, 2) / 5
+    f = lambda xp: lambda x: xp.tanh(A @ x) * x[0]  # noqa: E731
+    x = np.array([0.3, -0.4])
+    got = getattr(ad, outer)(ad.jacobian(f(np), mode=mode))(x)
+    want = jax64.jacfwd(jax64.jacfwd(f(jnp)))(jnp.asarray(x))
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    H = ad.hessian(lambda x: np.sum(ad.jacobian(f(np), mode=mode)(x) ** 2))(x)
+    Hj = jax64.hessian(lambda x: jnp.sum(jax64.jacfwd(f(jnp))(x) ** 2))(jnp.asarray(x))
+    np.testing.assert_allclose(H, Hj, rtol=1e-12)
