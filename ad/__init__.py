@@ -11,6 +11,7 @@ from ad.forward.dual import Dual
 from ad.functional import hessian, hvp, jacobian
 from ad.implicit import implicit_root
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
+from ad.reverse import autograd
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
 from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.reverse.compiled import compile
@@ -27,6 +28,7 @@ from ad.sparse import (
 from ad.testing import gradcheck
 
 __all__ = [
+    "autograd",
     "compile",
     "checkpoint",
     "checkpoint_sequential",

@@ -65,22 +65,31 @@ def _calibrate() -> int:
 _BUFFER_ONLY = _calibrate()
 
 
-def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=None):
+def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=None, only=None):
     """Pull cotangents from root edges back through the graph.
 
     Without ``inputs``, leaves receive their gradients (AccumulateGrad) and outputs that
     asked for retain_grad get theirs. With ``inputs`` (a list of edges), nothing is
     accumulated: the cotangent arriving at each of those edges is returned, None for zero.
+    With ``only`` (a list of edges), the sweep is PyTorch's selective one (backward(inputs=),
+    autograd.grad): it runs only the nodes on a path from the roots to those edges, a named
+    node runs itself only if it leads to another one, and retain_grad outputs on the way get
+    their gradients even with ``inputs``. Hooks run on every node that runs (before its
+    cotangents are captured, stored or pulled through it).
     """
     buffers: dict = {}  # node -> its cotangents so far, one per output
     pending: list = []  # (-seq, node) of the nodes in buffers (seq is unique)
-    wanted = captured = None
+    # node -> (capture its cotangents, run it) for the nodes a sweep treats apart (the inputs
+    # it returns, a selective sweep's targets), or None for a node a selective sweep skips.
+    # No plan in a plain backward.
+    plan = captured = None
+    if only is not None:
+        plan = _selective(roots, only, () if inputs is None else inputs)
+    elif inputs is not None:
+        plan = {e[0]: _CAPTURE for e in inputs if e is not None}
     if inputs is not None:
-        wanted = set()  # nodes whose cotangents are returned
-        for e in inputs:
-            if e is not None:
-                wanted.add(e[0])
         captured = {}
+    stores = inputs is None or only is not None  # whether retained outputs get their .grad
     # The next node to run, and its cotangents, when known without the heap: the first new
     # child of the node just run, when no pending node is newer (along a chain, every node).
     # No later node can reach it, so it skips the heap and the buffers.
@@ -129,25 +138,34 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             node, cts = nxt, nxt_cts
         nxt = nxt_cts = None
         edges = outs = ()  # what a node skipped below hands out (and no stray reference)
-        if wanted is not None:
-            if node in wanted:
+        if node.retained is not None or plan is not None and node in plan:
+            # the nodes treated apart: with hooks or retained outputs, leaves, a plan's
+            todo = _RUN if plan is None else plan.get(node, _RUN)
+            if todo is None:
+                continue  # off every path to what a selective sweep computes
+            capture, run = todo
+            if node.retained:  # hooks first: what they return is what is kept and pulled on
+                for nr, hooks in node.retained.items():
+                    cts[nr] = hooks.run(cts[nr], sweep)
+            if capture:
                 captured[node] = cts
-            if type(node) is AccumulateGrad:
-                continue
-        elif node.retained is not None:
-            # A node that stores gradients may keep, as a .grad, a cotangent that nothing
-            # outside this buffer holds: not another node's buffer (add hands one array to
-            # both operands), not a .grad stored before, not the caller, not a rule that kept
-            # it. Such an array is the sweep's alone, and .grad may be updated in place later.
-            owned = set()
-            for nr in range(len(cts)):
-                if cts[nr] is not None and _references(cts[nr], None) <= _BUFFER_ONLY:
-                    owned.add(id(cts[nr]))
-            sweep.owned = owned
-            for nr, ref in node.retained.items():  # outputs that asked for retain_grad
-                t = ref()
-                if t is not None and cts[nr] is not None:
-                    accumulate(t, cts[nr], sweep)
+            if stores and node.retained is not None:
+                # A node that stores gradients may keep, as a .grad, a cotangent that nothing
+                # outside this buffer holds: not another node's buffer (add hands one array to
+                # both operands), not a .grad stored before, not the caller, not a rule that
+                # kept it. Such an array is the sweep's alone, and .grad may be updated in
+                # place later.
+                owned = set()
+                for nr in range(len(cts)):
+                    if cts[nr] is not None and _references(cts[nr], None) <= _BUFFER_ONLY:
+                        owned.add(id(cts[nr]))
+                sweep.owned = owned
+                for nr, hooks in node.retained.items():  # outputs that asked for retain_grad
+                    t = None if hooks.keeper is None else hooks.keeper()
+                    if t is not None and cts[nr] is not None:
+                        accumulate(t, cts[nr], sweep)
+            if not run or captured is not None and type(node) is AccumulateGrad:
+                continue  # nothing is accumulated into a leaf when cotangents are returned
         # A buffer is made only for a cotangent that is not None, so a one-output node's is
         # never all zero; a multi-output node's may be, and is then skipped.
         if cts[0] is None and all(ct is None for ct in cts):
@@ -180,3 +198,50 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
         cts = None if e is None else captured.get(e[0])
         found.append(None if cts is None else cts[e[1]])
     return found
+
+
+# What run_backward's plan says of a node: (capture its cotangents, run it)
+_RUN = (False, True)  # a node no plan names: run as usual
+_CAPTURE = (True, True)  # an input of a pullback: captured, and run unless it is a leaf's
+
+
+def _selective(roots, targets, inputs) -> dict:
+    """The plan of a sweep that runs only what leads from the roots to the targets' nodes
+    (PyTorch's exec_info): every node reachable from the roots that leads to none is
+    skipped (None); a target's hooks and retained outputs run, it is captured if it is one
+    of the inputs, and it runs if it leads to another target, or if it is a leaf's
+    AccumulateGrad that backward(inputs=) accumulates into (a target not captured)."""
+    reached, seen = [], set()
+    stack = [e[0] for e in roots if e is not None]
+    while stack:  # no recursion: a chain of 100,000 nodes is fine
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        reached.append(node)
+        for e in node.next_edges:
+            if e is not None and e[0] not in seen:
+                stack.append(e[0])
+    wanted = {e[0] for e in targets if e is not None}
+    capture = {e[0] for e in inputs if e is not None}
+    needed, plan = set(), {}
+    reached.sort(key=_seq)  # every edge leads to a lower number: children are decided first
+    for node in reached:
+        leads = False
+        for e in node.next_edges:
+            if e is not None and e[0] in needed:
+                leads = True
+                break
+        if node in wanted:
+            needed.add(node)
+            kept = node in capture
+            plan[node] = (kept, leads or not kept and type(node) is AccumulateGrad)
+        elif leads:
+            needed.add(node)
+        else:
+            plan[node] = None
+    return plan
+
+
+def _seq(node):
+    return node.seq

@@ -70,9 +70,10 @@ class Node:
     """A step of the backward graph: cotangents of its outputs in, of its inputs' producers out.
 
     ``seq`` orders the sweep: every edge leads from a node to one with a lower number.
-    ``retained`` is None for a node that stores no gradient, else output_nr -> a weak
-    reference to the Tensor whose .grad receives that output's cotangent (retain_grad);
-    AccumulateGrad, which stores its own, has an empty one.
+    ``retained`` is None for a node whose outputs' cotangents go straight into its VJP,
+    else output_nr -> `Hooks`: the hooks registered on the Tensor that output was, and the
+    Tensor whose .grad keeps its cotangent (retain_grad). AccumulateGrad, which stores its
+    own gradient, has an empty one, or its leaf's hooks (`LeafHooks`).
     """
 
     __slots__ = ("next_edges", "retained", "seq", "__weakref__")
@@ -281,7 +282,8 @@ def _fill(cts, outs, batched):
 
 class AccumulateGrad(Node):
     """The sink of a leaf that requires grad: adds the cotangent into ``leaf.grad``.
-    (tensor._leaf_edge sets these fields inline, without __init__.)"""
+    (tensor._leaf_edge sets these fields inline, without __init__; ``retained`` is the
+    leaf's hooks when it has some.)"""
 
     __slots__ = ("variable",)
 
@@ -368,8 +370,102 @@ class CopySlices(Node):
         return [to_base, to_result]
 
 
-def retain(node, output_nr: int, tensor):
-    """Have backward store the cotangent of node's output into tensor.grad (retain_grad)."""
+# -- what runs on a cotangent before its node does: hooks and retain_grad ---------------------
+class Hooks:
+    """What the sweep does with the total cotangent of one output of a node before it runs
+    the node: each hook in registration order (``fns``, by handle key), each given what the
+    one before returned; then ``keeper``, a weak reference to the Tensor whose .grad keeps
+    the result (retain_grad), or None. PyTorch's order: retain_grad's store comes last,
+    whenever it was asked for."""
+
+    __slots__ = ("fns", "keeper")
+
+    def __init__(self):
+        self.fns = {}
+        self.keeper = None
+
+    def add(self, fn) -> RemovableHandle:
+        """Append fn(ct, sweep) -> ct; the handle takes it out again."""
+        key = next(_hook_keys)
+        self.fns[key] = fn
+        return RemovableHandle(self.fns, key)
+
+    def run(self, ct, sweep: Sweep):
+        """ct through every hook. A leaf receives the conjugate of the sweep's cotangent when
+        the sweep follows PyTorch's convention, and so does a hook; a batched cotangent goes
+        through the hooks one direction at a time."""
+        if not self.fns:
+            return ct
+        if sweep.batched and ct is not None:
+            return np.stack([self._run(c, sweep) for c in ct])
+        return self._run(ct, sweep)
+
+    def _run(self, ct, sweep):
+        flip = sweep.conjugate and ct is not None and is_complex(ct)
+        if flip:
+            ct = np.conj(ct)
+        for fn in list(self.fns.values()):  # a hook may remove itself (or another) as it runs
+            ct = fn(ct, sweep)
+        return np.conj(ct) if flip else ct
+
+
+_hook_keys = itertools.count()
+
+
+class RemovableHandle:
+    """What register_hook returns: ``remove()`` takes the hook out (twice is harmless)."""
+
+    __slots__ = ("_fns", "id")
+
+    def __init__(self, fns: dict, key: int):
+        self._fns = fns
+        self.id = key
+
+    def remove(self):
+        self._fns.pop(self.id, None)
+
+
+def output_hooks(node, output_nr: int) -> Hooks:
+    """The Hooks of node's output output_nr, made on first use."""
     if node.retained is None:
         node.retained = {}
-    node.retained[output_nr] = weakref.ref(tensor)
+    found = node.retained.get(output_nr)
+    if found is None:
+        found = node.retained[output_nr] = Hooks()
+    return found
+
+
+def retain(node, output_nr: int, tensor):
+    """Have backward store the cotangent of node's output into tensor.grad (retain_grad)."""
+    output_hooks(node, output_nr).keeper = weakref.ref(tensor)
+
+
+def unretain(node, output_nr: int):
+    """Undo `retain` (the Tensor's value has a new node now); the hooks stay with the node."""
+    found = None if node is None or node.retained is None else node.retained.get(output_nr)
+    if found is not None:
+        found.keeper = None
+
+
+class LeafHooks:
+    """A leaf's hooks. They belong to the leaf, which outlives any one graph, while its
+    AccumulateGrad lives only as long as a graph uses it (the leaf holds it weakly). Once a
+    hook is registered, this takes the place of that weak reference in the leaf: called,
+    it gives the current AccumulateGrad or None, and each AccumulateGrad made for the leaf
+    takes ``retained`` from here, so that it runs the hooks."""
+
+    __slots__ = ("ref", "retained")
+
+    def __init__(self, acc):
+        self.ref = None
+        self.retained = {0: Hooks()}
+        if acc is not None:
+            self.attach(acc)
+
+    def __call__(self):
+        return None if self.ref is None else self.ref()
+
+    def attach(self, acc):
+        """acc is the leaf's AccumulateGrad from now on."""
+        acc.retained = self.retained
+        self.ref = weakref.ref(acc)

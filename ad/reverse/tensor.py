@@ -15,14 +15,18 @@ from ad.reverse.graph import (
     STORES_ITSELF,
     AccumulateGrad,
     CopySlices,
+    LeafHooks,
     OpNode,
+    RemovableHandle,
     Sweep,
     _sequence,
+    output_hooks,
     reads,
     retain,
     shaped_nan,
     stand_in,
     stored_partials,
+    unretain,
 )
 from ad.reverse.views import View
 from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, is_complex, matrix_error, raw
@@ -271,56 +275,43 @@ class Tensor(Box):
         if self._grad_fn is not None:
             retain(self._grad_fn, self._output_nr, self)
 
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
-        """Accumulate d(gradient . self)/d(leaf) into every leaf's .grad (v^T J).
+    def register_hook(self, hook) -> RemovableHandle:
+        """Have backward call ``hook(grad)`` with this Tensor's gradient, the total of all its
+        uses, once per sweep, before it flows on. A return value other than None replaces
+        it: in what flows on, in what a leaf accumulates into .grad, in what retain_grad keeps.
+        Several hooks run in the order registered. A non-leaf's hooks belong to the node
+        that computed it: written in place later, the Tensor has a new node, and the hooks
+        stay with the old value (PyTorch's rule). Returns a handle: ``handle.remove()``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require gradient: no gradient "
+                "is computed for it. Register it on a leaf made with requires_grad=True, or on a "
+                "Tensor computed from one"
+            )
+        if not callable(hook):
+            raise TypeError(f"register_hook expects a function of the gradient; got {type(hook).__name__}")
+        call = _hook_call(hook, self)
+        node = self.grad_fn
+        if node is not None:
+            return output_hooks(node, self._output_nr).add(call)
+        held = self._accumulator
+        if type(held) is not LeafHooks:  # the leaf keeps its hooks; its AccumulateGrad runs them
+            held = self._accumulator = LeafHooks(None if held is None else held())
+        return held.retained[0].add(call)
+
+    def backward(
+        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+    ):
+        """Accumulate d(gradient . self)/d(leaf) into every leaf's .grad (v^T J); with
+        ``inputs`` (a Tensor or a sequence of them), into theirs alone, as PyTorch does: only
+        what leads to them runs, and a non-leaf named there keeps its gradient in .grad
+        (it is marked retain_grad).
 
         With complex values the leaves receive PyTorch's conjugate Wirtinger gradient
         (for a real loss L of z = x + iy: dL/dx + i dL/dy).
         """
-        root = edge(self)
-        if root is None:
-            raise RuntimeError(
-                "backward() on a Tensor that does not require grad: none of the leaves it was "
-                "computed from has requires_grad=True"
-            )
-        carried = None  # a gradient= that create_graph differentiates too
-        if gradient is None:
-            if self.size != 1:
-                raise RuntimeError(
-                    f"grad can be implicitly created only for scalar outputs; this one has "
-                    f"shape {self.shape}: pass gradient=v of that shape to compute v^T J, or "
-                    "reduce first, e.g. y.sum().backward()"
-                )
-            if self.dtype.kind == "c":
-                raise RuntimeError(
-                    "grad can be implicitly created only for real scalar outputs; this one is "
-                    f"{self.dtype}: pass gradient=..., or backpropagate a real loss (e.g. abs(y)**2)"
-                )
-            gradient = np.ones(self.shape, dtype=self.dtype)
-        else:
-            # under create_graph a gradient that requires grad is differentiated too, as in
-            # PyTorch: it is the root cotangent itself, history and all
-            if isinstance(gradient, Box) and not (type(gradient) is Tensor and gradient.level == self.level):
-                _refuse_traced_gradient(gradient, self)
-            tracked = create_graph and type(gradient) is Tensor and gradient.requires_grad
-            carried = gradient if tracked else None
-            gradient = raw(gradient) if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if gradient.shape != self.shape:
-                raise RuntimeError(
-                    f"backward(gradient=...): gradient has shape {gradient.shape} but the "
-                    f"Tensor has shape {self.shape}; pass one of the Tensor's shape"
-                )
-        retain = create_graph if retain_graph is None else retain_graph
-        level = self.level
-        if create_graph:
-            gradient = _new(gradient, level, [0]) if carried is None or carried.level != level else carried
-        sweep = Sweep(
-            create_graph=create_graph,
-            conjugate=True,
-            rebuild=lambda value, history: _rebuilt(value, level, history),
-        )
-        with _grad_mode(create_graph):
-            engine.run_backward([root], [gradient], retain_graph=retain, sweep=sweep)
+        pull((self,), (gradient,), retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # -- in-place operations: same memory, version bumped, a new node for the new value ----
     def _inplace(self, func, *others):
@@ -777,6 +768,160 @@ def _refuse_traced_gradient(v, t):
     )
 
 
+def pull(outputs, gradients, *, retain_graph, create_graph, inputs=None, returns=False, who="backward()"):
+    """One reverse sweep in PyTorch's convention from the outputs (Tensors), each seeded with
+    its gradient (None: 1 for a real scalar). Without inputs every leaf accumulates into its
+    .grad. With inputs (a Tensor or a sequence of them) the sweep runs only what leads to
+    them: they accumulate (a non-leaf among them is marked retain_grad), or, with
+    ``returns``, their gradients are returned (None for one that none reaches) and nothing
+    is accumulated; the outputs on the way that retain_grad still get theirs."""
+    roots, seeds = [], []
+    level = outputs[0].level
+    for i, (t, gradient) in enumerate(zip(outputs, gradients)):
+        root = edge(t)
+        if root is None:
+            raise RuntimeError(
+                "backward() on a Tensor that does not require grad: none of the leaves it was "
+                "computed from has requires_grad=True"
+                if who == "backward()"
+                else f"{who}: output {i} does not require grad: none of the leaves it was computed "
+                "from has requires_grad=True, so it has no gradient"
+            )
+        if t.level != level:
+            raise RuntimeError(
+                f"{who}: the outputs belong to different transforms; differentiate each on its own"
+            )
+        roots.append(root)
+        seeds.append(_seed(t, gradient, create_graph))
+    targets = None
+    if inputs is not None:
+        inputs = tensors(inputs, f"{who}: inputs")
+        if not inputs:
+            raise RuntimeError(
+                f"{who}: inputs is empty; name the Tensors whose gradients to compute, or leave it out"
+                + ("" if returns else " to accumulate into every leaf")
+            )
+        for i, t in enumerate(inputs):
+            if not t.requires_grad:
+                raise RuntimeError(
+                    f"{who}: inputs[{i}] does not require grad, so it has no gradient; name a leaf "
+                    "made with requires_grad=True, or a Tensor computed from one"
+                )
+        if not returns:
+            for t in inputs:
+                if t.grad_fn is not None:
+                    t.retain_grad()
+        targets = [edge(t) for t in inputs]
+    retain = create_graph if retain_graph is None else retain_graph
+    sweep = Sweep(
+        create_graph=create_graph,
+        conjugate=True,
+        rebuild=lambda value, history: _rebuilt(value, level, history),
+    )
+    with _grad_mode(create_graph):
+        found = engine.run_backward(
+            roots, seeds, retain_graph=retain, sweep=sweep, inputs=targets if returns else None, only=targets
+        )
+    if returns:  # the sweep's cotangents, in PyTorch's convention as a leaf's .grad is
+        return [np.conj(g) if g is not None and is_complex(g) else g for g in found]
+    return None
+
+
+def _seed(t, gradient, create_graph):
+    """The root cotangent of t: its gradient= checked, or 1 for a real scalar."""
+    if gradient is None:
+        if t.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs; this one has "
+                f"shape {t.shape}: pass gradient=v of that shape to compute v^T J, or "
+                "reduce first, e.g. y.sum().backward()"
+            )
+        if t.dtype.kind == "c":
+            raise RuntimeError(
+                "grad can be implicitly created only for real scalar outputs; this one is "
+                f"{t.dtype}: pass gradient=..., or backpropagate a real loss (e.g. abs(y)**2)"
+            )
+        gradient = np.ones(t.shape, dtype=t.dtype)
+        return _new(gradient, t.level, [0]) if create_graph else gradient
+    # under create_graph a gradient that requires grad is differentiated too, as in
+    # PyTorch: it is the root cotangent itself, history and all
+    if isinstance(gradient, Box) and not (type(gradient) is Tensor and gradient.level == t.level):
+        _refuse_traced_gradient(gradient, t)
+    if create_graph and type(gradient) is Tensor and gradient.requires_grad:
+        carried = gradient
+    else:
+        carried = None
+    gradient = raw(gradient) if isinstance(gradient, Tensor) else np.asarray(gradient)
+    if gradient.shape != t.shape:
+        raise RuntimeError(
+            f"backward(gradient=...): gradient has shape {gradient.shape} but the "
+            f"Tensor has shape {t.shape}; pass one of the Tensor's shape"
+        )
+    if not create_graph:
+        return gradient
+    return _new(gradient, t.level, [0]) if carried is None or carried.level != t.level else carried
+
+
+def tensors(value, what: str) -> list:
+    """A Tensor or a sequence of Tensors, as a list (PyTorch's arguments take either)."""
+    if type(value) is Tensor:
+        return [value]
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"{what} must be a Tensor or a sequence of Tensors; got {type(value).__name__}")
+    for i, t in enumerate(value):
+        if type(t) is not Tensor:
+            raise TypeError(f"{what}[{i}] is a {type(t).__name__}, not a Tensor; wrap it: ad.tensor(...)")
+    return list(value)
+
+
+def _hook_call(hook, t):
+    """hook(grad) as the sweep calls it: (ct, sweep) -> ct. The hook sees a Tensor: the
+    cotangent itself when it is one (create_graph: it carries history), else a read-only
+    Tensor over it, since the sweep may hand the same array to other uses of a value (a
+    hook returns a new gradient; it never changes its argument, as PyTorch asks too).
+    What it returns must have the gradient's shape and dtype."""
+    level, shape, dtype = t.level, t.shape, t.dtype
+    name = getattr(hook, "__qualname__", None) or repr(hook)
+
+    def call(ct, sweep):
+        if ct is None or type(ct) is Tensor:
+            g = ct  # None: an output of a node that ran, which no use reached (as PyTorch's)
+        elif type(ct) is np.ndarray:
+            view = ct.view()
+            view.flags.writeable = False
+            g = _new(view, level, [0])
+        else:
+            g = _new(ct, level, [0])
+        out = hook(g)
+        if out is None:
+            return ct
+        if type(out) is Tensor:
+            # history is kept where the sweep records (create_graph) or runs on traced values
+            value = out if out._requires_grad and (sweep.create_graph or type(ct) is Tensor) else out._data
+        elif isinstance(out, np.ndarray | np.generic):
+            value = out
+        else:
+            raise TypeError(
+                f"hook {name!r} returned a {type(out).__name__}; return a Tensor (or a NumPy "
+                "array) of the gradient's shape and dtype, or None to leave the gradient as it is"
+            )
+        want = (shape, dtype) if ct is None else (np.shape(raw(ct)), _dtype(raw(ct)))
+        got = (np.shape(raw(value)), _dtype(raw(value)))
+        if got[0] != want[0]:
+            raise RuntimeError(
+                f"hook {name!r} has changed the size of value: it returned shape {got[0]} for a "
+                f"gradient of shape {want[0]}; return one of the gradient's shape"
+            )
+        if got[1] != want[1]:
+            raise RuntimeError(
+                f"hook {name!r} has changed the type of value: it returned dtype {got[1]} for a "
+                f"gradient of dtype {want[1]}; cast it back (.astype(np.{want[1]}))"
+            )
+        return value
+
+    return call
+
+
 def _overwrite(x, v, index=Ellipsis):
     """x with x[index] = v, out of place (the setitem op)."""
     return apply(registry.get("setitem"), (x, v), {"index": index})
@@ -831,14 +976,18 @@ def edge(t):
 
 def _leaf_edge(t):
     """The edge into a leaf's AccumulateGrad, made on first use and shared while it lives."""
-    acc = t._accumulator() if t._accumulator is not None else None
+    held = t._accumulator  # None, a weak reference to its AccumulateGrad, or its LeafHooks
+    acc = held() if held is not None else None
     if acc is None:  # AccumulateGrad's fields, inline (a transform's leaves are new each call)
         acc = _alloc(AccumulateGrad)
         acc.seq = next(_sequence)
         acc.variable = t
         acc.next_edges = ()
-        acc.retained = STORES_ITSELF
-        t._accumulator = weakref.ref(acc)
+        if type(held) is LeafHooks:
+            held.attach(acc)
+        else:
+            acc.retained = STORES_ITSELF
+            t._accumulator = weakref.ref(acc)
     return (acc, 0)
 
 
@@ -864,9 +1013,8 @@ _STAND_INS: dict = {}
 def _set_history(t, node, output_nr):
     """t's value is now the output output_nr of node (after an in-place write); a retained
     gradient moves with it."""
-    if t._retains_grad:
-        if t._grad_fn is not None and t._grad_fn.retained is not None:
-            t._grad_fn.retained.pop(t._output_nr, None)
+    if t._retains_grad:  # hooks stay with the old node, as in PyTorch
+        unretain(t._grad_fn, t._output_nr)
         retain(node, output_nr, t)
     t._grad_fn, t._output_nr, t._requires_grad = node, output_nr, True
 
