@@ -140,8 +140,21 @@ def hessian(
     f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None, executor=None
 ) -> Callable:
     """Hessian of a scalar f, in.shape + in.shape per pair of input leaves: jacfwd of grad
-    (its passes the tasks of ``executor`` when one is given)."""
-    return jacfwd(grad(f, argnums), argnums, chunk=chunk, executor=executor)
+    (its passes the tasks of ``executor`` when one is given). Inputs are real, as JAX's."""
+    nums = Argnums(argnums, "hessian")
+    jac = jacfwd(grad(f, argnums), argnums, chunk=chunk, executor=executor)
+
+    def hess(*args):
+        for x in flatten(select(f, args, nums)[0])[0]:
+            if rules.tangent_dtype(float_input(x, "hessian")).kind == "c":
+                raise TypeError(
+                    f"hessian needs real inputs; got dtype {rules.tangent_dtype(x)}: for a real f of "
+                    "complex z take ad.hvp(f, (z,), (v,)) (in grad's convention), or pass the real "
+                    "and imaginary parts as separate real inputs"
+                )
+        return jac(*args)
+
+    return hess
 
 
 HVP_MODES = ("fwd-rev", "rev-fwd", "rev-rev", "fwd-fwd")

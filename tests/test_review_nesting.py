@@ -300,3 +300,9 @@ def test_jacobian_in_every_mode_inside_another_transform_equals_jax(jax64, mode,
     H = ad.hessian(lambda x: np.sum(ad.jacobian(f(np), mode=mode)(x) ** 2))(x)
     Hj = jax64.hessian(lambda x: jnp.sum(jax64.jacfwd(f(jnp))(x) ** 2))(jnp.asarray(x))
     np.testing.assert_allclose(H, Hj, rtol=1e-12)
+
+
+def test_hessian_of_complex_input_is_refused_naming_what_takes_it():
+    """It raised jacfwd's error, which says to pass holomorphic=True: hessian has no such option."""
+    with pytest.raises(TypeError, match="hessian needs real inputs.*ad.hvp"):
+        ad.hessian(lambda z: np.sum(np.abs(z) ** 2))(np.array([1.0 + 1j, 2.0]))
