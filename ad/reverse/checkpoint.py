@@ -4,6 +4,12 @@
 records it, and pulls the cotangent back through that short-lived tape. The outer tape
 holds one node (f's inputs and output) instead of every intermediate of f.
 `checkpoint_sequential` applies it to a chain of layers with a strategy.
+
+A recomputation must see what the first run saw. NumPy's global random state (np.random.*)
+is set back to where the first run found it, as PyTorch's checkpoint does with its own; any
+other difference (a np.random.Generator, an array f reads changed in between) shows in the
+recomputed output, which is compared with the stored one: an error, never a gradient of
+another function.
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from ad import rules
+from ad.custom import LeafCall
 from ad.registry import Op
 from ad.reverse.api import record
-from ad.trace import Box, apply
+from ad.trace import Box, apply, raw
 from ad.transform import push_tangents
 from ad.tree import flatten
 
@@ -26,25 +35,34 @@ def checkpoint(f: Callable) -> Callable:
 
     f's arguments and results may be pytrees. Its float leaves (and traced values) are the
     op's operands; the other leaves (ints, strings, ...) are held as they are, as JAX's
-    checkpoint holds non-differentiable arguments."""
+    checkpoint holds non-differentiable arguments. Under forward mode alone (jvp, jacfwd),
+    which stores nothing, f simply runs once."""
+    name = getattr(f, "__name__", "f")
 
     def jvp_rule(tangents, primals, out, params, batched):
         k = next(rules.shape(t)[0] for t in tangents if t is not None) if batched else None
-        _, ts, out_tree = push_tangents(params["call"].flat, primals, tangents, batch=k)
+        call = params["call"]
+        again, ts, out_tree = _replayed(call, lambda: push_tangents(call.flat, primals, tangents, batch=k))
+        _same_output(name, again, out)
         return out_tree(ts)
 
     def vjp_rule(ct, primals, out, params, batched):
         cts = list(ct) if isinstance(ct, tuple | list) else [ct]
         k = rules.shape(next(c for c in cts if c is not None))[0] if batched else None
-        return tuple(record(params["call"].flat, primals, who="checkpoint").pullback(cts, batch=k))
+        call = params["call"]
+        rec = _replayed(call, lambda: record(call.flat, primals, who="checkpoint"))
+        _same_output(name, rec.out_leaves, out)
+        return tuple(rec.pullback(cts, batch=k))
 
-    name = getattr(f, "__name__", "f")
     # Not registered: a checkpoint is a one-off op for this f, not a NumPy function.
     impl = lambda *xs, call: call.flat(*xs)  # noqa: E731
     op = Op(f"checkpoint({name})", "general", impl, jvp_rule=jvp_rule, vjp_rule=vjp_rule)
 
     def wrapped(*args):
-        call = _Call(f, args)
+        if not _under_reverse_mode(args):
+            return f(*args)
+        call = LeafCall(f, args)
+        call.random_state = np.random.get_state()
         out = apply(op, [call.leaves[i] for i in call.operands], {"call": call})
         return call.out_tree(list(out) if isinstance(out, tuple) else [out])
 
@@ -53,35 +71,50 @@ def checkpoint(f: Callable) -> Callable:
     return wrapped
 
 
-class _Call:
-    """One call of a checkpointed f: its argument leaves, which of them are the op's operands,
-    and f as a function of those alone (flat), with f's output structure from its first run."""
-
-    def __init__(self, f, args):
-        self.f = f
-        self.leaves, self.in_tree = flatten(args)
-        self.operands = [i for i, a in enumerate(self.leaves) if _differentiable(a)]
-        self.out_tree = None
-
-    def flat(self, *xs):
-        """f on the operand leaves, the others held; its output leaves, one or a tuple."""
-        full = list(self.leaves)
-        for i, x in zip(self.operands, xs):
-            full[i] = x
-        outs, tree = flatten(self.f(*self.in_tree(full)))
-        if self.out_tree is None:
-            self.out_tree = tree
-        return outs[0] if len(outs) == 1 else tuple(outs)
+def _under_reverse_mode(args) -> bool:
+    """Whether any traced value among the arguments has a level that is not forward mode: a
+    tape (or a recorder) that checkpointing saves from storing f's intermediates."""
+    for leaf in flatten(args)[0]:
+        while isinstance(leaf, Box):
+            if leaf.mode != "forward":
+                return True
+            leaf = leaf._value
+    return False
 
 
-def _differentiable(a) -> bool:
-    """A leaf checkpoint passes to its op: a traced value or a number or array of floats."""
-    if isinstance(a, Box):
-        return True
-    dt = getattr(a, "dtype", None)
-    if dt is not None:
-        return rules.differentiable(dt)
-    return isinstance(a, float | complex) and not isinstance(a, bool)
+def _replayed(call: LeafCall, run: Callable):
+    """run() with NumPy's global random state where f's first run found it; the caller's
+    state is left as it was."""
+    now = np.random.get_state()
+    np.random.set_state(call.random_state)
+    try:
+        return run()
+    finally:
+        np.random.set_state(now)
+
+
+def _same_output(name: str, again: list, out) -> None:
+    """Refuse a recomputation whose output differs from the first run's: its derivative would
+    be that of another function."""
+    first = list(out) if isinstance(out, tuple | list) else [out]
+    for a, b in zip(again, first):
+        a, b = np.asarray(raw(a)), np.asarray(raw(b))
+        if a.dtype.kind in "fc":
+            tol = np.sqrt(np.finfo(a.dtype).eps)
+            same = a.shape == b.shape and np.allclose(
+                a, b, rtol=tol, atol=tol * np.max(np.abs(b), initial=0.0), equal_nan=True
+            )
+        else:
+            same = np.array_equal(a, b)
+        if not same:
+            raise ValueError(
+                f"ad.checkpoint({name}): recomputing it for the derivative gave another output "
+                "than its first run, so the derivative would be another function's. It reads "
+                "something besides its arguments that changed in between: random numbers other "
+                "than np.random's global ones (which are replayed), such as a np.random.Generator, "
+                "or an array modified after the first run. Draw the random numbers outside f and "
+                "pass them in, and modify nothing f reads before the derivative is taken"
+            )
 
 
 def _compose(layers):
