@@ -1,11 +1,12 @@
 """Compiled tapes: record a function once into flat arrays, replay it in numba.
 
 `ad.compile(f, x)` runs f once on a recorder (a Box at its own level, so it is one more
-level of the shared dispatch) that lowers every op to scalar instructions:
-elementwise ops become one instruction per element, shape ops (reshape, transpose,
+level of the shared dispatch) that lowers every op to scalar instructions as the op's
+declaration says (`Op.instruction`, `Op.lowering`, `Op.einsum`: it names no op).
+Elementwise ops become one instruction per element, shape ops (reshape, transpose,
 indexing, concatenate, ...) only rearrange which slots hold which element and cost
-nothing, and sum/mean/matmul become trees of adds and multiplies. The result is a
-straight-line program of scalar instructions (ReverseDiff.jl's compiled tapes; the
+nothing, and sums, means and contractions become multiplies and trees of adds. The
+result is a straight-line program of scalar instructions (ReverseDiff.jl's compiled tapes; the
 static-graph idea of torch.compile) that ad/reverse/replay.py sweeps forward, in reverse
 and in tangent mode, batched or not: one recording gives value, grad, vjp, jvp, jacfwd
 and jacrev.
@@ -16,12 +17,13 @@ returns the gradient of the branch it did not take.
 
 Limits: one array (or float) argument; arrays small enough that one instruction per
 element is sensible (thousands to a few hundred thousand); ops without a compiled rule
-(linear algebra beyond matmul/dot, cumulative ops, ...) raise NotImplementedError at
+(linear algebra beyond the contractions, cumulative ops, ...) raise NotImplementedError at
 recording time. Buffers are reused between calls: one Compiled object per thread.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 
 import numpy as np
@@ -29,16 +31,7 @@ import numpy as np
 from ad import rules
 from ad.trace import Box, Rebinding, new_level, note_views, raw
 
-# Linear ops that only move elements: replayed by moving slot indices, with no instruction.
-GATHERS = {
-    "reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
-    "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "array_split", "flip",
-    "fliplr", "flipud", "roll", "tile", "repeat", "diagonal", "getitem", "take",
-    "take_along_axis", "copy", "atleast_1d", "atleast_2d", "atleast_3d", "positive",
-}  # fmt: skip
 SCRATCH = -1  # placeholder for the scratch slot, resolved when the program is finished
-# Non-differentiable ops that only read shapes: plain constants, safe to bake in.
-SHAPE_ONLY = {"shape", "ndim", "size", "zeros_like", "ones_like", "empty_like", "full_like"}
 
 
 class Program:
@@ -123,18 +116,20 @@ class Rec(Rebinding, Box):
 
     @classmethod
     def _constant(cls, op, operands, params):
+        """A non-differentiable op: a constant if it reads only shapes, else its instruction
+        (rounding, sign) or, for a comparison, a guard on the outcome seen now."""
         from ad.reverse.replay import GUARD, OPCODES
 
-        recs = [x for x in operands if isinstance(x, Rec)]
-        prog, level = recs[0].program, max(x.level for x in recs)
-        code = OPCODES.get(op.name)
-        if op.name in SHAPE_ONLY:
+        if op.lowering == "shapes":
             return op.impl(*(raw(x) for x in operands), **params)
-        if code is None:
+        if op.instruction is None:
             raise NotImplementedError(
                 f"ad.compile has no compiled rule for {op.name}: its value would be baked in "
                 "unguarded. Use the eager engines (ad.grad, ad.jacrev, ...) for this function."
             )
+        recs = [x for x in operands if isinstance(x, Rec)]
+        prog, level = recs[0].program, max(x.level for x in recs)
+        code = OPCODES[op.instruction]
         value = op.impl(*(raw(x) for x in operands), **params)
         slots = [_slots(x, prog, level) for x in operands]
         if code >= GUARD:
@@ -147,38 +142,44 @@ class Rec(Rebinding, Box):
         from ad.reverse.replay import OPCODES
 
         prog = next(x.program for x in operands if isinstance(x, Rec) and x.level == level)
-        name = op.name
-        if name in GATHERS:
-            slots = [_slots(x, prog, level) for x in operands]
-            values = [_values(x, level) for x in operands]
-            out = _wrap(op.impl(*slots, **params), op.impl(*values, **params), level, prog)
-            # NumPy's result shares an operand's memory where the slots do: x op= y is refused
-            # while such a view lives (Rebinding)
-            note_views(operands, out if isinstance(out, tuple | list) else (out,), _memory)
-            return out
-        if name == "where":
-            c, x, y = operands
-            if isinstance(c, Box):
-                raise NotImplementedError(
-                    "ad.compile: np.where needs a plain condition (a comparison's result)"
-                )
-            sx, sy = _slots(x, prog, level), _slots(y, prog, level)
-            return Rec(np.where(c, sx, sy), np.where(c, _values(x, level), _values(y, level)), level, prog)
-        if name in OPCODES:
+        if op.instruction is not None:
             slots = [_slots(x, prog, level) for x in operands]
             value = op.impl(*(_values(x, level) for x in operands), **params)
             b = slots[1] if len(slots) > 1 else None
             if b is not None:
                 slots[0], b = np.broadcast_arrays(slots[0], b)
-            return Rec(prog.emit(OPCODES[name], slots[0], b, value), np.asarray(value, float), level, prog)
-        if name in ("sum", "mean"):
-            return _sum(operands[0], params, level, prog, mean=name == "mean")
-        if name in ("matmul", "dot", "inner"):
-            return _matmul(*operands, name)
+            code = OPCODES[op.instruction]
+            return Rec(prog.emit(code, slots[0], b, value), np.asarray(value, float), level, prog)
+        if op.lowering in ("moves", "select"):
+            return _move(op, operands, params, level, prog)
+        if op.lowering in ("sum", "mean"):
+            return _sum(operands[0], params, level, prog, mean=op.lowering == "mean")
+        if op.einsum is not None:
+            return _contract(op.einsum(*map(rules.ndim, operands), **params), *operands)
         raise NotImplementedError(
-            f"ad.compile has no compiled rule for {name}; supported: elementwise ops, shape ops, "
-            "sum, mean, matmul, dot, inner. Use the eager engines for this function."
+            f"ad.compile has no compiled rule for {op.name}; it compiles elementwise ops, shape and "
+            "indexing ops, where, sums, means and contractions (matmul, dot, tensordot, ...). Use the "
+            "eager engines (ad.grad, ad.jacrev, ...) for this function."
         )
+
+
+def _move(op, operands, params, level, prog):
+    """An op that only moves entries, applied to the slots that hold them: no instruction.
+    A "select" op's first operand picks the entries by its values, so it must be a constant."""
+    picks = operands[:1] if op.lowering == "select" else ()
+    if any(isinstance(x, Box) for x in picks):
+        raise NotImplementedError(
+            f"ad.compile: the first operand of {op.name} must be a plain array (a comparison's "
+            "result, which the tape guards), not a traced value"
+        )
+    moved = operands[len(picks) :]
+    slots = [*picks, *(_slots(x, prog, level) for x in moved)]
+    values = [*picks, *(_values(x, level) for x in moved)]
+    out = _wrap(op.impl(*slots, **params), op.impl(*values, **params), level, prog)
+    # NumPy's result shares an operand's memory where the slots do: x op= y is refused while
+    # such a view lives (Rebinding)
+    note_views(operands, out if isinstance(out, tuple | list) else (out,), _memory)
+    return out
 
 
 def _memory(r: Rec):
@@ -217,7 +218,7 @@ def _wrap(slots, values, level, prog):
 
 def _sum(x, params, level, prog, mean):
     """A pairwise tree of add instructions over the reduced axes (log depth, like NumPy's)."""
-    from ad.reverse.replay import OPCODES
+    from ad.reverse.replay import ADD
 
     S, V = x.slots, x.value
     axis, keepdims = params.get("axis"), params.get("keepdims", False)
@@ -233,7 +234,7 @@ def _sum(x, params, level, prog, mean):
         while S.shape[-1] > 1:
             m = S.shape[-1] // 2
             vals = V[..., 0 : 2 * m : 2] + V[..., 1 : 2 * m : 2]
-            new = prog.emit(OPCODES["add"], S[..., 0 : 2 * m : 2], S[..., 1 : 2 * m : 2], vals)
+            new = prog.emit(ADD, S[..., 0 : 2 * m : 2], S[..., 1 : 2 * m : 2], vals)
             S = np.concatenate([new, S[..., 2 * m :]], axis=-1)
             V = np.concatenate([vals, V[..., 2 * m :]], axis=-1)
         S, V = S[..., 0], V[..., 0]
@@ -242,24 +243,35 @@ def _sum(x, params, level, prog, mean):
     return out * (1.0 / r) if mean else out
 
 
-def _matmul(a, b, name):
-    """matmul/dot/inner as broadcast multiply and sum, through the recorder's own rules."""
-    da, db = rules.ndim(a), rules.ndim(b)
-    if da == 0 or db == 0:
-        return a * b
-    if name == "inner":
-        b = np.swapaxes(b, -1, -2) if db > 1 else b
-        db = rules.ndim(b)
-    if name == "dot" and (da > 2 or db > 2):
-        raise NotImplementedError("ad.compile: np.dot of arrays above 2-D; use matmul")
-    a2 = a[None, :] if da == 1 else a
-    b2 = b[:, None] if db == 1 else b
-    out = np.sum(a2[..., :, :, None] * b2[..., None, :, :], axis=-2)
-    if da == 1:
-        out = out[..., 0, :]
-    if db == 1:
-        out = out[..., 0]
-    return out
+def _contract(spec, a, b):
+    """einsum(spec, a, b) through the recorder's own rules: both operands laid out on the axes
+    of every letter (the broadcast '...' ones first, then in the order they appear), one
+    broadcast multiply, and a sum over the letters the output lacks.
+
+    '...' stands for the same letters in both operands, right-aligned as NumPy broadcasts."""
+    terms, out = spec.split("->")
+    terms = terms.split(",")
+    spans = [rules.ndim(x) - len(t) + 3 if "..." in t else 0 for t, x in zip(terms, (a, b))]
+    dots = "".join(c for c in string.ascii_letters if c not in spec)[: max(spans)]
+    terms = [t.replace("...", dots[len(dots) - n :]) for t, n in zip(terms, spans)]
+    out = out.replace("...", dots)
+    letters = dots + "".join(c for c in dict.fromkeys("".join(terms)) if c not in dots)
+    product = _lay_out(a, terms[0], letters) * _lay_out(b, terms[1], letters)
+    summed = tuple(i for i, c in enumerate(letters) if c not in out)
+    if summed:
+        product = np.sum(product, axis=summed)
+    kept = [c for c in letters if c in out]
+    return product if kept == list(out) else np.transpose(product, [kept.index(c) for c in out])
+
+
+def _lay_out(x, term, letters):
+    """x, whose axes are term's letters, with its axes in the order of letters and a size-1
+    axis for each letter it lacks."""
+    order = sorted(term, key=letters.index)
+    if order != list(term):
+        x = np.transpose(x, [term.index(c) for c in order])
+    missing = [i for i, c in enumerate(letters) if c not in term]
+    return np.expand_dims(x, missing) if missing else x
 
 
 class Compiled:

@@ -14,10 +14,13 @@ forward sweep stores each instruction's partials pa[i] = d out/d a, pb[i] = d ou
 the other sweeps are one multiply-add per operand, without branches, and never
 re-evaluate a transcendental.
 
-Values at the edges are the eager engines' (NaN, ±inf and ±0 included): each op function
-below is the registry's declaration of its op written for one scalar, in the same
-algebraic form (sqrt' = 0.5 / y, tanh' = 1 - y*y, NumPy's own logaddexp, maximum, sign),
-and the sweeps keep the eager engines' symbolic zeros:
+An op names the instruction that computes it (`Op.instruction`, declared with the op in
+ad/ops); OPCODES maps that name to its opcode, and the recorder reads nothing else of the op.
+
+Values at the edges are the eager engines' (NaN, ±inf and ±0 included): each instruction's
+function below is its op's declaration written for one float, in the same algebraic form
+(sqrt' = 0.5 / y, tanh' = 1 - y*y, NumPy's own logaddexp, maximum, sign), and the sweeps
+keep the eager engines' symbolic zeros:
 - an operand that is a constant, or whose instruction feeds nothing the outputs depend
   on, is not live: its partial is stored as 0 and the sweeps read the scratch slot in
   its place, so its term is 0 * -0.0 = -0.0, which adds nothing, where the eager engines
@@ -27,6 +30,18 @@ and the sweeps keep the eager engines' symbolic zeros:
   included; a slot that gets no contribution at all is a symbolic zero, which the caller
   returns as +0.0.
 NaN and inf propagate (NumPy's error model: 1/0 is inf).
+
+Why the partials are written here a second time, rather than compiled from the ops'
+`derivs`: those are array code, written to dispatch again on traced values (second order)
+and to take complex input; several are not numba code at all (np.where over both branches
+as 0-d arrays, a branch on the dtype, plain Python helpers shared by several ops, a bool
+where a float is due), and the others would compile to code that builds arrays per element.
+Compiling them also puts the partials in other files than the sweeps that call them, and
+numba's disk cache of a sweep is invalidated by changes to its own file only: a replay
+would keep a partial's old code after its declaration changed. So each function below is
+its declaration for one float, kept next to the sweeps; tests/reverse/test_compiled_lowering.py
+checks every instruction's value and partials against its op's impl and derivs, and
+tests/reverse/test_compiled_edges.py at NaN, ±inf and ±0.
 """
 
 from __future__ import annotations
@@ -37,18 +52,17 @@ import numpy as np
 
 from ad.kernels import _compile
 
-# Opcodes. Below ZERO_DERIVATIVE: ops with derivatives; from ZERO_DERIVATIVE: ops of zero
-# derivative, whose results are constants to the sweeps (as to the eager engines); from
-# GUARD: comparisons, recorded as guards rather than instructions.
+# Opcodes, in three runs: instructions with derivatives; from ZERO_DERIVATIVE, instructions
+# of zero derivative, whose results are constants to the sweeps (as to the eager engines);
+# from GUARD, comparisons, recorded as guards rather than instructions.
 (ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, NEGATIVE, SIN, COS, TAN, EXP, LOG, SQRT, TANH, ABS,
  MAXIMUM, MINIMUM, SQUARE, RECIPROCAL, EXPM1, LOG1P, SINH, COSH, ARCTAN, ARCSIN, ARCCOS,
  ARCSINH, ARCTANH, LOG2, LOG10, EXP2, CBRT, SIGMOID, SOFTPLUS, RELU, LOGADDEXP, ARCTAN2,
- HYPOT, ARCCOSH, POSITIVE) = range(39)  # fmt: skip
-ZERO_DERIVATIVE = 50
-FLOOR, CEIL, SIGN, TRUNC, RINT = range(ZERO_DERIVATIVE, ZERO_DERIVATIVE + 5)
-GUARD = 60
-GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL = range(GUARD, GUARD + 6)
-# The registry op each opcode replays.
+ HYPOT, ARCCOSH,
+ FLOOR, CEIL, SIGN, TRUNC, RINT,
+ GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL) = range(49)  # fmt: skip
+ZERO_DERIVATIVE, GUARD = FLOOR, GREATER
+# Each instruction by the name an op declares it with (Op.instruction).
 OPCODES = {
     "add": ADD, "subtract": SUBTRACT, "multiply": MULTIPLY, "divide": DIVIDE, "power": POWER,
     "negative": NEGATIVE, "sin": SIN, "cos": COS, "tan": TAN, "exp": EXP, "log": LOG,
@@ -57,7 +71,7 @@ OPCODES = {
     "cosh": COSH, "arctan": ARCTAN, "arcsin": ARCSIN, "arccos": ARCCOS, "arcsinh": ARCSINH,
     "arctanh": ARCTANH, "log2": LOG2, "log10": LOG10, "exp2": EXP2, "cbrt": CBRT,
     "sigmoid": SIGMOID, "softplus": SOFTPLUS, "relu": RELU, "logaddexp": LOGADDEXP,
-    "arctan2": ARCTAN2, "hypot": HYPOT, "arccosh": ARCCOSH, "positive": POSITIVE,
+    "arctan2": ARCTAN2, "hypot": HYPOT, "arccosh": ARCCOSH,
     "floor": FLOOR, "ceil": CEIL, "sign": SIGN, "trunc": TRUNC, "rint": RINT,
     "greater": GREATER, "greater_equal": GREATER_EQUAL, "less": LESS, "less_equal": LESS_EQUAL,
     "equal": EQUAL, "not_equal": NOT_EQUAL,
@@ -260,7 +274,6 @@ op_logaddexp = _logaddexp_op
 op_arctan2 = _arctan2
 op_hypot = _hypot
 op_arccosh = _op(lambda x, y: (math.acosh(x), 1.0 / (math.sqrt(x - 1.0) * math.sqrt(x + 1.0)), 0.0))
-op_positive = _op(lambda x, y: (x, 1.0, 0.0))
 op_floor = _op(lambda x, y: (np.floor(x), 0.0, 0.0))
 op_ceil = _op(lambda x, y: (np.ceil(x), 0.0, 0.0))
 op_sign = _op(lambda x, y: (_sign(x), 0.0, 0.0))
@@ -349,8 +362,6 @@ def step(c, x, y):
         return op_hypot(x, y)
     if c == ARCCOSH:
         return op_arccosh(x, y)
-    if c == POSITIVE:
-        return op_positive(x, y)
     if c == FLOOR:
         return op_floor(x, y)
     if c == CEIL:

@@ -29,7 +29,7 @@ def source(code, a, b, out, live_a, live_b, guards, n_in, names) -> str:
     for i in range(len(code)):
         lines.append(f"    s{out[i]}, p{i}, q{i} = op_{names[code[i]]}(s{a[i]}, s{b[i]})")
     for i, (c, ga, gb, seen) in enumerate(zip(*guards)):
-        lines.append(f"    if compare({int(c)}, s{ga}, s{gb}) != {bool(seen)}:")
+        lines.append(f"    if compare({names[c].upper()}, s{ga}, s{gb}) != {bool(seen)}:")
         lines.append(f"        return {i}")
     slots = sorted(produced | read | set(range(n_in)))
     lines += [f"    c{k} = -0.0" for k in slots]
@@ -57,6 +57,7 @@ def value_and_grad(code, a, b, out, live_a, live_b, guards, n_in, result_slot):
     src = source(code, a, b, out, live_a, live_b, guards, n_in, names)
     if src not in _compiled:
         scope = {f"op_{n}": f for n, f in replay.OPS.items()}
+        scope |= {n.upper(): c for n, c in replay.OPCODES.items() if c >= replay.GUARD}
         scope["compare"] = replay.compare
         exec(src, scope)
         _compiled[src] = njit(error_model="numpy")(scope["vg"])
