@@ -63,7 +63,13 @@ def defop(
 
         def call(*args, **kwargs):
             operands, params = op.call(args, kwargs)
-            out = apply(op, operands, params)
+            try:
+                out = apply(op, operands, params)
+            except ClosedOver:
+                raise TypeError(
+                    f"ad: the implementation of the op {name!r} computed with a traced value it closes "
+                    "over, whose derivative its rules cannot give: pass that value as an argument"
+                ) from None
             if not structured:
                 return out
             c = params["call"]
@@ -78,17 +84,27 @@ def defop(
     return call
 
 
+class ClosedOver(Exception):
+    """f's first run, the op's primal on plain values, returned a traced value f closes over,
+    of a level the op would wrap and so hide from the transform that traces it."""
+
+
 class LeafCall:
     """One call of f on pytree arguments, as an op sees it: the argument leaves, which of
     them are the op's operands (traced values and arrays of floats: what can have a
     derivative), f as a function of those operands alone (the other leaves held), and the
-    structure of f's result once it has run."""
+    structure of f's result once it has run.
 
-    def __init__(self, f: Callable, args: tuple, kwargs: dict | None = None):
+    A traced value in f's first result comes from a closure. With ``inner_only`` that is
+    refused (ClosedOver) only above the lowest level the operands carry, where an op of that
+    level would wrap it; otherwise any such value is refused."""
+
+    def __init__(self, f: Callable, args: tuple, kwargs: dict | None = None, *, inner_only=False):
         self.f, self.kwargs = f, kwargs or {}
         self.leaves, self.in_tree = flatten(tuple(args))
         self.operands = [i for i, a in enumerate(self.leaves) if _differentiable(a)]
         self.out_tree, self.single = None, True
+        self.floor = _lowest_level([self.leaves[i] for i in self.operands]) if inner_only else 0
 
     def arguments(self, xs, held=True) -> tuple:
         """f's arguments with xs at the operand leaves; the held leaves as they are, or None."""
@@ -101,6 +117,8 @@ class LeafCall:
         """f on the operand leaves, the others held: its output leaves, one or a tuple."""
         outs, tree = flatten(self.f(*self.arguments(xs), **self.kwargs))
         if self.out_tree is None:
+            if any(isinstance(y, Box) and y.level > self.floor for y in outs):
+                raise ClosedOver()
             self.out_tree, self.single = tree, len(outs) == 1
         return outs[0] if self.single else tuple(outs)
 
@@ -109,6 +127,16 @@ class LeafCall:
         gives None leaves)."""
         full = _leaves_like(self.in_tree, tuple(per_argument), who)
         return [full[i] for i in self.operands]
+
+
+def _lowest_level(values) -> float:
+    """The lowest level among the traced values, those under them included (inf: none)."""
+    lowest = float("inf")
+    for x in values:
+        while isinstance(x, Box):
+            lowest = min(lowest, x.level)
+            x = x._value
+    return lowest
 
 
 def _differentiable(a) -> bool:

@@ -284,6 +284,20 @@ def test_a_traced_value_in_a_list_argument_of_an_elementwise_op_is_refused(defop
         ad.grad(lambda x: np.sum(total([x, x])))(X)
 
 
+def test_an_implementation_closing_over_a_traced_value_is_refused(defop):
+    def loss(w):
+        scaled = defop(
+            "closes_over_w",
+            lambda x: x * w,
+            jvp=lambda ts, ps, out, params, batched: ts[0],
+            vjp=lambda ct, ps, out, params, batched: (ct,),
+        )
+        return np.sum(scaled(X))
+
+    with pytest.raises(TypeError, match="'closes_over_w' computed with a traced value it closes over"):
+        ad.grad(loss)(2.0)
+
+
 def test_several_outputs_one_unused(defop, jax):
     import jax.numpy as jnp
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ad import rules
-from ad.custom import LeafCall
+from ad.custom import ClosedOver, LeafCall
 from ad.registry import Op
 from ad.reverse.api import record
 from ad.trace import Box, apply, raw
@@ -61,9 +61,15 @@ def checkpoint(f: Callable) -> Callable:
     def wrapped(*args):
         if not _under_reverse_mode(args):
             return f(*args)
-        call = LeafCall(f, args)
+        call = LeafCall(f, args, inner_only=True)
         call.random_state = np.random.get_state()
-        out = apply(op, [call.leaves[i] for i in call.operands], {"call": call})
+        try:
+            out = apply(op, [call.leaves[i] for i in call.operands], {"call": call})
+        except ClosedOver:
+            # f closes over a value an inner transform traces, above a level its arguments carry:
+            # as one op of that level it would hide the value's derivative, so f runs as it is
+            np.random.set_state(call.random_state)
+            return f(*args)
         return call.out_tree(list(out) if isinstance(out, tuple) else [out])
 
     wrapped.__name__ = f"checkpoint({name})"

@@ -130,6 +130,40 @@ def test_a_closure_over_a_traced_value(jnp):
         _close(ours(f(np, ad.checkpoint))(X), theirs(f(jnp, jax.checkpoint))(X))
 
 
+def _inner_closure(np, wrap, grad):
+    """f closes over w, which an inner grad differentiates: a level above f's argument x's."""
+
+    def outer(x):
+        g = grad(lambda w: np.sum(wrap(lambda y: np.sin(y * w) * y)(x) ** 2))(V)
+        return np.sum(g * x)
+
+    return outer
+
+
+def _between_closure(np, wrap, grad):
+    """f's arguments are traced by the outermost and the innermost grad, and f closes over w,
+    traced by the grad between them."""
+
+    def outer(x):
+        def middle(w):
+            inner = lambda z: np.sum(wrap(lambda a, b: np.sin(a * w) * b)(x, z) ** 2)  # noqa: E731
+            return np.sum(grad(inner)(2.0 * V) * w)
+
+        return np.sum(grad(middle)(V) * x)
+
+    return outer
+
+
+@pytest.mark.parametrize("program", [_inner_closure, _between_closure])
+def test_f_closing_over_a_value_an_inner_transform_traces(program, jnp):
+    # the gradient was 0: as one op of x's level, f's output hid w from the inner grad
+    import jax
+
+    expected = jax.grad(program(jnp, jax.checkpoint, jax.grad))(X)
+    _close(ad.grad(program(np, ad.checkpoint, ad.grad))(X), expected)
+    _close(ad.jacfwd(program(np, ad.checkpoint, ad.grad))(X), expected)
+
+
 def test_an_eager_tensor_backpropagates_through_a_checkpoint_to_second_order():
     f = ad.checkpoint(lambda x: np.tanh(W @ x) * np.sin(x))
     t = ad.tensor(X, requires_grad=True)
