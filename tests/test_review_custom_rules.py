@@ -179,6 +179,27 @@ def test_a_vjp_rule_alone_refuses_forward_mode_and_serves_reverse_at_any_order(d
             forward()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="ad/registry.py's register overwrites the op a NumPy function answered to and unregister "
+    "deletes the entry, so np.sin has no rule left; fix: register keeps the op it displaces for each "
+    "callable (a stack per callable) and unregister puts it back",
+)
+def test_unregistering_an_op_that_took_over_a_numpy_function_gives_it_back():
+    x = np.array([0.3, -0.7])
+    library_sin = registry.lookup(np.sin)
+    doubled = ad.defop("doubled_sin", np.sin, derivs=(lambda x, y: 2.0 * np.cos(x),), handles=np.sin)
+    try:
+        np.testing.assert_allclose(ad.grad(lambda x: np.sum(np.sin(x)))(x), 2.0 * np.cos(x))
+    finally:
+        registry.unregister(doubled.op.name)
+        given_back = registry.lookup(np.sin)
+        if given_back is not library_sin:  # put it back for the rest of the session
+            registry.unregister(library_sin.name)
+            registry.register(library_sin)
+    assert given_back is library_sin
+
+
 def test_defop_without_rules_or_with_both_kinds_says_what_to_give():
     with pytest.raises(TypeError, match="derivs=.*jvp= rule, a vjp= rule or both"):
         ad.defop("no_rules", np.sin)
