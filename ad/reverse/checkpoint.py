@@ -58,10 +58,11 @@ def checkpoint(f: Callable) -> Callable:
     impl = lambda *xs, call: call.flat(*xs)  # noqa: E731
     op = Op(f"checkpoint({name})", "general", impl, jvp_rule=jvp_rule, vjp_rule=vjp_rule)
 
-    def wrapped(*args):
-        if not _under_reverse_mode(args):
-            return f(*args)
-        call = LeafCall(f, args, inner_only=True)
+    def wrapped(*args, **kwargs):
+        if not _under_reverse_mode((args, kwargs)):
+            return f(*args, **kwargs)
+        # keyword arguments are leaves like the positional ones (as jax.checkpoint takes them)
+        call = LeafCall(lambda a, k: f(*a, **k), (args, kwargs), inner_only=True)
         call.random_state = np.random.get_state()
         try:
             out = apply(op, [call.leaves[i] for i in call.operands], {"call": call})
@@ -69,7 +70,7 @@ def checkpoint(f: Callable) -> Callable:
             # f closes over a value an inner transform traces, above a level its arguments carry:
             # as one op of that level it would hide the value's derivative, so f runs as it is
             np.random.set_state(call.random_state)
-            return f(*args)
+            return f(*args, **kwargs)
         return call.out_tree(list(out) if isinstance(out, tuple) else [out])
 
     wrapped.__name__ = f"checkpoint({name})"

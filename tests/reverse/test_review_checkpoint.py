@@ -105,6 +105,18 @@ def test_several_outputs_some_unused_some_constant_some_integer(jnp):
         _close(ours(f(np, ad.checkpoint))(X), theirs(f(jnp, jax.checkpoint))(X))
 
 
+def test_keyword_arguments_are_arguments_like_the_positional_ones(jnp):
+    import jax
+
+    def f(np, wrap):
+        g = wrap(lambda x, scale=1.0, n=1: np.sin(x) ** n * scale)
+        return lambda x, s: np.sum(g(x, n=3, scale=s))
+
+    expected = jax.grad(f(jnp, _unchecked), argnums=(0, 1))(X, 2.0)
+    _close(ad.grad(f(np, ad.checkpoint), argnums=(0, 1))(X, 2.0), expected)
+    _close(ad.hessian(f(np, ad.checkpoint))(X, 2.0), jax.hessian(f(jnp, _unchecked))(X, 2.0))
+
+
 def test_float32_derivatives_are_the_unchecked_ones_in_dtype_and_value():
     x32 = X.astype(np.float32)
     W32 = W.astype(np.float32)
