@@ -470,7 +470,7 @@ linear("diagonal", np.diagonal, _diagonal_transpose, batched_impl=np.diagonal, p
        examples=_diagonal_examples, complex=True, view=True, lowering="moves")
 general("pad", np.pad, _pad_jvp, _pad_vjp, impl=_pad, parse=_pad_parse, examples=_pad_examples,
         doc="affine: constant mode embeds x (VJP crops); edge, reflect, symmetric, wrap gather from x",
-        complex=True)
+        complex=True, vjp_reads_shapes=True)
 general("sort", np.sort, _sort_jvp, _sort_vjp, parse=_sort_parse, examples=_sort_examples, complex=True,
         doc="a permutation of x: JVP and VJP permute by argsort(x) (same kind: at ties, NumPy's permutation)")
 general("where", np.where, _where_jvp, _where_vjp, parse=_where_parse, domain=("bool", "real", "real"),

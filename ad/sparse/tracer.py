@@ -246,6 +246,8 @@ def _memory(p: Pattern):
 def dependence(op) -> str:
     """How detection pushes dependence through op (the sparsity column of `python -m ad ops`)."""
     if op.kind == "general":
+        if op.multilinear:
+            return "multilinear"
         return "linear map" if not op.reads_values else "dense"
     return {
         "elementwise": "per element",
@@ -300,7 +302,7 @@ def multilinear(op) -> bool:
     in one operand a sum of products of the others' entries (a contraction): then the others at
     their structure (`_structural`, no negative entries, so no sum cancels) give that JVP's
     structure for every value they take."""
-    return op.kind == "bilinear"
+    return op.kind == "bilinear" or op.multilinear
 
 
 def raw_out(out):
