@@ -409,7 +409,8 @@ _contraction("vdot", np.vdot, lambda na, nb: _join([_ABC[:na]] * 2, ""), parse=_
 _contraction("tensordot", np.tensordot, _tensordot_spec, parse=_tensordot_parse, complex=True,
              examples=examples_from(_tensordot_parse, _TENSORDOT), doc="axes an int or a pair of axis lists")
 general("einsum", np.einsum, _einsum_jvp, _einsum_vjps, parse=_einsum_parse, examples=_einsum_examples,
-        complex=True, multilinear=True, impl=lambda *xs, spec, optimize: np.einsum(spec, *xs, optimize=optimize),
+        complex=True, multilinear=True,
+        impl=lambda *xs, spec, optimize: np.einsum(spec, *xs, optimize=optimize),
         doc="subscripts as a string or as sublists, any number of operands, '...', zero-size axes; "
             "JVP sum_i einsum(.., t_i, ..)")
 linear("trace", np.trace, _trace_transpose, batched_impl=_trace_batched, parse=_trace_parse,
