@@ -63,14 +63,16 @@ def checkpoint(f: Callable) -> Callable:
             return f(*args, **kwargs)
         # keyword arguments are leaves like the positional ones (as jax.checkpoint takes them)
         call = LeafCall(lambda a, k: f(*a, **k), (args, kwargs), inner_only=True)
-        call.random_state = np.random.get_state()
+        call.random_state = state = np.random.get_state()
         try:
             out = apply(op, [call.leaves[i] for i in call.operands], {"call": call})
         except ClosedOver:
             # f closes over a value an inner transform traces, above a level its arguments carry:
             # as one op of that level it would hide the value's derivative, so f runs as it is
-            np.random.set_state(call.random_state)
+            np.random.set_state(state)
             return f(*args, **kwargs)
+        if _same_state(state, np.random.get_state()):
+            call.random_state = None  # f drew no global random numbers: nothing to keep (2.5 kB)
         return call.out_tree(list(out) if isinstance(out, tuple) else [out])
 
     wrapped.__name__ = f"checkpoint({name})"
@@ -89,9 +91,17 @@ def _under_reverse_mode(args) -> bool:
     return False
 
 
+def _same_state(a, b) -> bool:
+    """Whether two of np.random.get_state()'s states are one (the Mersenne Twister's key and
+    position, and the cached Gaussian)."""
+    return a[2:] == b[2:] and np.array_equal(a[1], b[1])
+
+
 def _replayed(call: LeafCall, run: Callable):
-    """run() with NumPy's global random state where f's first run found it; the caller's
-    state is left as it was."""
+    """run() with NumPy's global random state where f's first run found it, if it drew any;
+    the caller's state is left as it was."""
+    if call.random_state is None:
+        return run()
     now = np.random.get_state()
     np.random.set_state(call.random_state)
     try:
