@@ -19,6 +19,7 @@ from ad.compare import peers as peer_lib
 from ad.compare.modes import DEFAULT_CHUNK, EXACT_TOL, MODES, Mode, NotApplicable, as_matrix
 from ad.compare.problems import Problem, tanh_affine, user
 from ad.compare.progress import Progress
+from ad.transform import check_chunk
 
 STRATEGIES = tuple(s for s in model.MEMORY_GROWTH if s != "forward")  # ad.checkpoint_sequential's
 
@@ -296,6 +297,7 @@ def compare(
     if callable(x):
         x = x()
     config = QUICK if quick else Config()
+    check_chunk(chunk, "compare")
     if chunk is not None or threads != 1:
         config = dataclasses.replace(config, chunk=chunk or config.chunk, threads=threads)
     problem = user(f, x, name, libs)

@@ -204,6 +204,13 @@ def test_every_row_records_the_ops_its_prediction_used():
     assert by_mode["compiled forward"].ops > 0
 
 
+@pytest.mark.parametrize("chunk", [0, -2, 1.5])
+def test_compare_refuses_a_chunk_that_is_not_a_positive_whole_number(chunk):
+    """chunk=0 ran the default k, which the report would then state as the k it measured."""
+    with pytest.raises((TypeError, ValueError), match="chunk"):
+        compare(np.sin, np.ones(2), chunk=chunk, **QUICK)
+
+
 def test_config_chunk_reaches_the_plan():
     cfg = dataclasses.replace(runner.QUICK, chunk=2)
     pr = runner.run_problem(problems.user(lambda x: x * 2.0, np.ones(5)), MODES[:4], cfg)
