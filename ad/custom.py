@@ -84,6 +84,11 @@ def defop(
     return call
 
 
+# How many random directions a rule's first batched call is checked on, against the rule
+# called once per direction.
+PROBE_DIRECTIONS = 3
+
+
 class ClosedOver(Exception):
     """f's first run, the op's primal on plain values, returned a traced value f closes over,
     of a level the op would wrap and so hide from the transform that traces it."""
@@ -314,14 +319,17 @@ class _Rules:
         another Jacobian without an error (A @ t for t of shape (k, n) with k = n)."""
         single = not isinstance(seeds, tuple | list)
         seeds = [seeds] if single else list(seeds)
-        k = _batch(seeds)
+        k = PROBE_DIRECTIONS  # any k: a rule that forgets the axis mixes random directions up
         rng = np.random.default_rng(0)
-        probe = [None if s is None else _random(rng, rules.shape(s), rules.tangent_dtype(s)) for s in seeds]
+        probe = [
+            None if s is None else _random(rng, (k, *rules.shape(s)[1:]), rules.tangent_dtype(s))
+            for s in seeds
+        ]
         primals = [raw(p) for p in primals]
         out = raw(out) if not isinstance(out, tuple | list) else type(out)(raw(o) for o in out)
         fix = (
             f"With batched=True its {'tangents' if which == 'JVP' else 'cotangents'} carry a "
-            f"leading axis of k directions (here k = {k}): handle it, or pass loop_batch=True "
+            "leading axis of k directions: handle it, or pass loop_batch=True "
             "to defop to have the rule called once per direction"
         )
         apart = [  # first, so that an error of the rule itself is raised as it is
@@ -344,7 +352,8 @@ class _Rules:
             one = [_as_list(a)[j] for a in apart]
             if value is None and all(o is None for o in one):
                 continue
-            expected = np.stack([np.zeros_like(raw(value)) if o is None else raw(o) for o in one])
+            template = raw(next(o for o in one if o is not None)) if value is None else raw(value)[0]
+            expected = np.stack([np.zeros_like(template) if o is None else raw(o) for o in one])
             value = np.zeros_like(expected) if value is None else raw(value)
             tol = np.sqrt(np.finfo(np.result_type(expected.dtype, np.float32)).eps)
             if not np.allclose(
