@@ -304,7 +304,14 @@ class _Rules:
             return [rules.zeros(o) if ti is None else ti for ti, o in zip(t, outs)]
 
         zero = [rules.zeros(primals[i]) for i in idx]
-        rec = record(linear, zero, who=f"the VJP of {self.name!r}, from its JVP")
+        try:
+            rec = record(linear, zero, who=f"the VJP of {self.name!r}, from its JVP")
+        except (TypeError, NotImplementedError) as e:
+            raise type(e)(
+                f"ad: reverse mode transposes the JVP rule of {self.name!r} (it has no VJP rule), so "
+                "that rule must compute its tangent with NumPy functions on the tangents, which ad "
+                f"can differentiate; it could not ({e}). Give defop a vjp= rule as well"
+            ) from e
         cts = [ct] if single else list(ct)
         pulled = rec.pullback(cts, batch=_batch(cts) if batched else None)
         result = [None] * len(primals)

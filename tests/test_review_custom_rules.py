@@ -150,6 +150,17 @@ def test_a_jvp_rule_alone_with_two_arguments_transposes_in_each(defop, jax):
         )
 
 
+def test_a_jvp_rule_alone_that_reverse_mode_cannot_transpose_says_to_give_a_vjp(defop):
+    opaque = defop(
+        "opaque_jvp",
+        np.sin,
+        jvp=lambda ts, ps, out, params, batched: np.asarray(ts[0]) * np.cos(ps[0]),  # a plain copy of t
+    )
+    np.testing.assert_allclose(ad.jacfwd(opaque)(X), np.diag(np.cos(X)))
+    with pytest.raises(TypeError, match="transposes the JVP rule of 'opaque_jvp'.*vjp= rule"):
+        ad.grad(lambda x: np.sum(opaque(x)))(X)
+
+
 def test_a_vjp_rule_alone_refuses_forward_mode_and_serves_reverse_at_any_order(defop, jax):
     import jax.numpy as jnp
 
