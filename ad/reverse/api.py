@@ -138,6 +138,7 @@ def vjp(f: Callable, *primals):
     kept = [p.copy() if isinstance(p, np.ndarray) else p for p in kept]
     rec = record(f, in_tree(kept), who="vjp")
     out_leaves = rec.out_leaves
+    numeric_outputs(out_leaves, "vjp")  # a function or a string has no cotangent to pull
 
     def vjp_fn(ct):
         ct_leaves, ct_tree = flatten(ct)
