@@ -170,21 +170,52 @@ _BY_CALLABLE: dict[Any, Op] = {}
 
 
 def register(op: Op) -> Op:
-    """Add an op to the registry (the same function the library uses for its own ops)."""
+    """Add an op to the registry (the same function the library uses for its own ops). An op
+    that answers to a NumPy callable another op answered to takes it over until it is
+    unregistered; the other op then answers again."""
     if op.name in _BY_NAME:
         raise ValueError(f"op {op.name!r} is already registered; pick another name")
     _BY_NAME[op.name] = op
     for f in op.handles:
+        previous = _BY_CALLABLE.get(f)
+        if previous is not None:
+            _DISPLACED.setdefault(f, []).append(previous)
         _BY_CALLABLE[f] = op
+    _changed()
     return op
 
 
 def unregister(name: str) -> None:
-    """Remove a user op (tests that register throwaway ops clean up with this)."""
+    """Remove a user op (tests that register throwaway ops clean up with this); a NumPy
+    callable it had taken over answers to the op it displaced again."""
     op = _BY_NAME.pop(name)
     for f in op.handles:
+        stack = _DISPLACED.get(f, [])
+        while op in stack:  # it had been taken over in turn: nothing gives it back now
+            stack.remove(op)
         if _BY_CALLABLE.get(f) is op:
-            del _BY_CALLABLE[f]
+            if stack:
+                _BY_CALLABLE[f] = stack.pop()
+            else:
+                del _BY_CALLABLE[f]
+        if not stack:
+            _DISPLACED.pop(f, None)
+    _changed()
+
+
+def on_change(forget: Callable[[], None]) -> None:
+    """Have forget() called whenever an op is registered or unregistered: for a cache of
+    lookups (Python's operators on traced values keep the op they found)."""
+    _WATCHERS.append(forget)
+
+
+def _changed() -> None:
+    for forget in _WATCHERS:
+        forget()
+
+
+_DISPLACED: dict = {}  # callable -> the ops it answered to before, the latest last
+_WATCHERS: list = []
 
 
 # lookup(func): the op that answers to a NumPy callable, or None. The dict's own method:

@@ -32,8 +32,10 @@ def new_level() -> int:
 
 
 def _operator(func):
-    """The method pair (x op o, o op x) for a binary NumPy function, looking its op up once."""
+    """The method pair (x op o, o op x) for a binary NumPy function, looking its op up once
+    (and again after the registry changes: a user op may take the function over)."""
     found = []
+    registry.on_change(found.clear)
 
     def op():
         if not found:

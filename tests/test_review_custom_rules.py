@@ -190,12 +190,6 @@ def test_a_vjp_rule_alone_refuses_forward_mode_and_serves_reverse_at_any_order(d
             forward()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ad/registry.py's register overwrites the op a NumPy function answered to and unregister "
-    "deletes the entry, so np.sin has no rule left; fix: register keeps the op it displaces for each "
-    "callable (a stack per callable) and unregister puts it back",
-)
 def test_unregistering_an_op_that_took_over_a_numpy_function_gives_it_back():
     x = np.array([0.3, -0.7])
     library_sin = registry.lookup(np.sin)
@@ -448,3 +442,22 @@ def test_an_eager_tensor_backpropagates_through_a_user_op_twice(defop):
     t.grad = None
     g.sum().backward()
     np.testing.assert_allclose(t.grad.numpy(), 6 * X)
+
+
+def test_a_user_op_that_takes_over_multiply_answers_to_the_operator_too():
+    # Python's * on traced values keeps the op it found; registering another forgets it
+    x = np.array([0.3, -0.7])
+    assert np.array_equal(ad.grad(lambda x: np.sum(x * x))(x), 2 * x)  # the operator's op found
+    halved = ad.defop(
+        "halved_multiply",
+        np.multiply,
+        derivs=(lambda a, b, y: 0.5 * b, lambda a, b, y: 0.5 * a),
+        handles=np.multiply,
+    )
+    try:
+        for f in (lambda x: np.sum(x * x), lambda x: np.sum(np.multiply(x, x))):
+            np.testing.assert_allclose(ad.grad(f)(x), x)
+            np.testing.assert_allclose(ad.jacfwd(f)(x), x)
+    finally:
+        registry.unregister(halved.op.name)
+    np.testing.assert_allclose(ad.grad(lambda x: np.sum(x * x))(x), 2 * x)

@@ -490,11 +490,6 @@ def test_a_numpy_reduction_of_a_list_of_traced_values_refuses_and_names_the_fix(
     assert ad.grad(lambda x: reduce(anp.array([x[0], x[1]])))(X)[2] == 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ad/ops/shape.py's _only_c_order refuses order=None, which NumPy reads as 'C' for reshape "
-    "and ravel (autograd's own VJP of ravel passes it); fix: accept order in ('C', None)",
-)
 @pytest.mark.parametrize(
     "build", [lambda x: anp.reshape(x, (3, 1), order=None), lambda x: anp.ravel(x, order=None)]
 )

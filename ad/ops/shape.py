@@ -15,7 +15,7 @@ def _lead(t, batched: bool) -> tuple:
 
 
 def _only_c_order(name: str, order):
-    if order != "C":
+    if order not in ("C", None):  # None is NumPy's 'C' for reshape and ravel
         raise NotImplementedError(f"ad: numpy.{name}(..., order={order!r}) is not supported; use order='C'")
 
 
