@@ -83,13 +83,15 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     # it returns, a selective sweep's targets), or None for a node a selective sweep skips.
     # No plan in a plain backward.
     plan = captured = None
+    stores = True  # whether retained outputs get their .grad: not in a transform's pullback
     if only is not None:
         plan = _selective(roots, only, () if inputs is None else inputs)
+        captured = None if inputs is None else {}
     elif inputs is not None:
-        plan = {e[0]: _CAPTURE for e in inputs if e is not None}
-    if inputs is not None:
-        captured = {}
-    stores = inputs is None or only is not None  # whether retained outputs get their .grad
+        plan, captured, stores = {}, {}, False
+        for e in inputs:  # a loop, not a comprehension: no frame of its own
+            if e is not None:
+                plan[e[0]] = _CAPTURE
     # The next node to run, and its cotangents, when known without the heap: the first new
     # child of the node just run, when no pending node is newer (along a chain, every node).
     # No later node can reach it, so it skips the heap and the buffers.
@@ -140,16 +142,17 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
         edges = outs = ()  # what a node skipped below hands out (and no stray reference)
         if node.retained is not None or plan is not None and node in plan:
             # the nodes treated apart: with hooks or retained outputs, leaves, a plan's
-            todo = _RUN if plan is None else plan.get(node, _RUN)
-            if todo is None:
-                continue  # off every path to what a selective sweep computes
-            capture, run = todo
-            if node.retained:  # hooks first: what they return is what is kept and pulled on
-                for nr, hooks in node.retained.items():
+            if plan is not None:
+                todo = plan.get(node, _RUN)
+                if todo is None:
+                    continue  # off every path to what a selective sweep computes
+                if todo[0]:
+                    captured[node] = cts  # the list: it holds what the hooks below return
+            retained = node.retained
+            if retained:  # hooks: what they return is what is kept and pulled on
+                for nr, hooks in retained.items():
                     cts[nr] = hooks.run(cts[nr], sweep)
-            if capture:
-                captured[node] = cts
-            if stores and node.retained is not None:
+            if stores and retained is not None:
                 # A node that stores gradients may keep, as a .grad, a cotangent that nothing
                 # outside this buffer holds: not another node's buffer (add hands one array to
                 # both operands), not a .grad stored before, not the caller, not a rule that
@@ -160,12 +163,12 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                     if cts[nr] is not None and _references(cts[nr], None) <= _BUFFER_ONLY:
                         owned.add(id(cts[nr]))
                 sweep.owned = owned
-                for nr, hooks in node.retained.items():  # outputs that asked for retain_grad
+                for nr, hooks in retained.items():  # outputs that asked for retain_grad
                     t = None if hooks.keeper is None else hooks.keeper()
                     if t is not None and cts[nr] is not None:
                         accumulate(t, cts[nr], sweep)
-            if not run or captured is not None and type(node) is AccumulateGrad:
-                continue  # nothing is accumulated into a leaf when cotangents are returned
+            if plan is not None and (not todo[1] or captured is not None and type(node) is AccumulateGrad):
+                continue  # not run; nothing is accumulated into a leaf when cotangents are returned
         # A buffer is made only for a cotangent that is not None, so a one-output node's is
         # never all zero; a multi-output node's may be, and is then skipped.
         if cts[0] is None and all(ct is None for ct in cts):

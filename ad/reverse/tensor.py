@@ -311,7 +311,12 @@ class Tensor(Box):
         With complex values the leaves receive PyTorch's conjugate Wirtinger gradient
         (for a real loss L of z = x + iy: dL/dx + i dL/dy).
         """
-        pull((self,), (gradient,), retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        root = edge(self)
+        if root is None:
+            raise RuntimeError(_NOT_IN_GRAPH)
+        seed = _seed(self, gradient, create_graph)
+        only = None if inputs is None else _targets(inputs, "backward()", returns=False)
+        _sweep([root], [seed], self.level, retain_graph, create_graph, only, False)
 
     # -- in-place operations: same memory, version bumped, a new node for the new value ----
     def _inplace(self, func, *others):
@@ -781,8 +786,7 @@ def pull(outputs, gradients, *, retain_graph, create_graph, inputs=None, returns
         root = edge(t)
         if root is None:
             raise RuntimeError(
-                "backward() on a Tensor that does not require grad: none of the leaves it was "
-                "computed from has requires_grad=True"
+                _NOT_IN_GRAPH
                 if who == "backward()"
                 else f"{who}: output {i} does not require grad: none of the leaves it was computed "
                 "from has requires_grad=True, so it has no gradient"
@@ -793,25 +797,22 @@ def pull(outputs, gradients, *, retain_graph, create_graph, inputs=None, returns
             )
         roots.append(root)
         seeds.append(_seed(t, gradient, create_graph))
-    targets = None
-    if inputs is not None:
-        inputs = tensors(inputs, f"{who}: inputs")
-        if not inputs:
-            raise RuntimeError(
-                f"{who}: inputs is empty; name the Tensors whose gradients to compute, or leave it out"
-                + ("" if returns else " to accumulate into every leaf")
-            )
-        for i, t in enumerate(inputs):
-            if not t.requires_grad:
-                raise RuntimeError(
-                    f"{who}: inputs[{i}] does not require grad, so it has no gradient; name a leaf "
-                    "made with requires_grad=True, or a Tensor computed from one"
-                )
-        if not returns:
-            for t in inputs:
-                if t.grad_fn is not None:
-                    t.retain_grad()
-        targets = [edge(t) for t in inputs]
+    only = None if inputs is None else _targets(inputs, who, returns)
+    found = _sweep(roots, seeds, level, retain_graph, create_graph, only, returns)
+    if returns:  # the sweep's cotangents, in PyTorch's convention as a leaf's .grad is
+        return [np.conj(g) if g is not None and is_complex(g) else g for g in found]
+    return None
+
+
+_NOT_IN_GRAPH = (
+    "backward() on a Tensor that does not require grad: none of the leaves it was "
+    "computed from has requires_grad=True"
+)
+
+
+def _sweep(roots, seeds, level, retain_graph, create_graph, only, returns):
+    """run_backward in PyTorch's convention, from roots seeded with seeds; only: the edges of
+    a selective sweep, whose cotangents it returns if `returns`."""
     retain = create_graph if retain_graph is None else retain_graph
     sweep = Sweep(
         create_graph=create_graph,
@@ -819,12 +820,31 @@ def pull(outputs, gradients, *, retain_graph, create_graph, inputs=None, returns
         rebuild=lambda value, history: _rebuilt(value, level, history),
     )
     with _grad_mode(create_graph):
-        found = engine.run_backward(
-            roots, seeds, retain_graph=retain, sweep=sweep, inputs=targets if returns else None, only=targets
+        return engine.run_backward(
+            roots, seeds, retain_graph=retain, sweep=sweep, inputs=only if returns else None, only=only
         )
-    if returns:  # the sweep's cotangents, in PyTorch's convention as a leaf's .grad is
-        return [np.conj(g) if g is not None and is_complex(g) else g for g in found]
-    return None
+
+
+def _targets(inputs, who, returns):
+    """The edges of the Tensors named by inputs= (checked); for backward (not `returns`), a
+    non-leaf among them is marked retain_grad, as PyTorch marks it, to receive its .grad."""
+    inputs = tensors(inputs, f"{who}: inputs")
+    if not inputs:
+        raise RuntimeError(
+            f"{who}: inputs is empty; name the Tensors whose gradients to compute, or leave it out"
+            + ("" if returns else " to accumulate into every leaf")
+        )
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"{who}: inputs[{i}] does not require grad, so it has no gradient; name a leaf "
+                "made with requires_grad=True, or a Tensor computed from one"
+            )
+    if not returns:
+        for t in inputs:
+            if t.grad_fn is not None:
+                t.retain_grad()
+    return [edge(t) for t in inputs]
 
 
 def _seed(t, gradient, create_graph):
