@@ -461,3 +461,33 @@ def test_a_hook_on_a_view_written_through_sees_what_pytorch_leaves_out():
 
     assert run(ad) == ([[4.0, 4.0]], [1.0, 4.0, 4.0])
     assert run(torch) == ([[1.0, 1.0]], [1.0, 4.0, 4.0])
+
+
+# -- what a graph without hooks looks like --------------------------------------------------------
+def test_a_hook_lives_on_its_value_s_node_and_recording_is_unchanged_by_it():
+    x = t([1.0, 2.0])
+    y = x * 2.0
+    z = y * 3.0
+    assert y.grad_fn.retained is None and z.grad_fn.retained is None
+    y.register_hook(lambda g: g)
+    assert z.grad_fn.retained is None and set(y.grad_fn.retained) == {0}
+    assert set(ad.Tensor.__slots__) == {
+        "_data",
+        "_requires_grad",
+        "_grad_fn",
+        "_output_nr",
+        "_vc",
+        "_grad",
+        "_retains_grad",
+        "_accumulator",
+        "_view",
+        "level",
+        "__weakref__",
+    }
+
+
+def test_autograd_is_a_name_in_ad_and_importable_from_its_module():
+    from ad.reverse.autograd import backward, grad
+
+    assert "autograd" in ad.__all__
+    assert ad.autograd.grad is grad and ad.autograd.backward is backward
