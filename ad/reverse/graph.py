@@ -123,7 +123,9 @@ def reads(op, needs: tuple) -> tuple[tuple, bool]:
 
     Linear ops and constant partials read shapes only; an elementwise op reads what the
     partials of the needed operands name (the partial of x*y in x reads y alone); a bilinear
-    op reads, for each needed operand, the other one (a @ b keeps b for a's cotangent).
+    op reads, for each needed operand, the other one (a @ b keeps b for a's cotangent), and a
+    multilinear one the others (einsum's VJP in an operand is an einsum of the rest), never
+    the output.
     """
     found = op.derived.get(needs)  # cached with the op (Op.derived), per set of needs
     if found is None:
@@ -135,8 +137,11 @@ def _reads(op, needs):
     n = len(needs)
     if not op.reads_values:
         return (False,) * n, False
-    if op.kind == "bilinear":  # the cotangent of each operand is the other one, transposed
-        return (needs[1], needs[0]), False
+    if op.kind == "bilinear" or op.multilinear:
+        # the cotangent of each operand is a product of the others: an operand is read when
+        # another one needs a cotangent
+        wanted = sum(needs)
+        return tuple(wanted - need > 0 for need in needs), False
     if op.kind != "elementwise":
         return (True,) * n, True
     per = [_arguments_read(d, n) if callable(d) else (False,) * (n + 1) for d in op.derivs]
