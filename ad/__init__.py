@@ -1,6 +1,7 @@
 """ad: forward and reverse automatic differentiation of plain NumPy code, side by side."""
 
 from ad import (
+    autograd,  # ad.autograd.grad/backward: PyTorch's torch.autograd on Tensors
     functional,
     numpy,  # noqa: F401  (ad.numpy: NumPy with constructors that take traced values)
     ops,  # noqa: F401  (registers every op)
@@ -11,7 +12,6 @@ from ad.forward.dual import Dual
 from ad.functional import hessian, hvp, jacobian
 from ad.implicit import implicit_root
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
-from ad.reverse import autograd
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
 from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.reverse.compiled import compile

@@ -4,7 +4,11 @@ that lead to what they compute (PyTorch's rules; the torch tests run the same pr
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -304,3 +308,21 @@ def test_selective_backward_agrees_with_pytorch(names, seed):
         else:
             np.testing.assert_allclose(got_stored[k], want_stored[k], rtol=1e-12, err_msg=k)
     assert sorted(got_log) == sorted(want_log)
+
+
+# -- the module ---------------------------------------------------------------------------------
+def test_autograd_imports_as_torch_autograd_does():
+    # in a fresh interpreter: `from ad.autograd import grad` needs a module, not a name in ad
+    program = (
+        "from ad.autograd import backward, grad\n"
+        "import ad\n"
+        "assert ad.autograd.grad is grad and ad.autograd.backward is backward\n"
+        "x = ad.tensor([1.0, 2.0], requires_grad=True)\n"
+        "(g,) = grad((x * x).sum(), x)\n"
+        "assert g.tolist() == [2.0, 4.0]\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "autograd" in ad.__all__

@@ -484,10 +484,3 @@ def test_a_hook_lives_on_its_value_s_node_and_recording_is_unchanged_by_it():
         "level",
         "__weakref__",
     }
-
-
-def test_autograd_is_a_name_in_ad_and_importable_from_its_module():
-    from ad.reverse.autograd import backward, grad
-
-    assert "autograd" in ad.__all__
-    assert ad.autograd.grad is grad and ad.autograd.backward is backward

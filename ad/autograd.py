@@ -3,7 +3,9 @@
 Both run one reverse sweep in PyTorch's convention (conjugate Wirtinger gradients for
 complex values) from several outputs at once; given inputs, the sweep runs only the nodes
 that lead to them, so a hook elsewhere does not fire and a value elsewhere that was
-overwritten in place does not raise. Exported as ``ad.autograd``.
+overwritten in place does not raise. Used as PyTorch's is: ``ad.autograd.grad(...)``, or
+``from ad.autograd import grad``. (``ad.grad`` differentiates a function; this ``grad``
+differentiates a graph that Tensors have already recorded.)
 """
 
 from __future__ import annotations
