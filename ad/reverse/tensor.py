@@ -369,6 +369,8 @@ class Tensor(Box):
                 "compute out of place (y = y * c) or convert first"
             )
         if isinstance(self._data, Box):  # a value of an inner level: that level writes (or refuses)
+            if self._vc is _HOOKED:
+                raise RuntimeError(_HOOKED_WRITE)
             self._data[...] = value
         elif isinstance(value, Box):
             raise RuntimeError(
@@ -376,7 +378,12 @@ class Tensor(Box):
                 "mode) into plain memory, losing its derivative: build the value out of place"
             )
         elif isinstance(self._data, np.ndarray):
-            self._data[...] = value
+            try:
+                self._data[...] = value
+            except ValueError:  # read-only memory: a hook's gradient is told apart by its counter
+                if self._vc is _HOOKED:
+                    raise RuntimeError(_HOOKED_WRITE) from None
+                raise
         else:  # a computed numpy scalar has no memory to share: rebind it
             self._data = np.asarray(value, dtype=target)
         self._vc[0] += 1
@@ -895,23 +902,14 @@ def tensors(value, what: str) -> list:
 
 
 def _hook_call(hook, t):
-    """hook(grad) as the sweep calls it: (ct, sweep) -> ct. The hook sees a Tensor: the
-    cotangent itself when it is one (create_graph: it carries history), else a read-only
-    Tensor over it, since the sweep may hand the same array to other uses of a value (a
-    hook returns a new gradient; it never changes its argument, as PyTorch asks too).
-    What it returns must have the gradient's shape and dtype."""
+    """hook(grad) as the sweep calls it: (ct, sweep) -> ct. The hook sees the cotangent as
+    a read-only Tensor (`_hook_argument`), or None for an output of a node that ran which no
+    use reached (as PyTorch's). What it returns must have the gradient's shape and dtype."""
     level, shape, dtype = t.level, t.shape, t.dtype
     name = getattr(hook, "__qualname__", None) or repr(hook)
 
     def call(ct, sweep):
-        if ct is None or type(ct) is Tensor:
-            g = ct  # None: an output of a node that ran, which no use reached (as PyTorch's)
-        elif type(ct) is np.ndarray:
-            view = ct.view()
-            view.flags.writeable = False
-            g = _new(view, level, [0])
-        else:
-            g = _new(ct, level, [0])
+        g = None if ct is None else _hook_argument(ct, level)
         out = hook(g)
         if out is None:
             return ct
@@ -940,6 +938,45 @@ def _hook_call(hook, t):
         return value
 
     return call
+
+
+def _hook_argument(ct, level) -> Tensor:
+    """The cotangent ct as a hook receives it: a Tensor over a read-only view of its value,
+    with ct's history when ct is a Tensor that carries one (create_graph, or a lower level's
+    value under nested transforms). The sweep may hand one array to several uses of a value
+    (add passes its cotangent to both operands), so a hook returns a new gradient and never
+    writes into its argument, as PyTorch asks too: its counter, `_HOOKED`, lets an in-place
+    op on it, or on a view of it, say so."""
+    if type(ct) is not Tensor:
+        return _new(_read_only(ct), level, _HOOKED)
+    if ct._grad_fn is None and ct._requires_grad:
+        return ct  # a leaf (gradient=v reaching the hook unchanged): a write into it is refused
+    g = _new(_read_only(ct._data), ct.level, _HOOKED)
+    g._grad_fn, g._output_nr, g._requires_grad = ct.grad_fn, ct._output_nr, ct._requires_grad
+    return g
+
+
+def _read_only(value):
+    """A view of value that refuses writes (a 0-d array for a NumPy scalar); a value of another
+    level as it is (a write into the Tensor holding it is refused by its counter)."""
+    if isinstance(value, np.ndarray):
+        view = value.view()
+    elif isinstance(value, np.generic):
+        view = np.array(value)
+    else:
+        return value
+    view.flags.writeable = False
+    return view
+
+
+# The version counter of every Tensor a hook receives and of its views: never moved on,
+# since every write into such a Tensor is refused
+_HOOKED = [0]
+_HOOKED_WRITE = (
+    "a hook's gradient is read-only: the backward sweep may hand the same array to other uses "
+    "of the value, which a write into it would change too. Return the new gradient instead "
+    "(return g * 2, not g *= 2), or write into a copy (g = g.clone())"
+)
 
 
 def _overwrite(x, v, index=Ellipsis):

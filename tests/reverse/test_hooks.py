@@ -197,21 +197,125 @@ def test_a_hook_may_return_a_numpy_array():
     assert x.grad.tolist() == [7.0, 8.0]
 
 
+READ_ONLY = r"a hook's gradient is read-only.*\(return g \* 2, not g \*= 2\)"
+
+
+def doubles_in_place(g):
+    g *= 2.0
+
+
 def test_a_hook_cannot_change_its_argument_in_place():
     # add hands one array to both operands: a write into x's would change w's gradient too
     x = t([1.0, 2.0])
     w = t([3.0, 4.0])
-
-    def doubles_in_place(g):
-        g *= 2.0
-
     x.register_hook(doubles_in_place)
-    with pytest.raises(ValueError, match="read-only"):
+    with pytest.raises(RuntimeError, match=READ_ONLY):
         (x + w).sum().backward()
+    assert x.grad is None
     x2, w2 = t([1.0, 2.0]), t([3.0, 4.0])
     x2.register_hook(lambda g: g * 2.0)  # the way to do it
     (x2 + w2).sum().backward()
     assert x2.grad.tolist() == [2.0, 2.0] and w2.grad.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda g: g.__iadd__(1.0),
+        lambda g: g.__setitem__(0, 5.0),
+        lambda g: g.zero_(),
+        lambda g: g.fill_(1.0),
+        lambda g: g.copy_(np.zeros(2)),
+        lambda g: g.mul_(2.0),
+        lambda g: g[0:1].__imul__(2.0),  # a view of it shares its memory
+        lambda g: g.detach().__imul__(2.0),
+        lambda g: g.sort(),
+    ],
+    ids=["+=", "setitem", "zero_", "fill_", "copy_", "mul_", "view", "detach", "sort"],
+)
+def test_every_in_place_write_into_a_hook_s_gradient_names_the_fix(write):
+    x = t([1.0, 2.0])
+    x.register_hook(write)
+    with pytest.raises(RuntimeError, match=READ_ONLY):
+        (x * 3.0).sum().backward()
+
+
+def test_a_hook_may_write_into_a_copy_of_its_gradient():
+    x = t([1.0, 2.0])
+    w = t([3.0, 4.0])
+
+    def doubles_a_copy(g):
+        g = g.clone()
+        g *= 2.0
+        return g
+
+    x.register_hook(doubles_a_copy)
+    (x + w).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0] and w.grad.tolist() == [1.0, 1.0]
+
+
+def test_a_hook_s_scalar_gradient_is_read_only_too():
+    # along a chain of scalars the cotangents are NumPy scalars, which have no memory to
+    # protect: g *= 2 rebound the hook's own Tensor and left the gradient as it was
+    x = t(2.0)
+    y = x * 3.0
+    y.register_hook(doubles_in_place)
+    with pytest.raises(RuntimeError, match=READ_ONLY):
+        (y * y).backward()
+
+
+def test_a_hook_s_gradient_is_read_only_under_create_graph():
+    # the gradient carries history there; writing into it changed what flowed on (and what
+    # another use of the same Tensor received), unlike the same hook without create_graph
+    x = t([2.0, 3.0])
+    y = x * 3.0
+    y.register_hook(doubles_in_place)
+    with pytest.raises(RuntimeError, match=READ_ONLY):
+        (y * y).sum().backward(create_graph=True)
+
+
+def test_a_hook_returning_its_gradient_under_create_graph_keeps_its_history():
+    def run(hook):
+        x = t([2.0, 3.0])
+        y = x**3
+        if hook is not None:
+            y.register_hook(hook)
+        (g,) = ad.autograd.grad(y.sum(), x, create_graph=True)
+        (h,) = ad.autograd.grad(g.sum(), x)
+        return g.tolist(), h.tolist()
+
+    assert run(lambda g: g) == run(None) == ([12.0, 27.0], [12.0, 18.0])
+
+
+def test_a_hook_s_gradient_is_read_only_inside_transforms():
+    def f(x):
+        y = np.sin(x)
+        y.register_hook(doubles_in_place)
+        return np.sum(y * y)
+
+    x = np.array([0.1, 0.2])
+    with pytest.raises(RuntimeError, match=READ_ONLY):
+        ad.grad(f)(x)
+    with pytest.raises(RuntimeError, match=READ_ONLY):
+        ad.grad(lambda x: f(x) * 1.0)(0.3)  # scalars
+    with pytest.raises(RuntimeError, match=READ_ONLY):  # a gradient of another level: a Dual
+        ad.hessian(f)(x)
+    with pytest.raises(RuntimeError, match=READ_ONLY):  # a Tensor of the outer level
+        ad.grad(lambda x: np.sum(ad.grad(f)(x)))(x)
+
+
+def test_the_array_under_a_hook_s_gradient_refuses_writes_as_numpy_does():
+    x = t([1.0, 2.0])
+    x.register_hook(lambda g: g.detach().numpy().__setitem__(0, 9.0))
+    with pytest.raises(ValueError, match="read-only"):
+        (x * 3.0).sum().backward()
+
+
+def test_a_read_only_array_that_is_no_hook_s_gradient_keeps_numpy_s_error():
+    a = np.array([1.0, 2.0])
+    a.flags.writeable = False
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        ad.from_numpy(a).__imul__(2.0)
 
 
 def test_a_hooked_gradient_kept_by_the_hook_is_not_changed_by_later_accumulation():
