@@ -114,6 +114,16 @@ class Rec(Rebinding, Box):
             )
         return bool(self.value)
 
+    def register_hook(self, hook):
+        """Refused: a hook is Python code run on a gradient in a sweep, and a compiled tape's
+        sweeps run in numba (a hook left out would leave c.grad differing from ad.grad)."""
+        raise NotImplementedError(
+            "ad.compile cannot record register_hook: the compiled tape's sweeps run in numba, "
+            "where a Python hook cannot run, and leaving it out would change the gradient. "
+            "Differentiate this function with the eager engines (ad.grad, ad.vjp, ad.jacrev), "
+            "where the hook runs"
+        )
+
     @classmethod
     def _constant(cls, op, operands, params):
         """A non-differentiable op: a constant if it reads only shapes, else its instruction
