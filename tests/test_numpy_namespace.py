@@ -7,38 +7,53 @@ import ad
 import ad.numpy as anp
 from ad.testing import central_difference
 
-OURS = {
-    "array",
-    "asarray",
-    "r_",
-    "c_",
-    "stack",
-    "hstack",
-    "vstack",
-    "concatenate",
-    "mean",
-    "std",
-    "var",
-    "full",
-    "full_like",
-}
+CONSTRUCTORS = {"array", "asarray", "asanyarray", "r_", "c_", "full", "full_like"}
 
 
-def test_every_other_public_name_is_numpys_own():
-    for name in numpy.__all__:
-        if name not in OURS | {"linalg"}:
-            assert getattr(anp, name) is getattr(numpy, name), name
-    for name in numpy.linalg.__all__:
-        if name != "norm":
-            assert getattr(anp.linalg, name) is getattr(numpy.linalg, name), name
-    assert anp.random is numpy.random and anp.fft is numpy.fft and anp.newaxis is None
-    assert anp.linalg is not numpy.linalg and anp.linalg.norm is not numpy.linalg.norm
+def _dispatches(f) -> bool:
+    """Whether NumPy hands a call of f on traced values to them: a ufunc or an array function."""
+    return isinstance(f, numpy.ufunc | type(numpy.sum))
+
+
+@pytest.mark.parametrize("ours, theirs", [(anp, numpy), (anp.linalg, numpy.linalg), (anp.fft, numpy.fft)])
+def test_functions_that_take_arrays_wrap_numpys_and_every_other_name_is_numpys_own(ours, theirs):
+    for name in theirs.__all__:
+        f = getattr(theirs, name)
+        if name in CONSTRUCTORS or name in ("linalg", "fft"):
+            assert getattr(ours, name) is not f, name
+        elif _dispatches(f):
+            assert getattr(ours, name).__wrapped__ is f, name
+            assert getattr(ours, name).__name__ == f.__name__ and getattr(ours, name).__doc__ == f.__doc__
+        else:
+            assert getattr(ours, name) is f, name
+    assert anp.random is numpy.random and anp.newaxis is None and anp.pi == numpy.pi
+
+
+def test_a_ufunc_keeps_its_attributes_and_methods():
+    for attr in ("nin", "nout", "nargs", "identity", "ntypes", "types", "signature"):
+        assert getattr(anp.add, attr) == getattr(numpy.add, attr)
+    assert anp.matmul.signature == "(n?,k),(k,m?)->(n?,m?)"
+    numpy.testing.assert_array_equal(anp.add.reduce([[1.0, 2.0], [3.0, 4.0]], axis=1), [3.0, 7.0])
+    numpy.testing.assert_array_equal(anp.maximum.accumulate([1.0, 3.0, 2.0]), [1.0, 3.0, 3.0])
+    numpy.testing.assert_array_equal(anp.multiply.outer([1.0, 2.0], [3.0, 4.0]), [[3.0, 4.0], [6.0, 8.0]])
+    numpy.testing.assert_array_equal(anp.add.reduceat([1.0, 2.0, 3.0], [0, 2]), [3.0, 3.0])
+    a = numpy.zeros(3)
+    anp.add.at(a, [0, 0, 2], 1.0)
+    numpy.testing.assert_array_equal(a, [2.0, 0.0, 1.0])
 
 
 def test_star_import_gives_ours_and_numpys():
     scope = {}
     exec("from ad.numpy import *", scope)
-    assert scope["array"] is anp.array and scope["sin"] is numpy.sin and scope["linalg"] is anp.linalg
+    assert scope["array"] is anp.array and scope["sin"] is anp.sin and scope["linalg"] is anp.linalg
+    assert scope["pi"] == numpy.pi and scope["float32"] is numpy.float32 and scope["fft"] is anp.fft
+
+
+def test_functions_pickle_as_themselves():
+    import pickle
+
+    for f in (anp.sum, anp.sin, anp.add.reduce, anp.linalg.norm, anp.fft.fft, anp.concatenate, anp.array):
+        assert pickle.loads(pickle.dumps(f)) is f
 
 
 A, B = numpy.array([[1.0, 2.0], [3.0, 4.0]]), numpy.array([5.0, 6.0])
@@ -59,6 +74,21 @@ PLAIN = [
     lambda np: np.var([1.0, 2.0, 4.0]),
     lambda np: np.linalg.norm([3.0, 4.0]),
     lambda np: np.linalg.norm(A, ord="fro"),
+    lambda np: np.sum([[1, 2], [3, 4]], axis=0),
+    lambda np: np.max((1.0, 5.0, 2.0)),
+    lambda np: np.dot([1.0, 2.0], B),
+    lambda np: np.sin([0.5, 1.5]),
+    lambda np: np.add([1, 2], 3),
+    lambda np: np.add.reduce([[1, 2], [3, 4]]),
+    lambda np: np.cumsum([1.0, 2.0, 3.0]),
+    lambda np: np.fft.fft([1.0, 2.0, 0.5]),
+    lambda np: np.concatenate([[1, 2], [3]], dtype=numpy.float32),
+    lambda np: np.stack([B, B], dtype=numpy.int8, casting="unsafe"),
+    lambda np: np.asanyarray([1.5, 2.5], dtype=numpy.float32),
+    lambda np: np.full((2,), [1.0, 2.0]),
+    lambda np: np.full_like([1, 2], 7.5),
+    lambda np: np.full_like(B, [1.0, 2.0], dtype=numpy.float32),
+    lambda np: np.where([True, False], [1.0, 2.0], 0),
 ]
 
 
@@ -70,8 +100,17 @@ def test_plain_values_pass_straight_to_numpy(build):
 
 
 def test_asarray_of_an_array_is_the_array_and_array_copies():
-    assert anp.asarray(A) is A
+    assert anp.asarray(A) is A and anp.asanyarray(A) is A
     assert anp.array(A) is not A
+
+
+def test_a_plain_call_is_numpys_own_views_and_out_included():
+    assert numpy.shares_memory(anp.reshape(A, (4,)), A) and numpy.shares_memory(anp.transpose(A), A)
+    out = numpy.zeros(2)
+    assert anp.sum(A, axis=0, out=out) is out and anp.add(B, 1.0, out=out) is out
+    numpy.testing.assert_array_equal(out, B + 1.0)
+    with pytest.raises(TypeError, match="must be a numpy.ndarray"):  # NumPy's own refusal, untouched
+        anp.copyto([1.0], [2.0])
 
 
 # Each f maps x (3,) to a vector through one constructor of lists holding traced values;

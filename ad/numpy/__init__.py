@@ -1,29 +1,35 @@
-"""NumPy, with the constructors NumPy cannot intercept made to take traced values.
+"""NumPy, made to take array_likes holding traced values where NumPy would convert them.
 
-`import ad.numpy as np` gives every public name of NumPy (np.linalg, np.random, np.fft, ...)
-unchanged, except these, which also accept (nested) lists and tuples holding Duals or
-Tensors and build the result with the registered stack and concatenate ops, so the
-derivative flows through them (autograd.numpy and jax.numpy do the same):
-array, asarray, r_, c_, stack, hstack, vstack, concatenate, mean, std, var, linalg.norm;
-full and full_like also take a traced fill value.
+`import ad.numpy as np` gives every public name of NumPy (np.linalg, np.random, np.fft, ...).
+Each function that NumPy dispatches on its array arguments (np.sum, np.dot, np.linalg.norm,
+np.fft.fft ...) and each ufunc (np.sin, np.add ...) also takes a (nested) list or tuple holding
+Duals or Tensors wherever NumPy takes an array_like: the list becomes their stack, as
+`ad.numpy.array` makes it, so `np.sum([a, b])` is `np.sum(np.array([a, b]))`, the way autograd
+reads it. The constructors NumPy cannot intercept (array, asarray, asanyarray, r_, c_, full,
+full_like) accept traced values themselves, and the joins (concatenate, stack, hstack, vstack)
+take dtype= with traced operands. Every other name is NumPy's own.
 Plain NumPy code needs none of this: np.stack([a, b]) of traced values already dispatches.
 """
 
 import builtins as _builtins
+import functools as _functools
 
 import numpy as _np
-from numpy import *  # noqa: F403  (NumPy's public names, unchanged; any, sum, max ... among them)
+from numpy import *  # noqa: F403  (NumPy's public names; those that take arrays are lifted below)
 
+import ad.numpy.fft as fft  # noqa: F401  (ours, in place of the star import's numpy.fft)
 import ad.numpy.linalg as linalg  # noqa: F401  (ours, in place of the star import's numpy.linalg)
-from ad.numpy._sequences import each_lifted as _each_lifted
+from ad.numpy._lifting import lift_namespace as _lift_namespace
+from ad.numpy._lifting import lifting as _lifting
 from ad.numpy._sequences import holds_traced as _holds_traced
-from ad.numpy._sequences import lifted as _lifted
 from ad.numpy._sequences import stacked as _stacked
 from ad.ops.assembly import ndmin as _ndmin
 from ad.rules import differentiable as _differentiable
 from ad.trace import Box as _Box
 
 __all__ = list(_np.__all__)
+
+_lift_namespace(_np, globals(), __name__)
 
 
 def __getattr__(name):
@@ -76,41 +82,53 @@ def asarray(a, dtype=None, order=None, *, copy=None, **kwargs):
     return _traced_array(a, dtype, copy, 0, "asarray")
 
 
-def stack(arrays, axis=0, **kwargs):
-    """numpy.stack, whose operands may be nested sequences holding traced values."""
-    return _np.stack(_each_lifted(arrays), axis, **kwargs)
+def asanyarray(a, dtype=None, order=None, *, copy=None, **kwargs):
+    """numpy.asanyarray; a traced value is itself (traced values are arrays already), a sequence
+    holding traced values their stack."""
+    if not _holds_traced(a):
+        return _np.asanyarray(a, dtype, order, copy=copy, **kwargs)
+    return _traced_array(a, dtype, copy, 0, "asanyarray")
 
 
-def concatenate(arrays, axis=0, **kwargs):
-    """numpy.concatenate, whose operands may be nested sequences holding traced values."""
-    return _np.concatenate(_each_lifted(arrays), axis, **kwargs)
+def _join(join, sequence: str):
+    """NumPy's join (concatenate, stack, hstack, vstack), whose operands may be sequences holding
+    traced values, and which takes dtype= with traced operands."""
+
+    def lifted_join(*args, **kwargs):
+        if kwargs.get("dtype") is None:
+            try:
+                return join(*args, **kwargs)
+            except TypeError:  # NumPy refused an operand: a list holding a traced value?
+                if not _holds_traced(args[0] if args else kwargs.get(sequence)):
+                    raise
+        elif not _holds_traced(args[0] if args else kwargs.get(sequence)):
+            return join(*args, **kwargs)
+        return _traced_join(join, sequence, args, dict(kwargs))
+
+    _functools.update_wrapper(lifted_join, join)
+    lifted_join.__module__ = __name__
+    return lifted_join
 
 
-def hstack(tup, **kwargs):
-    """numpy.hstack, whose operands may be nested sequences holding traced values."""
-    return _np.hstack(_each_lifted(tup), **kwargs)
+def _traced_join(join, sequence: str, args: tuple, kwargs: dict):
+    """join of operands holding traced values, each made an array first; with dtype= each is
+    cast first under NumPy's casting rule (same_kind unless casting= says otherwise). To a float
+    or complex dtype the cast is differentiable; to an integer one (casting="unsafe") it has
+    zero derivative, as x.astype(int)."""
+    arrays = [_stacked(a) for a in (args[0] if args else kwargs.pop(sequence))]
+    dtype, casting = kwargs.pop("dtype", None), kwargs.pop("casting", "same_kind")
+    if dtype is not None:
+        arrays = [a.astype(dtype, casting=casting) for a in arrays]
+    return join(arrays, *args[1:], **kwargs)
 
 
-def vstack(tup, **kwargs):
-    """numpy.vstack, whose operands may be nested sequences holding traced values."""
-    return _np.vstack(_each_lifted(tup), **kwargs)
+concatenate = _join(_np.concatenate, "arrays")
+stack = _join(_np.stack, "arrays")
+hstack = _join(_np.hstack, "tup")
+vstack = _join(_np.vstack, "tup")
 
 
-def mean(a, *args, **kwargs):
-    """numpy.mean, also of a sequence holding traced values."""
-    return _np.mean(_lifted(a), *args, **kwargs)
-
-
-def std(a, *args, **kwargs):
-    """numpy.std, also of a sequence holding traced values."""
-    return _np.std(_lifted(a), *args, **kwargs)
-
-
-def var(a, *args, **kwargs):
-    """numpy.var, also of a sequence holding traced values."""
-    return _np.var(_lifted(a), *args, **kwargs)
-
-
+@_lifting
 def full(shape, fill_value, dtype=None, order="C", **kwargs):
     """numpy.full; a traced fill_value is broadcast to shape, and its derivative flows."""
     if not isinstance(fill_value, _Box):
@@ -118,12 +136,15 @@ def full(shape, fill_value, dtype=None, order="C", **kwargs):
     return _np.full_like(fill_value, fill_value, dtype, shape=shape)
 
 
+@_lifting
 def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
     """numpy.full_like, also of a plain a and a traced fill_value (NumPy dispatches on a only)."""
     if not isinstance(fill_value, _Box) or isinstance(a, _Box):
         return _np.full_like(a, fill_value, dtype, order, subok, shape, **kwargs)
-    shape = _np.shape(a) if shape is None else shape
-    return _np.full_like(fill_value, fill_value, _np.result_type(a) if dtype is None else dtype, shape=shape)
+    a = _np.asarray(a)
+    return _np.full_like(
+        fill_value, fill_value, a.dtype if dtype is None else dtype, shape=a.shape if shape is None else shape
+    )
 
 
 class _Concatenator:

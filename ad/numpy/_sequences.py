@@ -6,12 +6,20 @@ import numpy as np
 
 from ad.trace import Box
 
+# Entries that are never a traced value nor a sequence that could hold one: skipped at the
+# cost of a set lookup, so that a shape tuple or a list of numbers is scanned quickly
+_PLAIN = frozenset({int, float, complex, bool, str, type(None), np.ndarray, np.float64, np.float32, np.int64})
+
 
 def holds_traced(obj) -> bool:
     """Whether obj is a traced value, or a (nested) list or tuple holding one."""
     if isinstance(obj, Box):
         return True
-    return isinstance(obj, list | tuple) and any(holds_traced(o) for o in obj)
+    if isinstance(obj, list | tuple):
+        for o in obj:
+            if o.__class__ not in _PLAIN and holds_traced(o):
+                return True
+    return False
 
 
 def stacked(obj):
@@ -30,8 +38,8 @@ def lifted(a):
 
 
 def each_lifted(arrays):
-    """The operands of stack/concatenate as arrays when any holds a traced value (the registered
-    ops then see arrays only, never lists); otherwise untouched, for NumPy."""
+    """A sequence of arrays with each entry that holds traced values made an array (the
+    registered ops then see arrays only, never lists); otherwise untouched, for NumPy."""
     if isinstance(arrays, list | tuple) and holds_traced(arrays):
         return [stacked(a) for a in arrays]
     return arrays
