@@ -146,6 +146,15 @@ class Box:
     def __array_function__(self, func, types, args, kwargs):
         return dispatch(func, args, kwargs)
 
+    def register_hook(self, hook):
+        """Hooks are Tensor's (a reverse sweep runs them); other traced values refuse them."""
+        raise RuntimeError(
+            f"register_hook on a value traced in {self.mode} mode: a hook runs on a gradient in a "
+            "reverse sweep (backward(), ad.grad, ad.vjp, ad.jacrev), which this mode has none of, "
+            "so its derivative would leave the hook out. Differentiate in reverse mode (ad.grad, "
+            "ad.jacrev, ad.jacobian(f, mode='reverse')), or register the hook outside the transform"
+        )
+
     # -- shape metadata (never traced) ----------------------------------------------------
     @property
     def shape(self):
