@@ -131,6 +131,15 @@ def assert_close(actual, expected, rtol, atol, what: str):
         )
 
 
+def assert_trees_close(actual, expected, rtol=1e-12, atol=1e-12, what: str = "result"):
+    """assert_close leaf by leaf over two pytrees with the same number of leaves, in order."""
+    got, want = flatten(actual)[0], flatten(expected)[0]
+    if len(got) != len(want):
+        raise AssertionError(f"{what}: {len(got)} leaves != {len(want)}")
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert_close(raw(g), raw(w), rtol, atol, f"{what}, leaf {i}")
+
+
 def _ravel_all(parts) -> np.ndarray:
     return _flat([np.zeros(0) if p is None else p for p in parts])
 

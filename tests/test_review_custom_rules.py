@@ -10,6 +10,7 @@ import pytest
 
 import ad
 from ad import registry
+from ad.testing import assert_trees_close
 
 X = np.array([0.3, -0.7, 1.1])
 A = np.array([[2.0, 1.0, 0.0], [0.5, 3.0, 1.0], [0.0, -1.0, 4.0]])
@@ -36,11 +37,7 @@ def jax(jax64):
 
 
 def _close(a, b, rtol=1e-12, atol=1e-12):
-    a, b = ad.tree.flatten(a)[0], ad.tree.flatten(b)[0]
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        assert np.shape(x) == np.shape(y)
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+    assert_trees_close(a, b, rtol, atol)
 
 
 # -- the rule is used, in every mode -------------------------------------------------------------

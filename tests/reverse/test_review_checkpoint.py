@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import ad
+from ad.testing import assert_trees_close
 
 X = np.array([0.3, -0.7, 1.1])
 W = np.array([[1.0, 0.5, -0.3], [0.2, 0.1, 0.7], [-1.0, 0.4, 0.9]])
@@ -23,11 +24,7 @@ def jnp(jax64):
 
 
 def _close(a, b, rtol=1e-12, atol=1e-13):
-    a, b = ad.tree.flatten(a)[0], ad.tree.flatten(b)[0]
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        assert np.shape(x) == np.shape(y)
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+    assert_trees_close(a, b, rtol, atol)
 
 
 def _layer(np):
