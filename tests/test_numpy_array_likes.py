@@ -216,6 +216,38 @@ def test_a_traced_value_nested_anywhere_in_an_argument_is_found():
     numpy.testing.assert_array_equal(ad.jacfwd(g)(X), [1.0, 0.0, 1.0])
 
 
+def test_every_engine_differentiates_through_a_list_the_same():
+    from ad.reverse.compiled import compile as compile_tape
+    from ad.sparse import sparse_jacobian
+
+    def f(x):  # R^3 -> R^3, a lower-triangular Jacobian
+        return anp.cumsum([x[0] * x[0], anp.sum([x[1], x[0]]), anp.max([x[2], -5.0]) * x[1]])
+
+    def g(x):  # what a compiled tape records: elementwise ops, sums, contractions, stacks
+        return anp.sum(anp.exp([x[0] * x[1], x[2]])) + anp.dot([x[0], x[2]], [x[1], 1.0])
+
+    J = ad.jacrev(f)(X)
+    numpy.testing.assert_array_equal(numpy.triu(J, 1), 0.0)
+    numpy.testing.assert_allclose(ad.jacfwd(f)(X), J, rtol=1e-15)
+    numpy.testing.assert_allclose(sparse_jacobian(f, X).toarray(), J, rtol=1e-15)
+    expected = ad.grad(g)(X)
+    numpy.testing.assert_allclose(compile_tape(g, X).grad(X), expected, rtol=1e-14)
+    numpy.testing.assert_allclose(ad.grad(ad.checkpoint(g))(X), expected, rtol=1e-14)
+    v = numpy.array([0.3, -0.2, 0.5])
+    numpy.testing.assert_allclose(ad.jvp(f, (X,), (v,))[1], J @ v, rtol=1e-14)
+    numpy.testing.assert_allclose(ad.vjp(f, X)[1](v)[0], v @ J, rtol=1e-14)
+
+
+def test_nested_transforms_through_lists_keep_their_levels_apart():
+    # D(x -> x * D(y -> x + y)(1))(1) == 1, with the sums written over lists
+    inner = lambda x: ad.grad(lambda y: anp.sum([x, y]))(1.0)  # noqa: E731
+    assert ad.grad(lambda x: anp.prod([x, inner(x)]))(1.0) == 1.0
+    assert ad.jacfwd(lambda x: anp.prod([x, ad.jacfwd(lambda y: anp.sum((x, y)))(1.0)]))(1.0) == 1.0
+    # d/dx d/dy max([x y, y^2]) at (2, 3): the second entry wins, and d/dx of 2y is 0
+    assert ad.grad(lambda x: ad.grad(lambda y: anp.max([x * y, y * y]))(3.0))(2.0) == 0.0
+    assert ad.grad(lambda x: ad.grad(lambda y: anp.max([x * y, y * y]))(1.0))(2.0) == 1.0
+
+
 # -- what stays refused ---------------------------------------------------------------------
 def test_plain_numpy_still_refuses_a_list_of_traced_values_and_names_ad_numpy():
     with pytest.raises(TypeError, match="ad.numpy.array"):

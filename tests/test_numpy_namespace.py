@@ -216,7 +216,8 @@ def features(x):
 def pendulum_energy(state):
     theta, omega = state[0], state[1]
     parts = np.array([0.5 * omega ** 2, 9.81 * (1.0 - np.cos(theta))])
-    return np.sum(parts) + np.mean([theta ** 2, omega ** 2]) + np.linalg.norm(np.r_[theta, omega, 1.0])
+    return (np.sum(parts) + np.mean([theta ** 2, omega ** 2]) + np.linalg.norm(np.r_[theta, omega, 1.0])
+            + np.sum([theta * omega, 1.0]) + np.max([theta, omega ** 2]) + np.prod((theta, omega)))
 """
 
 INPUTS = numpy.array([[0.52, 1.12, 0.77], [0.88, -1.08, 0.15], [0.52, 0.06, -1.30], [0.74, -2.49, 1.39]])
