@@ -20,7 +20,7 @@ from numpy import *  # noqa: F403  (NumPy's public names; those that take arrays
 import ad.numpy.fft as fft  # noqa: F401  (ours, in place of the star import's numpy.fft)
 import ad.numpy.linalg as linalg  # noqa: F401  (ours, in place of the star import's numpy.linalg)
 from ad.numpy._lifting import lift_namespace as _lift_namespace
-from ad.numpy._lifting import lifting as _lifting
+from ad.numpy._lifting import lifting as _lifting_function
 from ad.numpy._sequences import holds_traced as _holds_traced
 from ad.numpy._sequences import stacked as _stacked
 from ad.ops.assembly import ndmin as _ndmin
@@ -128,7 +128,7 @@ hstack = _join(_np.hstack, "tup")
 vstack = _join(_np.vstack, "tup")
 
 
-@_lifting
+@_lifting_function
 def full(shape, fill_value, dtype=None, order="C", **kwargs):
     """numpy.full; a traced fill_value is broadcast to shape, and its derivative flows."""
     if not isinstance(fill_value, _Box):
@@ -136,7 +136,7 @@ def full(shape, fill_value, dtype=None, order="C", **kwargs):
     return _np.full_like(fill_value, fill_value, dtype, shape=shape)
 
 
-@_lifting
+@_lifting_function
 def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
     """numpy.full_like, also of a plain a and a traced fill_value (NumPy dispatches on a only)."""
     if not isinstance(fill_value, _Box) or isinstance(a, _Box):
