@@ -128,6 +128,10 @@ def test_jacobians_and_hessians_are_jaxs(name, jax64):
     import jax.numpy as jnp
 
     f = CASES[name]
+    value, _ = ad.value_and_grad(_sum_cubed(anp, _as_is, f))(X)
+    numpy.testing.assert_allclose(
+        value, jax64.value_and_grad(_sum_cubed(jnp, jnp.array, f))(X)[0], rtol=1e-13
+    )
     expected = jax64.jacfwd(lambda x: f(jnp, jnp.array, x))(X)
     for mode in ("forward", "reverse"):
         J = ad.jacobian(lambda x: f(anp, _as_is, x), mode=mode)(X)
@@ -151,7 +155,10 @@ def test_gradients_are_autograds_in_both_modes(name):
     L = agnp.array if name in AUTOGRAD_NEEDS_AN_ARRAY else _as_is
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = numpy.asarray(autograd.grad(_sum_cubed(agnp, L, f))(X), dtype=float)
+        expected_g, expected_value = autograd.grad_and_aux(lambda x: (_sum_cubed(agnp, L, f)(x),) * 2)(X)
+        expected = numpy.asarray(expected_g, dtype=float)
+    value = ad.value_and_grad(_sum_cubed(anp, _as_is, f))(X)[0]
+    assert value == pytest.approx(float(expected_value), rel=1e-13)
     for transform in (ad.grad, ad.jacfwd):
         numpy.testing.assert_allclose(
             transform(_sum_cubed(anp, _as_is, f))(X), expected, rtol=1e-12, atol=1e-14
