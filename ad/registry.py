@@ -236,7 +236,13 @@ def all_ops() -> list[Op]:
 
 
 def _callables(handles) -> tuple:
-    return tuple(handles) if isinstance(handles, Sequence) else (handles,)
+    hs = tuple(handles) if isinstance(handles, Sequence) else (handles,)
+    # a function of ad.numpy answers for the NumPy callable it wraps: NumPy dispatches to that
+    return tuple(_wrapped(f) if getattr(f, "__module__", "").startswith("ad.numpy") else f for f in hs)
+
+
+def _wrapped(f):
+    return getattr(f, "__wrapped__", f)
 
 
 def elementwise(

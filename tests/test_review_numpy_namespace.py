@@ -506,11 +506,6 @@ def test_a_reduction_of_a_list_of_traced_values_is_the_reduction_of_their_stack(
     assert a.grad.item() == b.grad.item()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.register files the op under the ad.numpy wrapper, to which NumPy never "
-    "dispatches: np.sin(x) on traced x looks up numpy.sin and finds the library's op",
-)
 def test_a_user_op_that_handles_an_ad_numpy_function_takes_the_numpy_function_over():
     from ad import registry
 
