@@ -131,13 +131,24 @@ def assert_close(actual, expected, rtol, atol, what: str):
         )
 
 
-def assert_trees_close(actual, expected, rtol=1e-12, atol=1e-12, what: str = "result"):
-    """assert_close leaf by leaf over two pytrees with the same number of leaves, in order."""
-    got, want = flatten(actual)[0], flatten(expected)[0]
-    if len(got) != len(want):
-        raise AssertionError(f"{what}: {len(got)} leaves != {len(want)}")
+def assert_trees_close(
+    actual, expected, rtol=1e-12, atol=1e-12, what: str = "result", *, scaled=0.0, dtypes=False
+):
+    """assert_close leaf by leaf over two pytrees of one structure (a peer's results, JAX's
+    included, are trees of arrays too). Each leaf is within rtol, and within the larger of
+    atol and `scaled` times the expected leaf's largest finite entry (an entry that cancels to
+    near zero carries the rounding of the terms that cancelled); with dtypes, of its dtype."""
+    got, tree = flatten(actual)
+    want, want_tree = flatten(expected)
+    if tree != want_tree:
+        raise AssertionError(f"{what}: structure {tree} != {want_tree}")
     for i, (g, w) in enumerate(zip(got, want)):
-        assert_close(raw(g), raw(w), rtol, atol, f"{what}, leaf {i}")
+        g, w = np.asarray(raw(g)), np.asarray(raw(w))
+        if dtypes and g.dtype != w.dtype:
+            raise AssertionError(f"{what}, leaf {i}: dtype {g.dtype} != {w.dtype}")
+        finite = np.abs(w[np.isfinite(w)]) if scaled else ()
+        tol = max(atol, scaled * finite.max()) if len(finite) else atol
+        assert_close(g, w, rtol, tol, f"{what}, leaf {i}")
 
 
 def _ravel_all(parts) -> np.ndarray:

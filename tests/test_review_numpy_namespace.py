@@ -15,6 +15,7 @@ import pytest
 
 import ad
 import ad.numpy as anp
+from ad.testing import assert_trees_close
 
 
 @pytest.fixture(scope="module")
@@ -210,16 +211,8 @@ ARGUMENTS = _arguments()
 OURS = _programs(anp, ad.logsumexp)
 
 
-def _leaves(tree):
-    return [numpy.asarray(leaf) for leaf in ad.tree.flatten(tree)[0]]
-
-
 def _assert_trees_close(ours, theirs, rtol=1e-9, atol=1e-11):
-    a, b = _leaves(ours), _leaves(theirs)
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        assert x.shape == y.shape
-        numpy.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+    assert_trees_close(ours, theirs, rtol, atol)
 
 
 def _as_jax_tree(tree):
