@@ -177,9 +177,6 @@ def register(op: Op) -> Op:
         raise ValueError(f"op {op.name!r} is already registered; pick another name")
     _BY_NAME[op.name] = op
     for f in op.handles:
-        previous = _BY_CALLABLE.get(f)
-        if previous is not None:
-            _DISPLACED.setdefault(f, []).append(previous)
         _BY_CALLABLE[f] = op
     _changed()
     return op
@@ -190,16 +187,12 @@ def unregister(name: str) -> None:
     callable it had taken over answers to the op it displaced again."""
     op = _BY_NAME.pop(name)
     for f in op.handles:
-        stack = _DISPLACED.get(f, [])
-        while op in stack:  # it had been taken over in turn: nothing gives it back now
-            stack.remove(op)
-        if _BY_CALLABLE.get(f) is op:
-            if stack:
-                _BY_CALLABLE[f] = stack.pop()
+        if _BY_CALLABLE.get(f) is op:  # the latest op registered for f that is left answers
+            owners = [o for o in _BY_NAME.values() if f in o.handles]
+            if owners:
+                _BY_CALLABLE[f] = owners[-1]
             else:
                 del _BY_CALLABLE[f]
-        if not stack:
-            _DISPLACED.pop(f, None)
     _changed()
 
 
@@ -214,7 +207,6 @@ def _changed() -> None:
         forget()
 
 
-_DISPLACED: dict = {}  # callable -> the ops it answered to before, the latest last
 _WATCHERS: list = []
 
 
