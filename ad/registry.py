@@ -119,9 +119,10 @@ class Op:
     # A general op whose VJP reads only its operands' shapes and dtypes (setitem): the
     # reverse engine then keeps no values alive for it.
     vjp_reads_shapes: bool = False
-    # A general op linear in each operand with the others fixed, each coefficient of its JVP in
-    # one operand a sum of products of the others' entries (np.einsum): sparsity detection
-    # reads it as it reads a bilinear op, each operand's map with the others at their structure.
+    # Linear in each operand with the others fixed, each coefficient of its JVP in one operand a
+    # sum of products of the others' entries: every bilinear op (set for them here), and a
+    # general op declared so (np.einsum). Its VJP in an operand reads the others alone, and
+    # sparsity detection reads each operand's map with the others at their structure.
     multilinear: bool = False
     # A composite that writes into its first operand and returns None, as NumPy's fill_diagonal,
     # put, place, put_along_axis and copyto do: a Tensor records the write through its item
@@ -148,6 +149,7 @@ class Op:
         self.vjp_takes_needs = (
             self.vjp_rule is not None and "needs" in inspect.signature(self.vjp_rule).parameters
         )
+        self.multilinear = self.multilinear or self.kind == "bilinear"
         self.reads_values = not (
             self.vjp_reads_shapes
             or self.kind == "linear"

@@ -137,7 +137,7 @@ def _reads(op, needs):
     n = len(needs)
     if not op.reads_values:
         return (False,) * n, False
-    if op.kind == "bilinear" or op.multilinear:
+    if op.multilinear:
         # the cotangent of each operand is a product of the others: an operand is read when
         # another one needs a cotangent
         wanted = sum(needs)

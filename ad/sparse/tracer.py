@@ -9,7 +9,7 @@ depend on the operand element), derived from the op's rule kind:
   at the same position;
 - linear (and a general op whose VJP reads only shapes, which makes it linear): S is the
   structure of the op's own JVP map, read off with a few probes (`probe_map`);
-- multilinear (a bilinear op): the union over the operands, each read as a linear map with the
+- multilinear (a bilinear op, or einsum): the union over the operands, each read as a linear map with the
   others held at a structural value (1 where it varies with x or is a nonzero constant, 0 where
   it is a constant zero);
 - general: every output element depends on every element of every operand (a conservative
@@ -263,7 +263,7 @@ def _record_cross(op, tr: Trace, node: int, rows, parts: list, traced: list) -> 
     if op.kind == "elementwise":
         if any(callable(op.derivs[j]) for j in traced if j < len(op.derivs)):
             tr.cross.append((node, rows, rows))
-    elif multilinear(op):  # the cross terms of two operands' inputs, nothing within one operand
+    elif op.multilinear:  # the cross terms of two operands' inputs, nothing within one operand
         for a in range(len(traced)):
             for b in range(a + 1, len(traced)):
                 tr.cross.append((node, parts[a], parts[b]))
@@ -288,21 +288,16 @@ def structure_maps(op, tr: Trace, operands, primals, params, out, outs, traced) 
         return [_broadcast_map(np.shape(raw(primals[j])), shape) for j in traced]
     values = [raw(p) for p in primals]
     verify = False
-    if multilinear(op):
+    if op.multilinear:
+        # each coefficient of its JVP in one operand is a sum of products of the others'
+        # entries: the others at their structure (no negative entries, so no sum cancels) give
+        # that JVP's structure for every value they take
         values = [_structural(x, p) for x, p in zip(operands, values)]
     elif op.kind == "general" and op.reads_values:
         if not tr.local:
             return [DENSE for _ in traced]
         verify = True  # its JVP at x (local mode): any coefficients
     return [probe_map(op, values, params, raw_out(out), j, tr.rng, verify) for j in traced]
-
-
-def multilinear(op) -> bool:
-    """Whether op is linear in each operand with the others fixed, each coefficient of its JVP
-    in one operand a sum of products of the others' entries (a contraction): then the others at
-    their structure (`_structural`, no negative entries, so no sum cancels) give that JVP's
-    structure for every value they take."""
-    return op.kind == "bilinear" or op.multilinear
 
 
 def raw_out(out):
