@@ -14,6 +14,7 @@ from ad.kernels.outer import outer
 from ad.ops.reductions import examples_from, reject
 from ad.registry import bilinear, general, linear
 from ad.rules import align, is_eye, ndim, nonneg_axis, product_with_eye, shape, unbroadcast
+from ad.trace import is_complex
 
 # -- einsum machinery ----------------------------------------------------------------------
 
@@ -222,6 +223,31 @@ def _vdot_parse(a, b):
     return (a, b if shape(b) == shape(a) else np.reshape(b, shape(a))), {}
 
 
+def _vdot_spec(na, nb):
+    """vdot of the parsed operands, which share a's shape: every axis summed."""
+    return _join([_ABC[:na]] * 2, "")
+
+
+def _conj(x):
+    """conj(x), without an op where x is real."""
+    return np.conjugate(x) if is_complex(x) else x
+
+
+def _vdot_transpose(g, xs, out, p, batched, needs):
+    """vdot(a, b) = sum(conj(a) b) is conjugate-linear in a: VJP in a conj(g b), in b g conj(a)."""
+    a, b = xs
+    s = _vdot_spec(ndim(a), ndim(b))
+    return (
+        _conj(_einsum_vjp(s, g, [a, b], 0, batched)) if needs[0] else None,
+        _einsum_vjp(s, g, [_conj(a), b], 1, batched) if needs[1] else None,
+    )
+
+
+def _vdot_batched(a, b, which, **p):
+    """vdot with operand `which` carrying a batch axis: the einsum of conj(a) and b."""
+    return _einsum_in(_vdot_spec(ndim(a) - (which == 0), ndim(b) - (which == 1)), (_conj(a), b), which, True)
+
+
 def _outer_parse(a, b, out=None):
     reject("outer", out=out)
     return tuple(x if ndim(x) == 1 else np.ravel(x) for x in (a, b)), {}
@@ -403,9 +429,10 @@ _contraction("inner", np.inner, _inner_spec, parse=_parse_inner, complex=True,
              examples=examples_from(_parse_inner, _INNER), doc="sum over the last axes; VJPs: einsums")
 _contraction("outer", np.outer, lambda na, nb: "i,j->ij", parse=_outer_parse, complex=True,
              examples=examples_from(_outer_parse, _OUTER), doc="ravel(a) ravel(b)^T; VJP in a: G ravel(b)")
-_contraction("vdot", np.vdot, lambda na, nb: _join([_ABC[:na]] * 2, ""), parse=_vdot_parse,
-             examples=examples_from(_vdot_parse, _VDOT), analytic=False,
-             doc="sum(conj(a) * b) for real a, b of a's size; VJP in a: g b (complex a: sum(conj(a) * b))")
+bilinear("vdot", np.vdot, _vdot_transpose, batched_impl=_vdot_batched, parse=_vdot_parse, einsum=_vdot_spec,
+         examples=examples_from(_vdot_parse, _VDOT), analytic=False, complex=True,
+         doc="sum(conj(a) * b), b of a's size; JVP vdot(ta, b) + vdot(a, tb); VJP in a: conj(g b), "
+             "in b: g conj(a)")
 _contraction("tensordot", np.tensordot, _tensordot_spec, parse=_tensordot_parse, complex=True,
              examples=examples_from(_tensordot_parse, _TENSORDOT), doc="axes an int or a pair of axis lists")
 general("einsum", np.einsum, _einsum_jvp, _einsum_vjps, parse=_einsum_parse, examples=_einsum_examples,
