@@ -10,7 +10,7 @@ import numpy as np
 
 from ad import rules
 from ad.forward.api import jacfwd, jvp
-from ad.reverse.api import grad, jacrev, value_and_grad
+from ad.reverse.api import grad, jacrev, record, value_and_grad, vjp
 from ad.trace import is_complex, raw
 from ad.transform import (
     DEFAULT_CHUNK,
@@ -22,7 +22,9 @@ from ad.transform import (
     describe,
     float_input,
     fresh,
+    hooks_refused,
     require_real,
+    seed_one,
     select,
 )
 from ad.tree import LEAF, flatten
@@ -79,6 +81,12 @@ def _size(tree) -> int:
     return sum(int(np.prod(rules.shape(x), dtype=int)) for x in flatten(tree)[0])
 
 
+def _output_size(g: Callable, primals: tuple) -> int:
+    """m, the size of g's output, from a run recorded as jacrev records it: on Tensors, so that
+    a g that calls their methods (register_hook, retain_grad) runs here as it runs there."""
+    return _size(record(g, primals, who="jacobian").out_leaves)
+
+
 def jacobian(
     f: Callable,
     argnums: int | Sequence[int] = 0,
@@ -96,11 +104,12 @@ def jacobian(
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
     nums = Argnums(argnums, "jacobian")
     check_chunk(chunk, "jacobian")
-    # The cost model needs the output size m, which only a call of f tells. "auto" calls f once
+    # The cost model needs the output size m, which only a call of f tells. "auto" records f once
     # per signature of the differentiated inputs (structure, shapes, dtypes) and keeps m: an
     # output whose size depends on values, or on the arguments held fixed, can then pick the
     # slower mode on a later call, never a wrong Jacobian. explain=True always calls f, so
-    # that the plan it reports is this call's.
+    # that the plan it reports is this call's. Recorded, as jacrev runs f, rather than run on
+    # plain arrays: an f that calls Tensor methods (register_hook) runs there.
     sizes: dict = {}
 
     def jac(*args):
@@ -112,7 +121,7 @@ def jacobian(
         n = _size(primals)
         m = 0
         if explain:
-            m = _size(g(*primals))
+            m = _output_size(g, primals)
         elif mode == "auto":
             # leaves are arrays or traced values here (float_input): both have shape and dtype
             key = (tree, tuple((x.shape, x.dtype) for x in leaves))
@@ -120,11 +129,15 @@ def jacobian(
             if m is None:
                 if len(sizes) >= _SIGNATURES:
                     sizes.clear()
-                m = sizes[key] = _size(g(*primals))
+                m = sizes[key] = _output_size(g, primals)
         p = plan(n, m, chunk)
         chosen = p.mode if mode == "auto" else mode
-        run = jacfwd if chosen == "forward" else jacrev
-        J = run(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
+        if chosen == "forward":
+            how = f"jacobian(mode={mode!r})" + (f" (as n = {n} <= m = {m})" if mode == "auto" else "")
+            with hooks_refused(how, "pass mode='reverse', which runs it"):
+                J = jacfwd(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
+        else:
+            J = jacrev(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
         if not holomorphic:
             require_real(flatten(J)[0], "jacobian", "output")
         if explain:
@@ -191,17 +204,23 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence, mode: str = "fwd-rev
     x_leaves = [float_input(p, "hvp") for p in x_leaves]
     v_leaves = [as_tangent(t, p, "hvp") for t, p in zip(v_leaves, x_leaves)]
     x, v = x_tree(x_leaves), v_tree(v_leaves)
+    # f runs only on traced values, as ad.grad runs it, never on plain arrays: so an f that
+    # calls Tensor methods (register_hook, retain_grad) runs its hooks in every mode that has
+    # a reverse sweep through f, and meets forward mode's refusal in the others
     if mode == "fwd-rev":
         (value, _), (_, Hv) = jvp(value_and_grad(f), (x,), (v,))
+    elif mode == "rev-rev":
+        value, Hv = _reverse_over(f, x, v, mode)
     else:
-        value = f(x)
-        _one_number(value, mode)  # as value_and_grad checks it for fwd-rev
-        if mode == "rev-fwd":
-            Hv = grad(lambda y: jvp(f, (y,), (v,))[1])(x)
-        elif mode == "rev-rev":
-            Hv = grad(lambda y: _vdot(grad(f)(y), v))(x)
-        else:
-            Hv = _fwd_fwd(f, x_leaves, x_tree, v)
+        with hooks_refused(
+            f"hvp(mode={mode!r})", "take mode='fwd-rev' (the default) or 'rev-rev', which run it"
+        ):
+            if mode == "rev-fwd":
+                value, Hv = _reverse_over(f, x, v, mode)
+            else:
+                value = jvp(f, (x,), (v,))[0]
+                _one_number(value, mode)  # as value_and_grad checks it for fwd-rev
+                Hv = _fwd_fwd(f, x_leaves, x_tree, v)
     # H v in x's dtype whatever f computes in (as the other modes' gradients), and a value
     # that is not an array of f's closure (f may return one as it is)
     Hv = x_tree([cast_like(h, p) for h, p in zip(flatten(Hv)[0], x_leaves)])
@@ -219,6 +238,27 @@ def _one_number(value, mode: str) -> None:
             f"hvp(mode={mode!r}) needs f to return one real float; it returned {describe(value)}: "
             "reduce first (e.g. .sum()), or take ad.jacfwd(ad.jacrev(f)) for a vector f"
         )
+
+
+def _reverse_over(f: Callable, x, v, mode: str) -> tuple:
+    """(f(x), H v) as the gradient of y -> <grad f(y), v>, the inner derivative taken forward
+    (rev-fwd: a JVP of f) or in reverse (rev-rev: a VJP of f), f's value from the same run."""
+
+    def directional(y):
+        if mode == "rev-fwd":
+            value, d = jvp(f, (y,), (v,))
+            _one_number(value, mode)
+            return value, d
+        value, pull = vjp(f, y)
+        _one_number(value, mode)  # before the sweep, which needs one number
+        one = np.asarray(raw(value))
+        (g,) = pull(seed_one(one.shape, one.dtype))
+        return value, _vdot(g, v)
+
+    rec = record(directional, (x,), who="hvp")
+    value, d = rec.out_leaves
+    cts = rec.pullback([None, seed_one(tuple(rules.shape(d)), rules.tangent_dtype(d))])
+    return value, rec.in_tree([rules.zeros(p) if h is None else h for h, p in zip(cts, rec.values)])
 
 
 def _fwd_fwd(f: Callable, x_leaves: list, x_tree, v):

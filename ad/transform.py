@@ -13,6 +13,7 @@ import math
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -133,6 +134,8 @@ def describe(x) -> str:
     if isinstance(v, np.ndarray):
         return f"an array of dtype {v.dtype} and shape {v.shape}"
     name = type(v).__name__
+    if isinstance(v, tuple | list | dict):  # a pytree: its entries may be traced
+        return f"a {name} of {len(v)} entries"
     return f"{v!r} ({'an' if name[0] in 'aeiou' else 'a'} {name}, dtype {np.asarray(v).dtype})"
 
 
@@ -301,6 +304,18 @@ def jacobian_tree(blocks: list, out_tree, in_tree, argnums: Argnums, caller: Seq
     width = len(blocks[0]) if blocks else 0
     rows = [flat[j * width : (j + 1) * width] for j in range(len(blocks))]
     return out_tree([argnums.unpack(in_tree(row)) for row in rows])
+
+
+@contextmanager
+def hooks_refused(who: str, fix: str):
+    """Forward mode's refusal of register_hook (the RuntimeError a traced value raises), with
+    the transform that took f's derivative in forward mode and what to pass it instead."""
+    try:
+        yield
+    except RuntimeError as e:
+        if not str(e).startswith("register_hook on a value traced in forward mode"):
+            raise
+        raise RuntimeError(f"{e}. Here {who} takes f's derivative in forward mode: {fix}") from None
 
 
 # -- seeding and pushing tangents ---------------------------------------------------------------

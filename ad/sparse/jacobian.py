@@ -19,8 +19,7 @@ from ad import rules
 from ad.reverse.api import grad, record
 from ad.sparse import coloring
 from ad.sparse.detect import hessian_sparsity, jacobian_sparsity, real_input
-from ad.trace import raw
-from ad.transform import DEFAULT_CHUNK, push_tangents, run_passes
+from ad.transform import DEFAULT_CHUNK, hooks_refused, push_tangents, run_passes
 
 MODES = ("auto", "forward", "reverse")
 
@@ -143,7 +142,8 @@ class SparseJacobian:
         self = _local_again(self, x, jacobian_sparsity)
         S = _chunks(coloring.seeds(self.colors), self.plan.chunk)
         if self.plan.mode == "forward":
-            B = run_passes(forward_passes, self.f, x, S, executor)
+            with hooks_refused("sparse_jacobian (column colors: JVPs)", "pass mode='reverse', which runs it"):
+                B = run_passes(forward_passes, self.f, x, S, executor)
             J = coloring.decompress_columns(
                 self.pattern, self.colors, np.concatenate(B or [np.zeros((0, self.plan.m))]).T
             )
@@ -173,7 +173,9 @@ def prepare_sparse_jacobian(
     if sparsity is None:
         P = jacobian_sparsity(f, x, local=local)
     else:
-        m = int(np.size(raw(f(x))))
+        # f recorded, as the reverse passes run it, not run on plain arrays: an f that calls
+        # Tensor methods (register_hook) runs here wherever it runs there
+        m = int(np.size(record(f, (x,), who="sparse_jacobian").out))
         P = _pattern(sparsity, (m, x.size), "sparse_jacobian")
     return _colored_jacobian(f, x, P, mode, order, chunk, local and sparsity is None)
 
