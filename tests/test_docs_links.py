@@ -30,7 +30,7 @@ def _links(page):
 
 
 def _repo_paths(page):
-    """Paths of this repository a page names in prose: ad/..., tests/..., asv_bench/..., docs/..., examples/..."""
+    """Paths of this repository a page names in prose (ad/..., tests/..., asv_bench/..., ...)."""
     found = re.findall(
         r"(?<![\w/.])((?:ad|tests|asv_bench|examples|docs)/[\w./-]*\w)", _prose(page.read_text())
     )
