@@ -133,9 +133,11 @@ def _same_output(name: str, again: list, out) -> None:
     for a, b in zip(again, first):
         a, b = np.asarray(raw(a)), np.asarray(raw(b))
         if a.dtype.kind in "fc":
-            tol = np.sqrt(np.finfo(a.dtype).eps)
+            # Each entry to sqrt(eps) of itself, and a few ulps of the largest for entries near
+            # zero: a tolerance scaled by the largest entry alone would let the small ones change
+            eps = np.finfo(a.dtype).eps
             same = a.shape == b.shape and np.allclose(
-                a, b, rtol=tol, atol=tol * np.max(np.abs(b), initial=0.0), equal_nan=True
+                a, b, rtol=np.sqrt(eps), atol=16 * eps * np.max(np.abs(b), initial=0.0), equal_nan=True
             )
         else:
             same = np.array_equal(a, b)

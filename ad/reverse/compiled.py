@@ -15,6 +15,9 @@ Branches: every comparison made while recording (`if x > 0:`, `max(x, y)`, `x[x 
 becomes a guard. A replay whose guards fail re-records at the new input; it never
 returns the gradient of the branch it did not take.
 
+What f reads besides its argument is checked at each replay (Environment), and a change
+records f again; so does a new input shape. Results come back in the input's float dtype.
+
 Limits: one array (or float) argument; arrays small enough that one instruction per
 element is sensible (thousands to a few hundred thousand); ops without a compiled rule
 (linear algebra beyond the contractions, cumulative ops, ...) raise NotImplementedError at
@@ -23,7 +26,10 @@ recording time. Buffers are reused between calls: one Compiled object per thread
 
 from __future__ import annotations
 
+import functools
+import pickle
 import string
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -37,18 +43,14 @@ SCRATCH = -1  # placeholder for the scratch slot, resolved when the program is f
 class Program:
     """Instructions and slot values, appended in chunks while recording."""
 
-    def __init__(self):
+    def __init__(self, environment: Environment):
         self.n_slots = 0
         self.values: list[np.ndarray] = []
         self.chunks: list[tuple] = []  # (code, a, b, out) arrays
         self.guards: list[tuple] = []  # (code, a, b, outcome) arrays
-        # The arrays f read besides its argument (closures, globals), with their values when
-        # recorded: a replay checks they are unchanged, and records again if not.
-        self.constants: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def watch(self, array: np.ndarray) -> None:
-        if id(array) not in self.constants:
-            self.constants[id(array)] = (array, array.copy())
+        # What f reads besides its argument: a replay checks it is unchanged, and records
+        # again if not. The arrays that become constants of the tape are watched too.
+        self.environment = environment
 
     def new_slots(self, values) -> np.ndarray:
         values = np.asarray(values, dtype=float)
@@ -202,7 +204,7 @@ def _slots(x, prog, level):
     if isinstance(x, Box):
         raise NotImplementedError("ad.compile records one level: call it outside other transforms")
     if isinstance(x, np.ndarray):
-        prog.watch(x)
+        prog.environment.watch(x)
     return prog.new_slots(_real_constant(x))
 
 
@@ -291,20 +293,27 @@ class Compiled:
         self.f = f
         self.specialize = specialize
         self.records = 0
-        if not np.issubdtype(np.result_type(x), np.floating):
-            raise TypeError("ad.compile differentiates with respect to a float input; pass x.astype(float)")
-        self._record(np.asarray(x, dtype=float))
+        self._record(_float_input(x)[0])
 
     def _record(self, x):
-        prog, level = Program(), new_level()
+        environment = Environment(self.f)
+        drawn = environment.random_states()
+        prog, level = Program(environment), new_level()
         inputs = prog.new_slots(x)
         y = self.f(Rec(inputs, x.copy(), level, prog))
+        if environment.random_states() != drawn:
+            raise ValueError(
+                "ad.compile: f drew random numbers while being recorded (from np.random or a "
+                "generator it reads); a compiled tape would replay the same draw on every call. "
+                "Differentiate f with the eager engines (ad.grad, ad.vjp), or draw the numbers "
+                "outside f into an array f reads (a change to it records f again)"
+            )
         if isinstance(y, tuple | list | dict):
             raise TypeError("ad.compile: f must return one array or scalar")
         if not (isinstance(y, Rec) and y.level == level):
             y = Rec(prog.new_slots(np.asarray(raw(y), float)), np.asarray(raw(y), float), level, prog)
         self.replay, (self.code, self.a, self.b, self.out), self.guards, self.v0 = prog.finish()
-        self.constants = list(prog.constants.values())
+        self.environment = environment
         self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
         self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
         self.out_shape, self.out_slots = y.slots.shape, np.ascontiguousarray(y.slots.ravel())
@@ -342,14 +351,18 @@ class Compiled:
 
     def _load(self, x):
         """Write x into the input slots (results are overwritten); record again for a new
-        shape, or when an array f reads besides x has changed since the recording."""
-        x = np.asarray(x, dtype=float)
-        if x.shape != self.in_shape or any(
-            not np.array_equal(a, kept, equal_nan=True) for a, kept in self.constants
-        ):
+        shape, or when what f reads besides x has changed since the recording. The sweeps
+        compute in float64; results are given in x's float dtype (float32 in, float32 out)."""
+        x, self.dtype = _float_input(x)
+        if x.shape != self.in_shape or self.environment.changed():
             self._record(x)
         self.v[: self.n_in] = x.ravel()
         return x
+
+    def _cast(self, *results):
+        if self.dtype == np.float64:
+            return results
+        return tuple(np.asarray(r).astype(self.dtype) for r in results)
 
     def _forward(self, x):
         x = self._load(x)
@@ -363,7 +376,7 @@ class Compiled:
 
     def __call__(self, x):
         self._forward(x)
-        return self.v[self.out_slots].reshape(self.out_shape)
+        return self._cast(self.v[self.out_slots].reshape(self.out_shape))[0]
 
     def value_and_grad(self, x):
         """(f(x), grad f(x)) in one numba call: forward and reverse sweeps."""
@@ -382,7 +395,7 @@ class Compiled:
             self._record(x)
             return self.value_and_grad(x)
         g = self.ct[: self.n_in].reshape(self.in_shape).copy()  # buffers are reused
-        return self.v[r], self._input_zeros(g)
+        return self.dtype.type(self.v[r]), self._cast(self._input_zeros(g))[0]
 
     def grad(self, x):
         return self.value_and_grad(x)[1]
@@ -408,8 +421,9 @@ class Compiled:
         c = np.full(len(self.v0), -0.0)
         np.add.at(c, self.out_slots, ct.ravel())
         self.replay.reverse(self.da, self.db, self.out, self.pa, self.pb, c)
-        return self.v[self.out_slots].reshape(self.out_shape), self._input_zeros(
-            c[self.in_slots].reshape(self.in_shape)
+        return self._cast(
+            self.v[self.out_slots].reshape(self.out_shape),
+            self._input_zeros(c[self.in_slots].reshape(self.in_shape)),
         )
 
     def jvp(self, x, t):
@@ -421,8 +435,9 @@ class Compiled:
         tv = np.full(len(self.v0), -0.0)
         tv[self.in_slots] = t.ravel()
         self.replay.tangent(self.da, self.db, self.out, self.pa, self.pb, tv)
-        return self.v[self.out_slots].reshape(self.out_shape), self._output_zeros(
-            tv[self.out_slots].reshape(self.out_shape)
+        return self._cast(
+            self.v[self.out_slots].reshape(self.out_shape),
+            self._output_zeros(tv[self.out_slots].reshape(self.out_shape)),
         )
 
     def jacfwd(self, x):
@@ -432,7 +447,7 @@ class Compiled:
         T = np.full((len(self.v0), n), -0.0)
         T[self.in_slots] = np.eye(n)
         self.replay.tangent_batched(self.da, self.db, self.out, self.pa, self.pb, T)
-        return self._output_zeros(T[self.out_slots].reshape(self.out_shape + self.in_shape))
+        return self._cast(self._output_zeros(T[self.out_slots].reshape(self.out_shape + self.in_shape)))[0]
 
     def jacrev(self, x):
         """Jacobian by one batched reverse sweep over all m output cotangents."""
@@ -442,7 +457,143 @@ class Compiled:
         C[self.out_slots] = 0.0  # the one-hot seeds' zeros are +0.0, as the eager engines'
         np.add.at(C, (self.out_slots, np.arange(m)), 1.0)
         self.replay.reverse_batched(self.da, self.db, self.out, self.pa, self.pb, C)
-        return self._input_zeros(C[self.in_slots].T.reshape(self.out_shape + self.in_shape))
+        return self._cast(self._input_zeros(C[self.in_slots].T.reshape(self.out_shape + self.in_shape)))[0]
+
+
+# What a replay checks of f's surroundings (Environment). Library code (NumPy's, ad's, ...)
+# is not walked: its state is not the user's to change between calls.
+_LIBRARIES = frozenset({"numpy", "ad", "scipy", "numba", "jax", "torch", "builtins"})
+_DEPTH = 4  # functions, containers and objects followed from f
+_ATOMS = (int, float, complex, str, bytes, type(None), np.generic, types.ModuleType, type)
+_MISSING = object()
+_RANDOM = (np.random.Generator, np.random.RandomState, np.random.BitGenerator)
+
+
+class Environment:
+    """What f reads besides its argument, as far as Python shows it: the values its closure
+    cells, the globals its code names, its default arguments and its bound object hold, and
+    through functions, lists, tuples, dicts and objects' attributes, those values' own. A
+    replay checks that each binding still holds the same object, each list its length, and
+    each array its values (torch.compile's guards on globals, by value for arrays, since a
+    tape bakes them in); if not, f is recorded again.
+
+    It also keeps the random generators f can reach, and NumPy's global one, to refuse a
+    recording that drew from them: a tape would replay that one draw on every call."""
+
+    def __init__(self, f):
+        self.bindings: list[tuple] = []  # (container, key, value): read(container, key) is value
+        self.lengths: list[tuple] = []  # (list, its length)
+        self.arrays: dict[int, tuple] = {}  # id -> (array, its shape, its bytes)
+        self.random = [np.random.mtrand._rand]
+        seen: set[int] = set()
+        todo = [(f, 0)]
+        while todo:
+            value, depth = todo.pop()
+            if isinstance(value, _ATOMS) or id(value) in seen or depth > _DEPTH:
+                continue
+            seen.add(id(value))
+            if isinstance(value, np.ndarray):
+                self.watch(value)
+            elif isinstance(value, _RANDOM):
+                self.random.append(value)
+            elif isinstance(value, list | tuple | set | frozenset | dict) or _module(value) not in _LIBRARIES:
+                todo += [(v, depth + 1) for v in self._bind(value)]
+
+    def _bind(self, value) -> list:
+        """Record what value holds; return those values, to be walked in turn."""
+        if isinstance(value, types.FunctionType):
+            names = _names(value.__code__)
+            held = [(c, "cell_contents") for c in value.__closure__ or ()]
+            held += [(value.__globals__, n) for n in names if n in value.__globals__]
+            held += [(value, "__defaults__"), (value, "__kwdefaults__")]
+        elif isinstance(value, types.MethodType):
+            held = [(value, "__self__"), (value, "__func__")]
+        elif isinstance(value, functools.partial):
+            held = [(value, "func"), (value, "args"), (value, "keywords")]
+        elif isinstance(value, list):
+            self.lengths.append((value, len(value)))
+            held = [(value, i) for i in range(len(value))]
+        elif isinstance(value, tuple | set | frozenset):
+            return list(value)
+        elif isinstance(value, dict):
+            held = [(value, k) for k in value]
+        elif isinstance(getattr(value, "__dict__", None), dict):
+            held = [(vars(value), k) for k in vars(value)]
+            held += [(type(value), "__call__")] if callable(value) else []
+        else:
+            return []
+        read = [_read(c, k) for c, k in held]
+        self.bindings += [(c, k, v) for (c, k), v in zip(held, read)]
+        return read
+
+    def watch(self, array: np.ndarray) -> None:
+        if id(array) not in self.arrays and array.dtype.kind in "biufc":
+            self.arrays[id(array)] = (array, array.shape, array.tobytes())
+
+    def random_states(self) -> list:
+        return [_random_state(r) for r in self.random]
+
+    def changed(self) -> bool:
+        """Whether a binding holds another object, a list another length, or an array other
+        bits (the bits: -0.0 for 0.0 is a change, a NaN kept is not)."""
+        for c, k, v in self.bindings:
+            if _read(c, k) is not v:
+                return True
+        for xs, n in self.lengths:
+            if len(xs) != n:
+                return True
+        for a, shape, kept in self.arrays.values():
+            if a.shape != shape or a.tobytes() != kept:
+                return True
+        return False
+
+
+def _module(value) -> str:
+    module = getattr(value, "__module__", None)  # an instance's is its class's
+    return module.partition(".")[0] if isinstance(module, str) else ""
+
+
+def _names(code) -> list:
+    """The global names a code object and the functions defined in it read (attribute names too)."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names += _names(const)
+    return names
+
+
+def _read(container, key):
+    if isinstance(container, dict):
+        return container.get(key, _MISSING)
+    if isinstance(container, list):
+        return container[key] if key < len(container) else _MISSING
+    try:
+        return getattr(container, key)
+    except (AttributeError, ValueError):  # an empty closure cell raises ValueError
+        return _MISSING
+
+
+def _random_state(r) -> bytes:
+    if isinstance(r, np.random.RandomState):
+        return pickle.dumps(r.get_state(legacy=False))
+    return pickle.dumps((r.bit_generator if isinstance(r, np.random.Generator) else r).state)
+
+
+def _float_input(x) -> tuple[np.ndarray, np.dtype]:
+    """x as float64, and its dtype; refused unless it holds real floats no wider than float64."""
+    x = np.asarray(x)
+    dtype = x.dtype
+    if dtype.kind != "f":
+        raise TypeError(
+            f"ad.compile differentiates with respect to a float input; got dtype {dtype}: "
+            "pass x.astype(float)"
+        )
+    if np.finfo(dtype).eps < np.finfo(np.float64).eps:
+        raise TypeError(
+            f"ad.compile computes in float64 and would round a {dtype} input; "
+            "use the eager engines (ad.grad, ad.vjp) for it"
+        )
+    return x.astype(float, copy=False), dtype
 
 
 def compile(f: Callable, x, specialize: bool = False) -> Compiled:  # noqa: A001  (like jax.jit)
