@@ -15,8 +15,9 @@ from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softp
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
 from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.reverse.compiled import compile
+from ad.reverse.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ad.reverse.optim import SGD
-from ad.reverse.tensor import Tensor, enable_grad, from_numpy, is_grad_enabled, no_grad, tensor
+from ad.reverse.tensor import Tensor, from_numpy, tensor
 from ad.sparse import (
     hessian_sparsity,
     jacobian_sparsity,

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ad.reverse.tensor import Tensor, pull
-from ad.reverse.tensor import tensors as as_tensors
+from ad.reverse.backward import pull
+from ad.reverse.backward import tensors as as_tensors
+from ad.reverse.tensor import Tensor
 from ad.trace import raw
 
 

@@ -8,8 +8,10 @@ import numpy as np
 
 from ad import rules
 from ad.reverse import engine
+from ad.reverse.grad_mode import recording
 from ad.reverse.graph import Sweep
-from ad.reverse.tensor import Tensor, edge, leaf, recording
+from ad.reverse.record import edge
+from ad.reverse.tensor import Tensor, leaf
 from ad.trace import new_level, raw
 from ad.transform import (
     Argnums,

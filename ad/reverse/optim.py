@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ad.reverse.tensor import Tensor, no_grad
+from ad.reverse.grad_mode import no_grad
+from ad.reverse.tensor import Tensor
 
 
 class SGD:

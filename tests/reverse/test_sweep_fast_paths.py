@@ -12,7 +12,7 @@ import ad
 from ad import registry
 from ad.reverse import engine
 from ad.reverse.graph import Sweep
-from ad.reverse.tensor import edge
+from ad.reverse.record import edge
 
 
 # -- what a .grad keeps without a copy ---------------------------------------------------------
