@@ -6,13 +6,11 @@ np.fft.fft ...) and each ufunc (np.sin, np.add ...) also takes a (nested) list o
 Duals or Tensors wherever NumPy takes an array_like: the list becomes their stack, as
 `ad.numpy.array` makes it, so `np.sum([a, b])` is `np.sum(np.array([a, b]))`, the way autograd
 reads it. The constructors NumPy cannot intercept (array, asarray, asanyarray, r_, c_, full,
-full_like) accept traced values themselves, and the joins (concatenate, stack, hstack, vstack)
-take dtype= with traced operands. Every other name is NumPy's own.
+full_like) accept traced values themselves. Every other name is NumPy's own.
 Plain NumPy code needs none of this: np.stack([a, b]) of traced values already dispatches.
 """
 
 import builtins as _builtins
-import functools as _functools
 
 import numpy as _np
 from numpy import *  # noqa: F403  (NumPy's public names; those that take arrays are lifted below)
@@ -88,44 +86,6 @@ def asanyarray(a, dtype=None, order=None, *, copy=None, **kwargs):
     if not _holds_traced(a):
         return _np.asanyarray(a, dtype, order, copy=copy, **kwargs)
     return _traced_array(a, dtype, copy, 0, "asanyarray")
-
-
-def _join(join, sequence: str):
-    """NumPy's join (concatenate, stack, hstack, vstack), whose operands may be sequences holding
-    traced values, and which takes dtype= with traced operands."""
-
-    def lifted_join(*args, **kwargs):
-        if kwargs.get("dtype") is None:
-            try:
-                return join(*args, **kwargs)
-            except TypeError:  # NumPy refused an operand: a list holding a traced value?
-                if not _holds_traced(args[0] if args else kwargs.get(sequence)):
-                    raise
-        elif not _holds_traced(args[0] if args else kwargs.get(sequence)):
-            return join(*args, **kwargs)
-        return _traced_join(join, sequence, args, dict(kwargs))
-
-    _functools.update_wrapper(lifted_join, join)
-    lifted_join.__module__ = __name__
-    return lifted_join
-
-
-def _traced_join(join, sequence: str, args: tuple, kwargs: dict):
-    """join of operands holding traced values, each made an array first; with dtype= each is
-    cast first under NumPy's casting rule (same_kind unless casting= says otherwise). To a float
-    or complex dtype the cast is differentiable; to an integer one (casting="unsafe") it has
-    zero derivative, as x.astype(int)."""
-    arrays = [_stacked(a) for a in (args[0] if args else kwargs.pop(sequence))]
-    dtype, casting = kwargs.pop("dtype", None), kwargs.pop("casting", "same_kind")
-    if dtype is not None:
-        arrays = [a.astype(dtype, casting=casting) for a in arrays]
-    return join(arrays, *args[1:], **kwargs)
-
-
-concatenate = _join(_np.concatenate, "arrays")
-stack = _join(_np.stack, "arrays")
-hstack = _join(_np.hstack, "tup")
-vstack = _join(_np.vstack, "tup")
 
 
 @_lifting_function

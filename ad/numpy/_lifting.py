@@ -48,6 +48,11 @@ _KEPT = {
     np.put_along_axis: ("arr",),
 }
 
+# Functions that answer a failed conversion of an argument instead of raising it (array_equal
+# and array_equiv return False): the wrapper cannot wait for NumPy to refuse a list holding a
+# traced value, so it stacks such lists before the call.
+_ANSWER_REFUSALS = frozenset({np.array_equal, np.array_equiv})
+
 # The positional parameters of a ufunc's methods (their signatures are not introspectable)
 _UFUNC_METHODS = {
     "reduce": ("array", "axis", "dtype", "out"),
@@ -113,9 +118,12 @@ def lifting(func, parameters=None, module="ad.numpy"):
     the _Parameters) replaces reading func's signature."""
     read = functools.partial(_Parameters.of, func) if parameters is None else parameters
     found = []  # the parameters, read at the first call that needs them
+    eager = func in _ANSWER_REFUSALS
 
     def call(*args, **kwargs):
         try:
+            if eager and (any(map(_holds_traced, args)) or any(map(_holds_traced, kwargs.values()))):
+                raise TypeError  # NumPy would answer rather than refuse: lift now
             return func(*args, **kwargs)
         except TypeError:
             if not (any(map(_holds_traced, args)) or any(map(_holds_traced, kwargs.values()))):

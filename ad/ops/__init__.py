@@ -21,6 +21,7 @@ from ad.ops import (  # noqa: F401
     piecewise,
     polynomials,
     quantiles,
+    queries,
     ranges,
     reductions,
     selection,
