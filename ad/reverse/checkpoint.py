@@ -54,8 +54,10 @@ def checkpoint(f: Callable) -> Callable:
         _same_output(name, rec.out_leaves, out)
         return tuple(rec.pullback(cts, batch=k))
 
-    # Not registered: a checkpoint is a one-off op for this f, not a NumPy function.
-    impl = lambda *xs, call: call.flat(*xs)  # noqa: E731
+    # Not registered: a checkpoint is a one-off op for this f, not a NumPy function. Its first
+    # run reads the operands' own arrays, which f must not write into: the write would change
+    # the caller's values unrecorded (a traced value of a lower level records its writes).
+    impl = lambda *xs, call: _writeable(call.flat(*map(_read_only, xs)))  # noqa: E731
     op = Op(f"checkpoint({name})", "general", impl, jvp_rule=jvp_rule, vjp_rule=vjp_rule)
 
     def wrapped(*args, **kwargs):
@@ -75,6 +77,10 @@ def checkpoint(f: Callable) -> Callable:
             if e.name != "register_hook":
                 raise
             raise RuntimeError(_HOOKED.format(name=name)) from None
+        except ValueError as e:
+            if "read-only" not in str(e):
+                raise
+            raise ValueError(_WRITES.format(name=name)) from e
         if _same_state(state, np.random.get_state()):
             call.random_state = None  # f drew no global random numbers: nothing to keep (2.5 kB)
         return call.out_tree(list(out) if isinstance(out, tuple) else [out])
@@ -94,6 +100,30 @@ _HOOKED = (
     "so its Tensors exist only while backward recomputes it. Register the hook outside the "
     "checkpoint, on the Tensor it returns or on the one it is given, or do not checkpoint {name}"
 )
+
+
+_WRITES = (
+    "ad.checkpoint({name}): {name} writes into a read-only array, most likely its argument "
+    "(x *= 2, x[i] = v, a view's write), "
+    "which a checkpointed function cannot: its first run computes on the arrays of the values it "
+    "is given, so the write would change them unrecorded. Write it out of place (x = x * 2, "
+    "np.where, np.concatenate), or do not checkpoint {name}"
+)
+
+
+def _read_only(x):
+    """A plain array as a view that refuses writes; anything else as it is."""
+    if isinstance(x, np.ndarray) and x.flags.writeable:
+        x = x.view()
+        x.flags.writeable = False
+    return x
+
+
+def _writeable(out):
+    """f's output with the read-only views of its arguments it returns (f = lambda x: x.T) copied."""
+    if isinstance(out, tuple):
+        return tuple(map(_writeable, out))
+    return out.copy() if isinstance(out, np.ndarray) and not out.flags.writeable else out
 
 
 def _under_reverse_mode(args) -> bool:

@@ -143,3 +143,27 @@ def test_a_checkpoint_recomputation_that_differs_in_small_entries_raises():
 
     with pytest.raises(ValueError, match="another output"):
         ad.grad(lambda x: np.sum(ad.checkpoint(f)(x)))(np.full(3, 1e-3))
+
+
+def _doubles_in_place(x):
+    x *= 2.0
+    return np.sin(x)
+
+
+def _triples_a_view(x):
+    v = x[1:]
+    v *= 3.0
+    return np.sum(x**2)
+
+
+@pytest.mark.parametrize("f", [_doubles_in_place, _triples_a_view])
+def test_a_checkpointed_function_writing_into_its_argument_raises_and_changes_nothing(f):
+    # Its first run computes on the argument's own array: the write went there unrecorded
+    x = X.copy()
+    with pytest.raises(ValueError, match=r"checkpoint\(_\w+\): .* read-only array, most likely its argument"):
+        ad.grad(lambda x: np.sum(ad.checkpoint(f)(x)))(x)
+    np.testing.assert_array_equal(x, X)
+    y = X.copy()  # a non-leaf argument: the write would have reached values used afterwards
+    with pytest.raises(ValueError, match="read-only array, most likely its argument"):
+        ad.grad(lambda x: np.sum(ad.checkpoint(f)(x * 1.0)))(y)
+    np.testing.assert_array_equal(y, X)
