@@ -391,28 +391,79 @@ def run_passes(passes: Callable, f: Callable, x, seeds: Iterable, executor=None)
     """``passes(f, x, blocks)`` returns one result per block of seeds; this runs it on all of
     ``seeds`` here, or, given an executor (any ``concurrent.futures.Executor``, Dask's
     ``Client.get_executor()`` included), as one task per block, the results in block order.
-    For an executor of other processes, f and x travel pickled by cloudpickle (lambdas and
-    closures included); a ThreadPoolExecutor shares them. A task is a whole pass, so the
-    results equal the serial ones exactly."""
+    For any executor but a ThreadPoolExecutor, f and x are pickled once by cloudpickle
+    (lambdas and closures included) and travel with each task; a ThreadPoolExecutor shares
+    them. A task is a whole pass, so the results equal the serial ones exactly. When a task
+    fails, the tasks not yet started are cancelled and its exception is raised here."""
     if executor is None:
         return passes(f, x, seeds)
+    if isinstance(executor, type) or not callable(getattr(executor, "submit", None)):
+        got = f"the class {executor.__name__}" if isinstance(executor, type) else repr(executor)
+        raise TypeError(
+            f"executor= takes a concurrent.futures.Executor (something with submit(fn, *args) "
+            f"returning a future); got {got}: pass an executor, e.g. ThreadPoolExecutor(4), or "
+            "a Dask client's client.get_executor()"
+        )
     if any(isinstance(v, Box) for v in flatten(x)[0]):
         raise TypeError(
             "executor=: the passes run as tasks on plain arrays, but x is traced by an enclosing "
             "transform; leave executor out inside other transforms"
         )
     if isinstance(executor, ThreadPoolExecutor):
-        futures = [executor.submit(passes, f, x, [s]) for s in seeds]
+        task, args = passes, (f, x)
     else:
-        import cloudpickle
+        task, args = _run_pickled, (_pickle_for_tasks(passes, f, x),)
+    futures = []
+    try:
+        futures.extend(executor.submit(task, *args, [s]) for s in seeds)
+        return [block for fut in futures for block in fut.result()]
+    except BaseException:
+        for fut in futures:
+            fut.cancel()  # a task that is running finishes; the others never start
+        raise
 
-        futures = [executor.submit(_run_pickled, cloudpickle.dumps((passes, f, x, [s]))) for s in seeds]
-    return [block for fut in futures for block in fut.result()]
 
+def _pickle_for_tasks(passes: Callable, f: Callable, x) -> bytes:
+    """(passes, f, x) pickled by cloudpickle, refusing a traced value f closes over: unpickled
+    in a task it would be a copy cut off from its transform (the derivative through it lost,
+    or its level taken by another transform in the worker), so it must not travel."""
+    import io
+    import pickle
 
-def _run_pickled(payload: bytes) -> list:
-    """A task's body on a worker: unpickle (passes, f, x, blocks) and run them."""
     import cloudpickle
 
-    passes, f, x, blocks = cloudpickle.loads(payload)
+    class Pickler(cloudpickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, Box):
+                raise _TracedClosure
+            return super().reducer_override(obj)
+
+    buffer = io.BytesIO()
+    try:
+        Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((passes, f, x))
+    except _TracedClosure:
+        raise TypeError(
+            "executor=: f closes over a value traced by an enclosing transform, which cannot "
+            "travel to the executor's workers (its derivative would be lost there): leave "
+            "executor out inside other transforms, or use a ThreadPoolExecutor, which shares f"
+        ) from None
+    except Exception as e:
+        raise TypeError(
+            f"executor=: f and x travel to the executor's workers pickled by cloudpickle, and "
+            f"pickling failed ({type(e).__name__}: {e}): close f over picklable values only "
+            "(open files, locks and connections inside f, not around it), or use a "
+            "ThreadPoolExecutor, which shares f"
+        ) from e
+    return buffer.getvalue()
+
+
+class _TracedClosure(Exception):
+    """Raised while pickling f for a task when it meets a traced value."""
+
+
+def _run_pickled(payload: bytes, blocks: list) -> list:
+    """A task's body on a worker: unpickle (passes, f, x) and run them on its blocks of seeds."""
+    import cloudpickle
+
+    passes, f, x = cloudpickle.loads(payload)
     return passes(f, x, blocks)
