@@ -67,7 +67,7 @@ def _sweep(roots, seeds, level, retain_graph, create_graph, only, returns):
     sweep = Sweep(
         create_graph=create_graph,
         conjugate=True,
-        rebuild=lambda value, history: _rebuilt(value, level, history),
+        rebuild=lambda value, history, counter: _rebuilt(value, level, history, counter),
     )
     with _grad_mode(create_graph):
         return engine.run_backward(

@@ -44,7 +44,8 @@ FREED = (
 class Sweep:
     """How one backward sweep runs: batched cotangents, whether it records itself, whether
     leaves receive the conjugate (PyTorch's convention), and how to rebuild a saved value as
-    a Tensor that leads back into the graph (create_graph)."""
+    a Tensor that leads back into the graph (create_graph): ``rebuild(value, edge, counter)``,
+    counter the version counter of the Tensor the value was saved from, or None."""
 
     __slots__ = ("batched", "create_graph", "conjugate", "rebuild", "owned")
 
@@ -246,12 +247,16 @@ class OpNode(Node):
         outs = self.saved_out
         if sweep.create_graph:  # saved values that require grad lead back into the graph
             read_in, read_out = reads(self.op, self.needs)
+            # each with its Tensor's version counter, so that the nodes this sweep records,
+            # which save it again, refuse a later in-place write to it as this node does
+            counters = {index: counter for counter, _, index in self.guards}
             primals = [
-                sweep.rebuild(v, e) if r and e is not None else v
-                for v, e, r in zip(primals, self.next_edges, read_in)
+                sweep.rebuild(v, e, counters.get(i)) if r and e is not None else v
+                for i, (v, e, r) in enumerate(zip(primals, self.next_edges, read_in))
             ]
             if read_out:
-                outs = [sweep.rebuild(v, (self, j)) for j, v in enumerate(outs)]
+                n = len(primals)
+                outs = [sweep.rebuild(v, (self, j), counters.get(n + j)) for j, v in enumerate(outs)]
         if self.num_outputs == 0:
             op = self.op
             if op.kind == "elementwise" and len(primals) == 1 and not sweep.batched:

@@ -467,9 +467,10 @@ def _refresh_view(v):
     _set_history(v, link[0], 0)
 
 
-def _rebuilt(value, level, history):
-    """A saved value as a Tensor that leads back into the graph (for create_graph)."""
-    t = _new(value, level, [0])
+def _rebuilt(value, level, history, counter):
+    """A saved value as a Tensor that leads back into the graph (for create_graph), sharing
+    the version counter of the Tensor it was saved from (counter; None for a constant)."""
+    t = _new(value, level, [0] if counter is None else counter)
     t._requires_grad = True
     node, nr = history
     if type(node) is AccumulateGrad:

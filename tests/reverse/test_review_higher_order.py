@@ -1,0 +1,136 @@
+"""Higher-order and concurrent semantics of ad.Tensor against PyTorch: create_graph with
+in-place writes, views, retain_grad and hooks; .grad with history; grad mode per thread and
+as a decorator; version counters; dtypes; what a graph keeps alive. Each program runs on
+ad and on torch side by side (`run`), and the two must agree on values or on refusing."""
+
+
+import numpy as np
+import pytest
+
+import ad
+
+torch = pytest.importorskip("torch")
+
+
+class Lib:
+    """What a program needs from ad or torch, by the same names."""
+
+    def __init__(self, name):
+        self.name = name
+        self.torch = name == "torch"
+        self.no_grad = torch.no_grad if self.torch else ad.no_grad
+        self.enable_grad = torch.enable_grad if self.torch else ad.enable_grad
+        self.is_grad_enabled = torch.is_grad_enabled if self.torch else ad.is_grad_enabled
+        self.grad = torch.autograd.grad if self.torch else ad.autograd.grad
+        self.exp = torch.exp if self.torch else np.exp
+        self.sin = torch.sin if self.torch else np.sin
+
+    def leaf(self, values, dtype=np.float64):
+        a = np.array(values, dtype=dtype)
+        return torch.tensor(a, requires_grad=True) if self.torch else ad.tensor(a, requires_grad=True)
+
+    def const(self, values, dtype=np.float64):
+        a = np.array(values, dtype=dtype)
+        return torch.tensor(a) if self.torch else ad.tensor(a)
+
+
+def value(t):
+    """A Tensor's values as a NumPy array (None for None)."""
+    if t is None:
+        return None
+    return np.asarray(t.detach().numpy())
+
+
+def run(program):
+    """program(lib) on both libraries: the values it returns, or the error's type if it raised."""
+    out = []
+    for name in ("ad", "torch"):
+        try:
+            out.append(program(Lib(name)))
+        except RuntimeError:
+            out.append(RuntimeError)
+    return out
+
+
+def assert_same(program):
+    got, want = run(program)
+    if want is RuntimeError or got is RuntimeError:
+        assert got is want, f"ad gave {got}, torch {want}"
+        return
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=0)
+
+
+# -- a value saved for the second backward is guarded by its Tensor's version counter ------
+
+
+def _power_then_write(lib):
+    x = lib.leaf([1.0, 2.0])
+    y = x * 2
+    (y**3).sum().backward(create_graph=True)  # x.grad = 6 y^2 * 2, which reads y
+    g = x.grad
+    x.grad = None
+    y.add_(1)
+    g.sum().backward()
+    return (value(x.grad),)
+
+
+def _sin_then_write(lib):
+    x = lib.leaf([1.0, 2.0])
+    y = x * 2
+    (g,) = lib.grad(lib.sin(y).sum(), x, create_graph=True)
+    y.mul_(3)
+    return lib.grad(g.sum(), x)
+
+
+def _view_then_write_base(lib):
+    x = lib.leaf([1.0, 2.0])
+    y = x * 1
+    v = y[0:1]
+    (g,) = lib.grad((v**3).sum(), x, create_graph=True)
+    y.mul_(3)  # v's memory too
+    return lib.grad(g.sum(), x)
+
+
+def _leaf_written_under_no_grad(lib):
+    x = lib.leaf([1.0, 2.0])
+    (g,) = lib.grad((x**3).sum(), x, create_graph=True)
+    with lib.no_grad():
+        x.mul_(3)
+    return lib.grad(g.sum(), x)
+
+
+def _non_leaf_input_then_write(lib):
+    x = lib.leaf([1.0, 2.0])
+    y = x * 2
+    (g,) = lib.grad((y**3).sum(), y, create_graph=True)
+    y.add_(1)
+    return lib.grad(g.sum(), x)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        _power_then_write,
+        _sin_then_write,
+        _view_then_write_base,
+        _leaf_written_under_no_grad,
+        _non_leaf_input_then_write,
+    ],
+)
+def test_a_write_after_create_graph_makes_the_second_backward_raise(program):
+    """The first backward (create_graph) reads y and records nodes that read it again; writing
+    y in place afterwards makes the second backward raise, as in PyTorch, not return the
+    derivative at the overwritten value."""
+    assert run(program) == [RuntimeError, RuntimeError]
+
+
+def test_the_second_backward_without_a_write_is_unchanged():
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        y = x * 2
+        (g,) = lib.grad(lib.sin(y).sum() + (y**3).sum(), x, create_graph=True)
+        (h,) = lib.grad(g.sum(), x, create_graph=True)
+        return (value(g), value(h), value(lib.grad(h.sum(), x)[0]))
+
+    assert_same(program)
