@@ -10,13 +10,28 @@ import numpy as np
 
 from ad.registry import nondiff
 
+
+def _arrays(*shapes, **params):
+    """Examples of float64 and float32 arrays of the shapes given, with params."""
+
+    def examples(rng):
+        return [
+            (tuple(rng.uniform(-2, 2, s).astype(dt) for s in shapes), params)
+            for dt in (np.float64, np.float32)
+        ]
+
+    return examples
+
+
 # fmt: off
-for _name, _f in [
-    ("shape", np.shape), ("ndim", np.ndim), ("size", np.size),
-    ("iscomplexobj", np.iscomplexobj), ("isrealobj", np.isrealobj), ("result_type", np.result_type),
-    ("can_cast", np.can_cast), ("common_type", np.common_type),
+for _name, _f, _examples in [
+    ("shape", np.shape, None), ("ndim", np.ndim, None), ("size", np.size, None),
+    ("iscomplexobj", np.iscomplexobj, None), ("isrealobj", np.isrealobj, None),
+    ("result_type", np.result_type, _arrays((3,), (2, 3))),
+    ("can_cast", np.can_cast, _arrays((3,), to=np.float32)),
+    ("common_type", np.common_type, _arrays((3,), (2,))),
 ]:
-    nondiff(_name, _f, complex=True, lowering="shapes")
+    nondiff(_name, _f, complex=True, lowering="shapes", examples=_examples)
 for _name, _f in [
     ("allclose", np.allclose), ("isclose", np.isclose), ("array_equal", np.array_equal),
     ("array_equiv", np.array_equiv), ("shares_memory", np.shares_memory),
