@@ -301,6 +301,51 @@ def test_a_numpy_function_without_a_rule_names_itself_and_the_mode():
         ad.jacfwd(lambda z: np.busday_count(z, z))(1.0)
 
 
+def test_jacfwd_makes_ceil_n_over_k_passes_and_jacrev_records_f_once():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return np.tanh(x) * 2
+
+    for n, chunk, passes in ((10, 3, 4), (10, None, 1), (400, None, 2), (7, 7, 1)):
+        calls.clear()
+        ad.jacfwd(f, chunk=chunk)(np.ones(n))
+        assert len(calls) == passes, (n, chunk)
+        calls.clear()
+        ad.jacrev(f, chunk=chunk)(np.ones(n))
+        assert len(calls) == 1
+
+
+def test_reverse_memory_grows_with_depth_and_forward_memory_does_not():
+    import tracemalloc
+
+    W = np.random.default_rng(0).standard_normal((64, 64)) / 8
+
+    def chain(L):
+        def g(h):
+            for _ in range(L):
+                h = np.tanh(W @ h)
+            return np.sum(h)
+
+        return g
+
+    def peak(run):
+        tracemalloc.start()
+        try:
+            run()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    x = np.ones(64)
+    ad.grad(chain(2))(x), ad.jvp(chain(2), (x,), (x,))  # warm caches outside the measurement
+    grad_peaks = [peak(lambda L=L: ad.grad(chain(L))(x)) for L in (8, 64)]
+    jvp_peaks = [peak(lambda L=L: ad.jvp(chain(L), (x,), (x,))) for L in (8, 64)]
+    assert grad_peaks[1] > 4 * grad_peaks[0]  # the tape holds every layer's saved value
+    assert jvp_peaks[1] < 1.25 * jvp_peaks[0]  # a pass holds the current value and tangent
+
+
 # -- docs/second-order.md ----------------------------------------------------------------------
 def test_the_four_hvp_modes_the_hessian_and_its_three_other_spellings_agree():
     f = lambda x: np.sum(np.sin(x) * x[::-1] ** 2) + np.prod(x)  # noqa: E731
