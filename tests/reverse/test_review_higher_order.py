@@ -3,7 +3,6 @@ in-place writes, views, retain_grad and hooks; .grad with history; grad mode per
 as a decorator; version counters; dtypes; what a graph keeps alive. Each program runs on
 ad and on torch side by side (`run`), and the two must agree on values or on refusing."""
 
-
 import numpy as np
 import pytest
 
@@ -134,3 +133,115 @@ def test_the_second_backward_without_a_write_is_unchanged():
         return (value(g), value(h), value(lib.grad(h.sum(), x)[0]))
 
     assert_same(program)
+
+
+# -- .grad: its dtype, and a .grad with history meeting a later backward -------------------
+
+
+def _through(op):
+    def program(lib):
+        x = lib.leaf([1.0, 2.0, 0.5, 3.0], dtype=np.float32)
+        op(lib, x).backward(create_graph=True)
+        g = x.grad
+        x.grad = None
+        g.sum().backward()
+        return g, x.grad
+
+    return program
+
+
+def _write_then_square(lib, x):
+    y = x * 1
+    y *= x
+    y[1:3] = x[0:2] ** 2
+    return (y**2).sum()
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda lib, x: (x[[0, 0, 3]] ** 3).sum(),
+        lambda lib, x: (x * x).max(),
+        lambda lib, x: x.prod() if lib.torch else np.prod(x),
+        _write_then_square,
+    ],
+    ids=["index", "max", "prod", "in-place and setitem"],
+)
+def test_a_float32_leaf_gets_a_float32_grad_under_create_graph(op):
+    program = _through(op)
+    (g, h), (tg, th) = program(Lib("ad")), program(Lib("torch"))
+    assert (g.dtype, h.dtype) == (np.float32, np.float32)
+    np.testing.assert_allclose(value(g), value(tg), rtol=1e-6)
+    np.testing.assert_allclose(value(h), value(th), rtol=1e-6)
+
+
+def test_mixed_float32_and_float64_leaves_keep_their_dtypes_at_every_order():
+    def program(lib):
+        a = lib.leaf([1.0, 2.0], dtype=np.float32)
+        b = lib.leaf([3.0, 4.0])
+        y = (a * a * b).sum()
+        y.backward(create_graph=True)
+        ga, gb = a.grad, b.grad
+        a.grad = b.grad = None
+        (ga.sum() + gb.sum()).backward()
+        return y, ga, gb, a.grad, b.grad
+
+    got, want = program(Lib("ad")), program(Lib("torch"))
+    assert [t.dtype for t in got] == [np.float64, np.float32, np.float64, np.float32, np.float64]
+    for g, w in zip(got, want, strict=True):
+        assert str(w.dtype) == "torch." + str(g.dtype)
+        np.testing.assert_allclose(value(g), value(w), rtol=1e-6)
+
+
+def test_a_plain_backward_adds_into_a_grad_with_history_in_place_keeping_it():
+    """x.grad from a create_graph backward, then a plain backward: PyTorch adds in place (grad
+    mode is off), so x.grad is the same Tensor and keeps its history; a backward through it
+    then differentiates the first term."""
+
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        (x**3).sum().backward(create_graph=True)
+        g = x.grad
+        (x**2).sum().backward()
+        same, has_history = x.grad is g, x.grad.grad_fn is not None
+        x.grad.sum().backward()
+        return same, has_history, value(g), value(x.grad)
+
+    got, want = program(Lib("ad")), program(Lib("torch"))
+    assert got[:2] == want[:2] == (True, True)
+    for g, w in zip(got[2:], want[2:], strict=True):
+        np.testing.assert_allclose(g, w)
+
+
+def test_scaling_a_grad_with_history_under_no_grad_then_differentiating_it():
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        (x**2).sum().backward(create_graph=True)
+        g = x.grad
+        with lib.no_grad():
+            x.grad.mul_(0.5)
+        x.grad.sum().backward()
+        return value(x.grad), value(g)
+
+    assert_same(program)
+
+
+def test_a_retained_grad_with_history_is_replaced_by_a_plain_backward():
+    """PyTorch's retain_grad stores grad + new out of place: a .grad with history read before
+    a plain backward keeps its value and history. (Without history ad adds in place, where
+    PyTorch makes a new Tensor: docs/reverse.md.)"""
+    create_graph = True
+
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        y = x * 3
+        y.retain_grad()
+        (y**3).sum().backward(create_graph=create_graph, retain_graph=True)
+        first = y.grad
+        (y * y).sum().backward()
+        return y.grad is first, y.grad.grad_fn is None, value(first), value(y.grad)
+
+    got, want = program(Lib("ad")), program(Lib("torch"))
+    assert got[:2] == want[:2] == (False, True)
+    for g, w in zip(got[2:], want[2:], strict=True):
+        np.testing.assert_allclose(g, w)
