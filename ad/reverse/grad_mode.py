@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 
 
@@ -31,21 +33,52 @@ class _grad_mode:
     def __exit__(self, *exc):
         _state.enabled = self.before
 
-    def __call__(self, f):  # also a decorator, like @torch.no_grad()
+    def __call__(self, f):
+        """Also a decorator, like @torch.no_grad(): f runs in this mode, and so does each step
+        of the generator a generator function returns (its body runs at each next(), after
+        the call has returned)."""
+        enabled = self.enabled
+        if inspect.isgeneratorfunction(f):
+
+            @functools.wraps(f)
+            def generator(*args, **kwargs):
+                steps = f(*args, **kwargs)
+                resume, arg = steps.send, None
+                while True:
+                    try:
+                        with _grad_mode(enabled):
+                            item = resume(arg)
+                    except StopIteration as stop:
+                        return stop.value
+                    try:
+                        arg = yield item
+                        resume = steps.send
+                    except GeneratorExit:
+                        with _grad_mode(enabled):
+                            steps.close()
+                        raise
+                    except BaseException as e:  # thrown in: handed to f's body, in this mode
+                        resume, arg = steps.throw, e
+
+            return generator
+
+        @functools.wraps(f)
         def wrapped(*args, **kwargs):
-            with _grad_mode(self.enabled):
+            with _grad_mode(enabled):
                 return f(*args, **kwargs)
 
         return wrapped
 
 
-def no_grad():
-    """Context manager: ops inside record nothing (PyTorch's torch.no_grad)."""
-    return _grad_mode(False)
+def no_grad(f=None):
+    """Context manager: ops inside record nothing (PyTorch's torch.no_grad). Also a decorator,
+    with or without the call: @no_grad() or @no_grad."""
+    return _grad_mode(False) if f is None else _grad_mode(False)(f)
 
 
-def enable_grad():
-    return _grad_mode(True)
+def enable_grad(f=None):
+    """Context manager: ops inside record, also within no_grad (torch.enable_grad); a decorator too."""
+    return _grad_mode(True) if f is None else _grad_mode(True)(f)
 
 
 def recording(f, args):

@@ -3,6 +3,8 @@ in-place writes, views, retain_grad and hooks; .grad with history; grad mode per
 as a decorator; version counters; dtypes; what a graph keeps alive. Each program runs on
 ad and on torch side by side (`run`), and the two must agree on values or on refusing."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -245,3 +247,160 @@ def test_a_retained_grad_with_history_is_replaced_by_a_plain_backward():
     assert got[:2] == want[:2] == (False, True)
     for g, w in zip(got[2:], want[2:], strict=True):
         np.testing.assert_allclose(g, w)
+
+
+# -- grad mode: contexts, decorators, generators, threads ----------------------------------
+
+
+def test_grad_mode_nests_as_contexts_and_decorators():
+    def program(lib):
+        x = lib.leaf([1.0])
+
+        @lib.no_grad()
+        def off(x):
+            return x * 2
+
+        @lib.enable_grad()
+        def on(x):
+            return x * 2
+
+        with lib.no_grad():
+            a = on(x)
+            with lib.enable_grad():
+                c = x * 2
+            d = x * 2
+        b = off(x)
+        try:
+            with lib.no_grad():
+                raise KeyError
+        except KeyError:
+            pass
+        return [t.requires_grad for t in (a, b, c, d, x * 2)] + [lib.is_grad_enabled()]
+
+    got, want = run(program)
+    assert got == want == [True, False, True, False, True, True]
+
+
+def test_a_decorated_generator_runs_each_step_in_the_decorator_s_mode():
+    """The body of a generator runs at each next(), after the decorated call has returned;
+    PyTorch's decorator sets the mode around each step, and so does ad's."""
+
+    def program(lib):
+        x = lib.leaf([1.0])
+
+        @lib.no_grad()
+        def steps(n):
+            for i in range(n):
+                got = yield (x * i).requires_grad, lib.is_grad_enabled()
+                assert got is None
+            return "done"
+
+        seen = list(steps(3))
+        after = (x * 2).requires_grad, lib.is_grad_enabled()
+        return seen, after
+
+    got, want = run(program)
+    assert got == want == ([(False, False)] * 3, (True, True))
+
+
+def test_a_decorated_generator_receives_sent_and_thrown_values_in_its_mode():
+    x = ad.tensor(np.ones(1), requires_grad=True)
+
+    @ad.no_grad()
+    def echo():
+        try:
+            while True:
+                sent = yield ad.is_grad_enabled()
+                assert sent == "ping" and not (x * 1).requires_grad
+        except ValueError:
+            yield "caught without grad" if not ad.is_grad_enabled() else "caught with grad"
+
+    g = echo()
+    assert next(g) is False
+    assert g.send("ping") is False
+    assert g.throw(ValueError) == "caught without grad"
+    g.close()
+    assert ad.is_grad_enabled()
+
+
+def test_the_decorators_keep_the_function_s_name_and_need_no_call():
+    @ad.no_grad
+    def f(x):
+        """doc"""
+        return x * 2
+
+    @ad.enable_grad
+    def h(x):
+        return x * 2
+
+    x = ad.tensor(np.ones(1), requires_grad=True)
+    assert (f.__name__, f.__doc__) == ("f", "doc")
+    assert not f(x).requires_grad
+    with ad.no_grad():
+        assert h(x).requires_grad
+
+
+def test_requires_grad_on_a_computed_tensor():
+    def program(lib):
+        y = lib.leaf([1.0, 2.0]) * 2
+        assert y.requires_grad_() is y  # already true: nothing to do, as in PyTorch
+        try:
+            y.requires_grad_(False)
+        except RuntimeError:
+            return "refused"
+        return "allowed"
+
+    got, want = run(program)
+    assert got == want == "refused"
+
+
+def test_grad_mode_is_per_thread():
+    x = ad.tensor(np.ones(3), requires_grad=True)
+    inside, other = threading.Event(), threading.Event()
+    seen = {}
+
+    def off():
+        with ad.no_grad():
+            inside.set()
+            other.wait()
+            seen["off"] = (x * 2).requires_grad
+
+    def on():
+        inside.wait()
+        seen["on"] = (x * 2).requires_grad
+        other.set()
+
+    threads = [threading.Thread(target=off), threading.Thread(target=on)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"off": False, "on": True}
+
+
+def test_threads_backward_their_own_graphs_and_share_a_leaf():
+    """Each thread's gradients are its own graph's; every thread's contribution to a shared
+    leaf's .grad is counted, with plain and with create_graph backwards."""
+    shared = ad.tensor(np.zeros(50), requires_grad=True)
+    shared_cg = ad.tensor(np.ones(3), requires_grad=True)
+    wrong = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(100):
+            v = rng.normal(size=5)
+            x = ad.tensor(v, requires_grad=True)
+            np.sum(np.sin(x) * x**2).backward()
+            if not np.allclose(x.grad.numpy(), np.cos(v) * v**2 + 2 * v * np.sin(v)):
+                wrong.append(seed)
+            (shared * 1.0).sum().backward()
+            (shared_cg**2).sum().backward(create_graph=True)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+    assert np.array_equal(shared.grad.numpy(), np.full(50, 400.0))
+    assert np.array_equal(value(shared_cg.grad), np.full(3, 800.0))
