@@ -373,7 +373,9 @@ class CopySlices(Node):
 
     def __init__(self, view, base_edge, result_edge):
         self.seq = next(_sequence)
-        self.view = view
+        # the view ops alone, without the base Tensor: the base holds this node (its
+        # grad_fn), and holding the base back would keep its array alive until gc runs
+        self.view = view.steps_only()
         self.next_edges = (base_edge, result_edge)
         self._region = None
         self.retained = None

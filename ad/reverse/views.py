@@ -34,6 +34,10 @@ class View:
         self.version = version  # of the shared counter when the view's history was last set
         self.cut = cut  # None, or (the base's grad_fn then, why it is cut: the errors' first words)
 
+    def steps_only(self) -> View:
+        """The same view ops without the base (what a CopySlices node keeps)."""
+        return View(None, self.steps, self.version, self.cut)
+
     def forward(self, x, batched=False):
         """x read through the view ops (x shaped like the base, or k of them)."""
         for op, params, x_in, y in self.steps:

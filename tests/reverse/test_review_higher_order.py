@@ -3,7 +3,9 @@ in-place writes, views, retain_grad and hooks; .grad with history; grad mode per
 as a decorator; version counters; dtypes; what a graph keeps alive. Each program runs on
 ad and on torch side by side (`run`), and the two must agree on values or on refusing."""
 
+import gc
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -404,3 +406,61 @@ def test_threads_backward_their_own_graphs_and_share_a_leaf():
     assert wrong == []
     assert np.array_equal(shared.grad.numpy(), np.full(50, 400.0))
     assert np.array_equal(value(shared_cg.grad), np.full(3, 800.0))
+
+
+# -- what a graph keeps alive --------------------------------------------------------------
+
+
+def _alive_without_gc(build):
+    """Which of the weak references build() returns still resolve with the collector off
+    (reference counting alone), and after a collection."""
+    gc.disable()
+    try:
+        refs = build()
+        counted = [r() is not None for r in refs]
+    finally:
+        gc.enable()
+    gc.collect()
+    return counted, [r() is not None for r in refs]
+
+
+def test_a_graph_out_of_scope_is_freed_by_reference_counting():
+    x = ad.tensor(np.ones(1000), requires_grad=True)
+
+    def build():
+        y = np.sin(x) * 2
+        y.retain_grad()
+        z = (y * y).sum()
+        z.backward(retain_graph=True)
+        return [weakref.ref(z.grad_fn), weakref.ref(y.grad_fn), weakref.ref(y)]
+
+    assert _alive_without_gc(build) == ([False] * 3, [False] * 3)
+
+
+def test_a_write_through_a_view_leaves_no_cycle_through_the_base():
+    """The base's CopySlices node keeps the view ops, not the base: the base, its array and
+    its graph go when the last reference does, without waiting for gc."""
+    x = ad.tensor(np.ones(1000), requires_grad=True)
+
+    def build():
+        y = x * 1
+        v = y[0:10]
+        v *= 2
+        z = (y * y).sum()
+        z.backward()
+        return [weakref.ref(y), weakref.ref(v), weakref.ref(y.grad_fn)]
+
+    assert _alive_without_gc(build) == ([False] * 3, [False] * 3)
+
+
+def test_create_graph_cycles_through_grad_are_collected():
+    """x.grad with history leads back to x (PyTorch warns of the same cycle); gc frees it."""
+
+    def build():
+        x = ad.tensor(np.ones(1000), requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        (y**3).sum().backward(create_graph=True)
+        return [weakref.ref(x), weakref.ref(y), weakref.ref(x.grad.grad_fn)]
+
+    assert _alive_without_gc(build)[1] == [False] * 3
