@@ -26,15 +26,13 @@ recording time. Buffers are reused between calls: one Compiled object per thread
 
 from __future__ import annotations
 
-import functools
-import pickle
 import string
-import types
 from collections.abc import Callable
 
 import numpy as np
 
 from ad import rules
+from ad.reverse.environment import Environment
 from ad.trace import Box, Rebinding, new_level, note_views, raw
 
 SCRATCH = -1  # placeholder for the scratch slot, resolved when the program is finished
@@ -458,125 +456,6 @@ class Compiled:
         np.add.at(C, (self.out_slots, np.arange(m)), 1.0)
         self.replay.reverse_batched(self.da, self.db, self.out, self.pa, self.pb, C)
         return self._cast(self._input_zeros(C[self.in_slots].T.reshape(self.out_shape + self.in_shape)))[0]
-
-
-# What a replay checks of f's surroundings (Environment). Library code (NumPy's, ad's, ...)
-# is not walked: its state is not the user's to change between calls.
-_LIBRARIES = frozenset({"numpy", "ad", "scipy", "numba", "jax", "torch", "builtins"})
-_DEPTH = 4  # functions, containers and objects followed from f
-_ATOMS = (int, float, complex, str, bytes, type(None), np.generic, types.ModuleType, type)
-_MISSING = object()
-_RANDOM = (np.random.Generator, np.random.RandomState, np.random.BitGenerator)
-
-
-class Environment:
-    """What f reads besides its argument, as far as Python shows it: the values its closure
-    cells, the globals its code names, its default arguments and its bound object hold, and
-    through functions, lists, tuples, dicts and objects' attributes, those values' own. A
-    replay checks that each binding still holds the same object, each list its length, and
-    each array its values (torch.compile's guards on globals, by value for arrays, since a
-    tape bakes them in); if not, f is recorded again.
-
-    It also keeps the random generators f can reach, and NumPy's global one, to refuse a
-    recording that drew from them: a tape would replay that one draw on every call."""
-
-    def __init__(self, f):
-        self.bindings: list[tuple] = []  # (container, key, value): read(container, key) is value
-        self.lengths: list[tuple] = []  # (list, its length)
-        self.arrays: dict[int, tuple] = {}  # id -> (array, its shape, its bytes)
-        self.random = [np.random.mtrand._rand]
-        seen: set[int] = set()
-        todo = [(f, 0)]
-        while todo:
-            value, depth = todo.pop()
-            if isinstance(value, _ATOMS) or id(value) in seen or depth > _DEPTH:
-                continue
-            seen.add(id(value))
-            if isinstance(value, np.ndarray):
-                self.watch(value)
-            elif isinstance(value, _RANDOM):
-                self.random.append(value)
-            elif isinstance(value, list | tuple | set | frozenset | dict) or _module(value) not in _LIBRARIES:
-                todo += [(v, depth + 1) for v in self._bind(value)]
-
-    def _bind(self, value) -> list:
-        """Record what value holds; return those values, to be walked in turn."""
-        if isinstance(value, types.FunctionType):
-            names = _names(value.__code__)
-            held = [(c, "cell_contents") for c in value.__closure__ or ()]
-            held += [(value.__globals__, n) for n in names if n in value.__globals__]
-            held += [(value, "__defaults__"), (value, "__kwdefaults__")]
-        elif isinstance(value, types.MethodType):
-            held = [(value, "__self__"), (value, "__func__")]
-        elif isinstance(value, functools.partial):
-            held = [(value, "func"), (value, "args"), (value, "keywords")]
-        elif isinstance(value, list):
-            self.lengths.append((value, len(value)))
-            held = [(value, i) for i in range(len(value))]
-        elif isinstance(value, tuple | set | frozenset):
-            return list(value)
-        elif isinstance(value, dict):
-            held = [(value, k) for k in value]
-        elif isinstance(getattr(value, "__dict__", None), dict):
-            held = [(vars(value), k) for k in vars(value)]
-            held += [(type(value), "__call__")] if callable(value) else []
-        else:
-            return []
-        read = [_read(c, k) for c, k in held]
-        self.bindings += [(c, k, v) for (c, k), v in zip(held, read)]
-        return read
-
-    def watch(self, array: np.ndarray) -> None:
-        if id(array) not in self.arrays and array.dtype.kind in "biufc":
-            self.arrays[id(array)] = (array, array.shape, array.tobytes())
-
-    def random_states(self) -> list:
-        return [_random_state(r) for r in self.random]
-
-    def changed(self) -> bool:
-        """Whether a binding holds another object, a list another length, or an array other
-        bits (the bits: -0.0 for 0.0 is a change, a NaN kept is not)."""
-        for c, k, v in self.bindings:
-            if _read(c, k) is not v:
-                return True
-        for xs, n in self.lengths:
-            if len(xs) != n:
-                return True
-        for a, shape, kept in self.arrays.values():
-            if a.shape != shape or a.tobytes() != kept:
-                return True
-        return False
-
-
-def _module(value) -> str:
-    module = getattr(value, "__module__", None)  # an instance's is its class's
-    return module.partition(".")[0] if isinstance(module, str) else ""
-
-
-def _names(code) -> list:
-    """The global names a code object and the functions defined in it read (attribute names too)."""
-    names = list(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names += _names(const)
-    return names
-
-
-def _read(container, key):
-    if isinstance(container, dict):
-        return container.get(key, _MISSING)
-    if isinstance(container, list):
-        return container[key] if key < len(container) else _MISSING
-    try:
-        return getattr(container, key)
-    except (AttributeError, ValueError):  # an empty closure cell raises ValueError
-        return _MISSING
-
-
-def _random_state(r) -> bytes:
-    if isinstance(r, np.random.RandomState):
-        return pickle.dumps(r.get_state(legacy=False))
-    return pickle.dumps((r.bit_generator if isinstance(r, np.random.Generator) else r).state)
 
 
 def _float_input(x) -> tuple[np.ndarray, np.dtype]:
