@@ -89,7 +89,20 @@ class Tensor(Box):
 
     @property
     def data(self) -> np.ndarray:
+        """The array itself, outside the graph: a write through it is not counted by the
+        version counter, as a write through PyTorch's .data is not (use it for updates that
+        no saved value may notice, or write under no_grad() to have them checked)."""
         return self._data
+
+    @data.setter
+    def data(self, value):
+        if value is self._data:  # t.data += v has written into the array already
+            return
+        raise AttributeError(
+            "t.data = a would replace the Tensor's array, which its views and the values "
+            "saved from it do not share; write into it instead: `with ad.no_grad(): t[...] = a` "
+            "(counted by the version counter), or t.data[...] = a (not counted, as PyTorch's .data)"
+        )
 
     # The array's own attributes, without Box's unwrapping through every level: each op's
     # parse reads them

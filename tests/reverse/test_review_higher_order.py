@@ -464,3 +464,61 @@ def test_create_graph_cycles_through_grad_are_collected():
         return [weakref.ref(x), weakref.ref(y), weakref.ref(x.grad.grad_fn)]
 
     assert _alive_without_gc(build)[1] == [False] * 3
+
+
+# -- .data and version counters ------------------------------------------------------------
+
+
+def test_a_write_through_data_bypasses_the_version_counter_as_in_pytorch():
+    """.data is the array outside the graph: exp's saved output changed through it is not
+    caught (PyTorch's .data gives the same gradient, at version 0); detach() shares the
+    counter, so the same write through it is caught."""
+
+    def through_data(lib):
+        x = lib.leaf([1.0, 2.0])
+        y = lib.exp(x)
+        y.data[0] = 5.0
+        y.sum().backward()
+        return value(x.grad), y._version
+
+    def through_detach(lib):
+        x = lib.leaf([1.0, 2.0])
+        y = lib.exp(x)
+        y.detach()[0] = 5.0
+        y.sum().backward()
+        return (value(x.grad),)
+
+    (got, version), (want, want_version) = run(through_data)
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(got, [5.0, np.exp(2.0)])
+    assert version == want_version == 0
+    assert run(through_detach) == [RuntimeError, RuntimeError]
+
+
+def test_data_updated_in_place_by_augmented_assignment():
+    x = ad.tensor([1.0, 2.0], requires_grad=True)
+    before = x.data
+    x.data -= 0.5 * np.ones(2)  # the old optimizer idiom: in place, then t.data = the same array
+    assert x.data is before and x.data.tolist() == [0.5, 1.5] and x._version == 0
+    with pytest.raises(AttributeError, match="write into it instead"):
+        x.data = np.zeros(2)
+
+
+def test_one_write_is_caught_by_every_node_that_saved_the_value():
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        h = x * 1
+        a, b, c = lib.sin(h), h * h, h * 3  # sin and h * h save h, h * 3 does not
+        h.add_(1)
+        out = []
+        for r in (a, b, c):
+            try:
+                r.sum().backward()
+                out.append("ran")
+            except RuntimeError:
+                out.append("raised")
+        return out, h._version, value(x.grad)
+
+    got, want = run(program)
+    assert got[:2] == want[:2] == (["raised", "raised", "ran"], 1)
+    np.testing.assert_allclose(got[2], want[2])
