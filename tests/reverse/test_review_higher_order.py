@@ -522,3 +522,112 @@ def test_one_write_is_caught_by_every_node_that_saved_the_value():
     got, want = run(program)
     assert got[:2] == want[:2] == (["raised", "raised", "ran"], 1)
     np.testing.assert_allclose(got[2], want[2])
+
+
+# -- values at second and third order agree with PyTorch -----------------------------------
+
+M = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+THIRD_ORDER = {
+    "matmul": (lambda lib, x: (((torch.tensor(M) if lib.torch else M) @ x) ** 3).sum(), [1.0, -1.0]),
+    "prod with a zero": (lambda lib, x: x.prod() if lib.torch else np.prod(x), [0.0, 2.0, 3.0]),
+    "mean": (lambda lib, x: (x**2).mean() ** 2 if lib.torch else np.mean(x**2) ** 2, [1.0, 2.0, 3.0]),
+    "repeated index": (lambda lib, x: (x[[0, 0, 2]] ** 3).sum(), [1.0, 2.0, 3.0]),
+    "where": (
+        lambda lib, x: (torch.where if lib.torch else np.where)(x > 1, x**3, x**2).sum(),
+        [1.0, 2.0, 3.0],
+    ),
+    "max over an axis at a tie": (
+        lambda lib, x: (x * x).amax(dim=0).sum() ** 2 if lib.torch else np.max(x * x, axis=0).sum() ** 2,
+        [2.0, -2.0, 1.0],
+    ),
+    "min at a tie": (lambda lib, x: (x**3).min() ** 2, [1.0, 1.0, 3.0]),
+    "maximum at a tie": (
+        lambda lib, x: (torch.maximum(x, x.flip(0)) if lib.torch else np.maximum(x, x[::-1])) ** 3,
+        [1.0, 2.0, 1.0],
+    ),
+    "sqrt at 0": (lambda lib, x: (torch.sqrt if lib.torch else np.sqrt)(x), [0.0, 4.0]),
+    "abs at 0": (lambda lib, x: (torch.abs if lib.torch else np.abs)(x) ** 3, [0.0, -2.0]),
+    "cumsum": (lambda lib, x: (x.cumsum(0) if lib.torch else np.cumsum(x)) ** 3, [1.0, 2.0, 3.0]),
+    "clip": (
+        lambda lib, x: (x.clamp(0.5, 2.5) if lib.torch else np.clip(x, 0.5, 2.5)) ** 3,
+        [0.5, 1.0, 3.0],
+    ),
+}
+
+
+def _written(lib, x):
+    y = x * 2
+    y *= x
+    v = y[1:3]
+    v *= x[0:2] ** 2
+    return y**3
+
+
+THIRD_ORDER["in place, then through a view"] = (_written, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("name", list(THIRD_ORDER))
+def test_three_orders_of_derivatives_agree_with_pytorch(name):
+    f, at = THIRD_ORDER[name]
+
+    def program(lib):
+        x = lib.leaf(at)
+        (g,) = lib.grad(f(lib, x).sum(), x, create_graph=True)
+        (h,) = lib.grad(g.sum(), x, create_graph=True)
+        (k,) = lib.grad(h.sum(), x, allow_unused=True) if h.requires_grad else (h * 0,)
+        return value(g), value(h), value(k)
+
+    with np.errstate(all="ignore"):
+        assert_same(program)
+
+
+def test_create_graph_through_retain_grad_hooks_and_inputs_agrees_with_pytorch():
+    def program(lib):
+        x, w = lib.leaf([1.0, 2.0]), lib.leaf([3.0, 4.0])
+        y = x**2
+        y.retain_grad()
+        y.register_hook(lambda g: g * w)
+        (y**2 * w).sum().backward(inputs=[x, y], create_graph=True)
+        gx, gy = x.grad, y.grad
+        x.grad = y.grad = None
+        (gx.sum() + gy.sum()).backward(inputs=[w])
+        return value(gx), value(gy), value(w.grad)
+
+    assert_same(program)
+
+
+def test_grad_accumulated_with_history_twice_then_differentiated():
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        (x**3).sum().backward(create_graph=True)
+        (lib.sin(x) * x).sum().backward(create_graph=True)
+        g = x.grad
+        x.grad = None
+        g.sum().backward()
+        return value(g), value(x.grad)
+
+    assert_same(program)
+
+
+def test_a_freed_subgraph_refuses_a_second_root():
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        y = lib.exp(x)
+        y.sum().backward()  # frees exp's saved output
+        (y * 2).sum().backward()
+        return (value(x.grad),)
+
+    assert run(program) == [RuntimeError, RuntimeError]
+
+
+def test_create_graph_without_retain_graph_frees_what_the_second_backward_needs():
+    def program(lib):
+        x = lib.leaf([1.0, 2.0])
+        lib.exp(x).sum().backward(create_graph=True, retain_graph=False)
+        g = x.grad
+        x.grad = None
+        g.sum().backward()
+        return (value(x.grad),)
+
+    assert run(program) == [RuntimeError, RuntimeError]
