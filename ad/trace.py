@@ -148,11 +148,18 @@ class Box:
 
     def register_hook(self, hook):
         """Hooks are Tensor's (a reverse sweep runs them); other traced values refuse them."""
-        raise RuntimeError(
-            f"register_hook on a value traced in {self.mode} mode: a hook runs on a gradient in a "
-            "reverse sweep (backward(), ad.grad, ad.vjp, ad.jacrev), which this mode has none of, "
-            "so its derivative would leave the hook out. Differentiate in reverse mode (ad.grad, "
-            "ad.jacrev, ad.jacobian(f, mode='reverse')), or register the hook outside the transform"
+        raise RuntimeError(self._no_sweep("register_hook", "its derivative would leave the hook out"))
+
+    def retain_grad(self):
+        """A gradient is Tensor's to retain; other traced values refuse, as register_hook."""
+        raise RuntimeError(self._no_sweep("retain_grad", "no gradient would reach .grad"))
+
+    def _no_sweep(self, method, consequence) -> str:
+        return (
+            f"{method} on a value traced in {self.mode} mode: it acts on a gradient in a reverse "
+            "sweep (backward(), ad.grad, ad.vjp, ad.jacrev), which this mode has none of, so "
+            f"{consequence}. Differentiate in reverse mode (ad.grad, ad.jacrev, "
+            f"ad.jacobian(f, mode='reverse')), or call {method} outside the transform"
         )
 
     # -- shape metadata (never traced) ----------------------------------------------------

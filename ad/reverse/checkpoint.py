@@ -74,9 +74,9 @@ def checkpoint(f: Callable) -> Callable:
             np.random.set_state(state)
             return f(*args, **kwargs)
         except AttributeError as e:
-            if e.name != "register_hook":
+            if e.name not in ("register_hook", "retain_grad"):
                 raise
-            raise RuntimeError(_HOOKED.format(name=name)) from None
+            raise RuntimeError(_HOOKED.format(name=name, method=e.name)) from None
         except ValueError as e:
             if "read-only" not in str(e):
                 raise
@@ -95,9 +95,9 @@ def checkpoint(f: Callable) -> Callable:
 # (as PyTorch's non-reentrant checkpoint does), at about 1.7 us an op in every forward run
 # of every checkpointed function: half again the cost of a layer tanh(W h) of width 256.
 _HOOKED = (
-    "ad.checkpoint({name}): {name} registers a hook (register_hook), which a checkpointed "
+    "ad.checkpoint({name}): {name} calls {method}, a hook on a gradient, which a checkpointed "
     "function cannot: its forward run computes on plain arrays (that is what saves the memory), "
-    "so its Tensors exist only while backward recomputes it. Register the hook outside the "
+    "so its Tensors exist only while backward recomputes it. Call {method} outside the "
     "checkpoint, on the Tensor it returns or on the one it is given, or do not checkpoint {name}"
 )
 

@@ -198,12 +198,7 @@ def test_jacfwd_on_an_executor_refuses_a_hook_by_name():
         ad.jacfwd(hooked_tall, chunk=1, executor=pool)(X)
 
 
-# -- bugs outside these transforms, pinned until fixed ---------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="a traced value of forward mode or of sparsity detection has no retain_grad: Python's "
-    "bare AttributeError ('Dual' object has no attribute 'retain_grad'), where register_hook refuses by name",
-)
+# -- retain_grad where no reverse sweep reaches it ---------------------------------------------
 @pytest.mark.parametrize(
     "run",
     [
@@ -219,11 +214,6 @@ def test_forward_mode_refuses_retain_grad_by_name(run):
         run()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ad.checkpoint refuses register_hook inside f by name, but retain_grad meets NumPy's bare "
-    "AttributeError in the forward run on plain arrays",
-)
 def test_checkpoint_refuses_retain_grad_inside_by_name():
     with pytest.raises(RuntimeError, match=r"ad\.checkpoint.*retain_grad"):
         ad.grad(ad.checkpoint(retained_sum))(X)
