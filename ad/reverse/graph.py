@@ -336,29 +336,37 @@ def _accumulate(t, g, sweep: Sweep):
             # a graph-carrying gradient (create_graph; gradient=v reaching a leaf unchanged is
             # one too): its own copy, recorded as PyTorch's clone is, since the sweep may hand
             # the same Tensor to another leaf (x + w); in t's dtype, as every .grad is
-            t._grad = np.copy(g) if g.dtype == t.dtype else g.astype(t.dtype)
+            t._grad = _with_memory(np.copy(g) if g.dtype == t.dtype else g.astype(t.dtype))
         elif g.dtype == t.dtype and sweep.owns(g):
             t._grad = type(t)(g, level=t.level)
         else:
             t._grad = type(t)(np.array(raw_value(g), dtype=t.dtype, copy=True), level=t.level)
-    elif sweep.create_graph or type(g) is type(t) or t._grad_fn is not None and t._grad._grad_fn is not None:
+    elif (
+        type(g) is type(t) or t._grad._grad_fn is not None and (sweep.create_graph or t._grad_fn is not None)
+    ):
         # out of place and recorded, as PyTorch adds when grad mode is on: the sum carries
         # the history of both terms (or the derivative of an enclosing transform's values).
-        # So is a non-leaf's retained .grad that has history, as PyTorch's retain_grad adds it
+        # So is a non-leaf's retained .grad that has history, as PyTorch's retain_grad adds it.
+        # (A plain cotangent into a .grad without history is added in place whatever the
+        # mode: the same value, and no history to keep)
         if g.dtype != t.dtype:
             g = g.astype(t.dtype)
-        t._grad = t._grad + g
+        t._grad = _with_memory(t._grad + g)
     else:
         # in place, like PyTorch: p.grad stays the same object, and its version moves on, so
         # that a node that saved the old .grad (w * x.grad) refuses at backward, as in PyTorch.
         # A .grad with history (from a create_graph backward) keeps it, as PyTorch's does: what
         # this sweep adds is a constant to it
-        grad = t._grad
-        if isinstance(grad._data, np.generic):  # a 0-d value without memory of its own: rebound
-            grad._data = np.asarray(grad._data + g, dtype=t.dtype)
-        else:
-            grad._data += g
-        grad._vc[0] += 1
+        t._grad._data += g
+        t._grad._vc[0] += 1
+
+
+def _with_memory(grad):
+    """grad, its value a 0-d array if it was a NumPy scalar (a computed 0-d value): the
+    in-place addition into .grad then keeps its dtype, where a scalar would be promoted."""
+    if isinstance(grad._data, np.generic):
+        grad._data = np.asarray(grad._data)
+    return grad
 
 
 class CopySlices(Node):

@@ -164,8 +164,6 @@ class Tensor(Box):
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.grad_fn is not None:
-            return self  # a computed Tensor requires grad already: nothing to do (PyTorch)
         self.requires_grad = requires_grad
         return self
 
