@@ -124,6 +124,14 @@ class Box:
             x, *rest = inputs
             axis = rest[0] if rest else kwargs.pop("axis", 0)
             return dispatch(_UFUNC_REDUCTIONS[ufunc], (x,), {"axis": axis, **kwargs})
+        if method == "accumulate" and ufunc in _UFUNC_ACCUMULATIONS:  # np.add.accumulate is cumsum
+            x, *rest = inputs
+            axis = rest[0] if rest else kwargs.pop("axis", 0)
+            return dispatch(_UFUNC_ACCUMULATIONS[ufunc], (x,), {"axis": axis, **kwargs})
+        if method == "outer" and ufunc.nin == 2 and not kwargs:
+            # np.subtract.outer(a, b) is the ufunc of a, given b.ndim trailing unit axes, and b
+            a, b = inputs
+            return dispatch(ufunc, (np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b), {})
         if method != "__call__":
             raise NotImplementedError(
                 f"ad: numpy.{ufunc.__name__}.{method} is not supported in {self.mode} mode; "
@@ -614,6 +622,7 @@ def array_error(x: Box) -> TypeError:
 
 
 _UFUNC_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+_UFUNC_ACCUMULATIONS = {np.add: np.cumsum, np.multiply: np.cumprod}
 
 
 def raw(x):

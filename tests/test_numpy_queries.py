@@ -86,11 +86,6 @@ def test_a_compiled_tape_keeps_dtype_queries_and_refuses_value_queries():
         ad.compile(lambda a: numpy.sum(a) * numpy.array_equal(a, X), X)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sparsity detection marks every non-differentiable answer as varying with x, also one "
-    "that reads only dtypes and shapes (Op.lowering == 'shapes'), so a branch on it is refused",
-)
 def test_sparsity_detection_takes_a_branch_on_the_dtype():
     def f(a):
         return numpy.real(a) ** 2 if numpy.iscomplexobj(a) else a**2

@@ -70,11 +70,6 @@ def test_at_refuses_to_write_a_traced_value_into_a_plain_array():
         ad.grad(f)(X)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Box.__array_ufunc__ (ad/trace.py) maps only .reduce of add, multiply, maximum and "
-    "minimum to registered ops; .outer and .accumulate refuse",
-)
 def test_outer_and_accumulate_differentiate_as_jax_does(jax64):
     import jax.numpy as jnp
 
