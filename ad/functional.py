@@ -150,20 +150,30 @@ def jacobian(
 
 
 def hessian(
-    f: Callable, argnums: int | Sequence[int] = 0, chunk: int | None = None, executor=None
+    f: Callable,
+    argnums: int | Sequence[int] = 0,
+    chunk: int | None = None,
+    executor=None,
+    holomorphic: bool = False,
 ) -> Callable:
     """Hessian of a scalar f, in.shape + in.shape per pair of input leaves: jacfwd of grad
-    (its passes the tasks of ``executor`` when one is given). Inputs are real, as JAX's."""
+    (its passes the tasks of ``executor`` when one is given). Inputs are real, as JAX's,
+    unless ``holomorphic=True``: then f is a holomorphic function of complex inputs with a
+    complex output, and the Hessian is its complex second derivative (JAX's flag)."""
     nums = Argnums(argnums, "hessian")
-    jac = jacfwd(grad(f, argnums), argnums, chunk=chunk, executor=executor)
+    jac = jacfwd(grad(f, argnums, holomorphic=holomorphic), argnums, chunk=chunk, executor=executor,
+                 holomorphic=holomorphic)  # fmt: skip
 
     def hess(*args):
+        if holomorphic:
+            return jac(*args)
         for x in flatten(select(f, args, nums)[0])[0]:
             if rules.tangent_dtype(float_input(x, "hessian")).kind == "c":
                 raise TypeError(
                     f"hessian needs real inputs; got dtype {rules.tangent_dtype(x)}: for a real f of "
-                    "complex z take ad.hvp(f, (z,), (v,)) (in grad's convention), or pass the real "
-                    "and imaginary parts as separate real inputs"
+                    "complex z take ad.hvp(f, (z,), (v,)) (in grad's convention), pass the real "
+                    "and imaginary parts as separate real inputs, or pass holomorphic=True for a "
+                    "holomorphic f"
                 )
         return jac(*args)
 

@@ -209,9 +209,6 @@ def test_hvp_of_a_real_function_of_complex_input_matches_jax(mode, jax64):
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="ad.hessian takes no holomorphic flag, which grad, jacfwd and jacrev take"
-)
 def test_the_hessian_of_a_holomorphic_function_matches_jax(jax64):
     def f(xp, z):
         return xp.sum(xp.sin(z) * z)
