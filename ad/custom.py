@@ -42,12 +42,26 @@ def defop(
     if derivs is not None:
         if jvp is not None or vjp is not None:
             raise TypeError(f"defop({name!r}): give derivs=(...) or jvp=/vjp= rules, not both")
+        user_impl = impl
+
+        def impl(*xs, **params):
+            # every level unboxes its operands before the primal runs, so a traced value in the
+            # result came from a closure, which the op would hide from the transform tracing it
+            out = user_impl(*xs, **params)
+            if isinstance(out, Box) or type(out) is tuple and any(isinstance(y, Box) for y in out):
+                raise ClosedOver()
+            return out
+
+        impl.__doc__ = user_impl.__doc__
         op = elementwise(name, handles, *derivs, impl=impl, **kw)
 
         def call(*args, **kwargs):
             _refuse_hidden(name, args, kwargs, "elementwise ops take arrays: pass each array as an argument")
             operands, params = op.call(args, kwargs)
-            return apply(op, operands, params)
+            try:
+                return apply(op, operands, params)
+            except ClosedOver:
+                raise TypeError(_CLOSES_OVER.format(name=name)) from None
 
     elif jvp is None and vjp is None:
         raise TypeError(f"defop({name!r}): give derivs=(...), or a jvp= rule, a vjp= rule or both")
@@ -66,10 +80,7 @@ def defop(
             try:
                 out = apply(op, operands, params)
             except ClosedOver:
-                raise TypeError(
-                    f"ad: the implementation of the op {name!r} computed with a traced value it closes "
-                    "over, whose derivative its rules cannot give: pass that value as an argument"
-                ) from None
+                raise TypeError(_CLOSES_OVER.format(name=name)) from None
             if not structured:
                 return out
             c = params["call"]
@@ -83,6 +94,11 @@ def defop(
     call.op = op
     return call
 
+
+_CLOSES_OVER = (
+    "ad: the implementation of the op {name!r} computed with a traced value it closes over, whose "
+    "derivative its rules cannot give: pass that value as an argument"
+)
 
 # How many random directions a rule's first batched call is checked on, against the rule
 # called once per direction.

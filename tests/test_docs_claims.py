@@ -584,12 +584,6 @@ def test_defop_general_refuses_an_implementation_closing_over_a_traced_value():
             transform(f)(2.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defop(derivs=...) runs an implementation that closes over a traced value unchecked: "
-    "ad.grad returns a Tensor with a grad_fn and jacfwd raises 'a Dual of level 4 cannot hold a primal "
-    "of level 4', where docs/registry.md promises the closure TypeError the jvp=/vjp= ops raise",
-)
 def test_defop_elementwise_refuses_an_implementation_closing_over_a_traced_value():
     box = {}
     op = ad.defop("docs_closes_elementwise", lambda y: y * box["x"], derivs=(lambda y, o: box["x"] * 1.0,))

@@ -51,8 +51,10 @@ def test_op_with_no_rule_raises_naming_the_function():
 
 
 def test_ufunc_methods_and_out_arguments_raise_clearly():
-    with pytest.raises(NotImplementedError, match="accumulate"):
-        ad.jvp(lambda x: np.add.accumulate(x), (np.ones(3),), (np.ones(3),))
+    with pytest.raises(NotImplementedError, match="maximum.accumulate"):
+        ad.jvp(lambda x: np.maximum.accumulate(x), (np.ones(3),), (np.ones(3),))
+    t, dt = ad.jvp(lambda x: np.add.accumulate(x), (np.ones(3),), (np.arange(3.0),))  # it is cumsum
+    np.testing.assert_array_equal(dt, [0.0, 1.0, 3.0])
     buf = np.zeros(3)
     with pytest.raises(NotImplementedError, match="out="):
         ad.jvp(lambda x: np.sin(x, out=buf), (np.ones(3),), (np.ones(3),))
