@@ -152,6 +152,10 @@ def _hook_call(hook, t):
     name = getattr(hook, "__qualname__", None) or repr(hook)
 
     def call(ct, sweep):
+        if ct is not None and dtype.kind == "f":
+            given = _dtype(raw(ct))
+            if given != dtype and given.kind == "f":  # a rule that promoted: in t's dtype, as
+                ct = ct.astype(dtype)  # PyTorch casts each gradient to its input's dtype
         g = None if ct is None else _hook_argument(ct, level)
         out = hook(g)
         if out is None:

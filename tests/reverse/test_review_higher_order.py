@@ -632,3 +632,31 @@ def test_create_graph_without_retain_graph_frees_what_the_second_backward_needs(
         return (value(x.grad),)
 
     assert run(program) == [RuntimeError, RuntimeError]
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda lib, x: (x[[0, 0, 3]] ** 3).sum(),
+        lambda lib, x: (x * x).max(),
+        lambda lib, x: x.prod() if lib.torch else np.prod(x),
+    ],
+    ids=["index", "max", "prod"],
+)
+def test_a_hook_on_a_float32_tensor_sees_a_float32_gradient(op, create_graph):
+    """Some VJPs promote to float64; the hook is given the gradient in its Tensor's dtype, as
+    PyTorch casts each gradient to its input's, and may return that dtype."""
+
+    def program(lib):
+        x = lib.leaf([1.0, 2.0, 0.5, 3.0], dtype=np.float32)
+        seen = []
+        x.register_hook(lambda g: seen.append(str(g.dtype).removeprefix("torch.")) or g * 2)
+        y = x * 1
+        y.register_hook(lambda g: seen.append(str(g.dtype).removeprefix("torch.")) or g * 2)
+        op(lib, y).backward(create_graph=create_graph)
+        return seen, value(x.grad)
+
+    (seen, g), (want_seen, want) = run(program)
+    assert seen == want_seen == ["float32", "float32"]
+    np.testing.assert_allclose(g, want, rtol=1e-6)
