@@ -6,6 +6,7 @@ traced value f closes over and what is not an executor each raise an error that 
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -88,7 +89,9 @@ def _assert_identical(got, want, where=""):
 def executors():
     """A thread pool, a process pool and an in-process Dask cluster, each of 3 workers (more
     than the passes of chunk=None), made once for the module."""
-    made = {"threads": ThreadPoolExecutor(3), "processes": ProcessPoolExecutor(3)}
+    # forkserver, not fork: a forked copy of a process running JAX's threads may deadlock
+    processes = ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("forkserver"))
+    made = {"threads": ThreadPoolExecutor(3), "processes": processes}
     distributed = None
     try:
         import distributed
