@@ -23,13 +23,13 @@ def mT(a):
     return np.swapaxes(a, -1, -2)
 
 
-def _conj(a):
+def conj(a):
     """conj(a), without a copy (or a traced conj) for real a."""
     return np.conjugate(a) if is_complex(a) else a
 
 
-def _H(a):
-    return _conj(mT(a))
+def mH(a):
+    return conj(mT(a))
 
 
 def diagonal(m):
@@ -186,7 +186,7 @@ def _eig_jvp(ts, xs, out, p, batched):
     pm = np.matmul(np.linalg.solve(v, t), v)
     with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN
         u = np.matmul(v, gaps(w) * pm)
-    c = -np.real(np.sum(_conj(v) * u, axis=-2))
+    c = -np.real(np.sum(conj(v) * u, axis=-2))
     if is_complex(u):
         mask = _largest(v)
         c = c - 1j * np.imag(np.sum(mask * u, axis=-2)) / np.real(np.sum(mask * v, axis=-2))
@@ -200,7 +200,7 @@ def _eig_vjp(ct, xs, out, p, batched):
     terms = [None if gw is None else diag(gw)]
     if live(gv):
         h = np.sum(v * gv, axis=-2)
-        g = gv - _conj(v) * np.expand_dims(np.real(h), -2)
+        g = gv - conj(v) * np.expand_dims(np.real(h), -2)
         if is_complex(h) or is_complex(v):
             mask = _largest(v)
             vk = np.real(np.sum(mask * v, axis=-2))
@@ -271,13 +271,13 @@ def _right_solve(y, r):
 def _skew(mm):
     """dO = L - L^H (+ i Im diag(M) if complex), L = tril(M, -1)."""
     low = np.tril(mm, -1)
-    do = low - _H(low)
+    do = low - mH(low)
     return do + 1j * np.eye(shape(mm)[-1]) * np.imag(mm) if is_complex(mm) else do
 
 
 def _thin_qr_jvp(q, r, t):
     y = _right_solve(t, r)
-    mm = np.matmul(_H(q), y)
+    mm = np.matmul(mH(q), y)
     do = _skew(mm)
     return np.matmul(q, do - mm) + y, np.matmul(mm - do, r)
 
@@ -288,10 +288,10 @@ def _thin_qr_vjp(q, r, gq, gr):
     d = sum_terms(
         [None if gq is None else np.matmul(mT(q), gq), None if gr is None else -np.matmul(gr, mT(r))]
     )
-    gm = np.tril(d - _H(d), -1) - d
+    gm = np.tril(d - mH(d), -1) - d
     if is_complex(d):
         gm = gm + 1j * np.eye(shape(d)[-1]) * np.imag(d)
-    gy = np.matmul(_conj(q), gm)
+    gy = np.matmul(conj(q), gm)
     return mT(np.linalg.solve(r, mT(gy if gq is None else gy + gq)))
 
 
@@ -308,7 +308,7 @@ def _qr_jvp(ts, xs, out, p, batched):
         dq, dr = _thin_qr_jvp(q, r, t)
     else:
         dq, dr1 = _thin_qr_jvp(q, r[..., :m], t[..., :m])
-        dr2 = np.matmul(_H(dq), a[..., m:]) + np.matmul(_H(q), t[..., m:])
+        dr2 = np.matmul(mH(dq), a[..., m:]) + np.matmul(mH(q), t[..., m:])
         dr = np.concatenate([dr1, dr2], axis=-1)
     return (dq, dr) if p["mode"] == "reduced" else dr
 
@@ -322,9 +322,9 @@ def _qr_vjp(ct, xs, out, p, batched):
     if m >= n:
         return (_thin_qr_vjp(q, r, gq, gr),)
     gr2 = gr[..., m:]
-    gq = sum_terms([gq, np.matmul(_conj(a[..., m:]), _H(gr2))])
+    gq = sum_terms([gq, np.matmul(conj(a[..., m:]), mH(gr2))])
     ga1 = _thin_qr_vjp(q, r[..., :m], gq, gr[..., :m])
-    return (np.concatenate([ga1, np.matmul(_conj(q), gr2)], axis=-1),)
+    return (np.concatenate([ga1, np.matmul(conj(q), gr2)], axis=-1),)
 
 
 # -- pinv -----------------------------------------------------------------------------------
@@ -342,18 +342,18 @@ def _pinv_parse(a, rcond=None, hermitian=False, **rtol):
 def _pinv_jvp(ts, xs, pa, p, batched):
     """JVP of pinv (Golub & Pereyra): -P T P + P P^H T^H (I - A P) + (I - P A) T^H P^H P."""
     (t,), (a,) = ts, xs
-    th = _H(t)
+    th = mH(t)
     return (
         -np.matmul(pa, np.matmul(t, pa))
-        + np.matmul(np.matmul(pa, _H(pa)), th - np.matmul(np.matmul(th, a), pa))
-        + np.matmul(th - np.matmul(pa, np.matmul(a, th)), np.matmul(_H(pa), pa))
+        + np.matmul(np.matmul(pa, mH(pa)), th - np.matmul(np.matmul(th, a), pa))
+        + np.matmul(th - np.matmul(pa, np.matmul(a, th)), np.matmul(mH(pa), pa))
     )
 
 
 def _pinv_vjp(g, xs, pa, p, batched):
     """VJP of pinv: -P^T Ḡ P^T + (I - conj(A P)) Ḡ^H conj(P) P^T + P^T conj(P) Ḡ^H (I - conj(P A))."""
     (a,) = xs
-    gh, pc, ac, pt = _H(g), _conj(pa), _conj(a), mT(pa)
+    gh, pc, ac, pt = mH(g), conj(pa), conj(a), mT(pa)
     return (
         -np.matmul(pt, np.matmul(g, pt))
         + np.matmul(gh - np.matmul(ac, np.matmul(pc, gh)), np.matmul(pc, pt))

@@ -1,14 +1,14 @@
 """Linear algebra: norm, inv, solve, det, slogdet, cholesky, eigh, eigvalsh.
 
 Decompositions assume what makes them differentiable: invertible matrices (inv, solve,
-det, slogdet), distinct eigenvalues (eigh's eigenvectors). cholesky reads (A + A^T) / 2;
+det, slogdet), distinct eigenvalues (eigh's eigenvectors). cholesky reads (A + A^H) / 2;
 eigh and eigvalsh read the triangle UPLO names, as NumPy does, so their derivatives flow
-into that triangle only.
+into that triangle only (and, for complex A, into the real part of its diagonal).
 """
 
 import numpy as np
 
-from ad.ops.factorizations import diag, diagonal, gaps, live, mT, spectral_norm_weight, sum_terms
+from ad.ops.factorizations import conj, diag, diagonal, gaps, live, mH, mT, spectral_norm_weight, sum_terms
 from ad.ops.reductions import examples_from, product_of_others, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
@@ -176,15 +176,23 @@ def _slogdet_vjp(ct, xs, out, p, batched):
     return (_logdet_vjp(xs[0], ct[1]),)
 
 
-# -- symmetric decompositions: cholesky reads (A + A^T) / 2, eigh the triangle UPLO names ---
+# -- Hermitian decompositions: cholesky reads (A + A^H) / 2, eigh the triangle UPLO names ----
+# For complex A every transpose below is a conjugate transpose; the VJPs are the transposes of
+# the JVPs for the real pairing Re sum(x y) (docs/complex.md), hence conj(V) where V^H appears.
 
 
-def _sym(a):
-    return (a + mT(a)) / 2
+def _re(x):
+    """Re x, without a copy (or a traced real) for real x."""
+    return np.real(x) if is_complex(x) else x
+
+
+def _herm(a):
+    """(a + a^H) / 2: the Hermitian part (the symmetric part of a real a)."""
+    return (a + mH(a)) / 2
 
 
 def _cholesky(a):
-    return np.linalg.cholesky(_sym(a))
+    return np.linalg.cholesky(_herm(a))
 
 
 def _eigh(a, UPLO):
@@ -192,21 +200,22 @@ def _eigh(a, UPLO):
 
 
 def _triangle(n: int, uplo: str):
-    """0/1 masks of the triangle eigh reads and of its strict part (off the diagonal)."""
+    """0/1 masks of the strict triangle eigh reads (off the diagonal) and of the diagonal."""
     ones = np.ones((n, n))
-    return (np.tril(ones), np.tril(ones, -1)) if uplo == "L" else (np.triu(ones), np.triu(ones, 1))
+    return (np.tril(ones, -1) if uplo == "L" else np.triu(ones, 1)), np.eye(n)
 
 
 def _read(t, uplo: str):
-    """The symmetric matrix eigh sees in t: the UPLO triangle, mirrored onto the other."""
-    tri, strict = _triangle(shape(t)[-1], uplo)
-    return t * tri + mT(t * strict)
+    """The Hermitian matrix eigh sees in t: the UPLO triangle, mirrored (conjugated) onto the
+    other, and the real part of the diagonal (LAPACK ignores its imaginary part)."""
+    strict, eye = _triangle(shape(t)[-1], uplo)
+    return t * strict + mH(t * strict) + _re(t) * eye
 
 
 def _read_transpose(g, uplo: str):
-    """VJP of _read: g on the triangle plus g^T on its strict part; 0 on the other triangle."""
-    tri, strict = _triangle(shape(g)[-1], uplo)
-    return g * tri + mT(g) * strict
+    """VJP of _read: g + conj(g^T) on the strict triangle, Re g on the diagonal, 0 on the other triangle."""
+    strict, eye = _triangle(shape(g)[-1], uplo)
+    return (g + mH(g)) * strict + _re(g) * eye
 
 
 def _phi(m):
@@ -216,51 +225,69 @@ def _phi(m):
 
 
 def _cholesky_jvp(ts, xs, L, p, batched):
-    """JVP of cholesky: L Φ(L^{-1} sym(T) L^{-T}), Φ = lower triangle with half the diagonal."""
-    l_inv_ds = np.linalg.solve(L, _sym(ts[0]))
-    return np.matmul(L, _phi(np.linalg.solve(L, mT(l_inv_ds))))  # dS symmetric: L^{-1} (L^{-1} dS)^T
+    """JVP of cholesky: L Φ(L^{-1} dS L^{-H}), dS = herm(T), Φ = lower triangle with half the diagonal."""
+    l_inv_ds = np.linalg.solve(L, _herm(ts[0]))
+    return np.matmul(L, _phi(np.linalg.solve(L, mH(l_inv_ds))))  # dS Hermitian: L^{-1} (L^{-1} dS)^H
 
 
 def _cholesky_vjp(g, xs, L, p, batched):
-    """VJP of cholesky: sym(L^{-T} Φ(L^T Ḡ) L^{-1})."""
+    """VJP of cholesky: herm(L^{-T} Φ(L^T Ḡ) conj(L)^{-1})."""
     lt_inv_p = np.linalg.solve(mT(L), _phi(np.matmul(mT(L), g)))
-    return (_sym(np.linalg.solve(mT(L), mT(lt_inv_p))),)  # sym(X) = sym(X^T): L^{-T} (L^{-T} P)^T
+    return (_herm(mT(np.linalg.solve(mH(L), mT(lt_inv_p)))),)  # X conj(L)^{-1} = (L^{-H} X^T)^T
+
+
+def _gauge_row(v, uplo: str) -> int:
+    """The row LAPACK makes real in complex eigenvectors: the first for UPLO 'L', the last for 'U'
+    (its reduction to a real tridiagonal matrix leaves that coordinate alone)."""
+    return 0 if uplo == "L" else shape(v)[-2] - 1
 
 
 def _eigh_jvp(ts, xs, out, p, batched):
-    """JVP of eigh: dw = diag(V^T dS V), dV = V (F ∘ V^T dS V), dS the tangent's UPLO triangle mirrored."""
+    """JVP of eigh: dw = Re diag(P), dV = U + V diag(i c), U = V (F ∘ P), P = V^H dS V, dS the
+    tangent's UPLO triangle mirrored; c_j = -Im(U_kj) / V_kj keeps LAPACK's real row k real."""
     w, v = out
-    m = np.matmul(mT(v), np.matmul(_read(ts[0], p["UPLO"]), v))
+    m = np.matmul(mH(v), np.matmul(_read(ts[0], p["UPLO"]), v))
     with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN, dw right
         dv = np.matmul(v, gaps(w) * m)
-    return diagonal(m), dv
+        if is_complex(v):
+            k = _gauge_row(v, p["UPLO"])
+            c = np.imag(dv[..., k, :]) / np.real(v[..., k, :])
+            dv = dv - 1j * v * np.expand_dims(c, -2)
+    return _re(diagonal(m)), dv
 
 
 def _eigh_vjp(ct, xs, out, p, batched):
-    """VJP of eigh: V (diag(w̄) + F ∘ V^T V̄) V^T, folded onto the UPLO triangle.
+    """VJP of eigh: conj(V) (diag(w̄) + F ∘ V^T G) V^T, folded onto the UPLO triangle, with
+    G = V̄ - i e_k Im(h) / V_k, h_j = sum_i V_ij V̄_ij (the transpose of LAPACK's gauge, above).
 
     The F term divides by eigenvalue gaps; it is left out when V̄ is zero, so the gradient of
     the eigenvalues alone is finite at repeated eigenvalues too."""
     (gw, gv), (w, v) = ct, out
     terms = [None if gw is None else diag(gw)]
     if live(gv):
-        terms.append(gaps(w) * np.matmul(mT(v), gv))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if is_complex(v):
+                k = _gauge_row(v, p["UPLO"])
+                h = np.imag(np.sum(v * gv, axis=-2)) / np.real(v[..., k, :])
+                row = np.eye(shape(v)[-2])[:, k : k + 1]
+                gv = gv - 1j * row * np.expand_dims(h, -2)
+            terms.append(gaps(w) * np.matmul(mT(v), gv))
     inner = sum_terms(terms)
     if inner is None:
         return (None,)
-    return (_read_transpose(np.matmul(v, np.matmul(inner, mT(v))), p["UPLO"]),)
+    return (_read_transpose(np.matmul(conj(v), np.matmul(inner, mT(v))), p["UPLO"]),)
 
 
 def _eigvalsh_jvp(ts, xs, w, p, batched):
-    """JVP of eigvalsh: diag(V^T dS V) = sum_k V_ki (dS V)_ki."""
+    """JVP of eigvalsh: Re diag(V^H dS V) = Re sum_k conj(V_ki) (dS V)_ki."""
     v = np.linalg.eigh(xs[0], p["UPLO"])[1]
-    return np.sum(v * np.matmul(_read(ts[0], p["UPLO"]), v), axis=-2)
+    return _re(np.sum(conj(v) * np.matmul(_read(ts[0], p["UPLO"]), v), axis=-2))
 
 
 def _eigvalsh_vjp(g, xs, w, p, batched):
-    """VJP of eigvalsh: V diag(w̄) V^T, folded onto the UPLO triangle."""
+    """VJP of eigvalsh: conj(V) diag(w̄) V^T, folded onto the UPLO triangle."""
     v = np.linalg.eigh(xs[0], p["UPLO"])[1]
-    return (_read_transpose(np.matmul(v * np.expand_dims(g, -2), mT(v)), p["UPLO"]),)
+    return (_read_transpose(np.matmul(conj(v) * np.expand_dims(g, -2), mT(v)), p["UPLO"]),)
 
 
 def _square_parser(name):
@@ -332,14 +359,18 @@ general("slogdet", np.linalg.slogdet, _slogdet_jvp, _slogdet_vjp, impl=lambda a:
         doc="(sign, log|det A|) as a tuple; sign constant, VJP of log|det|: g A^{-T}")
 general("cholesky", np.linalg.cholesky, _cholesky_jvp, _cholesky_vjp, impl=_cholesky,
         parse=_square_parser("cholesky"), examples=_square_examples(_spd), analytic=False,
-        doc="lower L of (A + A^T) / 2 (like JAX), so every tangent is admissible; VJP symmetric")
+        complex=True,
+        doc="lower L of (A + A^H) / 2 (like JAX), so every tangent is admissible; VJP Hermitian")
 general("eigh", np.linalg.eigh, _eigh_jvp, _eigh_vjp, impl=_eigh, parse=_eigh_parse,
         examples=examples_from(_eigh_parse, _EIGH), analytic=False,
         doc="(w, V) as a tuple, of the UPLO triangle as NumPy reads it; the derivative flows into that "
             "triangle only (JAX's default, symmetrize_input, and PyTorch return a symmetric gradient); "
-            "V needs distinct eigenvalues, w alone does not")
+            "V needs distinct eigenvalues, w alone does not. Complex V: each column's phase is "
+            "LAPACK's (its first entry real for UPLO 'L', last for 'U'), and the rule differentiates "
+            "that choice, as eig's does", complex=True)
 general("eigvalsh", np.linalg.eigvalsh, _eigvalsh_jvp, _eigvalsh_vjp, impl=np.linalg.eigvalsh,
         parse=_eigh_parse, examples=examples_from(_eigh_parse, _EIGH), analytic=False,
-        doc="w of the UPLO triangle as NumPy reads it; VJP V diag(w̄) V^T folded onto that triangle; "
-            "finite at repeated eigenvalues")
+        complex=True,
+        doc="w of the UPLO triangle as NumPy reads it; VJP conj(V) diag(w̄) V^T folded onto that "
+            "triangle; finite at repeated eigenvalues")
 # fmt: on

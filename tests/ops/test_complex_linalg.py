@@ -1,0 +1,190 @@
+"""Complex derivatives of the Hermitian factorizations (cholesky, eigh, eigvalsh) against
+JAX (grad, jvp, vjp: the functional convention) and PyTorch (backward: its conjugate).
+
+The peers read a Hermitian input differently: JAX's cholesky and eigh use (A + A^H) / 2,
+PyTorch's the lower triangle, `ad`'s cholesky (A + A^H) / 2 and its eigh the UPLO triangle
+(as NumPy). Along Hermitian perturbations all agree, so gradients are compared through
+(G + G^H) / 2, what a gradient pairs with a Hermitian dA (Re sum(G dA) in JAX's pairing).
+Eigenvectors carry a phase per column: losses are gauge invariant (|V|^2, V V^H, w), except
+where the phase LAPACK returns is differentiated on purpose."""
+
+import numpy as np
+import pytest
+
+import ad
+from ad import testing
+
+RNG = np.random.default_rng(7)
+
+
+def _c(*shape):
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
+def _hermitian(*lead, n=3):
+    m = _c(*lead, n, n)
+    return m @ np.conj(np.swapaxes(m, -1, -2)) + n * np.eye(n)
+
+
+def _herm(g):
+    return (g + np.conj(np.swapaxes(g, -1, -2))) / 2
+
+
+A = _hermitian()
+STACK = _hermitian(2)
+W3 = _c(3, 3)
+T = _herm(_c(3, 3))  # a Hermitian tangent
+
+
+def _jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax, jax.numpy
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+# Real losses of a Hermitian A, gauge invariant, written once for NumPy, jax.numpy and torch.
+LOSSES = {
+    "cholesky": lambda xp, a: (
+        xp.sum(xp.real(xp.linalg.cholesky(a) * _w(xp))) + xp.sum(xp.abs(xp.linalg.cholesky(a)))
+    ),
+    "eigh, w": lambda xp, a: xp.sum(xp.linalg.eigh(a)[0] ** 3),
+    "eigh, |V|^2": lambda xp, a: xp.sum(xp.abs(xp.linalg.eigh(a)[1]) ** 2 * xp.real(_w(xp))),
+    "eigh, V V^H": lambda xp, a: _projector_loss(xp, xp.linalg.eigh(a)[1]),
+    "eigvalsh": lambda xp, a: xp.sum(xp.linalg.eigvalsh(a) * xp.asarray([1.0, -2.0, 0.5])),
+}
+
+
+def _w(xp):
+    return xp.asarray(W3)
+
+
+def _projector_loss(xp, v):
+    """Re sum(W ∘ v_0 v_0^H): the projector onto the first eigenvector, phase free."""
+    p = v[:, :1] @ xp.conj(v[:, :1]).T
+    return xp.sum(xp.real(p * _w(xp)))
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_grad_of_a_real_loss_matches_jax(name):
+    jax, jnp = _jax()
+    f = LOSSES[name]
+    ours = ad.grad(lambda a: f(np, a))(A)
+    theirs = np.asarray(jax.grad(lambda a: f(jnp, a))(A))
+    assert ours.dtype == np.complex128
+    np.testing.assert_allclose(_herm(ours), _herm(theirs), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_backward_matches_torch(name):
+    torch = _torch()
+    f = LOSSES[name]
+    t = ad.tensor(A, requires_grad=True)
+    f(np, t).backward()
+    a = torch.tensor(A, requires_grad=True)
+    f(torch, a).backward()
+    np.testing.assert_allclose(_herm(t.grad.numpy()), _herm(a.grad.numpy()), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_forward_mode_along_a_hermitian_tangent_matches_jax(name):
+    jax, jnp = _jax()
+    f = LOSSES[name]
+    ours = ad.jvp(lambda a: f(np, a), (A,), (T,))[1]
+    theirs = jax.jvp(lambda a: f(jnp, a), (A,), (T,))[1]
+    np.testing.assert_allclose(ours, float(theirs), rtol=1e-9)
+
+
+def test_cholesky_jvp_and_vjp_equal_jax_on_any_complex_tangent():
+    """Both read (A + A^H) / 2, so even a non-Hermitian tangent and the full cotangent agree."""
+    jax, jnp = _jax()
+    t, w = _c(3, 3), _c(3, 3)
+    ours = ad.jvp(np.linalg.cholesky, (A,), (t,))[1]
+    np.testing.assert_allclose(ours, np.asarray(jax.jvp(jnp.linalg.cholesky, (A,), (t,))[1]), rtol=1e-10)
+    (g,) = ad.vjp(np.linalg.cholesky, A)[1](w)
+    np.testing.assert_allclose(g, np.asarray(jax.vjp(jnp.linalg.cholesky, A)[1](w)[0]), rtol=1e-10)
+
+
+def test_eigh_eigenvalues_and_projectors_match_jax_in_forward_mode():
+    jax, jnp = _jax()
+    (w, v), (dw, dv) = ad.jvp(np.linalg.eigh, (A,), (T,))
+    (_, jv), (jdw, jdv) = jax.jvp(jnp.linalg.eigh, (A,), (T,))
+    assert dw.dtype == np.float64
+    np.testing.assert_allclose(dw, np.asarray(jdw), rtol=1e-10)
+    # d(v v^H) is gauge free, while dv itself is not (JAX fixes Im diag(V^H dV) = 0)
+    dp = dv * np.conj(v) + v * np.conj(dv)
+    np.testing.assert_allclose(dp, np.asarray(jdv * jnp.conj(jv) + jv * jnp.conj(jdv)), atol=1e-10)
+
+
+def test_eigh_eigenvectors_are_differentiated_in_lapacks_phase():
+    """NumPy's complex eigenvectors have a real first entry (UPLO 'L') or last (UPLO 'U'): the
+    rule keeps it real, so even a phase-dependent loss matches finite differences of NumPy."""
+    for uplo, k in (("L", 0), ("U", 2)):
+        v = np.linalg.eigh(A, uplo)[1]
+        np.testing.assert_array_equal(v[k].imag, 0.0)
+        f = lambda a: np.linalg.eigh(a, uplo)[1]  # noqa: B023, E731
+        dv = ad.jvp(f, (A,), (T,))[1]
+        np.testing.assert_allclose(dv[k].imag, 0.0, atol=1e-15)
+        fd = testing.central_difference(f, [A], [T]).reshape(3, 3)
+        np.testing.assert_allclose(dv, fd, atol=1e-7)
+        w = _c(3, 3)
+        (g,) = ad.vjp(f, A)[1](w)
+        lhs = np.real(np.sum(fd * w))
+        assert abs(lhs - np.real(np.sum(g * T))) <= 1e-7 * max(1.0, abs(lhs))
+
+
+def test_eigh_reads_the_triangle_and_the_real_diagonal_as_numpy_does():
+    """Entries NumPy does not read (the other triangle, the diagonal's imaginary part) get 0."""
+    f = lambda a: np.sum(np.linalg.eigh(a)[0] * np.array([1.0, 2.0, 3.0]))  # noqa: E731
+    g = ad.grad(f)(A)
+    np.testing.assert_array_equal(np.triu(g, 1), 0.0)
+    np.testing.assert_array_equal(np.diagonal(g).imag, 0.0)
+    noisy = A + np.triu(_c(3, 3), 1) + 1j * np.diag(RNG.standard_normal(3))
+    np.testing.assert_allclose(ad.grad(f)(noisy), g, atol=1e-12)
+    gu = ad.grad(lambda a: np.sum(np.linalg.eigvalsh(a, "U") * np.array([1.0, 2.0, 3.0])))(A)
+    np.testing.assert_array_equal(np.tril(gu, -1), 0.0)
+    np.testing.assert_allclose(_herm(gu), _herm(g), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_complex64_stays_complex64(name):
+    f = LOSSES[name]
+    a, t = A.astype(np.complex64), T.astype(np.complex64)
+    assert ad.grad(lambda a: f(np, a))(a).dtype == np.complex64
+    outs = {"cholesky": np.linalg.cholesky, "eigvalsh": np.linalg.eigvalsh}.get(name, np.linalg.eigh)
+    y, dy = ad.jvp(outs, (a,), (t,))
+    for yi, dyi in zip(*((v,) if isinstance(v, np.ndarray) else v for v in (y, dy))):
+        assert yi.dtype in (np.complex64, np.float32) and dyi.dtype == yi.dtype, name
+
+
+@pytest.mark.parametrize("op", [np.linalg.cholesky, np.linalg.eigvalsh, lambda a: np.linalg.eigh(a)[0]])
+def test_a_stack_equals_each_matrix_alone(op):
+    w = RNG.standard_normal(np.shape(op(STACK)))
+    w = w + 1j * RNG.standard_normal(w.shape) if np.iscomplexobj(op(STACK)) else w
+    (g,) = ad.vjp(op, STACK)[1](w)
+    tangent = _herm(_c(2, 3, 3))
+    dy = ad.jvp(op, (STACK,), (tangent,))[1]
+    for i in range(2):
+        np.testing.assert_allclose(g[i], ad.vjp(op, STACK[i])[1](w[i])[0], atol=1e-12)
+        np.testing.assert_allclose(dy[i], ad.jvp(op, (STACK[i],), (tangent[i],))[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_second_order_through_complex_factors_matches_jax(name):
+    """The Hessian of a real loss of A = H(x), H Hermitian in real parameters x, by ad.hvp
+    (forward over reverse) and JAX's, both through the complex rules."""
+    jax, jnp = _jax()
+    f = LOSSES[name]
+    basis = np.stack([_herm(_c(3, 3)) for _ in range(4)])
+
+    def h(xp, x):
+        return f(xp, A + xp.tensordot(x, basis, axes=1))
+
+    x, v = 0.1 * RNG.standard_normal(4), RNG.standard_normal(4)
+    for mode in ("fwd-rev", "rev-rev"):
+        ours = ad.hvp(lambda x: h(np, x), (x,), (v,), mode=mode)[1]
+        theirs = jax.jvp(jax.grad(lambda x: h(jnp, x)), (x,), (v,))[1]
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-7, atol=1e-9)
