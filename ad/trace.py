@@ -191,6 +191,19 @@ class Box:
         v = raw(self)
         return v.dtype if isinstance(v, _ARRAYS) else np.result_type(v)
 
+    # the primal's memory layout, which NumPy's np.isfortran and np.require read
+    @property
+    def flags(self):
+        return _plain(self).flags
+
+    @property
+    def nbytes(self):
+        return int(_plain(self).nbytes)
+
+    @property
+    def itemsize(self):
+        return int(_plain(self).itemsize)
+
     def __len__(self):
         return len(raw(self))
 
@@ -583,6 +596,11 @@ _ARRAY_CALL = (
     "converting to a plain NumPy array (np.asarray(x), np.array([x, ...]), np.float64(x), "
     "out[i] = x into an array made by np.zeros ...)"
 )
+_AS_ARRAY = (
+    " NumPy converts without asking a traced value in asarray, asanyarray, ascontiguousarray, "
+    "asfortranarray, require and asarray_chkfinite: ad.numpy's (`import ad.numpy as np`) return "
+    "a traced x itself, as jax.numpy's do."
+)
 _FLOAT_CALL = "float() (called by float(x), np.float64(x), math.sin(x), out[i] = x into a plain array ...)"
 _FLOAT_FIX = (
     "Use NumPy on the array instead: np.sin(x) for math.sin(x), np.exp(x) for math.exp(x), "
@@ -618,7 +636,7 @@ def matrix_error() -> TypeError:
 
 def array_error(x: Box) -> TypeError:
     """The error for np.asarray(x), np.array([x, ...]) or out[i] = x on a plain array."""
-    return concretization_error(x, _ARRAY_CALL, _BUILD_ARRAYS)
+    return concretization_error(x, _ARRAY_CALL, _BUILD_ARRAYS + _AS_ARRAY)
 
 
 _UFUNC_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
@@ -630,6 +648,12 @@ def raw(x):
     while isinstance(x, Box):
         x = x._value
     return x
+
+
+def _plain(x):
+    """The plain array under every level of boxing (a Python number as a 0-d array)."""
+    v = raw(x)
+    return v if isinstance(v, _ARRAYS) else np.asarray(v)
 
 
 def is_complex(x) -> bool:

@@ -7,7 +7,10 @@ import ad
 import ad.numpy as anp
 from ad.testing import central_difference
 
-CONSTRUCTORS = {"array", "asarray", "asanyarray", "r_", "c_", "full", "full_like"}
+CONSTRUCTORS = {
+    "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require", "asarray_chkfinite",
+    "r_", "c_", "full", "full_like",
+}  # fmt: skip
 
 
 def _dispatches(f) -> bool:

@@ -24,6 +24,7 @@ from ad.numpy._sequences import stacked as _stacked
 from ad.ops.assembly import ndmin as _ndmin
 from ad.rules import differentiable as _differentiable
 from ad.trace import Box as _Box
+from ad.trace import raw as _raw
 
 __all__ = list(_np.__all__)
 
@@ -86,6 +87,54 @@ def asanyarray(a, dtype=None, order=None, *, copy=None, **kwargs):
     if not _holds_traced(a):
         return _np.asanyarray(a, dtype, order, copy=copy, **kwargs)
     return _traced_array(a, dtype, copy, 0, "asanyarray")
+
+
+def _laid_out(x, order, who):
+    """x in the memory layout order asks for ('C' or 'F'; others keep x's): a copy where its
+    primal is not laid out so. The values, and so the derivative, are x's."""
+    if order not in (None, "C", "F", "A", "K"):
+        raise ValueError(f"ad.numpy.{who}: order must be one of 'C', 'F', 'A', 'K' (got {order!r})")
+    flags = x.flags
+    if order == "C" and not flags.c_contiguous or order == "F" and not flags.f_contiguous:
+        return _np.copy(x, order=order)
+    return x
+
+
+def ascontiguousarray(a, dtype=None, *, like=None):
+    """numpy.ascontiguousarray; a traced value is itself, or its C-ordered copy (as jnp's)."""
+    if like is not None or not _holds_traced(a):
+        return _np.ascontiguousarray(a, dtype, like=like)
+    return _laid_out(_traced_array(a, dtype, None, 1, "ascontiguousarray"), "C", "ascontiguousarray")
+
+
+def asfortranarray(a, dtype=None, *, like=None):
+    """numpy.asfortranarray; a traced value is itself, or its Fortran-ordered copy."""
+    if like is not None or not _holds_traced(a):
+        return _np.asfortranarray(a, dtype, like=like)
+    return _laid_out(_traced_array(a, dtype, None, 1, "asfortranarray"), "F", "asfortranarray")
+
+
+def require(a, dtype=None, requirements=None, *, like=None):
+    """numpy.require; a traced value is itself, cast to dtype, or its copy where NumPy would copy
+    its primal to meet the requirements (a layout, writeable, owning its data)."""
+    if like is not None or not _holds_traced(a):
+        return _np.require(a, dtype, requirements, like=like)
+    x = _traced_array(a, dtype, None, 0, "require")
+    met = _np.require(_raw(x), None, requirements)  # NumPy's reading of the requirements
+    if met is _raw(x):
+        return x
+    return _np.copy(x, order="F" if met.flags.f_contiguous and not met.flags.c_contiguous else "C")
+
+
+def asarray_chkfinite(a, dtype=None, order=None):
+    """numpy.asarray_chkfinite; a traced value is itself (laid out in order), after NumPy's check
+    that its primal holds no inf or NaN."""
+    if not _holds_traced(a):
+        return _np.asarray_chkfinite(a, dtype, order)
+    x = _traced_array(a, dtype, None, 0, "asarray_chkfinite")
+    if x.dtype.kind in "fc" and not _np.isfinite(_raw(x)).all():
+        raise ValueError("array must not contain infs or NaNs")
+    return _laid_out(x, order, "asarray_chkfinite")
 
 
 @_lifting_function

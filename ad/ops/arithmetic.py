@@ -238,6 +238,20 @@ for _name, _f in [
 ]:
     nondiff(_name, _f, complex=_name not in _REAL_ONLY, instruction=_name if _name in _INSTRUCTIONS else None)
 
+
+def _fix(x, out=None):
+    """np.fix, rounding toward zero: np.trunc, of zero derivative (as JAX's jnp.fix)."""
+    if out is not None:
+        raise NotImplementedError(
+            "ad: numpy.fix(..., out=) of a traced value is not supported; assign the result"
+        )
+    return np.trunc(x)
+
+
+composite(
+    "fix", np.fix, _fix, smooth=False, analytic=False, doc="np.trunc: round toward zero, zero derivative"
+)
+
 # heaviside(x, h0) is 0 below 0, 1 above, and h0 at x = 0: piecewise constant in x, and h0
 # itself where x = 0, so that is where its derivative in h0 is 1 (as JAX)
 elementwise(

@@ -4,7 +4,7 @@ import numpy as np
 
 from ad import rules
 from ad.kernels import scatter as scatter_kernels
-from ad.registry import general, linear
+from ad.registry import composite, general, linear
 from ad.trace import Box, apply, raw
 
 # ---------------------------------------------------------------------------------------
@@ -448,6 +448,18 @@ def _sort_examples(rng):
 # ---------------------------------------------------------------------------------------
 # The ops.
 
+
+def _ix(*args):
+    """np.ix_: each sequence reshaped to its own axis of an open mesh; a traced one keeps its
+    values (a reshape), a plain one is NumPy's (bool masks become indices)."""
+    plain = np.ix_(*(raw(a) for a in args))  # NumPy's checks and shapes
+    return tuple(np.reshape(a, p.shape) if isinstance(a, Box) else p for a, p in zip(args, plain))
+
+
+def _ix_examples(rng):
+    return [((rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 2)), {})]
+
+
 # fmt: off
 _gather_op("getitem", np.ndarray.__getitem__, _getitem_parse, _getitem_examples,
            doc="x[index]: basic, integer-array and boolean indexing; VJP scatter-adds into zeros",
@@ -480,4 +492,6 @@ general("where", np.where, _where_jvp, _where_vjp, parse=_where_parse, domain=("
 general("select", np.select, _select_jvp, _select_vjp, impl=_select, parse=_select_parse,
         examples=_select_examples, complex=True,
         doc="where with several conditions; tangents and cotangents picked alike")
+composite("ix_", np.ix_, _ix, examples=_ix_examples, complex=True,
+          doc="each traced sequence reshaped to its axis of the open mesh")
 # fmt: on

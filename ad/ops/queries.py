@@ -1,4 +1,6 @@
-"""Questions NumPy answers about arrays: their dtype, shape, memory, and equality to others.
+"""Questions NumPy answers about arrays: their dtype, shape, memory, and equality to others;
+the indices of their diagonal and triangles (diag_indices_from, tril_indices_from ...); their
+printed form (array_str, array_repr, array2string: the primal's).
 
 Each answer is a constant (zero derivative): NumPy's answer about the primal values. Those that
 read only dtypes and shapes are constants of a compiled tape too (lowering "shapes"); those
@@ -30,12 +32,16 @@ for _name, _f, _examples in [
     ("result_type", np.result_type, _arrays((3,), (2, 3))),
     ("can_cast", np.can_cast, _arrays((3,), to=np.float32)),
     ("common_type", np.common_type, _arrays((3,), (2,))),
+    ("diag_indices_from", np.diag_indices_from, _arrays((3, 3))),
+    ("tril_indices_from", np.tril_indices_from, _arrays((3, 4), k=-1)),
+    ("triu_indices_from", np.triu_indices_from, _arrays((4, 3), k=1)),
 ]:
     nondiff(_name, _f, complex=True, lowering="shapes", examples=_examples)
 for _name, _f in [
     ("allclose", np.allclose), ("isclose", np.isclose), ("array_equal", np.array_equal),
     ("array_equiv", np.array_equiv), ("shares_memory", np.shares_memory),
     ("may_share_memory", np.may_share_memory), ("min_scalar_type", np.min_scalar_type),
+    ("array2string", np.array2string), ("array_repr", np.array_repr), ("array_str", np.array_str),
 ]:
     nondiff(_name, _f, complex=True)
 # fmt: on

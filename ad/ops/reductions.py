@@ -11,7 +11,7 @@ import numpy as np
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general, linear, nondiff
 from ad.rules import ndim, negative_axis, shape
-from ad.trace import is_complex
+from ad.trace import is_complex, raw
 
 
 def reject(name: str, **options):
@@ -37,15 +37,41 @@ def _lead(value, batched: bool) -> tuple:
     return tuple(shape(value)[:1]) if batched else ()
 
 
+# where= of sum, prod and mean: the entries left out become the identity (0, or 1 for prod),
+# so that they add nothing to the result and get a zero derivative (as in JAX); a mean then
+# counts the entries kept, n / count times the mean of all n
+_IDENTITY = {"sum": 0, "prod": 1, "mean": 0}
+
+
+def _masked(name: str, a, where, axes):
+    """a with the identity of the reduction `name` where `where` (broadcast to a's shape) is
+    false, and for a mean scaled by the number of entries over the number kept."""
+    if name not in _IDENTITY:
+        raise NotImplementedError(
+            f"numpy.{name}(..., where=) is not supported by ad (NumPy needs initial= with it, "
+            f"which ad does not take): write np.{name}(np.where(mask, x, fill)) with a fill that "
+            "cannot win"
+        )
+    mask = np.broadcast_to(np.asarray(raw(where), dtype=bool), shape(a))  # NumPy's broadcast check
+    a = np.where(mask, a, _IDENTITY[name])
+    if name == "mean":
+        with np.errstate(divide="ignore", invalid="ignore"):  # NumPy's nan for no entry kept
+            a = a * (_count(a, axes) / np.sum(mask, axis=axes, keepdims=True))
+    return a
+
+
 def _reduction_parser(name):
     def parse(a, axis=None, *, keepdims=False, **options):
-        if options:  # the common call has none: parse runs on every traced reduction
-            reject(name, **options)
         if axis is None:  # every axis, read off the ndim alone
             nd = ndim(a)
             axes = _ALL_AXES[nd] if nd < len(_ALL_AXES) else tuple(range(-nd, 0))
         else:
             axes = reduced_axes(axis, ndim(a))
+        if options:  # the common call has none: parse runs on every traced reduction
+            where = options.pop("where", True)
+            if where is not True:
+                a = _masked(name, a, where, axes)
+            reject(name, **options)
         return (a,), {"axis": axes, "keepdims": bool(keepdims)}
 
     return parse

@@ -143,28 +143,49 @@ def _bincount_transpose(ct, xs, out, p, batched):
     return (ct[..., p["x"]],)
 
 
+def _plain_edges(value, bins, range, weights):
+    """NumPy's edges of the plain values (a traced bins, given as edges, by its primal)."""
+    plain_weights = None if weights is None else np.asarray(raw(weights))
+    return np.histogram_bin_edges(value, raw(bins), range, plain_weights)
+
+
+def _traced_edges(a, bins, range, edges, who: str):
+    """The edges as traced values: they follow a where NumPy computes them from min(a) and
+    max(a) (bins a count, range not given); bins given as edges are returned as given."""
+    if isinstance(bins, Box):
+        return bins
+    if isinstance(a, Box) and range is None and np.ndim(bins) == 0:
+        if isinstance(bins, str):
+            raise NotImplementedError(
+                f"ad: numpy.{who} of a traced a with a bin estimator ({bins!r}): the number of bins "
+                "is a non-smooth function of a, and the edges' derivative would be dropped; pass "
+                "bins as a count or as edges"
+            )
+        low, high = np.min(a), np.max(a)
+        if edges[0] != raw(low):  # NumPy widens an empty range to [v - 0.5, v + 0.5]
+            low, high = low - 0.5, high + 0.5
+        return np.linspace(low, high, edges.size)
+    return edges
+
+
+def _histogram_bin_edges(a, bins=10, range=None, weights=None):
+    """NumPy's edges; from min(a) and max(a), as jnp.histogram_bin_edges, for bins a count."""
+    edges = _plain_edges(np.asarray(raw(a)), bins, range, weights)
+    return _traced_edges(a, bins, range, edges, "histogram_bin_edges")
+
+
 def _histogram(a, bins=10, range=None, density=None, weights=None):
     """Counts (sums of weights) per bin: a bincount of the weights over each sample's bin,
     read off the primal. The edges follow a where NumPy computes them from min(a) and max(a)
     (bins a count, range not given); bins given as edges or a range make them constants."""
     value = np.asarray(raw(a))
-    plain_weights = None if weights is None else np.asarray(raw(weights))
-    edges = np.histogram_bin_edges(value, bins, range, plain_weights)
+    edges = _plain_edges(value, bins, range, weights)
     n = edges.size - 1
     index = np.searchsorted(edges, value.ravel(), "right") - 1
     index[value.ravel() == edges[-1]] = n - 1  # the last bin is closed
     inside = (index >= 0) & (index < n)
     counts = np.bincount(index[inside], None if weights is None else np.ravel(weights)[inside], minlength=n)
-    if isinstance(a, Box) and range is None and np.ndim(bins) == 0:
-        if isinstance(bins, str):
-            raise NotImplementedError(
-                "ad: numpy.histogram of a traced a with a bin estimator "
-                f"({bins!r}) would drop the derivative of the edges; pass bins as a count or as edges"
-            )
-        low, high = np.min(a), np.max(a)
-        if edges[0] != value.min():  # NumPy widens an empty range to [v - 0.5, v + 0.5]
-            low, high = low - 0.5, high + 0.5
-        edges = np.linspace(low, high, n + 1)
+    edges = _traced_edges(a, bins, range, edges, "histogram")
     if density:
         widths = edges[1:] - edges[:-1]
         counts = counts / widths / np.sum(counts)
@@ -271,6 +292,12 @@ _HISTOGRAM = _examples(
 )
 
 _SAMPLE = np.array([[0.1, 0.5], [0.5, 2.2], [2.0, 0.9], [2.6, 1.6], [0.7, 0.2]])
+_HISTOGRAM_EDGES = _examples(
+    lambda rng: ((rng.uniform(0.0, 1.0, 7),), {"bins": 4}),
+    lambda rng: ((rng.uniform(-1.0, 1.0, (2, 3)),), {}),
+    lambda rng: ((rng.uniform(0.0, 1.0, 5),), {"bins": 3, "range": (0.0, 2.0)}),
+    lambda rng: ((rng.uniform(0.0, 1.0, 5),), {"bins": np.array([0.0, 0.5, 1.0])}),
+)
 _HISTOGRAMDD = _examples(
     lambda rng: ((_SAMPLE, 3, None, None, _u(rng, 5)), {}),
     lambda rng: (
@@ -332,6 +359,9 @@ composite("histogram", np.histogram, _histogram,
           orders_by=(("a",), ("weights",)), examples=_HISTOGRAM, smooth=False,
           doc="counts: bincount of the weights over the primal's bins; edges from min(a), max(a) "
           "where NumPy computes them so (bins a count, no range), else constants")
+composite("histogram_bin_edges", np.histogram_bin_edges, _histogram_bin_edges, examples=_HISTOGRAM_EDGES,
+          smooth=False, doc="linspace(min(a), max(a), bins + 1) for bins a count, as JAX; given edges or "
+          "a range: constants")
 composite("histogramdd", np.histogramdd, _histogramdd,
           orders_by=(("sample",), ("weights",)), examples=_HISTOGRAMDD, smooth=False, analytic=False,
           doc="counts: bincount of the weights over the primal's bins; each traced column's edges from its "

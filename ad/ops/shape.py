@@ -376,6 +376,15 @@ def _triangle_examples(rng):
 # ---------------------------------------------------------------------------------------
 # The ops.
 
+
+def _copy(a, order="K"):
+    return np.copy(a, order=order)
+
+
+def _copy_parse(a, order="K", subok=False):
+    return (a,), ({} if order == "K" else {"order": order})
+
+
 # fmt: off
 linear("reshape", np.reshape, _reshape_back, impl=lambda x, shape: np.reshape(x, shape),
        batched_impl=lambda t, shape: np.reshape(t, _lead(t, True) + shape), parse=_reshape_parse,
@@ -443,9 +452,9 @@ linear("triu", np.triu, _self_transpose(np.triu), batched_impl=np.triu, parse=_t
        examples=_triangle_examples, doc="a mask, so its own transpose", complex=True)
 linear("tril", np.tril, _self_transpose(np.tril), batched_impl=np.tril, parse=_triangle_parse,
        examples=_triangle_examples, doc="a mask, so its own transpose", complex=True)
-linear("copy", np.copy, lambda ct, xs, out, p, b: (ct,), batched_impl=np.copy,
-       parse=lambda a, order="K", subok=False: ((a,), {}), examples=_cases(lambda a: ((a,), {})),
-       complex=True, lowering="moves")
+linear("copy", np.copy, lambda ct, xs, out, p, b: (ct,), impl=_copy, batched_impl=_copy, parse=_copy_parse,
+       examples=_cases(_copy_parse, ((), {}), ((), {"order": "F"})),
+       complex=True, lowering="moves", doc="order= lays the primal out in memory; the values are a's")
 
 for _name, _f in [("zeros_like", np.zeros_like), ("ones_like", np.ones_like), ("empty_like", np.empty_like)]:
     nondiff(_name, _f, complex=True, lowering="shapes")

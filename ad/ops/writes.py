@@ -1,4 +1,4 @@
-"""NumPy's functions that write into an array: fill_diagonal, put, place, put_along_axis, copyto.
+"""NumPy's functions that write into an array: fill_diagonal, put, place, putmask, put_along_axis, copyto.
 
 Each finds the positions it writes on the plain values (NumPy's own index arithmetic, run on
 labels 0, 1, ..., n - 1 where it is intricate), then writes through the array's own item
@@ -88,6 +88,17 @@ def _place(arr, mask, vals):
         _write(arr, flat, _cycled(vals, flat.size))
 
 
+def _putmask(a, mask, values):
+    """a.flat[n] <- values.flat[n % len(values)] where mask.flat[n] is true: values repeated by
+    position in a (place takes them in the order of the true entries)."""
+    mask = np.asarray(raw(mask), dtype=bool)
+    np.putmask(np.array(raw(a)), mask, raw(values))  # NumPy's checks (sizes, casting) on a copy
+    flat = np.flatnonzero(mask)
+    size = int(np.size(raw(values)))
+    if flat.size and size:  # NumPy writes nothing from an empty values
+        _write(a, flat, np.take(np.ravel(values), flat % size))
+
+
 def _put_along_axis(arr, indices, values, axis):
     """arr <- values at indices along axis (axis None: of arr raveled), values broadcast to
     the indices' shape: the inverse of take_along_axis."""
@@ -123,6 +134,8 @@ composite("put", np.put, _put, mutates=True, complex=True,
           doc="a.flat[ind] = v, repeated, the last of repeated indices winning; " + _DOC)
 composite("place", np.place, _place, mutates=True, complex=True,
           doc="a[mask] = the first vals, repeated; " + _DOC)
+composite("putmask", np.putmask, _putmask, mutates=True, complex=True,
+          doc="a[mask] = values at the same positions, repeated; " + _DOC)
 composite("put_along_axis", np.put_along_axis, _put_along_axis, mutates=True, complex=True,
           doc="the inverse of take_along_axis, the last of repeated indices winning; " + _DOC)
 composite("copyto", np.copyto, _copyto, mutates=True, complex=True,
