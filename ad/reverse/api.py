@@ -61,10 +61,13 @@ class Recording:
     def out(self):
         return self.out_tree(self.out_leaves)
 
-    def pullback(self, cotangents: Sequence, *, batch: int | None = None, retain_graph: bool = False) -> list:
+    def pullback(
+        self, cotangents: Sequence, *, batch: int | None = None, retain_graph: bool = False, mixed=None
+    ) -> list:
         """The cotangent of each input leaf (None where none flows) given one per output leaf
         (None for zero): one reverse sweep, over `batch` directions on a leading axis if given.
-        With retain_graph the recording can be swept again."""
+        With retain_graph the recording can be swept again. ``mixed`` says why a cotangent
+        sums several outputs' directions (Sweep.mixed: hooks then refuse), or is None."""
         roots, cts = [], []
         for y, ct in zip(self.outputs, cotangents):
             if ct is not None and self.traced(y):
@@ -74,7 +77,7 @@ class Recording:
             roots,
             cts,
             retain_graph=retain_graph,
-            sweep=Sweep(batched=batch is not None),
+            sweep=Sweep(batched=batch is not None, mixed=mixed),
             inputs=[edge(x) for x in self.inputs],
         )
 

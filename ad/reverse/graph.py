@@ -45,15 +45,19 @@ class Sweep:
     """How one backward sweep runs: batched cotangents, whether it records itself, whether
     leaves receive the conjugate (PyTorch's convention), and how to rebuild a saved value as
     a Tensor that leads back into the graph (create_graph): ``rebuild(value, edge, counter)``,
-    counter the version counter of the Tensor the value was saved from, or None."""
+    counter the version counter of the Tensor the value was saved from, or None.
+    ``mixed``: why each cotangent of this sweep is a sum of several outputs' cotangents (a
+    colored pass of a sparse Jacobian), or None; a hook, which sees one gradient at a time,
+    then refuses to run, as it would see the sum instead."""
 
-    __slots__ = ("batched", "create_graph", "conjugate", "rebuild", "owned")
+    __slots__ = ("batched", "create_graph", "conjugate", "rebuild", "owned", "mixed")
 
-    def __init__(self, *, batched=False, create_graph=False, conjugate=False, rebuild=None):
+    def __init__(self, *, batched=False, create_graph=False, conjugate=False, rebuild=None, mixed=None):
         self.batched = batched
         self.create_graph = create_graph
         self.conjugate = conjugate
         self.rebuild = rebuild
+        self.mixed = mixed
         # ids of the cotangents of the node being run that nothing but the sweep holds (the
         # engine counts references when a node that stores gradients runs): one of them may
         # become a .grad without a copy. Empty for a node run outside a sweep.
@@ -427,6 +431,13 @@ class Hooks:
         through the hooks one direction at a time."""
         if not self.fns:
             return ct
+        if sweep.mixed is not None:
+            raise RuntimeError(
+                f"a hook (register_hook) cannot run in {sweep.mixed}: its cotangent "
+                "sums the gradients of several outputs, and the hook would see that sum, not each "
+                "one's gradient. Take the Jacobian with ad.jacrev, which sweeps one output at a "
+                "time, or register the hook outside the function"
+            )
         if sweep.batched and ct is not None:
             return np.stack([self._run(c, sweep) for c in ct])
         return self._run(ct, sweep)

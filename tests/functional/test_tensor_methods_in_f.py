@@ -137,10 +137,28 @@ def test_hvp_of_a_function_that_returns_a_tuple_names_hvp_in_every_mode(mode):
 
 
 # -- sparse_jacobian given sparsity= ---------------------------------------------------------------
-def test_sparse_jacobian_given_sparsity_runs_a_linear_hook_in_its_reverse_passes():
-    P = np.eye(4, dtype=bool)
-    J = ad.sparse_jacobian(hooked_tall, X, mode="reverse", sparsity=P)
-    np.testing.assert_allclose(J.toarray(), _torch_jacrev(hooked_tall, X), rtol=1e-14)
+def test_sparse_jacobian_runs_a_hook_in_reverse_passes_of_one_row_each_as_jacrev():
+    # a hook that is not linear: each pass must carry one row's cotangent alone
+    def clipped(x, lib=np):
+        y = lib.sin(x) * x.sum()
+        y.register_hook(lambda g: g.clip(-0.5, 0.5))
+        return y * 3.0
+
+    P = np.ones((4, 4), dtype=bool)  # every row a color of its own
+    J = ad.sparse_jacobian(clipped, X, mode="reverse", sparsity=P)
+    np.testing.assert_allclose(J.toarray(), _torch_jacrev(clipped, X), rtol=1e-14)
+
+
+def test_sparse_jacobian_refuses_a_hook_in_a_compressed_reverse_pass():
+    # rows of one color share a pass: a hook would see the sum of their cotangents, and a clip
+    # of the sum is not the sum of the clips (the Jacobian came out wrong, silently)
+    def f(x):
+        y = np.sin(x)
+        y.register_hook(lambda g: g.clip(-0.5, 0.5))
+        return y * 3.0
+
+    with pytest.raises(RuntimeError, match="compressed reverse pass of sparse_jacobian.*ad.jacrev"):
+        ad.sparse_jacobian(f, X, mode="reverse", sparsity=np.eye(4, dtype=bool))
 
 
 @pytest.mark.parametrize("mode", ["auto", "forward"])
