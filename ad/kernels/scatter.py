@@ -17,7 +17,7 @@ from ad.kernels import jit, plain
 
 
 def scatter_add_twin(ct, shape, index):
-    z = np.zeros(shape, dtype=np.result_type(ct, float))
+    z = np.zeros(shape, dtype=np.result_type(ct, 0.0))  # a float dtype, float32 kept
     if any(isinstance(i, np.ndarray) and np.issubdtype(i.dtype, np.integer) for i in index):
         np.add.at(z, index, ct)
     else:
