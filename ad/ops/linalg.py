@@ -167,13 +167,22 @@ def _det_vjp(g, xs, d, p, batched):
 
 
 def _slogdet_jvp(ts, xs, out, p, batched):
-    """JVP of slogdet: sign is constant; d logabsdet = trace(A^{-1} T)."""
-    return None, _logdet_jvp(xs[0], ts[0])
+    """JVP of slogdet: with τ = trace(A^{-1} T), d logabsdet = Re τ and d sign = i Im τ sign
+    (real A: sign is constant)."""
+    tau = _logdet_jvp(xs[0], ts[0])
+    if not is_complex(tau):
+        return None, tau
+    return 1j * np.imag(tau) * out[0], np.real(tau)
 
 
 def _slogdet_vjp(ct, xs, out, p, batched):
-    """VJP of slogdet: ḡ_logabsdet A^{-T} (sign has zero derivative)."""
-    return (_logdet_vjp(xs[0], ct[1]),)
+    """VJP of slogdet: c A^{-T}, c = ḡ_logabsdet + i Im(ḡ_sign sign) (the transpose of the JVP)."""
+    gs, gl = ct
+    c = gl
+    if gs is not None and is_complex(out[0]):
+        phase = 1j * np.imag(gs * out[0])
+        c = phase if gl is None else gl + phase
+    return (None,) if c is None else (_logdet_vjp(xs[0], c),)
 
 
 # -- Hermitian decompositions: cholesky reads (A + A^H) / 2, eigh the triangle UPLO names ----
@@ -356,7 +365,9 @@ general("det", np.linalg.det, _det_jvp, _det_vjp, parse=_square_parser("det"), c
         examples=_square_examples(_well_conditioned), doc="VJP g det(A) A^{-T}; A invertible")
 general("slogdet", np.linalg.slogdet, _slogdet_jvp, _slogdet_vjp, impl=lambda a: tuple(np.linalg.slogdet(a)),
         parse=_square_parser("slogdet"), examples=_square_examples(_well_conditioned), analytic=False,
-        doc="(sign, log|det A|) as a tuple; sign constant, VJP of log|det|: g A^{-T}")
+        complex=True,
+        doc="(sign, log|det A|) as a tuple; τ = trace(A^{-1} T): d log|det| = Re τ, d sign = i Im τ sign "
+            "(constant for real A); VJP (ḡ_log + i Im(ḡ_sign sign)) A^{-T}")
 general("cholesky", np.linalg.cholesky, _cholesky_jvp, _cholesky_vjp, impl=_cholesky,
         parse=_square_parser("cholesky"), examples=_square_examples(_spd), analytic=False,
         complex=True,
