@@ -358,7 +358,7 @@ class Compiled:
         return x
 
     def _cast(self, *results):
-        if self.dtype == np.float64:
+        if self.dtype is _F64:
             return results
         return tuple(np.asarray(r).astype(self.dtype) for r in results)
 
@@ -393,6 +393,8 @@ class Compiled:
             self._record(x)
             return self.value_and_grad(x)
         g = self.ct[: self.n_in].reshape(self.in_shape).copy()  # buffers are reused
+        if self.dtype is _F64:
+            return self.v[r], self._input_zeros(g)
         return self.dtype.type(self.v[r]), self._cast(self._input_zeros(g))[0]
 
     def grad(self, x):
@@ -462,17 +464,22 @@ def _float_input(x) -> tuple[np.ndarray, np.dtype]:
     """x as float64, and its dtype; refused unless it holds real floats no wider than float64."""
     x = np.asarray(x)
     dtype = x.dtype
+    if dtype is _F64:  # the common case, on every call: no more checks
+        return x, dtype
     if dtype.kind != "f":
         raise TypeError(
             f"ad.compile differentiates with respect to a float input; got dtype {dtype}: "
             "pass x.astype(float)"
         )
-    if np.finfo(dtype).eps < np.finfo(np.float64).eps:
+    if dtype.itemsize > _F64.itemsize:  # long double: float64 would round it
         raise TypeError(
             f"ad.compile computes in float64 and would round a {dtype} input; "
             "use the eager engines (ad.grad, ad.vjp) for it"
         )
-    return x.astype(float, copy=False), dtype
+    return x.astype(float), dtype
+
+
+_F64 = np.dtype(np.float64)
 
 
 def compile(f: Callable, x, specialize: bool = False) -> Compiled:  # noqa: A001  (like jax.jit)

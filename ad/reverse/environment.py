@@ -8,6 +8,7 @@ and for each array its bytes, so that a replay can tell that one changed and rec
 from __future__ import annotations
 
 import functools
+import operator
 import pickle
 import types
 
@@ -51,6 +52,7 @@ class Environment:
                 self.random.append(value)
             elif isinstance(value, list | tuple | set | frozenset | dict) or _module(value) not in _LIBRARIES:
                 todo += [(v, depth + 1) for v in self._bind(value)]
+        self.reads = _grouped(self.bindings)
 
     def _bind(self, value) -> list:
         """Record what value holds; return those values, to be walked in turn."""
@@ -89,8 +91,12 @@ class Environment:
     def changed(self) -> bool:
         """Whether a binding holds another object, a list another length, or an array other
         bits (the bits: -0.0 for 0.0 is a change, a NaN kept is not)."""
-        for c, k, v in self.bindings:
-            if _read(c, k) is not v:
+        for read, container, kept in self.reads:  # on every call of a tape: one C call each
+            try:
+                now = read(container)
+            except (LookupError, AttributeError, ValueError):  # gone (an empty cell: ValueError)
+                return True
+            if any(map(operator.is_not, now, kept)):
                 return True
         for xs, n in self.lengths:
             if len(xs) != n:
@@ -99,6 +105,30 @@ class Environment:
             if a.shape != shape or a.tobytes() != kept:
                 return True
         return False
+
+
+def _grouped(bindings) -> list:
+    """The bindings as (read, container, values), one per container: read(container) gives the
+    tuple of what its keys hold now, in one call (itemgetter for dicts and lists, attrgetter
+    for attributes), to be compared by identity with values. Each key is asked twice, so that
+    a single key also gives a tuple."""
+    by_container: dict[int, tuple] = {}
+    for c, k, v in bindings:
+        by_container.setdefault(id(c), (c, [], []))
+        by_container[id(c)][1].extend((k, k))
+        by_container[id(c)][2].extend((v, v))
+    out = []
+    for c, keys, values in by_container.values():
+        if any(v is _MISSING for v in values):  # absent when recorded: read one by one, each call
+            out += [(functools.partial(_read_each, keys), c, tuple(values))]
+        else:
+            read = operator.itemgetter if isinstance(c, dict | list) else operator.attrgetter
+            out.append((read(*keys), c, tuple(values)))
+    return out
+
+
+def _read_each(keys, container) -> tuple:
+    return tuple(_read(container, k) for k in keys)
 
 
 def _module(value) -> str:
