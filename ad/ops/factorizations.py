@@ -32,6 +32,11 @@ def mH(a):
     return conj(mT(a))
 
 
+def real(x):
+    """Re x, without a copy (or a traced real) for real x."""
+    return np.real(x) if is_complex(x) else x
+
+
 def diagonal(m):
     """The diagonal of the last two axes (as a sum, which batches and nests like any product)."""
     return np.sum(m * np.eye(shape(m)[-1]), axis=-1)
@@ -62,14 +67,19 @@ def gaps(w):
 
 
 # -- svd ----------------------------------------------------------------------------------
-# A = U diag(s) V^T. With k = min(m, n), U1 = U[:, :k], V1 = V[:, :k], dP = U1^T dA V1:
-#   ds = diag(dP)
-#   dU1 = U1 (F ∘ (dP S + S dP^T)) + (I - U1 U1^T) dA V1 S^{-1}
-#   dV1 = V1 (F ∘ (S dP + dP^T S)) + (I - V1 V1^T) dA^T U1 S^{-1},  F_ij = 1 / (s_j^2 - s_i^2).
+# A = U diag(s) V^H. With k = min(m, n), U1 = U[:, :k], V1 = V[:, :k], dP = U1^H dA V1:
+#   ds = Re diag(dP)
+#   dU1 = U1 (F ∘ (dP S + S dP^H) + i diag(c + Im diag(dP) / s)) + (I - U1 U1^H) dA V1 S^{-1}
+#   dV1 = V1 (F ∘ (S dP + dP^H S) + i diag(c)) + (I - V1 V1^H) dA^H U1 S^{-1},  F_ij = 1 / (s_j^2 - s_i^2).
+# For real A, c = 0 and every term is real. A complex pair (u_j, v_j) is fixed only up to a
+# common phase; the SVD equations fix Im diag(U1^H dU1 - V1^H dV1) alone, and c fixes the
+# rest the way LAPACK does: NumPy's complex V has a real first row when m >= n, and U a real
+# first row when m < n (the bidiagonal reduction leaves that coordinate alone), so c_j keeps
+# that entry real and the derivative is that of the factors NumPy returns.
 # full_matrices adds the columns U2 (or V2) that complete an orthonormal basis; any basis of
-# that complement will do, so their derivative is a convention: dU2 = -U1 dU1^T U2, the one
-# that keeps [U1 U2] orthonormal and rotates nothing inside the complement. It is the true
-# derivative of anything that does not depend on the basis chosen (the projector U2 U2^T).
+# that complement will do, so their derivative is a convention: dU2 = -U1 dU1^H U2, the one
+# that keeps [U1 U2] unitary and rotates nothing inside the complement. It is the true
+# derivative of anything that does not depend on the basis chosen (the projector U2 U2^H).
 
 
 def _svd_parse(a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -90,73 +100,110 @@ def _reduced(out, a):
     """(U1, s, V1) of an SVD's output: the first k = min(m, n) singular vectors."""
     u, s, vh = out
     k = shape(s)[-1]
-    return u[..., :k], s, mT(vh[..., :k, :])
+    return u[..., :k], s, mH(vh[..., :k, :])
+
+
+def _real_row_of_v(a) -> bool:
+    """Whether LAPACK's phase makes V's first row real (m >= n), rather than U's (m < n)."""
+    m, n = shape(a)[-2:]
+    return m >= n
 
 
 def _svd_jvp(ts, xs, out, p, batched):
-    """JVP of svd: ds = diag(U1^T T V1); dU, dV as in the comment above."""
+    """JVP of svd: ds = Re diag(U1^H T V1); dU, dV as in the comment above."""
     (t,), (a,) = ts, xs
     if not p["compute_uv"]:
         u, _, vh = np.linalg.svd(a, full_matrices=False)
-        return diagonal(np.matmul(mT(u), np.matmul(t, mT(vh))))
+        return real(diagonal(np.matmul(mH(u), np.matmul(t, mH(vh)))))
     (m, n), (u, s, vh) = shape(a)[-2:], out
     u1, s, v1 = _reduced(out, a)
     k = shape(s)[-1]
-    dp = np.matmul(mT(u1), np.matmul(t, v1))
+    dp = np.matmul(mH(u1), np.matmul(t, v1))
     row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)  # s_i and s_j in entry ij
     f = gaps(s * s)
     with np.errstate(divide="ignore", invalid="ignore"):  # repeated or zero s: dU, dV inf or NaN
-        du = np.matmul(u1, f * (dp * col + mT(dp) * row))
-        dv = np.matmul(v1, f * (dp * row + mT(dp) * col))
+        du = np.matmul(u1, f * (dp * col + mH(dp) * row))
+        dv = np.matmul(v1, f * (dp * row + mH(dp) * col))
         if m > k:
             du = du + (np.matmul(t, v1) - np.matmul(u1, dp)) / col
         if n > k:
-            dv = dv + (np.matmul(mT(t), u1) - np.matmul(v1, mT(dp))) / col
+            dv = dv + (np.matmul(mH(t), u1) - np.matmul(v1, mH(dp))) / col
+        if is_complex(dp):
+            du = du + 1j * u1 * np.expand_dims(np.imag(diagonal(dp)) / s, -2)
+            x, dx = (v1, dv) if _real_row_of_v(a) else (u1, du)
+            c = -np.imag(dx[..., 0, :]) / np.real(x[..., 0, :])
+            du, dv = du + 1j * u1 * np.expand_dims(c, -2), dv + 1j * v1 * np.expand_dims(c, -2)
     if p["full_matrices"] and m > k:
         u2 = u[..., k:]
-        du = np.concatenate([du, -np.matmul(u1, np.matmul(mT(du), u2))], axis=-1)
+        du = np.concatenate([du, -np.matmul(u1, np.matmul(mH(du), u2))], axis=-1)
     if p["full_matrices"] and n > k:
-        v2 = mT(vh[..., k:, :])
-        dv = np.concatenate([dv, -np.matmul(v1, np.matmul(mT(dv), v2))], axis=-1)
-    return du, diagonal(dp), mT(dv)
+        v2 = mH(vh[..., k:, :])
+        dv = np.concatenate([dv, -np.matmul(v1, np.matmul(mH(dv), v2))], axis=-1)
+    return du, real(diagonal(dp)), mH(dv)
+
+
+def _phase_transpose(a, u1, v1, gu1, gv1):
+    """The transpose of c: -i Im(diag(U1^T Ū1) + diag(V1^T V̄1)) / x_0 added to row 0 of the
+    cotangent of x, the factor whose first row LAPACK makes real (V1 when m >= n, else U1)."""
+    h = sum_terms(
+        [None if g is None else np.imag(diagonal(np.matmul(mT(x), g))) for x, g in ((u1, gu1), (v1, gv1))]
+    )
+    x = v1 if _real_row_of_v(a) else u1
+    extra = -1j * np.eye(shape(x)[-2])[:, :1] * np.expand_dims(h / np.real(x[..., 0, :]), -2)
+    if _real_row_of_v(a):
+        return gu1, extra if gv1 is None else gv1 + extra
+    return extra if gu1 is None else gu1 + extra, gv1
 
 
 def _svd_vjp(ct, xs, out, p, batched):
-    """VJP of svd: U1 (diag(s̄) + (J + J^T) S + S (K + K^T)) V1^T, J = F ∘ U1^T Ū1, K = F ∘ V1^T V̄1,
-    plus (I - U1 U1^T) Ū1 S^{-1} V1^T and U1 S^{-1} V̄1^T (I - V1 V1^T) for non-square A.
+    """VJP of svd: conj(U1) (diag(s̄) + (J + J^H) S + S (K + K^H) + i diag(Im j / s)) V1^T,
+    j = U1^T Ū1, J = F ∘ j, k = V1^T V̄1, K = F ∘ k, V̄1 = Vh̄1^H, plus (I - conj(U1) U1^T) Ū1 S^{-1} V1^T
+    and conj(U1) S^{-1} ((I - conj(V1) V1^T) V̄1)^H for non-square A. For complex A the phase
+    term first adds -i Im(diag(j) + diag(k)) / x_0 to row 0 of Ū1 (m < n) or V̄1 (m >= n), x_0
+    that real row of U1 or V1: the transpose of c (_phase_transpose).
 
     Terms of Ū and V̄ are left out where those cotangents are zero, so the gradient of the
     singular values alone is finite at repeated and zero singular values."""
     (a,) = xs
     if not p["compute_uv"]:
         u, _, vh = np.linalg.svd(a, full_matrices=False)
-        return (np.matmul(u * np.expand_dims(ct, -2), vh),)
+        return (conj(np.matmul(u * np.expand_dims(ct, -2), vh)),)
     (m, n), (gu, gs, gvh), (u, _, vh) = shape(a)[-2:], ct, out
     u1, s, v1 = _reduced(out, a)
     k = shape(s)[-1]
     row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)
-    inner, outside = [None if gs is None else diag(gs)], []
+    gu1 = gv1 = None
+    if live(gu):
+        gu1 = gu[..., :k]
+        if p["full_matrices"] and m > k:  # the transposes of dU2 = -U1 dU1^H U2, dV2 = -V1 dV1^H V2
+            u2 = u[..., k:]
+            gu1 = gu1 - conj(np.matmul(u2, np.matmul(mT(gu[..., k:]), u1)))
+    if live(gvh):
+        gv1 = mH(gvh[..., :k, :])
+        if p["full_matrices"] and n > k:
+            v2 = mH(vh[..., k:, :])
+            gv1 = gv1 - np.matmul(conj(v2), np.matmul(gvh[..., k:, :], conj(v1)))
+    complex_a = is_complex(u1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if live(gu):
-            gu1 = gu[..., :k]
-            if p["full_matrices"] and m > k:  # the transpose of dU2 = -U1 dU1^T U2
-                u2 = u[..., k:]
-                gu1 = gu1 - np.matmul(u2, np.matmul(mT(gu[..., k:]), u1))
-            j = gaps(s * s) * np.matmul(mT(u1), gu1)
-            inner.append((j + mT(j)) * col)
+        if complex_a and (gu1 is not None or gv1 is not None):
+            gu1, gv1 = _phase_transpose(a, u1, v1, gu1, gv1)
+        inner, outside = [None if gs is None else diag(gs)], []
+        if gu1 is not None:
+            j = np.matmul(mT(u1), gu1)
+            fj = gaps(s * s) * j
+            inner.append((fj + mH(fj)) * col)
+            if complex_a:
+                inner.append(1j * diag(np.imag(diagonal(j)) / s))
             if m > k:
-                outside.append(np.matmul((gu1 - np.matmul(u1, np.matmul(mT(u1), gu1))) / col, mT(v1)))
-        if live(gvh):
-            gv1 = mT(gvh[..., :k, :])
-            if p["full_matrices"] and n > k:
-                v2 = mT(vh[..., k:, :])
-                gv1 = gv1 - np.matmul(v2, np.matmul(gvh[..., k:, :], v1))
-            kk = gaps(s * s) * np.matmul(mT(v1), gv1)
-            inner.append(row * (kk + mT(kk)))
+                outside.append(np.matmul((gu1 - np.matmul(conj(u1), j)) / col, mT(v1)))
+        if gv1 is not None:
+            kv = np.matmul(mT(v1), gv1)
+            fk = gaps(s * s) * kv
+            inner.append(row * (fk + mH(fk)))
             if n > k:
-                outside.append(np.matmul(u1, mT(gv1 - np.matmul(v1, np.matmul(mT(v1), gv1))) / row))
+                outside.append(np.matmul(conj(u1), mH(gv1 - np.matmul(conj(v1), kv)) / row))
     core = sum_terms(inner)
-    ga = sum_terms([None if core is None else np.matmul(u1, np.matmul(core, mT(v1))), *outside])
+    ga = sum_terms([None if core is None else np.matmul(conj(u1), np.matmul(core, mT(v1))), *outside])
     return (ga,)
 
 
@@ -436,13 +483,15 @@ def _pinv_examples(rng):
 # -- the table --------------------------------------------------------------------------------
 # fmt: off
 general("svd", np.linalg.svd, _svd_jvp, _svd_vjp, impl=_svd, parse=_svd_parse, examples=_svd_examples,
-        analytic=False,
+        analytic=False, complex=True,
         doc="(U, S, Vh) as a tuple, or S (compute_uv=False). U and Vh need distinct singular values (and "
-            "nonzero, for non-square A); where they are not, the derivative does not exist: the terms "
-            "that divide by the gaps give inf or NaN, and are left out when the cotangents of U and Vh "
-            "are zero, so S's gradient alone is finite everywhere (PyTorch's rule). full_matrices: the "
-            "extra columns of U (rows of Vh) get the tangent -U1 dU1^T U2, which keeps the basis "
-            "orthonormal and is exact for anything that does not depend on the basis chosen")
+            "nonzero, for non-square or complex A); where they are not, the derivative does not exist: the "
+            "terms that divide by the gaps give inf or NaN, and are left out when the cotangents of U and "
+            "Vh are zero, so S's gradient alone is finite everywhere (PyTorch's rule). Complex A: each "
+            "singular pair's phase is LAPACK's (V's first row real for m >= n, U's for m < n), and the "
+            "rule differentiates that choice. full_matrices: the extra columns of U (rows of Vh) get the "
+            "tangent -U1 dU1^H U2, which keeps the basis unitary and is exact for anything that does not "
+            "depend on the basis chosen")
 general("eig", np.linalg.eig, _eig_jvp, _eig_vjp, impl=_eig, examples=_eig_examples, analytic=False,
         complex=True,
         doc="(w, V) as a tuple, complex unless every eigenvalue is real (as NumPy returns them). "

@@ -8,7 +8,18 @@ into that triangle only (and, for complex A, into the real part of its diagonal)
 
 import numpy as np
 
-from ad.ops.factorizations import conj, diag, diagonal, gaps, live, mH, mT, spectral_norm_weight, sum_terms
+from ad.ops.factorizations import (
+    conj,
+    diag,
+    diagonal,
+    gaps,
+    live,
+    mH,
+    mT,
+    real,
+    spectral_norm_weight,
+    sum_terms,
+)
 from ad.ops.reductions import examples_from, product_of_others, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
@@ -190,11 +201,6 @@ def _slogdet_vjp(ct, xs, out, p, batched):
 # the JVPs for the real pairing Re sum(x y) (docs/complex.md), hence conj(V) where V^H appears.
 
 
-def _re(x):
-    """Re x, without a copy (or a traced real) for real x."""
-    return np.real(x) if is_complex(x) else x
-
-
 def _herm(a):
     """(a + a^H) / 2: the Hermitian part (the symmetric part of a real a)."""
     return (a + mH(a)) / 2
@@ -218,13 +224,13 @@ def _read(t, uplo: str):
     """The Hermitian matrix eigh sees in t: the UPLO triangle, mirrored (conjugated) onto the
     other, and the real part of the diagonal (LAPACK ignores its imaginary part)."""
     strict, eye = _triangle(shape(t)[-1], uplo)
-    return t * strict + mH(t * strict) + _re(t) * eye
+    return t * strict + mH(t * strict) + real(t) * eye
 
 
 def _read_transpose(g, uplo: str):
     """VJP of _read: g + conj(g^T) on the strict triangle, Re g on the diagonal, 0 on the other triangle."""
     strict, eye = _triangle(shape(g)[-1], uplo)
-    return (g + mH(g)) * strict + _re(g) * eye
+    return (g + mH(g)) * strict + real(g) * eye
 
 
 def _phi(m):
@@ -262,7 +268,7 @@ def _eigh_jvp(ts, xs, out, p, batched):
             k = _gauge_row(v, p["UPLO"])
             c = np.imag(dv[..., k, :]) / np.real(v[..., k, :])
             dv = dv - 1j * v * np.expand_dims(c, -2)
-    return _re(diagonal(m)), dv
+    return real(diagonal(m)), dv
 
 
 def _eigh_vjp(ct, xs, out, p, batched):
@@ -290,7 +296,7 @@ def _eigh_vjp(ct, xs, out, p, batched):
 def _eigvalsh_jvp(ts, xs, w, p, batched):
     """JVP of eigvalsh: Re diag(V^H dS V) = Re sum_k conj(V_ki) (dS V)_ki."""
     v = np.linalg.eigh(xs[0], p["UPLO"])[1]
-    return _re(np.sum(conj(v) * np.matmul(_read(ts[0], p["UPLO"]), v), axis=-2))
+    return real(np.sum(conj(v) * np.matmul(_read(ts[0], p["UPLO"]), v), axis=-2))
 
 
 def _eigvalsh_vjp(g, xs, w, p, batched):

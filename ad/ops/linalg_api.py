@@ -156,7 +156,7 @@ composite("linalg_cross", np.linalg.cross, _cross, complex=True, examples=_examp
     lambda rng: ((_u(rng, 4, 3), _u(rng, 3)), {}),
     lambda rng: ((_u(rng, 3, 2), _u(rng, 3, 2)), {"axis": 0})),
     doc="of 3-vectors only; 2-vectors raise, as in NumPy")
-composite("svdvals", np.linalg.svdvals, _svdvals, analytic=False, examples=_examples(
+composite("svdvals", np.linalg.svdvals, _svdvals, analytic=False, complex=True, examples=_examples(
     lambda rng: ((with_singular_values(rng, (3.0, 1.8, 0.7), m=4, n=3),), {}),
     lambda rng: ((with_singular_values(rng, (2.0, 0.6), 2, m=2, n=3),), {})),
     doc="svd(x, compute_uv=False): distinct singular values")

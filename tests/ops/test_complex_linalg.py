@@ -1,12 +1,13 @@
-"""Complex derivatives of the Hermitian factorizations (cholesky, eigh, eigvalsh) against
-JAX (grad, jvp, vjp: the functional convention) and PyTorch (backward: its conjugate).
+"""Complex derivatives of the Hermitian factorizations (cholesky, eigh, eigvalsh), slogdet,
+svd and svdvals against JAX (grad, jvp, vjp: the functional convention) and PyTorch
+(backward: its conjugate).
 
 The peers read a Hermitian input differently: JAX's cholesky and eigh use (A + A^H) / 2,
 PyTorch's the lower triangle, `ad`'s cholesky (A + A^H) / 2 and its eigh the UPLO triangle
 (as NumPy). Along Hermitian perturbations all agree, so gradients are compared through
 (G + G^H) / 2, what a gradient pairs with a Hermitian dA (Re sum(G dA) in JAX's pairing).
-Eigenvectors carry a phase per column: losses are gauge invariant (|V|^2, V V^H, w), except
-where the phase LAPACK returns is differentiated on purpose."""
+Eigenvectors and singular pairs carry a phase per column: losses are gauge invariant
+(|V|^2, V V^H, w, u_j v_j^H), except where the phase LAPACK returns is differentiated on purpose."""
 
 import numpy as np
 import pytest
@@ -62,10 +63,10 @@ def _w(xp):
     return xp.asarray(W3)
 
 
-def _projector_loss(xp, v):
-    """Re sum(W ∘ v_0 v_0^H): the projector onto the first eigenvector, phase free."""
+def _projector_loss(xp, v, w=None):
+    """Re sum(W ∘ v_0 v_0^H): the projector onto the first column of v, phase free."""
     p = v[:, :1] @ xp.conj(v[:, :1]).T
-    return xp.sum(xp.real(p * _w(xp)))
+    return xp.sum(xp.real(p * (_w(xp) if w is None else w)))
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -245,3 +246,177 @@ def test_slogdet_second_order_matches_jax():
     for mode in ("fwd-rev", "rev-rev"):
         ours = ad.hvp(lambda x: h(np, x), (x,), (v,), mode=mode)[1]
         np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-8, atol=1e-10)
+
+
+# -- svd, svdvals: s real, each singular pair (u_j, v_j) fixed up to a common phase ----------
+
+# Matrices with well separated singular values: tall, wide, square.
+SVD_CASES = {"tall": _c(4, 3), "wide": _c(3, 5), "square": _c(3, 3)}
+WU = {name: _c(a.shape[0], min(a.shape)) for name, a in SVD_CASES.items()}
+WV = {name: _c(min(a.shape), a.shape[1]) for name, a in SVD_CASES.items()}
+
+
+def _svd_losses(name):
+    """Real losses of a complex A through its reduced SVD, each invariant under the phases."""
+    wu, wv, ws = WU[name], WV[name], np.array([1.0, -2.0, 0.5])
+
+    def svd(xp, a):
+        return xp.linalg.svd(a, full_matrices=False)
+
+    def rank2(u, s, vh):
+        return (u[:, :2] * s[:2]) @ vh[:2]
+
+    return {
+        "s": lambda xp, a: xp.sum(svd(xp, a)[1] ** 3 * xp.asarray(ws)),
+        "svdvals": lambda xp, a: xp.sum(xp.linalg.svdvals(a) ** 2 * xp.asarray(ws)),
+        "rank 2": lambda xp, a: xp.sum(xp.real(rank2(*svd(xp, a)) * xp.asarray(wu @ wv))),
+        "|U|^2": lambda xp, a: xp.sum(xp.abs(svd(xp, a)[0]) ** 2 * xp.real(xp.asarray(wu))),
+        "|V|^2": lambda xp, a: xp.sum(xp.abs(svd(xp, a)[2]) ** 2 * xp.real(xp.asarray(wv))),
+        "u_0 v_0^H": lambda xp, a: _pair_loss(xp, *svd(xp, a), xp.asarray(wu @ wv)),
+        "u_1 u_1^H": lambda xp, a: _projector_loss(xp, svd(xp, a)[0][:, 1:], xp.asarray(wu @ wu.T)),
+    }
+
+
+def _pair_loss(xp, u, s, vh, w):
+    """Re sum(W ∘ u_0 v_0^H): one singular pair, its common phase cancelling."""
+    return xp.sum(xp.real(u[:, :1] @ vh[:1] * w))
+
+
+SVD_LOSSES = [(name, loss) for name in SVD_CASES for loss in _svd_losses(name)]
+
+
+@pytest.mark.parametrize(("case", "loss"), SVD_LOSSES)
+def test_svd_grad_of_a_real_loss_matches_jax(case, loss):
+    jax, jnp = _jax()
+    a, f = SVD_CASES[case], _svd_losses(case)[loss]
+    ours = ad.grad(lambda a: f(np, a))(a)
+    assert ours.dtype == np.complex128
+    np.testing.assert_allclose(ours, np.asarray(jax.grad(lambda a: f(jnp, a))(a)), rtol=1e-9, atol=1e-10)
+    t = _c(*a.shape)
+    ours = ad.jvp(lambda a: f(np, a), (a,), (t,))[1]
+    np.testing.assert_allclose(ours, float(jax.jvp(lambda a: f(jnp, a), (a,), (t,))[1]), rtol=1e-9)
+
+
+@pytest.mark.parametrize(("case", "loss"), SVD_LOSSES)
+def test_svd_backward_matches_torch(case, loss):
+    torch = _torch()
+    a, f = SVD_CASES[case], _svd_losses(case)[loss]
+    t = ad.tensor(a, requires_grad=True)
+    f(np, t).backward()
+    x = torch.tensor(a, requires_grad=True)
+    f(torch, x).backward()
+    np.testing.assert_allclose(t.grad.numpy(), x.grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", SVD_CASES)
+def test_svd_jvp_matches_jax_through_phase_free_quantities(case):
+    """ds, and d(u_j v_j^H), d(u_j u_j^H), d(v_j v_j^H), which no phase changes, along a random
+    complex tangent; the full derivatives of U and V differ from JAX's by a phase per pair."""
+    jax, jnp = _jax()
+    a, t = SVD_CASES[case], _c(*SVD_CASES[case].shape)
+    (u, s, vh), (du, ds, dvh) = ad.jvp(lambda a: np.linalg.svd(a, full_matrices=False), (a,), (t,))
+    (ju, _, jvh), (jdu, jds, jdvh) = jax.jvp(lambda a: jnp.linalg.svd(a, full_matrices=False), (a,), (t,))
+    assert ds.dtype == np.float64
+    np.testing.assert_allclose(ds, np.asarray(jds), rtol=1e-10)
+
+    def outer(x, dx, y, dy):  # d(x y^H) for columns x, y
+        return dx[:, :, None] * np.conj(y[:, None, :]) + x[:, :, None] * np.conj(dy[:, None, :])
+
+    v, dv, jv, jdv = (np.conj(np.asarray(x)) for x in (vh, dvh, jvh, jdvh))  # rows v_j^H -> v_j
+    ju, jdu = np.asarray(ju).T, np.asarray(jdu).T
+    for x, dx, y, dy, jx, jdx, jy, jdy in (
+        (u.T, du.T, v, dv, ju, jdu, jv, jdv),
+        (u.T, du.T, u.T, du.T, ju, jdu, ju, jdu),
+        (v, dv, v, dv, jv, jdv, jv, jdv),
+    ):
+        np.testing.assert_allclose(outer(x, dx, y, dy), outer(jx, jdx, jy, jdy), atol=1e-10)
+
+
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("case", SVD_CASES)
+def test_svd_factors_are_differentiated_in_lapacks_phase(case, full):
+    """NumPy's complex V has a real first row when m >= n, U when m < n: the rule keeps it
+    real, so the derivative of U and Vh themselves matches finite differences of NumPy, in
+    both modes (the extra columns of a full SVD: their phase-free projector)."""
+    a = SVD_CASES[case]
+    m, n = a.shape
+    k = min(m, n)
+    f = lambda a: np.linalg.svd(a, full_matrices=False)  # noqa: E731
+    u, _, vh = f(a)
+    real_row = vh[:, 0] if m >= n else u[0]
+    np.testing.assert_allclose(real_row.imag, 0.0, atol=1e-15)
+    t, w = _c(m, n), (_c(m, k), RNG.standard_normal(k), _c(k, n))
+    du, _, dvh = ad.jvp(f, (a,), (t,))[1]
+    np.testing.assert_allclose((dvh[:, 0] if m >= n else du[0]).imag, 0.0, atol=1e-12)
+    fd = testing.central_difference(f, [a], [t])
+    np.testing.assert_allclose(testing._flat(ad.jvp(f, (a,), (t,))[1]), fd, atol=1e-7)
+    (g,) = ad.vjp(f, a)[1](w)
+    lhs = float(np.real(fd @ testing._flat(w)))
+    assert abs(lhs - np.real(np.sum(g * t))) <= 1e-7 * max(1.0, abs(lhs))
+    if full and m != n:
+
+        def complement(a):
+            u, _, vh = np.linalg.svd(a)
+            q = u[:, k:] if m > n else np.conj(vh[k:]).T
+            return q @ np.conj(q).T
+
+        fd = testing.central_difference(complement, [a], [t])
+        np.testing.assert_allclose(testing._flat(ad.jvp(complement, (a,), (t,))[1]), fd, atol=1e-7)
+        wc = _c(max(m, n), max(m, n))
+        (g,) = ad.vjp(complement, a)[1](wc)
+        lhs = float(np.real(fd @ testing._flat(wc)))
+        assert abs(lhs - np.real(np.sum(g * t))) <= 1e-7 * max(1.0, abs(lhs))
+
+
+def test_svd_full_matrices_dot_product_identity_on_complex_input():
+    """Re sum((J t) w) = Re sum(t vjp(w)) for every output of the full SVD, tall and wide."""
+    for a in (SVD_CASES["tall"], SVD_CASES["wide"], np.stack([SVD_CASES["square"]] * 2) + _c(2, 3, 3)):
+        out, dout = ad.jvp(np.linalg.svd, (a,), (t := _c(*a.shape),))
+        w = tuple(_c(*np.shape(y)) if np.iscomplexobj(y) else RNG.standard_normal(np.shape(y)) for y in out)
+        (g,) = ad.vjp(np.linalg.svd, a)[1](w)
+        lhs = float(np.real(sum(np.sum(d * x) for d, x in zip(dout, w))))
+        assert abs(lhs - np.real(np.sum(g * t))) <= 1e-10 * max(1.0, abs(lhs))
+
+
+@pytest.mark.parametrize("loss", ["s", "|U|^2", "u_0 v_0^H"])
+def test_svd_complex64_stays_complex64(loss):
+    f = _svd_losses("tall")[loss]
+    a = SVD_CASES["tall"].astype(np.complex64)
+    assert ad.grad(lambda a: f(np, a))(a).dtype == np.complex64
+    y, dy = ad.jvp(np.linalg.svd, (a,), (_c(4, 3).astype(np.complex64),))
+    assert [d.dtype for d in dy] == [x.dtype for x in y] == [np.complex64, np.float32, np.complex64]
+    assert ad.jvp(np.linalg.svdvals, (a,), (_c(4, 3).astype(np.complex64),))[1].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "op",
+    [np.linalg.svdvals, lambda a: np.linalg.svd(a)[2], lambda a: np.linalg.svd(a, full_matrices=False)[0]],
+)
+def test_svd_of_a_complex_stack_equals_each_matrix_alone(op):
+    stack = _c(2, 3, 4)
+    w = _c(*np.shape(op(stack))) if np.iscomplexobj(op(stack)) else RNG.standard_normal(np.shape(op(stack)))
+    (g,) = ad.vjp(op, stack)[1](w)
+    tangent = _c(2, 3, 4)
+    dy = ad.jvp(op, (stack,), (tangent,))[1]
+    for i in range(2):
+        np.testing.assert_allclose(g[i], ad.vjp(op, stack[i])[1](w[i])[0], atol=1e-12)
+        np.testing.assert_allclose(dy[i], ad.jvp(op, (stack[i],), (tangent[i],))[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["s", "rank 2", "|V|^2", "u_1 u_1^H"])
+@pytest.mark.parametrize("case", ["tall", "wide"])
+def test_svd_second_order_through_complex_factors_matches_jax(case, loss):
+    """The Hessian of a real loss of A(x) = A + sum_i x_i B_i (complex B_i, real x) by ad.hvp
+    in both of its reverse-containing modes and by JAX's."""
+    jax, jnp = _jax()
+    a, f = SVD_CASES[case], _svd_losses(case)[loss]
+    basis = _c(4, *a.shape)
+
+    def h(xp, x):
+        return f(xp, a + xp.tensordot(x, basis, axes=1))
+
+    x, v = 0.05 * RNG.standard_normal(4), RNG.standard_normal(4)
+    theirs = jax.jvp(jax.grad(lambda x: h(jnp, x)), (x,), (v,))[1]
+    for mode in ("fwd-rev", "rev-rev"):
+        ours = ad.hvp(lambda x: h(np, x), (x,), (v,), mode=mode)[1]
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-7, atol=1e-9)

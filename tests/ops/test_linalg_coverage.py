@@ -114,8 +114,16 @@ def test_svd_refusals_name_the_fix():
     A = np.eye(2)
     with pytest.raises(NotImplementedError, match="drop hermitian=True"):
         ad.grad(lambda A: np.sum(np.linalg.svd(A, hermitian=True)[1]))(A)
-    with pytest.raises(TypeError, match="svd has no complex rule"):
-        ad.grad(lambda A: np.sum(np.linalg.svd(A, compute_uv=False)))(A + 1j)
+
+
+def test_singular_value_gradient_of_a_complex_matrix_is_conj_u_v_transpose():
+    """d s_i = Re(u_i^H dA v_i): grad s_i = conj(u_i) v_i^T = conj(u_i v_i^H) in JAX's convention."""
+    A = with_singular_values(RNG, (2.5, 1.5, 0.5), m=4, n=3) + 0.3j * RNG.standard_normal((4, 3))
+    U, s, Vh = np.linalg.svd(A, full_matrices=False)
+    for i in range(3):
+        expected = np.conj(np.outer(U[:, i], Vh[i]))
+        for f in (lambda A, i=i: np.linalg.svd(A)[1][i], lambda A, i=i: np.linalg.svdvals(A)[i]):
+            np.testing.assert_allclose(ad.grad(f)(A), expected, atol=1e-12)
 
 
 # -- eig, eigvals ------------------------------------------------------------------------------
