@@ -1,5 +1,6 @@
 """Arithmetic ufuncs (+ - * / ** and friends) and the non-differentiable comparisons."""
 
+import math
 import operator
 
 import numpy as np
@@ -107,10 +108,21 @@ elementwise(
     scalar=operator.mul,
     instruction="multiply",
 )
+
+
+def _reciprocal(y):
+    """1 / y, where a Python zero gives an infinity of its sign, as NumPy's division does
+    (Python's raises ZeroDivisionError): the partial of x / 0.0 in x. A Python number stays
+    one, so that it takes the cotangent's dtype (a NumPy scalar would make float32 float64)."""
+    if type(y) is float or type(y) is int or type(y) is bool:
+        return 1 / y if y else math.copysign(math.inf, y)
+    return 1 / y
+
+
 elementwise(
     "divide",
     np.true_divide,
-    lambda x, y, o: 1 / y,
+    lambda x, y, o: _reciprocal(y),
     lambda x, y, o: -o / y,
     domain=("real", "nonzero"),
     complex=True,

@@ -459,3 +459,19 @@ def test_every_op_has_the_same_derivative_in_both_modes_at_the_edges():
         f"{len(failures)} ops give different derivatives in the two modes (fix the op's rule):\n"
         + "\n".join(failures[:40])
     )
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")
+@pytest.mark.parametrize("zero", [0.0, -0.0, 0])
+def test_division_by_a_python_zero_gives_jaxs_infinities_in_both_modes(zero, jax64):
+    # the partial in x is 1 / zero: Python's division raised ZeroDivisionError inside the engine
+    import jax.numpy as jnp
+
+    x, v = np.array([1.0, -2.0]), np.array([1.0, 1.0])
+    want_grad = np.asarray(jax64.grad(lambda a: jnp.sum(a / zero))(x))
+    want_tangent = np.asarray(jax64.jvp(lambda a: a / zero, (x,), (v,))[1])
+    np.testing.assert_array_equal(ad.grad(lambda a: np.sum(a / zero))(x), want_grad)
+    np.testing.assert_array_equal(ad.jvp(lambda a: a / zero, (x,), (v,))[1], want_tangent)
+    t = ad.tensor(1.5, requires_grad=True)
+    (t / zero).backward()
+    assert t.grad == want_grad[0]
