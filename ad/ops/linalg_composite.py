@@ -224,7 +224,7 @@ composite("tensorsolve", np.linalg.tensorsolve, tensorsolve, examples=_tensorsol
           doc="solve on the reshaped square matrix")
 composite("tensorinv", np.linalg.tensorinv, tensorinv, examples=_tensorinv_examples, complex=True,
           doc="inv on the reshaped square matrix")
-composite("cond", np.linalg.cond, cond, examples=_cond_examples, analytic=False, smooth=False,
+composite("cond", np.linalg.cond, cond, examples=_cond_examples, analytic=False, smooth=False, complex=True,
           doc="p None/±2: a ratio of singular values from svd; inf, a constant, at a singular x. Other p: "
               "norm(x, p) norm(inv(x), p), which raises for a singular x where NumPy returns inf")
 nondiff("matrix_rank", np.linalg.matrix_rank, complex=True, doc="an integer: a constant")

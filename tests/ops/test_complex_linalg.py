@@ -420,3 +420,61 @@ def test_svd_second_order_through_complex_factors_matches_jax(case, loss):
     for mode in ("fwd-rev", "rev-rev"):
         ours = ad.hvp(lambda x: h(np, x), (x,), (v,), mode=mode)[1]
         np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-7, atol=1e-9)
+
+
+# -- cond: a ratio of singular values (p None, 2, -2), else norm(x, p) norm(inv(x), p) -------
+
+COND_ORDERS = [None, 2, -2, "fro", "nuc", np.inf, 1, -1, -np.inf]
+
+
+@pytest.mark.parametrize("p", COND_ORDERS)
+def test_cond_grad_and_jvp_match_jax(p):
+    jax, jnp = _jax()
+    for a in (SVD_CASES["square"], _c(2, 3, 3)):
+        f = lambda a: np.sum(np.linalg.cond(a, p))  # noqa: E731
+        fj = lambda a: jnp.sum(jnp.linalg.cond(a, p))  # noqa: E731
+        ours = ad.grad(f)(a)
+        assert ours.dtype == np.complex128
+        np.testing.assert_allclose(ours, np.asarray(jax.grad(fj)(a)), rtol=1e-9, atol=1e-12)
+        t = _c(*a.shape)
+        (_, dy), (_, dyj) = ad.jvp(f, (a,), (t,)), jax.jvp(fj, (a,), (t,))
+        assert dy.dtype == np.float64
+        np.testing.assert_allclose(dy, float(dyj), rtol=1e-9)
+
+
+@pytest.mark.parametrize("p", [None, 2, -2])
+def test_cond_backward_matches_torch(p):
+    """(torch's backward of complex cond for the other orders fails inside torch, an inv output
+    modified in place; those orders are checked against JAX)"""
+    torch = _torch()
+    a = _c(2, 4, 3) if p != -2 else SVD_CASES["wide"]
+    t = ad.tensor(a, requires_grad=True)
+    np.sum(np.linalg.cond(t, p)).backward()
+    x = torch.tensor(a, requires_grad=True)
+    torch.sum(torch.linalg.cond(x, p)).backward()
+    np.testing.assert_allclose(t.grad.numpy(), x.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_cond_of_a_singular_complex_matrix_is_inf_with_zero_derivative():
+    a = SVD_CASES["square"].copy()
+    a[:, 2] = 0.0  # s_min exactly 0
+    g = ad.grad(np.linalg.cond)(a)
+    assert np.linalg.cond(a) == np.inf
+    np.testing.assert_array_equal(g, 0.0)
+
+
+@pytest.mark.parametrize("p", [None, "fro"])
+def test_cond_complex64_and_second_order(p):
+    jax, jnp = _jax()
+    a = SVD_CASES["square"]
+    assert ad.grad(lambda a: np.linalg.cond(a, p))(a.astype(np.complex64)).dtype == np.complex64
+    basis = _c(4, 3, 3)
+
+    def h(xp, x):
+        return xp.linalg.cond(a + xp.tensordot(x, basis, axes=1), p)
+
+    x, v = 0.05 * RNG.standard_normal(4), RNG.standard_normal(4)
+    theirs = jax.jvp(jax.grad(lambda x: h(jnp, x)), (x,), (v,))[1]
+    for mode in ("fwd-rev", "rev-rev"):
+        ours = ad.hvp(lambda x: h(np, x), (x,), (v,), mode=mode)[1]
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-7, atol=1e-9)
