@@ -81,10 +81,12 @@ def _size(tree) -> int:
     return sum(int(np.prod(rules.shape(x), dtype=int)) for x in flatten(tree)[0])
 
 
-def _output_size(g: Callable, primals: tuple) -> int:
-    """m, the size of g's output, from a run recorded as jacrev records it: on Tensors, so that
-    a g that calls their methods (register_hook, retain_grad) runs here as it runs there."""
-    return _size(record(g, primals, who="jacobian").out_leaves)
+def _output_signature(g: Callable, primals: tuple) -> tuple[int, bool]:
+    """(m, complex): the size of g's output and whether it holds complex values, from a run
+    recorded as jacrev records it: on Tensors, so that a g that calls their methods
+    (register_hook, retain_grad) runs here as it runs there."""
+    leaves = record(g, primals, who="jacobian").out_leaves
+    return _size(leaves), any(rules.tangent_dtype(y).kind == "c" for y in leaves)
 
 
 def jacobian(
@@ -98,8 +100,9 @@ def jacobian(
 ) -> Callable:
     """Jacobian, out.shape + in.shape per pair of leaves (as jacfwd and jacrev), by "forward",
     "reverse" or "auto" (the cost model). With ``explain=True`` the returned function gives
-    ``(J, plan)``. Without holomorphic=True, inputs and outputs must be real, so that the
-    answer does not depend on the mode. ``executor``: the passes run as its tasks."""
+    ``(J, plan)``. Without holomorphic=True, inputs must be real; a complex output of real
+    inputs has the complex Jacobian jacfwd gives (as in JAX), which "auto" then computes in
+    forward mode, and "reverse" refuses, as jacrev. ``executor``: the passes run as its tasks."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
     nums = Argnums(argnums, "jacobian")
@@ -119,27 +122,34 @@ def jacobian(
         if not holomorphic:
             require_real(leaves, "jacobian", "input")
         n = _size(primals)
-        m = 0
+        m, complex_out = 0, False
         if explain:
-            m = _output_size(g, primals)
+            m, complex_out = _output_signature(g, primals)
         elif mode == "auto":
             # leaves are arrays or traced values here (float_input): both have shape and dtype
             key = (tree, tuple((x.shape, x.dtype) for x in leaves))
-            m = sizes.get(key)
-            if m is None:
+            signature = sizes.get(key)
+            if signature is None:
                 if len(sizes) >= _SIGNATURES:
                     sizes.clear()
-                m = sizes[key] = _output_size(g, primals)
+                signature = sizes[key] = _output_signature(g, primals)
+            m, complex_out = signature
         p = plan(n, m, chunk)
+        if complex_out and not holomorphic and p.mode == "reverse":
+            p = dataclasses.replace(
+                p,
+                mode="forward",
+                reason="the output is complex and the inputs real: forward mode "
+                "differentiates it (as jacfwd), reverse mode would need holomorphic=True",
+            )
         chosen = p.mode if mode == "auto" else mode
         if chosen == "forward":
-            how = f"jacobian(mode={mode!r})" + (f" (as n = {n} <= m = {m})" if mode == "auto" else "")
+            why = f" (as n = {n} <= m = {m})" if n <= m else " (as its output is complex)"
+            how = f"jacobian(mode={mode!r})" + (why if mode == "auto" else "")
             with hooks_refused(how, "pass mode='reverse', which runs it"):
                 J = jacfwd(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
         else:
             J = jacrev(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
-        if not holomorphic:
-            require_real(flatten(J)[0], "jacobian", "output")
         if explain:
             return J, dataclasses.replace(
                 p, mode=chosen, reason=p.reason if mode == "auto" else f"mode={mode!r} was asked for"

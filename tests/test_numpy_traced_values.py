@@ -187,11 +187,6 @@ def test_printing_a_traced_value_prints_its_primal():
     assert out == [(np.array_str(X), np.array_repr(X), np.array2string(X))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jacobian(mode='forward') refuses a complex output of real inputs that jacfwd (as JAX's) "
-    "accepts; the change in ad/functional.py contradicts tests/functional/test_dtype_complex.py",
-)
 def test_jacobian_forward_takes_a_complex_output_of_real_inputs_as_jacfwd(jax64):
     f = lambda x: np.exp(1j * x) * x  # noqa: E731
     x = np.array([0.1, 0.2, 0.3])

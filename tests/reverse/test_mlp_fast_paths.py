@@ -111,7 +111,6 @@ def test_sum_keepdims_is_a_bool_in_params(keepdims):
     [
         lambda t: np.sum(t, dtype=np.float32),
         lambda t: np.sum(t, out=np.empty(())),
-        lambda t: np.sum(t, where=np.ones(3, bool)),
         lambda t: np.sum(t, initial=1.0),
         lambda t: np.mean(t, dtype=np.float32),
         lambda t: np.dot(t, t, out=np.empty(())),
