@@ -213,7 +213,7 @@ def _cond_examples(rng):
 
 
 # fmt: off
-composite("lstsq", np.linalg.lstsq, lstsq, examples=_lstsq_examples, analytic=False,
+composite("lstsq", np.linalg.lstsq, lstsq, examples=_lstsq_examples, analytic=False, complex=True,
           doc="(x, residuals, rank, s): x = pinv(a) b (so full rank: exact; at a rank change, pinv's "
               "constant-rank derivative); residuals |b - a x|^2; rank an integer, no derivative; s from svd")
 composite("matrix_power", np.linalg.matrix_power, matrix_power, examples=_matrix_power_examples,

@@ -478,3 +478,69 @@ def test_cond_complex64_and_second_order(p):
     for mode in ("fwd-rev", "rev-rev"):
         ours = ad.hvp(lambda x: h(np, x), (x,), (v,), mode=mode)[1]
         np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-7, atol=1e-9)
+
+
+# -- lstsq: x = pinv(a) b, residuals |b - a x|^2 (tall, full rank), s from svd ---------------
+
+LSTSQ_SHAPES = {"tall": (5, 3), "square": (3, 3), "wide": (2, 4)}
+LSTSQ = {name: (_c(m, n), _c(m, 2), _c(n, 2)) for name, (m, n) in LSTSQ_SHAPES.items()}
+
+
+def _lstsq_loss(xp, a, b, w):
+    """Re sum(W ∘ x) + |s|^2 (+ sum of the residuals, where NumPy returns them)."""
+    x, resid, _, s = xp.linalg.lstsq(a, b, rcond=None)
+    loss = xp.sum(xp.real(x * xp.asarray(w))) + xp.sum(s**2)
+    return loss + xp.sum(resid) if a.shape[0] > a.shape[1] else loss
+
+
+@pytest.mark.parametrize("case", LSTSQ)
+def test_lstsq_values_are_numpys_and_grad_and_jvp_match_jax(case):
+    jax, jnp = _jax()
+    a, b, w = LSTSQ[case]
+    traced = ad.jvp(lambda a: np.linalg.lstsq(a, b, rcond=None), (a,), (a,))[0]
+    for ours, theirs in zip(traced, np.linalg.lstsq(a, b)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
+        assert np.asarray(ours).dtype == np.asarray(theirs).dtype
+    f = lambda a, b: _lstsq_loss(np, a, b, w)  # noqa: E731
+    fj = lambda a, b: _lstsq_loss(jnp, a, b, w)  # noqa: E731
+    ours, theirs = ad.grad(f, argnums=(0, 1))(a, b), jax.grad(fj, argnums=(0, 1))(a, b)
+    for g, gj in zip(ours, theirs):
+        assert g.dtype == np.complex128
+        np.testing.assert_allclose(g, np.asarray(gj), rtol=1e-9, atol=1e-12)
+    ta, tb = _c(*a.shape), _c(*b.shape)
+    dy, dyj = ad.jvp(f, (a, b), (ta, tb))[1], jax.jvp(fj, (a, b), (ta, tb))[1]
+    np.testing.assert_allclose(dy, float(dyj), rtol=1e-9)
+
+
+@pytest.mark.parametrize("case", LSTSQ)
+def test_lstsq_backward_matches_torch(case):
+    torch = _torch()
+    a, b, w = LSTSQ[case]
+    ta, tb = ad.tensor(a, requires_grad=True), ad.tensor(b, requires_grad=True)
+    x, resid, _, _ = np.linalg.lstsq(ta, tb, rcond=None)
+    (np.sum(np.real(x * w)) + np.sum(resid)).backward()
+    xa, xb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    xt = torch.linalg.lstsq(xa, xb, driver="gelsd").solution
+    loss = torch.sum(torch.real(xt * torch.tensor(w)))
+    if a.shape[0] > a.shape[1]:  # torch's residuals carry no derivative: |b - a x|^2 written out
+        loss = loss + torch.sum(torch.abs(xb - xa @ xt) ** 2)
+    loss.backward()
+    np.testing.assert_allclose(ta.grad.numpy(), xa.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(tb.grad.numpy(), xb.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_lstsq_complex64_and_second_order():
+    jax, jnp = _jax()
+    a, b, w = LSTSQ["tall"]
+    g = ad.grad(lambda a: _lstsq_loss(np, a, b.astype(np.complex64), w))(a.astype(np.complex64))
+    assert g.dtype == np.complex64
+    basis = _c(4, *a.shape)
+
+    def h(xp, x):
+        return _lstsq_loss(xp, a + xp.tensordot(x, basis, axes=1), b, w)
+
+    x, v = 0.05 * RNG.standard_normal(4), RNG.standard_normal(4)
+    theirs = jax.jvp(jax.grad(lambda x: h(jnp, x)), (x,), (v,))[1]
+    for mode in ("fwd-rev", "rev-rev"):
+        ours = ad.hvp(lambda x: h(np, x), (x,), (v,), mode=mode)[1]
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-7, atol=1e-9)
