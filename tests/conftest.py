@@ -16,6 +16,20 @@ def jax64():
     return jax
 
 
+@pytest.fixture(autouse=True)
+def _registry_as_it_was():
+    """Every op a test registers (ad.defop) is unregistered after it: a throwaway op left in
+    the registry would show in docs/ops.md's check, and could take a NumPy function over for
+    the tests after it."""
+    from ad import registry
+
+    before = {op.name for op in registry.all_ops()}
+    yield
+    for op in registry.all_ops():
+        if op.name not in before:
+            registry.unregister(op.name)
+
+
 def _quietly(f):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
