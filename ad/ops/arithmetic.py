@@ -111,11 +111,15 @@ elementwise(
 
 
 def _reciprocal(y):
-    """1 / y, where a Python zero gives an infinity of its sign, as NumPy's division does
-    (Python's raises ZeroDivisionError): the partial of x / 0.0 in x. A Python number stays
-    one, so that it takes the cotangent's dtype (a NumPy scalar would make float32 float64)."""
+    """1 / y, where a Python zero gives an infinity of its sign (a complex zero inf + nan j), as
+    NumPy's division does (Python's raises ZeroDivisionError): the partial of x / 0.0 in x. A
+    Python number stays one, so that it takes the cotangent's dtype (a NumPy scalar would make
+    float32 float64)."""
     if type(y) is float or type(y) is int or type(y) is bool:
         return 1 / y if y else math.copysign(math.inf, y)
+    if type(y) is complex and not y:  # NumPy's and JAX's inf + nan j, where Python raises
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return complex(1 / np.complex128(y))
     return 1 / y
 
 

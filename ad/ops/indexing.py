@@ -453,7 +453,9 @@ def _ix(*args):
     """np.ix_: each sequence reshaped to its own axis of an open mesh; a traced one keeps its
     values (a reshape), a plain one is NumPy's (bool masks become indices)."""
     plain = np.ix_(*(raw(a) for a in args))  # NumPy's checks and shapes
-    return tuple(np.reshape(a, p.shape) if isinstance(a, Box) else p for a, p in zip(args, plain))
+    # a boolean mask, traced or not, becomes NumPy's indices of its true entries
+    traced = [isinstance(a, Box) and raw(a).dtype != bool for a in args]
+    return tuple(np.reshape(a, p.shape) if t else p for a, p, t in zip(args, plain, traced))
 
 
 def _ix_examples(rng):

@@ -56,7 +56,9 @@ def _masked(name: str, a, where, axes):
     a = np.where(mask, a, _IDENTITY[name])
     if name == "mean":
         with np.errstate(divide="ignore", invalid="ignore"):  # NumPy's nan for no entry kept
-            a = a * (_count(a, axes) / np.sum(mask, axis=axes, keepdims=True))
+            scale = _count(a, axes) / np.sum(mask, axis=axes, keepdims=True)
+        # in a's real dtype, so that a float32 mean stays float32 (the counts are float64)
+        a = a * scale.astype(np.zeros((), raw(a).dtype).real.dtype, copy=False)
     return a
 
 

@@ -26,17 +26,19 @@ _RANDOM = (np.random.Generator, np.random.RandomState, np.random.BitGenerator)
 class Environment:
     """What f reads besides its argument, as far as Python shows it: the values its closure
     cells, the globals its code names, its default arguments and its bound object hold, and
-    through functions, lists, tuples, dicts and objects' attributes, those values' own. A
-    replay checks that each binding still holds the same object, each list its length, and
-    each array its values (torch.compile's guards on globals, by value for arrays, since a
-    tape bakes them in); if not, f is recorded again.
+    through functions, lists, tuples, sets, dicts and objects' attributes, those values' own.
+    A replay checks that each binding still holds the same object, each list, dict and
+    object its number of entries, each set its members, and each array its values
+    (torch.compile's guards on globals, by value for arrays, since a tape bakes them in); if
+    not, f is recorded again.
 
     It also keeps the random generators f can reach, and NumPy's global one, to refuse a
     recording that drew from them: a tape would replay that one draw on every call."""
 
     def __init__(self, f):
         self.bindings: list[tuple] = []  # (container, key, value): read(container, key) is value
-        self.lengths: list[tuple] = []  # (list, its length)
+        self.lengths: list[tuple] = []  # (list, dict or an object's attributes, its length)
+        self.members: list[tuple] = []  # (set, its members, their ids)
         self.arrays: dict[int, tuple] = {}  # id -> (array, its shape, its bytes)
         self.random = [np.random.mtrand._rand]
         seen: set[int] = set()
@@ -68,11 +70,17 @@ class Environment:
         elif isinstance(value, list):
             self.lengths.append((value, len(value)))
             held = [(value, i) for i in range(len(value))]
-        elif isinstance(value, tuple | set | frozenset):
+        elif isinstance(value, set):  # a member added or removed is a change
+            members = tuple(value)  # kept alive, so that their ids stay theirs
+            self.members.append((value, members, frozenset(map(id, members))))
+            return list(members)
+        elif isinstance(value, tuple | frozenset):
             return list(value)
-        elif isinstance(value, dict):
+        elif isinstance(value, dict):  # a key added is a change (d.get(k, default), a loop)
+            self.lengths.append((value, len(value)))
             held = [(value, k) for k in value]
         elif isinstance(getattr(value, "__dict__", None), dict):
+            self.lengths.append((vars(value), len(vars(value))))  # an attribute added
             held = [(vars(value), k) for k in vars(value)]
             held += [(type(value), "__call__")] if callable(value) else []
         else:
@@ -89,8 +97,9 @@ class Environment:
         return [_random_state(r) for r in self.random]
 
     def changed(self) -> bool:
-        """Whether a binding holds another object, a list another length, or an array other
-        bits (the bits: -0.0 for 0.0 is a change, a NaN kept is not)."""
+        """Whether a binding holds another object, a list, dict or object another number of
+        entries, a set other members, or an array other bits (the bits: -0.0 for 0.0 is a
+        change, a NaN kept is not)."""
         for read, container, kept in self.reads:  # on every call of a tape: one C call each
             try:
                 now = read(container)
@@ -100,6 +109,9 @@ class Environment:
                 return True
         for xs, n in self.lengths:
             if len(xs) != n:
+                return True
+        for xs, _, ids in self.members:
+            if len(xs) != len(ids) or frozenset(map(id, xs)) != ids:
                 return True
         for a, shape, kept in self.arrays.values():
             if a.shape != shape or a.tobytes() != kept:
