@@ -127,6 +127,8 @@ class Box:
         if method == "accumulate" and ufunc in _UFUNC_ACCUMULATIONS:  # np.add.accumulate is cumsum
             x, *rest = inputs
             axis = rest[0] if rest else kwargs.pop("axis", 0)
+            if axis is None:  # cumsum's axis=None ravels; accumulate does not (NumPy's error)
+                raise ValueError("accumulate does not allow multiple axes")
             return dispatch(_UFUNC_ACCUMULATIONS[ufunc], (x,), {"axis": axis, **kwargs})
         if method == "outer" and ufunc.nin == 2 and not kwargs:
             # np.subtract.outer(a, b) is the ufunc of a, given b.ndim trailing unit axes, and b

@@ -55,11 +55,6 @@ def test_division_by_python_complex_zero_follows_numpy_in_both_modes():
     assert not np.isfinite(tangent).any() and not np.isfinite(g).any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="np.add.accumulate(x, axis=None) of a traced value is cumsum of x raveled; NumPy raises "
-    "ValueError (accumulate does not allow multiple axes)",
-)
 def test_accumulate_refuses_axis_none_as_numpy_does():
     with pytest.raises(ValueError, match="multiple axes"):
         np.add.accumulate(ad.tensor(X), axis=None)
