@@ -134,6 +134,12 @@ class Box:
             # np.subtract.outer(a, b) is the ufunc of a, given b.ndim trailing unit axes, and b
             a, b = inputs
             return dispatch(ufunc, (np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b), {})
+        if method == "outer" and ufunc.nin == 2:
+            raise NotImplementedError(
+                f"ad: numpy.{ufunc.__name__}.outer takes no keyword arguments in {self.mode} mode "
+                f"(got {', '.join(sorted(kwargs))}); cast the operands first (a.astype(...)) and "
+                "call it without them"
+            )
         if method != "__call__":
             raise NotImplementedError(
                 f"ad: numpy.{ufunc.__name__}.{method} is not supported in {self.mode} mode; "

@@ -78,3 +78,11 @@ def test_outer_and_accumulate_differentiate_as_jax_does(jax64):
 
     expected = numpy.asarray(jax64.grad(lambda x: f(jnp, x))(X))
     numpy.testing.assert_allclose(ad.grad(lambda x: f(numpy, x))(X), expected, rtol=1e-14)
+
+
+def test_outer_with_keyword_arguments_refuses_naming_them():
+    for jac, mode in [(ad.jacfwd, "forward"), (ad.jacrev, "reverse")]:
+        with pytest.raises(
+            NotImplementedError, match=rf"add\.outer takes no keyword arguments in {mode} mode \(got dtype\)"
+        ):
+            jac(lambda x: numpy.add.outer(x, x, dtype=numpy.float64))(X)
