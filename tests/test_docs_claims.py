@@ -736,10 +736,10 @@ def test_the_slopes_and_memory_figures_are_the_csvs():
     }
     per_layer = (peak["all", 128] - peak["all", 64]) / 64
     assert 4500 < per_layer < 5500  # about 5 kB per layer
-    for strategy in ("sqrt", "recursive"):
-        assert peak["all", 128] / peak[strategy, 128] == pytest.approx(5, abs=0.3)
+    for strategy, smaller in (("sqrt", 4.7), ("recursive", 4.5)):
+        assert peak["all", 128] / peak[strategy, 128] == pytest.approx(smaller, abs=0.05)
     assert {peak["forward", L] for L in (8, 16, 32, 64, 128)} == {peak["forward", 128]}
-    assert 30_000 < peak["forward", 128] < 33_000
+    assert 30_000 < peak["forward", 128] < 32_000
 
 
 def test_the_asv_benchmarks_and_targets_named_exist():
