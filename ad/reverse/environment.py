@@ -36,7 +36,7 @@ class Environment:
     recording that drew from them: a tape would replay that one draw on every call."""
 
     def __init__(self, f):
-        self.bindings: list[tuple] = []  # (container, key, value): read(container, key) is value
+        bindings: list[tuple] = []  # (container, key, value): read(container, key) is value
         self.lengths: list[tuple] = []  # (list, dict or an object's attributes, its length)
         self.members: list[tuple] = []  # (set, its members, their ids)
         self.arrays: dict[int, tuple] = {}  # id -> (array, its shape, its bytes)
@@ -53,11 +53,11 @@ class Environment:
             elif isinstance(value, _RANDOM):
                 self.random.append(value)
             elif isinstance(value, list | tuple | set | frozenset | dict) or _module(value) not in _LIBRARIES:
-                todo += [(v, depth + 1) for v in self._bind(value)]
-        self.reads = _grouped(self.bindings)
+                todo += [(v, depth + 1) for v in self._bind(value, bindings)]
+        self.reads = _grouped(bindings)  # what each call reads: the bindings, by container
 
-    def _bind(self, value) -> list:
-        """Record what value holds; return those values, to be walked in turn."""
+    def _bind(self, value, bindings: list) -> list:
+        """Record what value holds (into bindings); return those values, to be walked in turn."""
         if isinstance(value, types.FunctionType):
             names = _names(value.__code__)
             held = [(c, "cell_contents") for c in value.__closure__ or ()]
@@ -86,7 +86,7 @@ class Environment:
         else:
             return []
         read = [_read(c, k) for c, k in held]
-        self.bindings += [(c, k, v) for (c, k), v in zip(held, read)]
+        bindings += [(c, k, v) for (c, k), v in zip(held, read)]
         return read
 
     def watch(self, array: np.ndarray) -> None:
@@ -122,15 +122,17 @@ class Environment:
 def _grouped(bindings) -> list:
     """The bindings as (read, container, values), one per container: read(container) gives the
     tuple of what its keys hold now, in one call (itemgetter for dicts and lists, attrgetter
-    for attributes), to be compared by identity with values. Each key is asked twice, so that
-    a single key also gives a tuple."""
+    for attributes), to be compared by identity with values. A container of one key has it
+    asked twice, so that its read also gives a tuple."""
     by_container: dict[int, tuple] = {}
     for c, k, v in bindings:
-        by_container.setdefault(id(c), (c, [], []))
-        by_container[id(c)][1].extend((k, k))
-        by_container[id(c)][2].extend((v, v))
+        _, keys, values = by_container.setdefault(id(c), (c, [], []))
+        keys.append(k)
+        values.append(v)
     out = []
     for c, keys, values in by_container.values():
+        if len(keys) == 1:
+            keys, values = keys * 2, values * 2
         if any(v is _MISSING for v in values):  # absent when recorded: read one by one, each call
             out += [(functools.partial(_read_each, keys), c, tuple(values))]
         else:
