@@ -73,6 +73,24 @@ def _operator(func):
 _power, _rpower = _operator(np.power)
 
 
+class NoReverseSweep(RuntimeError):
+    """A Tensor method that acts on gradients (register_hook, retain_grad), called on a value
+    traced in a mode that has no reverse sweep (`mode`: forward, sparsity, ...)."""
+
+    def __init__(self, mode: str, method: str, consequence: str):
+        super().__init__(
+            f"{method} on a value traced in {mode} mode: it acts on a gradient in a reverse "
+            "sweep (backward(), ad.grad, ad.vjp, ad.jacrev), which this mode has none of, so "
+            f"{consequence}. Differentiate in reverse mode (ad.grad, ad.jacrev, "
+            f"ad.jacobian(f, mode='reverse')), or call {method} outside the transform"
+        )
+        self.mode = mode
+        self._made_of = (mode, method, consequence)
+
+    def __reduce__(self):  # raised on an executor's worker, it travels back pickled
+        return type(self), self._made_of
+
+
 class Box:
     """A value being differentiated: dispatch for NumPy's protocols and Python's operators."""
 
@@ -164,19 +182,11 @@ class Box:
 
     def register_hook(self, hook):
         """Hooks are Tensor's (a reverse sweep runs them); other traced values refuse them."""
-        raise RuntimeError(self._no_sweep("register_hook", "its derivative would leave the hook out"))
+        raise NoReverseSweep(self.mode, "register_hook", "its derivative would leave the hook out")
 
     def retain_grad(self):
         """A gradient is Tensor's to retain; other traced values refuse, as register_hook."""
-        raise RuntimeError(self._no_sweep("retain_grad", "no gradient would reach .grad"))
-
-    def _no_sweep(self, method, consequence) -> str:
-        return (
-            f"{method} on a value traced in {self.mode} mode: it acts on a gradient in a reverse "
-            "sweep (backward(), ad.grad, ad.vjp, ad.jacrev), which this mode has none of, so "
-            f"{consequence}. Differentiate in reverse mode (ad.grad, ad.jacrev, "
-            f"ad.jacobian(f, mode='reverse')), or call {method} outside the transform"
-        )
+        raise NoReverseSweep(self.mode, "retain_grad", "no gradient would reach .grad")
 
     # -- shape metadata (never traced) ----------------------------------------------------
     @property

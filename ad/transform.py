@@ -19,7 +19,7 @@ import numpy as np
 
 from ad import rules
 from ad.forward.dual import Dual
-from ad.trace import Box, matrix_error, new_level, raw
+from ad.trace import Box, NoReverseSweep, matrix_error, new_level, raw
 from ad.tree import flatten
 
 DEFAULT_CHUNK = 128  # the fewest directions a default pass (jacfwd) or sweep (jacrev) carries
@@ -308,12 +308,13 @@ def jacobian_tree(blocks: list, out_tree, in_tree, argnums: Argnums, caller: Seq
 
 @contextmanager
 def hooks_refused(who: str, fix: str):
-    """Forward mode's refusal of register_hook (the RuntimeError a traced value raises), with
-    the transform that took f's derivative in forward mode and what to pass it instead."""
+    """Forward mode's refusal of register_hook and retain_grad (the NoReverseSweep a traced
+    value raises), with the transform that took f's derivative in forward mode and what to
+    pass it instead."""
     try:
         yield
-    except RuntimeError as e:
-        if not str(e).startswith("register_hook on a value traced in forward mode"):
+    except NoReverseSweep as e:
+        if e.mode != "forward":
             raise
         raise RuntimeError(f"{e}. Here {who} takes f's derivative in forward mode: {fix}") from None
 
