@@ -164,6 +164,17 @@ def test_ufunc_reduce_takes_where_as_sum():
     )
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.float32, np.complex64])
+def test_a_mean_with_where_has_numpys_values_and_dtype(dtype):
+    # the count's scale was cast to the array's dtype: an integer array's mean lost it
+    a = (np.arange(6).reshape(2, 3) + 1).astype(dtype)
+    row = np.array([True, False, True])
+    want = np.mean(a, axis=1, where=row)
+    got = np.mean(ad.tensor(a), axis=1, where=row).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_max_and_min_with_where_refuse_naming_the_rewrite():
     for f in (np.max, np.min):
         with pytest.raises(NotImplementedError, match=r"where=.*np.where\(mask, x, fill\)"):

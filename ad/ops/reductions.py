@@ -10,7 +10,7 @@ import numpy as np
 
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general, linear, nondiff
-from ad.rules import ndim, negative_axis, shape
+from ad.rules import ndim, negative_axis, shape, tangent_dtype
 from ad.trace import is_complex, raw
 
 
@@ -57,8 +57,9 @@ def _masked(name: str, a, where, axes):
     if name == "mean":
         with np.errstate(divide="ignore", invalid="ignore"):  # NumPy's nan for no entry kept
             scale = _count(a, axes) / np.sum(mask, axis=axes, keepdims=True)
-        # in a's real dtype, so that a float32 mean stays float32 (the counts are float64)
-        a = a * scale.astype(np.zeros((), raw(a).dtype).real.dtype, copy=False)
+        # in the mean's real dtype: a float32 mean stays float32 (the counts are float64), and
+        # an integer array's mean is float64, as NumPy's (the scale is no integer)
+        a = a * scale.astype(np.finfo(tangent_dtype(a)).dtype, copy=False)
     return a
 
 
