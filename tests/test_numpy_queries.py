@@ -24,6 +24,9 @@ QUERIES = {
     "array_equal": lambda np, a: (np.array_equal(a, X), np.array_equal(a, Y)),
     "allclose": lambda np, a: (np.allclose(a, X), np.allclose(a, Y)),
     "isclose": lambda np, a: np.isclose(a, Y).tolist(),
+    "einsum_path": lambda np, a: np.einsum_path(
+        "i,ij,jk->k", a, numpy.ones((3, 5)), numpy.ones((5, 2)), optimize="greedy"
+    ),
     "ndim, shape, size": lambda np, a: (np.ndim(a), np.shape(a), np.size(a), np.size(a, 0)),
     "lists of traced values": lambda np, a: (
         np.iscomplexobj([a, a]),
@@ -84,6 +87,23 @@ def test_a_compiled_tape_keeps_dtype_queries_and_refuses_value_queries():
     assert tape(X) == by_dtype(X)
     with pytest.raises(NotImplementedError, match="array_equal"):
         ad.compile(lambda a: numpy.sum(a) * numpy.array_equal(a, X), X)
+
+
+def test_an_einsum_path_planned_on_traced_operands_drives_einsum_in_every_engine():
+    B = numpy.arange(12.0).reshape(3, 4) / 7
+    C = numpy.arange(8.0).reshape(4, 2) / 5
+
+    def f(a):
+        path, _ = numpy.einsum_path("i,ij,jk->k", a, B, C, optimize="greedy")
+        return numpy.einsum("i,ij,jk->k", a, B, C, optimize=path)
+
+    expected = (B @ C).T
+    numpy.testing.assert_allclose(ad.jacfwd(f)(X), expected)
+    numpy.testing.assert_allclose(ad.jacrev(f)(X), expected)
+    numpy.testing.assert_allclose(
+        ad.compile(lambda a: numpy.sum(a * a) * len(numpy.einsum_path("i,ij->j", a, B)[0]), X).grad(X),
+        2 * X * 2,
+    )
 
 
 def test_sparsity_detection_takes_a_branch_on_the_dtype():

@@ -1,6 +1,7 @@
 """Questions NumPy answers about arrays: their dtype, shape, memory, and equality to others;
-the indices of their diagonal and triangles (diag_indices_from, tril_indices_from ...); their
-printed form (array_str, array_repr, array2string: the primal's).
+the indices of their diagonal and triangles (diag_indices_from, tril_indices_from ...); the
+order einsum would contract them in (einsum_path, from their shapes); their printed form
+(array_str, array_repr, array2string: the primal's).
 
 Each answer is a constant (zero derivative): NumPy's answer about the primal values. Those that
 read only dtypes and shapes are constants of a compiled tape too (lowering "shapes"); those
@@ -25,6 +26,15 @@ def _arrays(*shapes, **params):
     return examples
 
 
+def _einsum_path_examples(rng):
+    """A chain of three products, where the order einsum picks depends on the shapes."""
+    shapes = [(2, 5), (5, 4), (4, 3)]
+    return [
+        (("ij,jk,kl->il", *(rng.uniform(-2, 2, s).astype(dt) for s in shapes)), {"optimize": "greedy"})
+        for dt in (np.float64, np.float32)
+    ]
+
+
 # fmt: off
 for _name, _f, _examples in [
     ("shape", np.shape, None), ("ndim", np.ndim, None), ("size", np.size, None),
@@ -35,6 +45,7 @@ for _name, _f, _examples in [
     ("diag_indices_from", np.diag_indices_from, _arrays((3, 3))),
     ("tril_indices_from", np.tril_indices_from, _arrays((3, 4), k=-1)),
     ("triu_indices_from", np.triu_indices_from, _arrays((4, 3), k=1)),
+    ("einsum_path", np.einsum_path, _einsum_path_examples),
 ]:
     nondiff(_name, _f, complex=True, lowering="shapes", examples=_examples)
 for _name, _f in [
