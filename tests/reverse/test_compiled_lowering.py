@@ -89,10 +89,16 @@ def test_a_contraction_equals_the_einsum_it_declares(op):
 def test_an_op_lowered_as_a_constant_reads_only_shapes(op):
     for operands, params in testing.examples(op):
         a = op.impl(*operands, **params)
-        others = [
-            np.random.default_rng(5).uniform(-3, 3, np.shape(x)).astype(np.asarray(x).dtype) for x in operands
+        others = [  # other values of the same shapes and dtypes (a subscripts string kept)
+            x
+            if isinstance(x, str)
+            else np.random.default_rng(5).uniform(-3, 3, np.shape(x)).astype(np.asarray(x).dtype)
+            for x in operands
         ]
         b = op.impl(*others, **params)
+        if op.name == "einsum_path":  # (path, report): the same plan
+            assert a == b, op.name
+            continue
         assert np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype, op.name
         if op.impl is not np.empty_like:  # its entries are whatever the memory held
             np.testing.assert_array_equal(a, b, err_msg=op.name)
