@@ -311,6 +311,7 @@ class Compiled:
         if not (isinstance(y, Rec) and y.level == level):
             y = Rec(prog.new_slots(np.asarray(raw(y), float)), np.asarray(raw(y), float), level, prog)
         self.replay, (self.code, self.a, self.b, self.out), self.guards, self.v0 = prog.finish()
+        environment.finish()
         self.environment = environment
         self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
         self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
