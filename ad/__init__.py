@@ -15,7 +15,7 @@ from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softp
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
 from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
 from ad.reverse.compiled import compile
-from ad.reverse.grad_mode import enable_grad, is_grad_enabled, no_grad
+from ad.reverse.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ad.reverse.optim import SGD
 from ad.reverse.tensor import Tensor, from_numpy, tensor
 from ad.sparse import (
@@ -37,6 +37,7 @@ __all__ = [
     "hessian",
     "hvp",
     "implicit_root",
+    "inference_mode",
     "jacobian",
     "SGD",
     "Dual",
@@ -58,6 +59,7 @@ __all__ = [
     "prepare_sparse_hessian",
     "prepare_sparse_jacobian",
     "relu",
+    "set_grad_enabled",
     "sigmoid",
     "softmax",
     "softplus",

@@ -1,10 +1,13 @@
-"""Grad mode: whether ops on Tensors record, each thread its own (PyTorch's no_grad, enable_grad)."""
+"""Grad mode: whether ops on Tensors record, each thread its own (PyTorch's no_grad,
+enable_grad, set_grad_enabled, inference_mode)."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import threading
+
+import numpy as np
 
 
 class _GradMode(threading.local):
@@ -79,6 +82,46 @@ def no_grad(f=None):
 def enable_grad(f=None):
     """Context manager: ops inside record, also within no_grad (torch.enable_grad); a decorator too."""
     return _grad_mode(True) if f is None else _grad_mode(True)(f)
+
+
+class set_grad_enabled(_grad_mode):
+    """torch.set_grad_enabled(mode): grad mode set at once, as a function call; as a context
+    manager, back to the mode before the call when the block ends; as a decorator, for each
+    call of the function, the call that made it changing nothing."""
+
+    __slots__ = ()
+
+    def __init__(self, mode: bool):
+        if not isinstance(mode, bool | np.bool_):
+            raise TypeError(
+                f"set_grad_enabled(mode) takes a bool; got {type(mode).__name__}: "
+                "pass True or False (bool(x) for a truthy value)"
+            )
+        self.enabled = bool(mode)
+        self.before = _state.enabled
+        _state.enabled = self.enabled
+
+    def __enter__(self):  # the mode to restore was read by the call, before it set this one
+        _state.enabled = self.enabled
+
+    def __call__(self, f):
+        _state.enabled = self.before
+        return super().__call__(f)
+
+
+def inference_mode(mode=True):
+    """torch.inference_mode: ops inside record nothing, as in no_grad(); inference_mode(False)
+    turns recording on, as torch's does. A decorator too, with or without the call.
+
+    The Tensors it makes are ordinary ones, which later recorded ops may use (PyTorch's
+    "inference tensors" refuse that): see docs/reverse.md."""
+    if isinstance(mode, bool | np.bool_):
+        return _grad_mode(not mode)
+    if callable(mode):
+        return _grad_mode(False)(mode)
+    raise TypeError(
+        f"inference_mode(mode) takes a bool, or the function it decorates; got {type(mode).__name__}"
+    )
 
 
 def recording(f, args):

@@ -10,7 +10,7 @@ from ad import registry, rules
 from ad.reverse.grad_mode import enable_grad as enable_grad  # importable from here too
 from ad.reverse.grad_mode import is_grad_enabled
 from ad.reverse.grad_mode import no_grad as no_grad  # importable from here too
-from ad.reverse.graph import CopySlices, LeafHooks, RemovableHandle, output_hooks, retain
+from ad.reverse.graph import CopySlices, LeafHooks, RemovableHandle, output_hooks, retain, unretain
 from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, matrix_error, raw
 
 
@@ -79,6 +79,20 @@ class Tensor(Box):
         """The same memory and version counter, cut from the graph."""
         t = _new(_memory(self), self.level, self._vc)
         return t
+
+    def detach_(self) -> Tensor:
+        """Cut from the graph in place (torch's detach_): self becomes a leaf that does not
+        require grad, with the same memory and version counter. What was recorded from it
+        keeps its edges to the old history."""
+        if self._view is not None:
+            raise RuntimeError(
+                "Can't detach views in-place: a view's history follows its base's. Use v = v.detach() instead"
+            )
+        if self._retains_grad and self._grad_fn is not None:
+            unretain(self._grad_fn, self._output_nr)
+        self._grad_fn, self._output_nr, self._requires_grad = None, 0, False
+        self._retains_grad = False
+        return self
 
     def clone(self) -> Tensor:
         return dispatch(np.copy, (self,))
@@ -369,11 +383,13 @@ class Tensor(Box):
     def __imatmul__(self, o):
         return self._inplace(np.matmul, o)
 
-    def add_(self, o):
-        return self._inplace(np.add, o)
+    def add_(self, o, *, alpha=1):
+        """self += alpha * o (torch's add_: p.add_(p.grad, alpha=-lr))."""
+        return self._inplace(np.add, o if alpha == 1 else o * alpha)
 
-    def sub_(self, o):
-        return self._inplace(np.subtract, o)
+    def sub_(self, o, *, alpha=1):
+        """self -= alpha * o."""
+        return self._inplace(np.subtract, o if alpha == 1 else o * alpha)
 
     def mul_(self, o):
         return self._inplace(np.multiply, o)
