@@ -331,9 +331,11 @@ class Compiled:
         self.unreached_inputs = np.flatnonzero(~reached[self.in_slots])
         self.constant_outputs = np.flatnonzero(~reached[self.out_slots])
         self.v = self.v0.copy()
+        self.v_in = self.v[: self.n_in].reshape(x.shape)  # views of the input slots
         self.pa = np.zeros(n)
         self.pb = np.zeros(n)
         self.ct = np.zeros(len(self.v0))
+        self.ct_in = self.ct[: self.n_in].reshape(x.shape)
         self.records += 1
         self._vg = None
         if self.specialize and self.out_slots.size == 1:
@@ -355,7 +357,7 @@ class Compiled:
         x, self.dtype = _float_input(x)
         if x.shape != self.in_shape or self.environment.changed():
             self._record(x)
-        self.v[: self.n_in] = x.ravel()
+        self.v_in[...] = x
         return x
 
     def _cast(self, *results):
@@ -393,7 +395,7 @@ class Compiled:
         if failed >= 0:
             self._record(x)
             return self.value_and_grad(x)
-        g = self.ct[: self.n_in].reshape(self.in_shape).copy()  # buffers are reused
+        g = self.ct_in.copy()  # buffers are reused
         if self.dtype is _F64:
             return self.v[r], self._input_zeros(g)
         return self.dtype.type(self.v[r]), self._cast(self._input_zeros(g))[0]
