@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -199,8 +200,8 @@ def _leaves_like(tree, value, who: Callable[[], str]) -> list:
         return [value]
     if tree.kind is None:
         return []
-    if tree.kind is dict:
-        ok = isinstance(value, dict) and sorted(value) == list(tree.keys)
+    if tree.kind is dict or tree.kind is OrderedDict or tree.kind is defaultdict:
+        ok = isinstance(value, dict) and len(value) == len(tree.keys) and all(k in value for k in tree.keys)
         parts = [value[k] for k in tree.keys] if ok else None
     else:
         ok = isinstance(value, tuple | list) and len(value) == len(tree.children)

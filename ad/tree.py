@@ -2,11 +2,15 @@
 
 None is an empty subtree (no leaves, rebuilt as None), as in JAX. Dict keys are visited in
 sorted order, so two dicts with the same keys flatten alike whatever their insertion order.
+As in JAX, an OrderedDict keeps its own order (two orders are two structures) and comes back
+an OrderedDict; a defaultdict comes back a defaultdict with its default factory. Any other
+dict subclass is taken as a dict and comes back a plain dict.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict, defaultdict
 
 LEAF = "*"
 
@@ -14,10 +18,11 @@ LEAF = "*"
 class Treedef:
     """The structure of a pytree; ``treedef(leaves)`` rebuilds the tree around new leaves."""
 
-    __slots__ = ("kind", "keys", "children", "size", "flat")
+    __slots__ = ("kind", "keys", "children", "size", "flat", "factory")
 
-    def __init__(self, kind, keys: tuple = (), children: tuple = ()):
-        self.kind = kind  # LEAF, None, dict, or the tuple/list type
+    def __init__(self, kind, keys: tuple = (), children: tuple = (), factory=None):
+        self.kind = kind  # LEAF, None, dict, OrderedDict, defaultdict, or the tuple/list type
+        self.factory = factory  # a defaultdict's default_factory
         self.keys = keys
         self.children = children
         # flat: a tuple or list of leaves, rebuilt in one call (the transforms' common case)
@@ -42,29 +47,33 @@ class Treedef:
         if self.kind is None:
             return None
         parts = [c._build(leaves) for c in self.children]
-        if self.kind is dict:
-            return dict(zip(self.keys, parts))
+        if self.kind is dict or self.kind is OrderedDict:
+            return self.kind(zip(self.keys, parts))
+        if self.kind is defaultdict:
+            return defaultdict(self.factory, zip(self.keys, parts))
         if hasattr(self.kind, "_fields"):  # a namedtuple takes its fields positionally
             return self.kind(*parts)
         return self.kind(parts)
 
     def __eq__(self, other):
-        return isinstance(other, Treedef) and (self.kind, self.keys, self.children) == (
+        return isinstance(other, Treedef) and (self.kind, self.keys, self.children, self.factory) == (
             other.kind,
             other.keys,
             other.children,
+            other.factory,
         )
 
     def __hash__(self):
-        return hash((self.kind, self.keys, self.children))
+        return hash((self.kind, self.keys, self.children, self.factory))
 
     def __repr__(self):
         if self.kind is LEAF:
             return LEAF
         if self.kind is None:
             return "None"
-        if self.kind is dict:
-            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.keys, self.children)) + "}"
+        if self.kind is dict or self.kind is OrderedDict or self.kind is defaultdict:
+            inner = "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.keys, self.children)) + "}"
+            return inner if self.kind is dict else f"{self.kind.__name__}({inner})"
         inner = ", ".join(map(repr, self.children))
         if self.kind is list:
             return f"[{inner}]"
@@ -93,13 +102,18 @@ def _flatten(tree, leaves: list) -> Treedef:
                 return _flat(kind, len(tree))
         return Treedef(kind, (), tuple([_flatten(x, leaves) for x in tree]))
     if isinstance(tree, dict):
-        try:
-            keys = tuple(sorted(tree))
-        except TypeError:
-            raise TypeError(
-                f"a dict in a pytree needs sortable keys (all str, or all numbers); got {list(tree)!r}"
-            ) from None
-        return Treedef(dict, keys, tuple(_flatten(tree[k], leaves) for k in keys))
+        kind = type(tree) if type(tree) is OrderedDict or type(tree) is defaultdict else dict
+        if kind is OrderedDict:
+            keys = tuple(tree)
+        else:
+            try:
+                keys = tuple(sorted(tree))
+            except TypeError:
+                raise TypeError(
+                    f"a dict in a pytree needs sortable keys (all str, or all numbers); got {list(tree)!r}"
+                ) from None
+        factory = tree.default_factory if kind is defaultdict else None
+        return Treedef(kind, keys, tuple(_flatten(tree[k], leaves) for k in keys), factory)
     leaves.append(tree)
     return _LEAF
 
