@@ -167,6 +167,22 @@ def array_sign_of_zero_changed():  # the bits: -0.0 for 0.0 is a change
     return (lambda x: np.sum(np.arctan2(A, -1.0) * x)), lambda: A.__setitem__(0, -0.0)
 
 
+def large_array_changed_in_place():  # compared in place rather than copied
+    A = np.linspace(1.0, 2.0, 40_000)
+    A[-1] = 0.0
+    return (lambda x: np.sum(A[:3] * x * x)), lambda: A.__setitem__(-1, -0.0)
+
+
+def large_array_entry_read_changed_in_place():
+    A = np.linspace(1.0, 2.0, 40_000)
+    return (lambda x: np.sum(A[:3] * x * x)), lambda: A.__setitem__(1, 7.0)
+
+
+def large_strided_array_changed_in_place():
+    A = np.linspace(1.0, 2.0, 80_000).reshape(400, 200)[:, ::2]
+    return (lambda x: np.sum(A[0, :3] * x * x)), lambda: A.__setitem__((399, 99), 7.0)
+
+
 def array_rebound():
     A = np.array([2.0, 3.0, 4.0])
 
@@ -216,6 +232,9 @@ KINDS = [
     array_changed_in_place,
     array_reshaped_in_place,
     array_sign_of_zero_changed,
+    large_array_changed_in_place,
+    large_array_entry_read_changed_in_place,
+    large_strided_array_changed_in_place,
     array_rebound,
     helper_function_redefined,
 ]
