@@ -346,3 +346,182 @@ def test_the_sum_of_two_losses_gives_what_two_retained_backwards_give():
     (_mse(out_b, y) + (out_b**2).mean()).backward()
     for k in a:
         np.testing.assert_allclose(a[k].grad.numpy(), b[k].grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_classifier_with_relu_and_cross_entropy_matches_torch():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(20, 4))
+    labels = rng.integers(0, 3, size=20)
+    tX, tlabels = torch.tensor(X), torch.tensor(labels)
+    arrays = {"W1": 0.5 * rng.normal(size=(4, 6)), "b1": np.zeros(6), "W2": 0.5 * rng.normal(size=(6, 3))}
+    mine, theirs = _both(arrays)
+    opt = ad.SGD(mine.values(), lr=0.2, momentum=0.9)
+    topt = torch.optim.SGD(theirs.values(), lr=0.2, momentum=0.9)
+    for _ in range(10):
+        opt.zero_grad()
+        topt.zero_grad()
+        logits = ad.relu(X @ mine["W1"] + mine["b1"]) @ mine["W2"]
+        loss = -ad.log_softmax(logits, axis=1)[np.arange(20), labels].mean()
+        tlogits = torch.relu(tX @ theirs["W1"] + theirs["b1"]) @ theirs["W2"]
+        tloss = torch.nn.functional.cross_entropy(tlogits, tlabels)
+        loss.backward()
+        tloss.backward()
+        assert loss.item() == pytest.approx(tloss.item(), rel=1e-11)
+        opt.step()
+        topt.step()
+        _agree(mine, theirs)
+
+
+def test_a_gan_step_alternating_two_optimizers_with_a_detached_sample_matches_torch():
+    """The discriminator learns from G(z).detach(); the generator's loss then runs through
+    the discriminator, whose parameters collect gradients that its next zero_grad clears."""
+    rng = np.random.default_rng(11)
+    real, z = rng.normal(loc=2.0, size=(8, 2)), rng.normal(size=(8, 2))
+    treal, tz = torch.tensor(real), torch.tensor(z)
+    G, tG = _both({"W": 0.5 * rng.normal(size=(2, 2)), "b": np.zeros(2)})
+    D, tD = _both({"W": 0.5 * rng.normal(size=(2, 1)), "b": np.zeros(1)})
+    optG, optD = ad.SGD(G.values(), lr=0.1), ad.SGD(D.values(), lr=0.1)
+    toptG, toptD = torch.optim.SGD(tG.values(), lr=0.1), torch.optim.SGD(tD.values(), lr=0.1)
+
+    def disc(p, x, lib):
+        return (lib.sigmoid if lib is ad else torch.sigmoid)(x @ p["W"] + p["b"])
+
+    for _ in range(6):
+        fake, tfake = z @ G["W"] + G["b"], tz @ tG["W"] + tG["b"]
+        optD.zero_grad()
+        toptD.zero_grad()
+        d_loss = -(np.log(disc(D, real, ad)).mean() + np.log(1 - disc(D, fake.detach(), ad)).mean())
+        td_loss = -(
+            torch.log(disc(tD, treal, torch)).mean() + torch.log(1 - disc(tD, tfake.detach(), torch)).mean()
+        )
+        before = {k: None if p.grad is None else p.grad.numpy().copy() for k, p in G.items()}
+        d_loss.backward()
+        td_loss.backward()
+        for k, p in G.items():  # the detached sample cut G off: its gradients did not move
+            assert (p.grad is None) if before[k] is None else np.array_equal(p.grad.numpy(), before[k])
+        _agree(G, tG)
+        optD.step()
+        toptD.step()
+        optG.zero_grad()
+        toptG.zero_grad()
+        g_loss = -np.log(disc(D, fake, ad)).mean()
+        tg_loss = -torch.log(disc(tD, tfake, torch)).mean()
+        g_loss.backward()
+        tg_loss.backward()
+        optG.step()
+        toptG.step()
+        _agree(G, tG)
+        _agree(D, tD)
+
+
+@pytest.mark.parametrize("cut", ["detach", "detach_"])
+def test_truncated_backprop_through_time_cuts_the_hidden_state_like_torch(cut):
+    rng = np.random.default_rng(13)
+    xs, targets = rng.normal(size=(12, 2)), rng.normal(size=(12, 3))
+    mine, theirs = _both({"Wx": 0.5 * rng.normal(size=(2, 3)), "Wh": 0.5 * rng.normal(size=(3, 3))})
+    opt = ad.SGD(mine.values(), lr=0.05)
+    topt = torch.optim.SGD(theirs.values(), lr=0.05)
+    h, th = ad.tensor(np.zeros(3)), torch.zeros(3, dtype=torch.float64)
+    for start in range(0, 12, 4):  # chunks of 4 steps
+        opt.zero_grad()
+        topt.zero_grad()
+        loss, tloss = 0.0, 0.0
+        for t in range(start, start + 4):
+            h = np.tanh(xs[t] @ mine["Wx"] + h @ mine["Wh"])
+            th = torch.tanh(torch.tensor(xs[t]) @ theirs["Wx"] + th @ theirs["Wh"])
+            loss = loss + ((h - targets[t]) ** 2).sum()
+            tloss = tloss + ((th - torch.tensor(targets[t])) ** 2).sum()
+        loss.backward()
+        tloss.backward()
+        opt.step()
+        topt.step()
+        _agree(mine, theirs)
+        if cut == "detach":
+            h, th = h.detach(), th.detach()
+        else:
+            h.detach_()
+            th.detach_()
+        assert h.is_leaf and not h.requires_grad
+
+
+def test_tied_weights_used_twice_get_both_gradients_like_torch():
+    """An autoencoder whose decoder is the encoder's transpose: one leaf, two uses."""
+    X, _ = _data(n=10, d=4)
+    tX = torch.tensor(X)
+    rng = np.random.default_rng(17)
+    mine, theirs = _both({"W": 0.3 * rng.normal(size=(4, 2))})
+    opt = ad.SGD(mine.values(), lr=0.05, momentum=0.5)
+    topt = torch.optim.SGD(theirs.values(), lr=0.05, momentum=0.5)
+    for _ in range(8):
+        opt.zero_grad()
+        topt.zero_grad()
+        W, tW = mine["W"], theirs["W"]
+        _mse(np.tanh(X @ W) @ W.T, X).backward()
+        _mse(torch.tanh(tX @ tW) @ tW.T, tX).backward()
+        opt.step()
+        topt.step()
+        _agree(mine, theirs)
+
+
+def test_an_input_gradient_for_an_adversarial_step_matches_torch():
+    """x.requires_grad_() on the data, the model frozen: a signed-gradient step on x."""
+    X, y = _data()
+    mine, theirs = _both(_mlp_params(), requires_grad=False)
+    x, tx = ad.tensor(X).requires_grad_(), torch.tensor(X).requires_grad_()
+    for _ in range(3):
+        x.grad, tx.grad = None, None
+        _mse(_mlp(mine, x, ad), y).backward()
+        _mse(_mlp(theirs, tx, torch), torch.tensor(y)).backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=RTOL, atol=ATOL)
+        with ad.no_grad():
+            x += 0.01 * np.sign(x.grad)
+        with torch.no_grad():
+            tx += 0.01 * torch.sign(tx.grad)
+        np.testing.assert_allclose(x.detach().numpy(), tx.detach().numpy(), rtol=RTOL, atol=ATOL)
+    assert all(p.grad is None for p in mine.values())
+
+
+def test_in_place_ops_inside_the_model_match_torch():
+    """h = X @ W; h += b; h.mul_(0.5) on a computed Tensor: each write is recorded."""
+    X, y = _data()
+    tX, ty = torch.tensor(X), torch.tensor(y)
+    mine, theirs = _both(_mlp_params())
+    for _ in range(4):
+        for group in (mine, theirs):
+            for p in group.values():
+                p.grad = None
+        h = X @ mine["W1"]
+        h += mine["b1"]
+        h.mul_(0.5)
+        th = tX @ theirs["W1"]
+        th += theirs["b1"]
+        th.mul_(0.5)
+        out = np.tanh(h) @ mine["W2"] + mine["b2"]
+        tout = torch.tanh(th) @ theirs["W2"] + theirs["b2"]
+        _mse(out, y).backward()
+        _mse(tout, ty).backward()
+        _agree(mine, theirs)
+        with ad.no_grad():
+            for p in mine.values():
+                p.sub_(p.grad, alpha=0.1)
+        with torch.no_grad():
+            for p in theirs.values():
+                p.sub_(p.grad, alpha=0.1)
+        _agree(mine, theirs)
+
+
+def test_changing_the_learning_rate_between_steps_matches_torch():
+    X, y = _data()
+    tX, ty = torch.tensor(X), torch.tensor(y)
+    mine, theirs = _both(_mlp_params())
+    opt = ad.SGD(mine.values(), lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(theirs.values(), lr=0.1, momentum=0.9)
+    for step in range(6):
+        opt.lr = topt.param_groups[0]["lr"] = 0.1 * 0.5**step
+        opt.zero_grad()
+        topt.zero_grad()
+        _mse(_mlp(mine, X, ad), y).backward()
+        _mse(_mlp(theirs, tX, torch), ty).backward()
+        opt.step()
+        topt.step()
+        _agree(mine, theirs)
