@@ -63,7 +63,10 @@ class Environment:
             names = _names(value.__code__)
             held = [(c, "cell_contents") for c in value.__closure__ or ()]
             held += [(value.__globals__, n) for n in names if n in value.__globals__]
-            held += [(value, "__defaults__"), (value, "__kwdefaults__")]
+            # defaults fill parameters a call leaves out: a function without such a
+            # parameter is the same function whatever they are set to
+            held += [(value, "__defaults__")] if value.__code__.co_argcount else []
+            held += [(value, "__kwdefaults__")] if value.__code__.co_kwonlyargcount else []
         elif isinstance(value, types.MethodType):
             held = [(value, "__self__"), (value, "__func__")]
         elif isinstance(value, functools.partial):

@@ -63,6 +63,20 @@ def keyword_default_entry():
     return f, lambda: f.__kwdefaults__.__setitem__("scale", 7.0)
 
 
+def keyword_default_of_a_helper():
+    def helper(x, *, scale=2.0):
+        return scale * x * x
+
+    return (lambda x: np.sum(helper(x))), lambda: setattr(helper, "__kwdefaults__", {"scale": 7.0})
+
+
+def default_of_a_helper():
+    def helper(x, scale=2.0):
+        return scale * x * x
+
+    return (lambda x: np.sum(helper(x))), lambda: setattr(helper, "__defaults__", (7.0,))
+
+
 def dict_entry():
     params = {"scale": 2.0}
     return (lambda x: np.sum(params["scale"] * x * x)), lambda: params.__setitem__("scale", 7.0)
@@ -216,6 +230,8 @@ KINDS = [
     default_argument,
     keyword_default_rebound,
     keyword_default_entry,
+    keyword_default_of_a_helper,
+    default_of_a_helper,
     dict_entry,
     dict_entry_removed,
     dict_entry_of_a_key_without_a_literal,
@@ -287,3 +303,19 @@ def test_recording_again_reuses_the_generated_check():
     assert c.records == 2
     assert c.environment.changed is not before  # bound to the new bytes of A ...
     assert c.environment.changed.__code__ is before.__code__  # ... by the same compiled code
+
+
+def test_defaults_set_on_a_function_without_such_parameters_record_nothing():
+    def scale():
+        return 2.0
+
+    f = lambda x: np.sum(scale() * x * x)  # noqa: E731
+
+    def change():  # no parameter of scale or f takes these: both functions are unchanged
+        scale.__defaults__ = (7.0,)
+        scale.__kwdefaults__ = {"k": 7.0}
+        f.__kwdefaults__ = {"k": 7.0}
+
+    got, expected, records = _grad_after(f, change)
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+    assert records == 1
