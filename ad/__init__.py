@@ -7,7 +7,7 @@ from ad import (
     ops,  # noqa: F401  (registers every op)
 )
 from ad.custom import defop
-from ad.forward.api import jacfwd, jvp
+from ad.forward.api import jacfwd, jvp, linearize
 from ad.forward.dual import Dual
 from ad.functional import hessian, hvp, jacobian
 from ad.implicit import implicit_root
@@ -53,6 +53,7 @@ __all__ = [
     "jacrev",
     "jacobian_sparsity",
     "jvp",
+    "linearize",
     "log_softmax",
     "logsumexp",
     "no_grad",

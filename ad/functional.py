@@ -81,11 +81,11 @@ def _size(tree) -> int:
     return sum(int(np.prod(rules.shape(x), dtype=int)) for x in flatten(tree)[0])
 
 
-def _output_signature(g: Callable, primals: tuple) -> tuple[int, bool]:
-    """(m, complex): the size of g's output and whether it holds complex values, from a run
-    recorded as jacrev records it: on Tensors, so that a g that calls their methods
-    (register_hook, retain_grad) runs here as it runs there."""
-    leaves = record(g, primals, who="jacobian").out_leaves
+def _output_signature(g: Callable, primals: tuple, has_aux: bool) -> tuple[int, bool]:
+    """(m, complex): the size of g's output (its aux left out) and whether it holds complex
+    values, from a run recorded as jacrev records it: on Tensors, so that a g that calls
+    their methods (register_hook, retain_grad) runs here as it runs there."""
+    leaves = record(g, primals, who="jacobian", has_aux=has_aux).out_leaves
     return _size(leaves), any(rules.tangent_dtype(y).kind == "c" for y in leaves)
 
 
@@ -97,12 +97,16 @@ def jacobian(
     explain: bool = False,
     holomorphic: bool = False,
     executor=None,
+    *,
+    has_aux: bool = False,
 ) -> Callable:
     """Jacobian, out.shape + in.shape per pair of leaves (as jacfwd and jacrev), by "forward",
-    "reverse" or "auto" (the cost model). With ``explain=True`` the returned function gives
-    ``(J, plan)``. Without holomorphic=True, inputs must be real; a complex output of real
-    inputs has the complex Jacobian jacfwd gives (as in JAX), which "auto" then computes in
-    forward mode, and "reverse" refuses, as jacrev. ``executor``: the passes run as its tasks."""
+    "reverse" or "auto" (the cost model). With has_aux, f returns (output, aux) and the
+    result is (J, aux), as jacfwd's and jacrev's. With ``explain=True`` the returned function
+    gives ``(J, plan)`` (``((J, aux), plan)`` with has_aux). Without holomorphic=True, inputs
+    must be real; a complex output of real inputs has the complex Jacobian jacfwd gives (as
+    in JAX), which "auto" then computes in forward mode, and "reverse" refuses, as jacrev.
+    ``executor``: the passes run as its tasks."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f'jacobian: mode must be "auto", "forward" or "reverse"; got {mode!r}')
     nums = Argnums(argnums, "jacobian")
@@ -114,6 +118,7 @@ def jacobian(
     # that the plan it reports is this call's. Recorded, as jacrev runs f, rather than run on
     # plain arrays: an f that calls Tensor methods (register_hook) runs there.
     sizes: dict = {}
+    options = {"chunk": chunk, "holomorphic": holomorphic, "executor": executor, "has_aux": has_aux}
 
     def jac(*args):
         primals, g = select(f, args, nums)
@@ -124,7 +129,7 @@ def jacobian(
         n = _size(primals)
         m, complex_out = 0, False
         if explain:
-            m, complex_out = _output_signature(g, primals)
+            m, complex_out = _output_signature(g, primals, has_aux)
         elif mode == "auto":
             # leaves are arrays or traced values here (float_input): both have shape and dtype
             key = (tree, tuple((x.shape, x.dtype) for x in leaves))
@@ -132,7 +137,7 @@ def jacobian(
             if signature is None:
                 if len(sizes) >= _SIGNATURES:
                     sizes.clear()
-                signature = sizes[key] = _output_signature(g, primals)
+                signature = sizes[key] = _output_signature(g, primals, has_aux)
             m, complex_out = signature
         p = plan(n, m, chunk)
         if complex_out and not holomorphic and p.mode == "reverse":
@@ -147,9 +152,9 @@ def jacobian(
             why = f" (as n = {n} <= m = {m})" if n <= m else " (as its output is complex)"
             how = f"jacobian(mode={mode!r})" + (why if mode == "auto" else "")
             with hooks_refused(how, "pass mode='reverse', which runs it"):
-                J = jacfwd(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
+                J = jacfwd(f, argnums, **options)(*args)
         else:
-            J = jacrev(f, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor)(*args)
+            J = jacrev(f, argnums, **options)(*args)
         if explain:
             return J, dataclasses.replace(
                 p, mode=chosen, reason=p.reason if mode == "auto" else f"mode={mode!r} was asked for"
@@ -165,14 +170,17 @@ def hessian(
     chunk: int | None = None,
     executor=None,
     holomorphic: bool = False,
+    *,
+    has_aux: bool = False,
 ) -> Callable:
     """Hessian of a scalar f, in.shape + in.shape per pair of input leaves: jacfwd of grad
     (its passes the tasks of ``executor`` when one is given). Inputs are real, as JAX's,
     unless ``holomorphic=True``: then f is a holomorphic function of complex inputs with a
-    complex output, and the Hessian is its complex second derivative (JAX's flag)."""
+    complex output, and the Hessian is its complex second derivative (JAX's flag). With
+    has_aux, f returns (number, aux) and the result is (Hessian, aux), as JAX's."""
     nums = Argnums(argnums, "hessian")
-    jac = jacfwd(grad(f, argnums, holomorphic=holomorphic), argnums, chunk=chunk, executor=executor,
-                 holomorphic=holomorphic)  # fmt: skip
+    inner = grad(f, argnums, holomorphic=holomorphic, has_aux=has_aux)
+    jac = jacfwd(inner, argnums, chunk=chunk, holomorphic=holomorphic, executor=executor, has_aux=has_aux)
 
     def hess(*args):
         if holomorphic:

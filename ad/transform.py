@@ -319,6 +319,54 @@ def hooks_refused(who: str, fix: str):
         raise RuntimeError(f"{e}. Here {who} takes f's derivative in forward mode: {fix}") from None
 
 
+# -- has_aux ----------------------------------------------------------------------------------
+def split_aux(result, who: str) -> tuple:
+    """(output, aux) of f's result under has_aux=True: a tuple or list of two, as JAX asks."""
+    if isinstance(result, tuple | list) and len(result) == 2:
+        return result[0], result[1]
+    if isinstance(result, tuple | list):
+        got = f"a {type(result).__name__} of length {len(result)}"
+    else:
+        got = describe(result)
+    raise TypeError(
+        f"{who}(has_aux=True) needs f to return a pair (output, aux); it returned {got}: "
+        "return (output, aux), or drop has_aux=True"
+    )
+
+
+def output_and_aux(f: Callable, who: str) -> Callable:
+    """f checked to return the pair (output, aux), given as a tuple: forward mode pushes
+    tangents through both, and `split_pair` parts the leaves of the result."""
+
+    def pair(*args):
+        return split_aux(f(*args), who)
+
+    return pair
+
+
+def output_only(f: Callable, who: str) -> Callable:
+    """f's output without its aux: what a task of an executor differentiates."""
+
+    def out(*args):
+        return split_aux(f(*args), who)[0]
+
+    return out
+
+
+def split_pair(leaves: list, tree) -> tuple:
+    """(output leaves, output structure, aux leaves, aux structure) of a flattened pair."""
+    out_tree, aux_tree = tree.children
+    return leaves[: out_tree.size], out_tree, leaves[out_tree.size :], aux_tree
+
+
+def returned_aux(leaves: list, tree):
+    """The aux a transform returns, from its leaves unboxed at the transform's level: every
+    array copied, so that it is the caller's to change and no value a tape saved, an input
+    or another result (as JAX's arrays, which are never shared mutably). A leaf of an
+    enclosing transform's level stays traced, so that derivatives flow through aux there."""
+    return tree([a.copy() if isinstance(a, np.ndarray) else a for a in leaves])
+
+
 # -- seeding and pushing tangents ---------------------------------------------------------------
 def spans(shapes: Sequence[tuple]) -> list[tuple[tuple, int, int]]:
     """(shape, start, stop) of each leaf's entries in the concatenation of all of them."""

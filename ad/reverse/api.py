@@ -24,13 +24,16 @@ from ad.transform import (
     jacobian_tree,
     numeric_outputs,
     one_hot_chunks,
+    output_only,
     private,
     require_complex,
     require_real,
+    returned_aux,
     run_passes,
     seed_one,
     select,
     spans,
+    split_aux,
 )
 from ad.tree import LEAF, flatten
 
@@ -38,15 +41,18 @@ from ad.tree import LEAF, flatten
 class Recording:
     """f recorded once on fresh leaves at a new level; `pullback` runs reverse sweeps through it."""
 
-    __slots__ = ("level", "values", "inputs", "in_tree", "outputs", "out_tree")
+    __slots__ = ("level", "values", "inputs", "in_tree", "outputs", "out_tree", "aux_leaves", "aux_tree")
 
-    def __init__(self, level: int, values: list, inputs: list, in_tree, outputs: list, out_tree):
+    def __init__(self, level: int, values: list, inputs: list, in_tree, result, has_aux: bool, who: str):
         self.level = level
         self.values = values  # the input leaves' values (checked by float_input)
         self.inputs = inputs  # the leaf Tensors f was called with over them, one per input leaf
         self.in_tree = in_tree
-        self.outputs = outputs  # f's output leaves as it returned them
-        self.out_tree = out_tree
+        aux = None
+        if has_aux:
+            result, aux = split_aux(result, who)
+        self.outputs, self.out_tree = flatten(result)  # f's output leaves as it returned them
+        self.aux_leaves, self.aux_tree = flatten(aux)  # the aux f returned beside (has_aux)
 
     def traced(self, y) -> bool:
         """Whether the output leaf y depends on the inputs (a cotangent can flow from it)."""
@@ -60,6 +66,13 @@ class Recording:
     @property
     def out(self):
         return self.out_tree(self.out_leaves)
+
+    @property
+    def aux(self):
+        """The aux f returned beside its output (has_aux=True), unboxed at this level, its
+        arrays copies (returned_aux); None without has_aux."""
+        unboxed = [y.data if isinstance(y, Tensor) and y.level == self.level else y for y in self.aux_leaves]
+        return returned_aux(unboxed, self.aux_tree)
 
     def pullback(
         self, cotangents: Sequence, *, batch: int | None = None, retain_graph: bool = False, mixed=None
@@ -82,8 +95,9 @@ class Recording:
         )
 
 
-def record(f: Callable, primals: Sequence, *, who: str = "record") -> Recording:
-    """Run f(*primals) on fresh leaves at a new level, recording what a pullback needs.
+def record(f: Callable, primals: Sequence, *, who: str = "record", has_aux: bool = False) -> Recording:
+    """Run f(*primals) on fresh leaves at a new level, recording what a pullback needs. With
+    has_aux, f returns (output, aux): the output is recorded, the aux kept as it is (`aux`).
 
     Recording is on whatever the caller's mode (as torch.func.grad under no_grad): an eager
     backward() runs rules with recording off, and a rule may itself be a transform.
@@ -93,11 +107,12 @@ def record(f: Callable, primals: Sequence, *, who: str = "record") -> Recording:
     leaves = [p if type(p) is np.ndarray and p.dtype.kind == "f" else float_input(p, who) for p in leaves]
     level = new_level()
     inputs = [leaf(p, level) for p in leaves]  # checked by float_input
-    outputs, out_tree = flatten(recording(f, in_tree(inputs)))
-    return Recording(level, leaves, inputs, in_tree, outputs, out_tree)
+    return Recording(level, leaves, inputs, in_tree, recording(f, in_tree(inputs)), has_aux, who)
 
 
-def record_arguments(f: Callable, args: tuple, nums: Argnums, *, who: str) -> Recording:
+def record_arguments(
+    f: Callable, args: tuple, nums: Argnums, *, who: str, has_aux: bool = False
+) -> Recording:
     """record(g, primals) for (primals, g) = select(f, args, nums): f recorded with fresh
     leaves in the arguments nums names, the others held. When each of those arguments is an
     array of floats (the common case) the leaves go into place directly, without select's
@@ -107,7 +122,7 @@ def record_arguments(f: Callable, args: tuple, nums: Argnums, *, who: str) -> Re
         p = args[i]
         if type(p) is not np.ndarray or p.dtype.kind != "f":
             primals, g = select(f, args, nums)
-            return record(g, primals, who=who)
+            return record(g, primals, who=who, has_aux=has_aux)
     level = new_level()
     full = list(args)
     values, inputs = [], []
@@ -117,8 +132,7 @@ def record_arguments(f: Callable, args: tuple, nums: Argnums, *, who: str) -> Re
         values.append(args[i])
         inputs.append(x)
     in_tree = flatten(tuple(values))[1]
-    outputs, out_tree = flatten(recording(f, full))
-    return Recording(level, values, inputs, in_tree, outputs, out_tree)
+    return Recording(level, values, inputs, in_tree, recording(f, full), has_aux, who)
 
 
 def _input_cotangents(rec: Recording, cts: list) -> list:
@@ -132,8 +146,9 @@ def _input_cotangents(rec: Recording, cts: list) -> list:
     return out
 
 
-def vjp(f: Callable, *primals):
-    """(f(*primals), vjp_fn) where vjp_fn(ct) is the tuple of ct^T J, one per primal.
+def vjp(f: Callable, *primals, has_aux: bool = False):
+    """(f(*primals), vjp_fn) where vjp_fn(ct) is the tuple of ct^T J, one per primal; with
+    has_aux, f returns (output, aux) and vjp gives (output, vjp_fn, aux), as JAX's.
 
     The primals are copied on entry, so changing them in place later does not change what
     vjp_fn returns; the graph is kept until vjp_fn is dropped, so it may be called many times.
@@ -141,7 +156,7 @@ def vjp(f: Callable, *primals):
     leaves, in_tree = flatten(primals)
     kept = [float_input(p, "vjp") for p in leaves]
     kept = [p.copy() if isinstance(p, np.ndarray) else p for p in kept]
-    rec = record(f, in_tree(kept), who="vjp")
+    rec = record(f, in_tree(kept), who="vjp", has_aux=has_aux)
     out_leaves = rec.out_leaves
     numeric_outputs(out_leaves, "vjp")  # a function or a string has no cotangent to pull
 
@@ -157,7 +172,8 @@ def vjp(f: Callable, *primals):
         return fresh(rec.in_tree(_input_cotangents(rec, cts)), caller=ct_leaves + kept)
 
     # a copy of the output: it is the caller's to change, and the tape may have saved it
-    return rec.out_tree([y.copy() if isinstance(y, np.ndarray) else y for y in out_leaves]), vjp_fn
+    out = rec.out_tree([y.copy() if isinstance(y, np.ndarray) else y for y in out_leaves])
+    return (out, vjp_fn, rec.aux) if has_aux else (out, vjp_fn)
 
 
 def _describe_output(out, tree) -> str:
@@ -171,23 +187,28 @@ def _complex_inputs(x, who: str) -> None:
     require_complex([float_input(p, who) for p in flatten(x)[0]], who, "input")
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
+def value_and_grad(
+    f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False, *, has_aux: bool = False
+) -> Callable:
     """x -> (f(x), grad f(x)), the gradient shaped like x; f returns one number (any size-1
-    array). For complex x, grad f = df/dRe(x) - i df/dIm(x); with holomorphic=True, f'(x)."""
+    array). For complex x, grad f = df/dRe(x) - i df/dIm(x); with holomorphic=True, f'(x).
+    With has_aux, f returns (number, aux) and the result is ((f(x), aux), grad f(x)), as JAX's."""
     nums = Argnums(argnums, "grad")
 
     def vg(*args):
         if holomorphic:
             primals, g = select(f, args, nums)
             _complex_inputs(primals, "grad")
-            rec = record(g, primals, who="grad")
+            rec = record(g, primals, who="grad", has_aux=has_aux)
         else:
-            rec = record_arguments(f, args, nums, who="grad")
+            rec = record_arguments(f, args, nums, who="grad", has_aux=has_aux)
         y, ct = _scalar_output(rec, holomorphic)
         grads = _input_cotangents(rec, rec.pullback([ct]))
         # neither the value (f may return a view of x) nor a gradient may share memory with
         # an argument
         y, *grads = private([y, *grads], caller=[*args, *rec.values])
+        if has_aux:
+            return (y, rec.aux), nums.unpack(rec.in_tree(grads))
         return y, nums.unpack(rec.in_tree(grads))
 
     return vg
@@ -226,9 +247,19 @@ def _scalar_output(rec: Recording, holomorphic: bool) -> tuple:
 _VALUES = (np.ndarray, np.generic)
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
-    """x -> grad f(x), shaped like x; f returns one number (any size-1 array)."""
-    vg = value_and_grad(f, argnums, holomorphic)
+def grad(
+    f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False, *, has_aux: bool = False
+) -> Callable:
+    """x -> grad f(x), shaped like x; f returns one number (any size-1 array). With has_aux,
+    f returns (number, aux) and the result is (grad f(x), aux), as JAX's."""
+    vg = value_and_grad(f, argnums, holomorphic, has_aux=has_aux)
+    if has_aux:
+
+        def grad_and_aux(*args):
+            (_, aux), g = vg(*args)
+            return g, aux
+
+        return grad_and_aux
     return lambda *args: vg(*args)[1]
 
 
@@ -258,26 +289,29 @@ def jacrev(
     chunk: int | None = None,
     holomorphic: bool = False,
     executor=None,
+    *,
+    has_aux: bool = False,
 ) -> Callable:
     """Jacobian by reverse mode: for each output leaf and input leaf, out.shape + in.shape,
     nested as the output pytree of input pytrees; ceil(m / chunk) batched sweeps. With an
-    ``executor`` (any concurrent.futures.Executor) each sweep is a task that records f itself."""
+    ``executor`` (any concurrent.futures.Executor) each sweep is a task that records f itself.
+    With has_aux, f returns (output, aux) and the result is (Jacobian, aux), as JAX's."""
     nums = Argnums(argnums, "jacrev")
 
     def jac(*args):
         primals, g = select(f, args, nums)
         if holomorphic:
             _complex_inputs(primals, "jacrev")
-        rec = record(g, primals, who="jacrev")
+        rec = record(g, primals, who="jacrev", has_aux=has_aux)
         out = rec.out_leaves
         numeric_outputs(out, "jacrev")
         (require_complex if holomorphic else require_real)(out, "jacrev", "output")
         chunks = one_hot_chunks(out, chunk)
-        done = (
-            sweeps(rec, chunks)
-            if executor is None
-            else run_passes(cotangent_passes, g, primals, chunks, executor)
-        )
+        if executor is None:
+            done = sweeps(rec, chunks)
+        else:  # each task records f itself: its output alone
+            task_f = output_only(g, "jacrev") if has_aux else g
+            done = run_passes(cotangent_passes, task_f, primals, chunks, executor)
         out_spans = spans([tuple(rules.shape(y)) for y in out])
         blocks = [[] for _ in out]  # blocks[j][i]: output leaf j in input leaf i
         for i, x in enumerate(rec.values):
@@ -290,6 +324,7 @@ def jacrev(
             for row, (s, o0, o1) in zip(blocks, out_spans):
                 row.append(cast_like(jacobian_block(C, o0, o1, s + xs), x))
         caller = [*args, *rec.values]
-        return jacobian_tree(blocks, rec.out_tree, rec.in_tree, nums, caller)
+        J = jacobian_tree(blocks, rec.out_tree, rec.in_tree, nums, caller)
+        return (J, rec.aux) if has_aux else J
 
     return jac
