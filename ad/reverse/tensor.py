@@ -397,6 +397,12 @@ class Tensor(Box):
     def div_(self, o):
         return self._inplace(np.true_divide, o)
 
+    def clamp_(self, min=None, max=None):
+        """self <- np.clip(self, min, max) (torch's clamp_: weight clipping under no_grad)."""
+        if min is None and max is None:
+            raise ValueError("clamp_ needs a bound: pass min, max, or both")
+        return self._inplace(np.clip, min, max)
+
     # x[...] = new, not old * 0 + new: the new value keeps an edge to the old history (with
     # a zero cotangent), saves nothing (as PyTorch's copy_), and inf * 0 leaves no NaN.
     def zero_(self):

@@ -425,3 +425,27 @@ def test_sgd_steps_after_a_backward_that_recorded_its_sweep():
     topt.zero_grad(set_to_none=False)
     assert w.grad.grad_fn is None and not w.grad.requires_grad
     np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
+
+
+@pytest.mark.parametrize("bounds", [(-1.0, 1.0), (None, 0.5), (0.0, None)])
+def test_clamp_in_place_matches_torch_and_is_recorded(bounds):
+    lo, hi = bounds
+    x = ad.tensor([-2.0, 0.25, 3.0], requires_grad=True)
+    tx = torch.tensor([-2.0, 0.25, 3.0], dtype=torch.float64, requires_grad=True)
+    y, ty = x * 2.0, tx * 2.0
+    assert y.clamp_(lo, hi) is y
+    ty.clamp_(lo, hi)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    (y * y).sum().backward()
+    (ty * ty).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+def test_clamp_in_place_clips_weights_under_no_grad_and_needs_a_bound():
+    w = ad.tensor([-0.3, 0.001, 0.2], requires_grad=True)
+    with ad.no_grad():
+        w.clamp_(-0.01, 0.01)
+    np.testing.assert_array_equal(w.detach().numpy(), [-0.01, 0.001, 0.01])
+    assert w.is_leaf and w.requires_grad
+    with pytest.raises(ValueError, match="clamp_ needs a bound"):
+        w.clamp_()
