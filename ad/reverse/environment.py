@@ -123,10 +123,12 @@ def _check(bindings, lengths, members, arrays) -> types.FunctionType:
     It is straight-line Python, one comparison per binding with the containers, keys and
     values as default arguments (local variables), the identities first and the arrays'
     bytes last, so that a call costs a few tens of nanoseconds per binding and no loop or
-    call per container (the compiled scalar chain, whose f reads a module's globals and a
-    helper: 0.2 us a call, against 1.4 us for a loop over the containers). Code is memoised
-    by its source, so that recording again (a guard that flips, a changed closure) compiles
-    nothing."""
+    call per container. The compiled scalar chain's f reads a module's globals and a helper:
+    its check takes 0.14 us a call, where a loop calling a getter and any(map(is_not, ...))
+    per container took 0.85 to 0.98 us, and its specialised grad 0.34x to 0.39x the time of
+    jax.jit(jax.grad) in the same run, where it was 0.54x to 0.58x (docs/compiled.md). Code
+    is memoised by its source, so that recording again (a guard that flips, a changed
+    closure) compiles nothing."""
     by_container: dict[int, tuple] = {}
     for c, k, v in bindings:
         by_container.setdefault(id(c), (c, []))[1].append((k, v))
