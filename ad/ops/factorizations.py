@@ -12,7 +12,7 @@ R-linear JVP is its transpose in that pairing (no conjugation of the cotangent).
 
 import numpy as np
 
-from ad.ops.reductions import split_ties
+from ad.ops.reductions import real_dtype, split_ties
 from ad.registry import general
 from ad.rules import shape
 from ad.trace import is_complex, raw
@@ -416,9 +416,9 @@ def spectral_norm_weight(x, ord, axis):
     'nuc'; for 2 (-2), 1 on the largest (smallest) singular value, ties sharing it evenly."""
     u, s, vh = np.linalg.svd(np.moveaxis(x, axis, (-2, -1)), full_matrices=False)
     if ord == "nuc":
-        c = np.ones(shape(s))
+        c = np.ones(shape(s), dtype=real_dtype(s))
     else:
-        c = split_ties(s == (np.max if ord == 2 else np.min)(s, axis=-1, keepdims=True), -1)
+        c = split_ties(s == (np.max if ord == 2 else np.min)(s, axis=-1, keepdims=True), -1, real_dtype(s))
     return np.moveaxis(np.matmul(u * np.expand_dims(c, -2), vh), (-2, -1), axis)
 
 

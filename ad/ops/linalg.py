@@ -20,7 +20,7 @@ from ad.ops.factorizations import (
     spectral_norm_weight,
     sum_terms,
 )
-from ad.ops.reductions import examples_from, product_of_others, reject, split_ties
+from ad.ops.reductions import examples_from, product_of_others, real_dtype, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
 from ad.rules import align, ndim, negative_axes, shape, unbroadcast, zeros
@@ -66,7 +66,16 @@ def _norm_weight(x, y, p):
         summed, extremal = (axis[:1], axis[1:]) if ord in (1, -1) else (axis[1:], axis[:1])
     sums = np.sum(np.abs(x), axis=summed, keepdims=True)
     best = (np.max if ord > 0 else np.min)(sums, axis=extremal, keepdims=True)
-    return np.sign(x) * split_ties(sums == best, extremal)
+    return _unit(x) * split_ties(sums == best, extremal, real_dtype(x))
+
+
+def _unit(x):
+    """d|x|/dx as a direction: sign(x) for real x, x / |x| for complex x (whose own derivative
+    exists away from 0, so that second order does too); 0 at x = 0, the convention abs'(0) = 0."""
+    if not is_complex(x):
+        return np.sign(x)
+    a = np.abs(x)
+    return x / np.where(a == 0, np.inf, a)
 
 
 def _p_norm_weight(x, y, p):

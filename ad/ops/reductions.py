@@ -11,7 +11,7 @@ import numpy as np
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general, linear, nondiff
 from ad.rules import ndim, negative_axis, shape, tangent_dtype
-from ad.trace import is_complex, raw
+from ad.trace import Box, is_complex, raw
 
 
 def reject(name: str, **options):
@@ -23,9 +23,16 @@ def reject(name: str, **options):
         raise NotImplementedError(f"numpy.{name}: options {given} are not supported by ad; drop them")
 
 
-def split_ties(hit, axes):
-    """hit / (number of hits along axes): tied extrema share the derivative evenly, as in JAX."""
-    return hit / np.sum(hit, axis=axes, keepdims=True)
+def split_ties(hit, axes, dtype, extra=0):
+    """hit / (number of hits along axes + extra), in dtype: tied extrema share the derivative
+    evenly, as in JAX (extra counts tied candidates outside hit, as max's initial=)."""
+    hit = np.asarray(hit, dtype=dtype)
+    return hit / (np.sum(hit, axis=axes, keepdims=True) + extra)
+
+
+def real_dtype(x) -> np.dtype:
+    """The real float dtype of x's tangents: float32 for float32 and complex64 x."""
+    return np.finfo(tangent_dtype(x)).dtype
 
 
 def _count(x, axes) -> int:
@@ -46,12 +53,6 @@ _IDENTITY = {"sum": 0, "prod": 1, "mean": 0}
 def _masked(name: str, a, where, axes):
     """a with the identity of the reduction `name` where `where` (broadcast to a's shape) is
     false, and for a mean scaled by the number of entries over the number kept."""
-    if name not in _IDENTITY:
-        raise NotImplementedError(
-            f"numpy.{name}(..., where=) is not supported by ad (NumPy needs initial= with it, "
-            f"which ad does not take): write np.{name}(np.where(mask, x, fill)) with a fill that "
-            "cannot win"
-        )
     mask = np.broadcast_to(np.asarray(raw(where), dtype=bool), shape(a))  # NumPy's broadcast check
     a = np.where(mask, a, _IDENTITY[name])
     if name == "mean":
@@ -59,8 +60,39 @@ def _masked(name: str, a, where, axes):
             scale = _count(a, axes) / np.sum(mask, axis=axes, keepdims=True)
         # in the mean's real dtype: a float32 mean stays float32 (the counts are float64), and
         # an integer array's mean is float64, as NumPy's (the scale is no integer)
-        a = a * scale.astype(np.finfo(tangent_dtype(a)).dtype, copy=False)
+        a = a * scale.astype(real_dtype(a), copy=False)
     return a
+
+
+def _cast(name: str, a, dtype):
+    """a in dtype, which NumPy's sum, prod and mean reduce in: a differentiable cast to a float
+    or complex dtype (an integer or bool one would have no derivative, and mean and sum would
+    return another dtype than NumPy's)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fc":
+        raise NotImplementedError(
+            f"numpy.{name}(..., dtype={dtype}) of a traced value is not supported by ad: give a float "
+            f"or complex dtype, or cast the result (np.{name}(x).astype(...))"
+        )
+    if isinstance(a, Box | np.ndarray):
+        return a if a.dtype == dtype else a.astype(dtype)
+    return np.asarray(a, dtype=dtype)
+
+
+def _extremum_options(name: str, a, where, initial) -> dict:
+    """max's and min's where= and initial= as params: the mask broadcast to a's shape (NumPy's
+    broadcast check), and initial, a constant that competes with the entries kept."""
+    params = {}
+    if initial is not None:
+        if isinstance(initial, Box):
+            raise NotImplementedError(
+                f"numpy.{name}(..., initial=) takes a constant in ad, not a traced value: write "
+                f"np.{'maximum' if name == 'max' else 'minimum'}(np.{name}(x, ...), initial)"
+            )
+        params["initial"] = initial
+    if where is not True:
+        params["where"] = np.broadcast_to(np.asarray(raw(where), dtype=bool), shape(a))
+    return params
 
 
 def _reduction_parser(name):
@@ -70,12 +102,19 @@ def _reduction_parser(name):
             axes = _ALL_AXES[nd] if nd < len(_ALL_AXES) else tuple(range(-nd, 0))
         else:
             axes = reduced_axes(axis, ndim(a))
+        params = {"axis": axes, "keepdims": bool(keepdims)}
         if options:  # the common call has none: parse runs on every traced reduction
             where = options.pop("where", True)
-            if where is not True:
-                a = _masked(name, a, where, axes)
+            if name in _IDENTITY:
+                dtype = options.pop("dtype", None)
+                if dtype is not None:
+                    a = _cast(name, a, dtype)
+                if where is not True:
+                    a = _masked(name, a, where, axes)
+            else:
+                params.update(_extremum_options(name, a, where, options.pop("initial", None)))
             reject(name, **options)
-        return (a,), {"axis": axes, "keepdims": bool(keepdims)}
+        return (a,), params
 
     return parse
 
@@ -201,7 +240,14 @@ def _prod_vjp(g, xs, out, p, batched):
 
 
 def _extremum_weights(x, out, p):
-    return split_ties(x == keep(out, p["axis"], p["keepdims"]), p["axis"])
+    """1 / (number of ties) on the entries equal to the extremum, where= kept; initial=, when
+    tied with them, counts as one more (it gets its share, and it is a constant)."""
+    best = keep(out, p["axis"], p["keepdims"])
+    hit = x == best
+    if "where" in p:
+        hit = hit & p["where"]
+    tied_initial = (raw(best) == p["initial"]) if "initial" in p else 0
+    return split_ties(hit, p["axis"], real_dtype(x), tied_initial)
 
 
 def _extremum_jvp(ts, xs, out, p, batched):
