@@ -11,6 +11,7 @@ from ad.forward.api import jacfwd, jvp, linearize
 from ad.forward.dual import Dual
 from ad.functional import hessian, hvp, jacobian
 from ad.implicit import implicit_root
+from ad.ops.barriers import stop_gradient
 from ad.ops.special import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
 from ad.reverse.api import grad, jacrev, value_and_grad, vjp
 from ad.reverse.checkpoint import checkpoint, checkpoint_sequential
@@ -66,6 +67,7 @@ __all__ = [
     "softplus",
     "sparse_hessian",
     "sparse_jacobian",
+    "stop_gradient",
     "tensor",
     "value_and_grad",
     "vjp",

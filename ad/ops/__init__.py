@@ -4,6 +4,7 @@ from ad.ops import (  # noqa: F401
     arithmetic,
     array_api,
     assembly,
+    barriers,
     casts,
     complex_parts,
     construct,
