@@ -107,12 +107,14 @@ class Environment:
         self.changed = _check(self.bindings, self.lengths, self.members, self.arrays.values())
 
 
-# A container with more keys than this is read in one C call (itemgetter) and compared by
-# identity in a loop, rather than written out key by key: the source stays short.
+# The generated check writes out one comparison per binding, length and array up to _INLINE
+# of each, and reads a container of more than _INLINE_KEYS keys in one C call (itemgetter):
+# past that, its source would take longer to compile (some tens of microseconds a line) than
+# the loops that check the rest take to run.
 _INLINE_KEYS = 16
+_INLINE = 256
 _LARGE = 1 << 17  # bytes of an array compared in place rather than copied (_differs)
 _CHECK_ERRORS = (LookupError, AttributeError, ValueError)  # gone (an empty cell: ValueError)
-_GLOBALS = {"ERRORS": _CHECK_ERRORS, "not_equal": np.not_equal}  # what generated checks name
 
 
 def _check(bindings, lengths, members, arrays) -> types.FunctionType:
@@ -123,7 +125,9 @@ def _check(bindings, lengths, members, arrays) -> types.FunctionType:
     It is straight-line Python, one comparison per binding with the containers, keys and
     values as default arguments (local variables), the identities first and the arrays'
     bytes last, so that a call costs a few tens of nanoseconds per binding and no loop or
-    call per container. The compiled scalar chain's f reads a module's globals and a helper:
+    call per container; past _INLINE of them, the rest are checked in loops (_moved,
+    _rewritten), as a longer source would take longer to compile than they take to run.
+    The compiled scalar chain's f reads a module's globals and a helper:
     its check takes 0.14 us a call, where a loop calling a getter and any(map(is_not, ...))
     per container took 0.85 to 0.98 us, and its specialised grad 0.34x to 0.39x the time of
     jax.jit(jax.grad) in the same run, where it was 0.54x to 0.58x (docs/compiled.md). Code
@@ -141,27 +145,36 @@ def _check(bindings, lengths, members, arrays) -> types.FunctionType:
             consts[names[id(value)]] = value
         return names[id(value)]
 
-    held, missing = [], []  # expressions true when a binding changed
+    held, missing = [], []  # the comparisons written out: true when a binding changed
+    rest = []  # the groups past them (_group), checked by _moved
     for c, kv in by_container.values():
-        cn = name(c, "c")
-        if len(kv) > _INLINE_KEYS and all(v is not _MISSING for _, v in kv):
-            keys, values = zip(*kv)
-            get = (operator.itemgetter if isinstance(c, dict | list) else operator.attrgetter)(*keys)
-            consts["is_not"] = operator.is_not
-            held.append(f"any(map(is_not, {name(get, 'g')}({cn}), {name(values, 'v')}))")
+        if len(kv) > _INLINE_KEYS or len(held) + len(missing) + len(kv) > _INLINE:
+            rest.append(_group(c, kv))
             continue
+        cn = name(c, "c")
         for k, v in kv:
             if v is _MISSING:  # absent when recorded: a change if it is there now
                 consts |= {"read": _read, "MISSING": _MISSING}
                 missing.append(f"read({cn}, {name(k, 'k')}) is not MISSING")
             else:
                 held.append(f"{_access(cn, c, k, name)} is not {name(v, 'v')}")
-    sized = [f"len({name(xs, 'l')}) != {n}" for xs, n in lengths]
+    if rest:
+        held.append(f"moved({name(rest, 'r')})")
+    if len(lengths) > _INLINE:
+        containers, sizes = zip(*lengths)
+        sized = [f"any(map(ne, map(len, {name(containers, 'l')}), {name(sizes, 'n')}))"]
+    else:
+        sized = [f"len({name(xs, 'l')}) != {n}" for xs, n in lengths]
     sized += [
         f"len({name(xs, 's')}) != {len(ids)} or frozenset(map(id, {name(xs, 's')})) != {name(ids, 'i')}"
         for xs, _, ids in members
     ]
-    bits = [f"{name(a, 'a')}.shape != {shape!r} or {_differs(a, kept, name)}" for a, shape, kept in arrays]
+    arrays = list(arrays)
+    bits = [
+        f"{name(a, 'a')}.shape != {shape!r} or {_differs(a, kept, name)}"
+        for a, shape, kept in arrays[:_INLINE]
+    ]
+    bits += [f"rewritten({name(arrays[_INLINE:], 'r')})"] if len(arrays) > _INLINE else []
     lines = [f"def changed({', '.join(f'{n}={n}' for n in consts)}):"]
     if held:
         lines += ["    try:", *(f"        if {e}:\n            return True" for e in held)]
@@ -170,6 +183,45 @@ def _check(bindings, lengths, members, arrays) -> types.FunctionType:
     lines.append("    return False")
     code = _compiled("\n".join(lines), tuple(consts))
     return types.FunctionType(code, _GLOBALS, "changed", tuple(consts.values()))
+
+
+def _group(container, kv) -> tuple:
+    """(read, container, values): read(container) is the tuple of what the keys hold now, in
+    one C call where every key was there when recorded (itemgetter, attrgetter)."""
+    keys, values = zip(*kv)
+    if len(keys) == 1 or any(v is _MISSING for v in values):  # _MISSING where a key is absent now too
+        return functools.partial(_read_each, keys), container, values
+    read = operator.itemgetter if isinstance(container, dict | list) else operator.attrgetter
+    return read(*keys), container, values
+
+
+def _read_each(keys, container) -> tuple:
+    return tuple(_read(container, k) for k in keys)
+
+
+def _moved(groups) -> bool:
+    """Whether a key of a group (_group) holds another object: the bindings past those the
+    generated check writes out."""
+    for read, container, values in groups:
+        if any(map(operator.is_not, read(container), values)):
+            return True
+    return False
+
+
+def _rewritten(arrays) -> bool:
+    """Whether an array has another shape or other bytes: the arrays past those the
+    generated check writes out."""
+    return any(a.shape != shape or a.tobytes() != kept for a, shape, kept in arrays)
+
+
+# What generated checks name besides their arguments.
+_GLOBALS = {
+    "ERRORS": _CHECK_ERRORS,
+    "ne": operator.ne,
+    "not_equal": np.not_equal,
+    "moved": _moved,
+    "rewritten": _rewritten,
+}
 
 
 @functools.lru_cache(maxsize=256)

@@ -113,6 +113,28 @@ def long_dict_entry():
     return (lambda x: np.sum(params["w60"] * x * x)), lambda: params.__setitem__("w60", 7.0)
 
 
+def _many(position):
+    """A kind of binding among more of its kind than the check writes out one by one: the
+    one changed is read in the check's loops at one position or the other."""
+
+    def entry_of_one_of_many_dicts():
+        rows = [{"w": float(i)} for i in range(600)]
+        return (lambda x: np.sum(rows[position]["w"] * x * x)), lambda: rows[position].__setitem__("w", 7.0)
+
+    def one_of_many_lists_appended():
+        rows = [[float(i)] for i in range(600)]
+        return (lambda x: np.sum(sum(rows[position]) * x * x)), lambda: rows[position].append(7.0)
+
+    def one_of_many_arrays_changed_in_place():
+        rows = [np.full(2, float(i)) for i in range(600)]
+        return (lambda x: np.sum(rows[position][0] * x * x)), lambda: rows[position].__setitem__(0, 7.0)
+
+    kinds = [entry_of_one_of_many_dicts, one_of_many_lists_appended, one_of_many_arrays_changed_in_place]
+    for kind in kinds:
+        kind.__name__ += f"_at_{position}"
+    return kinds
+
+
 def attribute():
     class Model:
         scale = None
@@ -253,6 +275,8 @@ KINDS = [
     large_strided_array_changed_in_place,
     array_rebound,
     helper_function_redefined,
+    *_many(0),
+    *_many(-1),
 ]
 
 
