@@ -316,6 +316,7 @@ class Compiled:
         self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
         self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
         self.out_shape, self.out_slots = y.slots.shape, np.ascontiguousarray(y.slots.ravel())
+        self.result = int(self.out_slots[0]) if self.out_slots.size == 1 else None  # grad's slot
         scratch = len(self.v0) - 1
         n = len(self.code)
         self.live_a, self.live_b = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
@@ -343,7 +344,7 @@ class Compiled:
 
             self._vg = specialize.value_and_grad(
                 self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.guards,
-                self.n_in, self.out_slots[0],
+                self.n_in, self.result,
             )  # fmt: skip
 
     @property
@@ -381,10 +382,10 @@ class Compiled:
 
     def value_and_grad(self, x):
         """(f(x), grad f(x)) in one numba call: forward and reverse sweeps."""
-        if self.out_slots.size != 1:
+        x = self._load(x)  # records again for a new shape: then the output's shape is new too
+        r = self.result
+        if r is None:
             raise TypeError(f"grad needs a scalar output; got shape {self.out_shape}: use vjp or jacrev")
-        x = self._load(x)
-        r = self.out_slots[0]
         if self._vg is not None:
             failed = self._vg(self.v, self.ct, r)
         else:

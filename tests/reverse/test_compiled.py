@@ -110,6 +110,13 @@ def test_a_new_input_shape_re_records():
     np.testing.assert_allclose(c.grad(np.arange(5.0)), 2 * np.arange(5.0))
 
 
+def test_grad_refuses_a_new_input_shape_whose_output_is_not_scalar():
+    c = ad.compile(lambda x: np.sin(x) * 2.0, 0.5)  # a scalar output at the recorded input
+    np.testing.assert_allclose(c.grad(0.5), 2 * np.cos(0.5))
+    with pytest.raises(TypeError, match=r"grad needs a scalar output; got shape \(3,\)"):
+        c.grad(np.array([0.1, 0.2, 0.3]))  # recorded again: three outputs, not the first one's grad
+
+
 def test_unsupported_ops_and_value_leaks_raise_clearly():
     with pytest.raises(NotImplementedError, match="no compiled rule for inv"):
         ad.compile(lambda x: np.sum(np.linalg.inv(x.reshape(2, 2))), np.eye(2).ravel() + 1.0)
