@@ -321,3 +321,29 @@ def test_without_has_aux_a_pair_is_an_output_pytree():
     J = ad.jacrev(lambda x: (x * 2.0, np.sin(x)))(X)
     want = jax.jacrev(lambda x: (x * 2.0, jnp.sin(x)))(X)
     assert_trees_close(J, want)
+
+
+def test_hessian_and_jacfwd_with_argnums_tuple_and_aux_match_jax():
+    def f(np_):
+        return lambda a, b: (np_.sum(np_.sin(a)) * np_.sum(b**2 * a[0]), {"a": a, "ab": (a * b[0], None)})
+
+    a, b = np.array([0.2, -0.7]), np.array([1.5, 0.4, -1.0])
+    for ours, theirs in [(ad.hessian, jax.hessian), (ad.jacfwd, jax.jacfwd)]:
+        got, aux = ours(f(np), argnums=(1, 0), has_aux=True)(a, b)
+        want, want_aux = theirs(f(jnp), argnums=(1, 0), has_aux=True)(a, b)
+        assert_trees_close(got, want, what=ours.__name__)
+        assert_trees_close(aux, want_aux)
+        plain(aux)
+
+
+def test_holomorphic_hessian_with_aux_matches_jax():
+    z = np.array([0.5 + 1.0j, -0.3 + 0.2j])
+
+    def f(np_):
+        return lambda z: (np_.sum(z**3 * np_.exp(z)), {"e": np_.exp(z)})
+
+    got, aux = ad.hessian(f(np), holomorphic=True, has_aux=True)(z)
+    want, want_aux = jax.hessian(f(jnp), holomorphic=True, has_aux=True)(z)
+    assert_trees_close(got, want)
+    assert_trees_close(aux, want_aux)
+    plain(aux)
