@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from ad.registry import composite, elementwise, nondiff
-from ad.trace import is_complex
+from ad.trace import is_complex, raw
 
 
 def _clip_parse(a, a_min=None, a_max=None, **kw):
@@ -30,7 +30,14 @@ def _clip_examples(rng):
 # PyTorch do), so that maximum(x, x) has derivative 1. A NaN operand wins nothing (x > nan
 # and x == nan are False): the output is NaN and its derivative 0 in both operands, as in JAX.
 def _first_wins(x, y):
-    return (x > y) + 0.5 * (x == y)
+    return np.asarray((x > y) + 0.5 * (x == y), dtype=_float_dtype(x, y))
+
+
+def _float_dtype(*xs) -> np.dtype:
+    """The float dtype of a 0/1 partial of an op on xs: their result dtype (float32 stays
+    float32), float64 for integers, the real one for complex xs."""
+    dt = np.result_type(*(raw(x) for x in xs))
+    return np.finfo(dt).dtype if dt.kind in "fc" else np.dtype(np.float64)
 
 
 # fmax/fmin return the operand that is not NaN, so the derivative goes to it; when both are
@@ -274,7 +281,7 @@ elementwise(
     "heaviside",
     np.heaviside,
     0,
-    lambda x, h0, o: 1.0 * (x == 0),
+    lambda x, h0, o: np.asarray(x == 0, dtype=_float_dtype(x, h0)),
     analytic=False,
     smooth=False,
     doc="d/dx: 0; d/dh0: 1 where x = 0, else 0 (as JAX)",
@@ -288,7 +295,9 @@ def _minus_quotient(x, y, o):
     # An infinite y makes (x - o) / y inf / inf; there q is 0 where NumPy returned x and -1
     # where it returned y (remainder(-1, inf) = inf = x + y).
     inf = np.isinf(y)
-    return np.where(inf, 1.0 * (o == y), -np.rint((x - o) / np.where(inf, 1.0, y)))
+    return np.where(
+        inf, np.asarray(o == y, dtype=_float_dtype(x, y)), -np.rint((x - o) / np.where(inf, 1.0, y))
+    )
 
 
 _REMAINDER_DOC = "d/dx: 1; d/dy: -q, the quotient ({}) (as PyTorch); jumps where x / y is an integer"

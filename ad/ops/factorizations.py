@@ -39,12 +39,12 @@ def real(x):
 
 def diagonal(m):
     """The diagonal of the last two axes (as a sum, which batches and nests like any product)."""
-    return np.sum(m * np.eye(shape(m)[-1]), axis=-1)
+    return np.sum(m * np.eye(shape(m)[-1], dtype=real_dtype(m)), axis=-1)
 
 
 def diag(v):
     """diag(v) over the last axis."""
-    return np.expand_dims(v, -2) * np.eye(shape(v)[-1])
+    return np.expand_dims(v, -2) * np.eye(shape(v)[-1], dtype=real_dtype(v))
 
 
 def live(ct) -> bool:
@@ -61,7 +61,7 @@ def sum_terms(terms):
 
 def gaps(w):
     """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where eigenvalues repeat)."""
-    eye = np.eye(shape(w)[-1])
+    eye = np.eye(shape(w)[-1], dtype=real_dtype(w))
     with np.errstate(divide="ignore"):
         return (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
 
@@ -149,7 +149,9 @@ def _phase_transpose(a, u1, v1, gu1, gv1):
         [None if g is None else np.imag(diagonal(np.matmul(mT(x), g))) for x, g in ((u1, gu1), (v1, gv1))]
     )
     x = v1 if _real_row_of_v(a) else u1
-    extra = -1j * np.eye(shape(x)[-2])[:, :1] * np.expand_dims(h / np.real(x[..., 0, :]), -2)
+    extra = (
+        -1j * np.eye(shape(x)[-2], dtype=real_dtype(x))[:, :1] * np.expand_dims(h / np.real(x[..., 0, :]), -2)
+    )
     if _real_row_of_v(a):
         return gu1, extra if gv1 is None else gv1 + extra
     return extra if gu1 is None else gu1 + extra, gv1
@@ -222,7 +224,7 @@ def _eig(a):
 def _largest(v) -> np.ndarray:
     """0/1 mask of each column's largest-magnitude entry (the one LAPACK makes real)."""
     r = np.abs(raw(v))
-    mask = np.zeros(r.shape)
+    mask = np.zeros(r.shape, dtype=r.dtype)
     np.put_along_axis(mask, np.argmax(r, axis=-2)[..., None, :], 1.0, axis=-2)
     return mask
 
@@ -319,7 +321,7 @@ def _skew(mm):
     """dO = L - L^H (+ i Im diag(M) if complex), L = tril(M, -1)."""
     low = np.tril(mm, -1)
     do = low - mH(low)
-    return do + 1j * np.eye(shape(mm)[-1]) * np.imag(mm) if is_complex(mm) else do
+    return do + 1j * np.eye(shape(mm)[-1], dtype=real_dtype(mm)) * np.imag(mm) if is_complex(mm) else do
 
 
 def _thin_qr_jvp(q, r, t):
@@ -337,7 +339,7 @@ def _thin_qr_vjp(q, r, gq, gr):
     )
     gm = np.tril(d - mH(d), -1) - d
     if is_complex(d):
-        gm = gm + 1j * np.eye(shape(d)[-1]) * np.imag(d)
+        gm = gm + 1j * np.eye(shape(d)[-1], dtype=real_dtype(d)) * np.imag(d)
     gy = np.matmul(conj(q), gm)
     return mT(np.linalg.solve(r, mT(gy if gq is None else gy + gq)))
 

@@ -223,29 +223,30 @@ def _eigh(a, UPLO):
     return tuple(np.linalg.eigh(a, UPLO))
 
 
-def _triangle(n: int, uplo: str):
-    """0/1 masks of the strict triangle eigh reads (off the diagonal) and of the diagonal."""
-    ones = np.ones((n, n))
-    return (np.tril(ones, -1) if uplo == "L" else np.triu(ones, 1)), np.eye(n)
+def _triangle(n: int, uplo: str, dtype):
+    """0/1 masks, in dtype, of the strict triangle eigh reads (off the diagonal) and of the diagonal."""
+    ones = np.ones((n, n), dtype=dtype)
+    return (np.tril(ones, -1) if uplo == "L" else np.triu(ones, 1)), np.eye(n, dtype=dtype)
 
 
 def _read(t, uplo: str):
     """The Hermitian matrix eigh sees in t: the UPLO triangle, mirrored (conjugated) onto the
     other, and the real part of the diagonal (LAPACK ignores its imaginary part)."""
-    strict, eye = _triangle(shape(t)[-1], uplo)
+    strict, eye = _triangle(shape(t)[-1], uplo, real_dtype(t))
     return t * strict + mH(t * strict) + real(t) * eye
 
 
 def _read_transpose(g, uplo: str):
     """VJP of _read: g + conj(g^T) on the strict triangle, Re g on the diagonal, 0 on the other triangle."""
-    strict, eye = _triangle(shape(g)[-1], uplo)
+    strict, eye = _triangle(shape(g)[-1], uplo, real_dtype(g))
     return (g + mH(g)) * strict + real(g) * eye
 
 
 def _phi(m):
     """The lower triangle of m with half its diagonal."""
     n = shape(m)[-1]
-    return m * (np.tril(np.ones((n, n))) - np.eye(n) / 2)
+    dtype = real_dtype(m)
+    return m * (np.tril(np.ones((n, n), dtype=dtype)) - np.eye(n, dtype=dtype) / 2)
 
 
 def _cholesky_jvp(ts, xs, L, p, batched):
@@ -293,7 +294,7 @@ def _eigh_vjp(ct, xs, out, p, batched):
             if is_complex(v):
                 k = _gauge_row(v, p["UPLO"])
                 h = np.imag(np.sum(v * gv, axis=-2)) / np.real(v[..., k, :])
-                row = np.eye(shape(v)[-2])[:, k : k + 1]
+                row = np.eye(shape(v)[-2], dtype=real_dtype(v))[:, k : k + 1]
                 gv = gv - 1j * row * np.expand_dims(h, -2)
             terms.append(gaps(w) * np.matmul(mT(v), gv))
     inner = sum_terms(terms)

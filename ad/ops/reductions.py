@@ -200,7 +200,7 @@ def _exclusive_cumprod(x, axis):
     head = list(shape(x))
     head[axis] = min(head[axis], 1)  # an empty axis stays empty
     before = np.cumprod(x[along(axis, slice(None, -1))], axis=axis)
-    return np.concatenate([np.ones(head), before], axis=axis)
+    return np.concatenate([np.ones(head, dtype=tangent_dtype(x)), before], axis=axis)
 
 
 def along(axis, s) -> tuple:
@@ -373,10 +373,12 @@ general("prod", np.prod, _prod_jvp, _prod_vjp, parse=_parse_prod,
         doc="derivative: the product of the other entries (exclusive cumprods; right at zeros)")
 general("max", (np.max, np.amax), _extremum_jvp, _extremum_vjp, parse=_parse_max,
         examples=examples_from(_parse_max, _REDUCE), analytic=False, smooth=False,
-        doc="derivative: indicator of the max, shared evenly between ties (like JAX)")
+        doc="derivative: indicator of the max, shared evenly between ties (like JAX); where= entries "
+            "left out get 0; an initial= tied with the max takes a share")
 general("min", (np.min, np.amin), _extremum_jvp, _extremum_vjp, parse=_parse_min,
         examples=examples_from(_parse_min, _REDUCE), analytic=False, smooth=False,
-        doc="derivative: indicator of the min, shared evenly between ties (like JAX)")
+        doc="derivative: indicator of the min, shared evenly between ties (like JAX); where= entries "
+            "left out get 0; an initial= tied with the min takes a share")
 general("var", np.var, _var_jvp, _var_vjp, parse=_parse_var, examples=examples_from(_parse_var, _MOMENT),
         analytic=False, complex=True, doc="mean((x - m)^2) n / (n - ddof); derivative 2 (x - m) / (n - ddof)")
 general("std", np.std, _std_jvp, _std_vjp, parse=_parse_std, examples=examples_from(_parse_std, _MOMENT),
