@@ -37,6 +37,8 @@ from ad.transform import (
 )
 from ad.tree import LEAF, flatten
 
+_NO_AUX = ((), flatten(None)[1])  # a recording's aux leaves and structure without has_aux
+
 
 class Recording:
     """f recorded once on fresh leaves at a new level; `pullback` runs reverse sweeps through it."""
@@ -48,11 +50,11 @@ class Recording:
         self.values = values  # the input leaves' values (checked by float_input)
         self.inputs = inputs  # the leaf Tensors f was called with over them, one per input leaf
         self.in_tree = in_tree
-        aux = None
+        self.aux_leaves, self.aux_tree = _NO_AUX  # the aux f returned beside its output (has_aux)
         if has_aux:
             result, aux = split_aux(result, who)
+            self.aux_leaves, self.aux_tree = flatten(aux)
         self.outputs, self.out_tree = flatten(result)  # f's output leaves as it returned them
-        self.aux_leaves, self.aux_tree = flatten(aux)  # the aux f returned beside (has_aux)
 
     def traced(self, y) -> bool:
         """Whether the output leaf y depends on the inputs (a cotangent can flow from it)."""
