@@ -25,6 +25,7 @@ from ad.ops import (  # noqa: F401
     queries,
     ranges,
     reductions,
+    scipy_special,
     selection,
     sets,
     shape,
