@@ -347,3 +347,13 @@ def test_holomorphic_hessian_with_aux_matches_jax():
     assert_trees_close(got, want)
     assert_trees_close(aux, want_aux)
     plain(aux)
+
+
+def test_hessian_with_aux_runs_its_passes_on_an_executor():
+    f = scalar_f(np)
+    want, want_aux = jax.hessian(scalar_f(jnp), has_aux=True)(X)
+    with ThreadPoolExecutor(2) as pool:
+        H, aux = ad.hessian(f, chunk=1, executor=pool, has_aux=True)(X)
+    assert_trees_close(H, want)
+    assert_trees_close(aux, want_aux)
+    plain(aux)

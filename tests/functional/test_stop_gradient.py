@@ -185,3 +185,10 @@ def test_sparsity_detection_sees_no_dependence_through_stop_gradient():
 def test_stop_gradient_is_a_registered_zero_derivative_op():
     op = registry.get("stop_gradient")
     assert op.kind == "nondiff" and op.handles == ()
+
+
+def test_a_dual_number_has_a_zero_tangent_through_stop_gradient():
+    d = ad.Dual(X, V)
+    y = np.sin(d) * ad.stop_gradient(d)
+    np.testing.assert_allclose(y.tangent, np.cos(X) * X * V, rtol=1e-14)
+    assert type(ad.stop_gradient(d)) is np.ndarray
