@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ad.ops.reductions import reject
+from ad.ops.reductions import real_dtype, reject
 from ad.registry import composite, nondiff
 from ad.trace import raw
 
@@ -26,34 +26,45 @@ def _nan_where(out, bad, what):
     return np.where(bad, np.nan, out)
 
 
+def _given(**options) -> dict:
+    """The options given, for the reduction that takes them (None: NumPy's default)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-    """sum of the entries that are not NaN."""
-    reject("nansum", dtype=dtype, out=out, initial=initial, where=where)
-    return np.sum(_filled(a, 0.0)[0], axis=axis, keepdims=keepdims)
+    """sum of the entries that are not NaN (and where= keeps)."""
+    reject("nansum", out=out, initial=initial)
+    return np.sum(_filled(a, 0.0)[0], axis=axis, keepdims=keepdims, **_given(dtype=dtype, where=where))
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-    """prod of the entries that are not NaN."""
-    reject("nanprod", dtype=dtype, out=out, initial=initial, where=where)
-    return np.prod(_filled(a, 1.0)[0], axis=axis, keepdims=keepdims)
+    """prod of the entries that are not NaN (and where= keeps)."""
+    reject("nanprod", out=out, initial=initial)
+    return np.prod(_filled(a, 1.0)[0], axis=axis, keepdims=keepdims, **_given(dtype=dtype, where=where))
 
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
-    """nansum / the number of entries that are not NaN."""
-    reject("nanmean", dtype=dtype, out=out, where=where)
+    """nansum / the number of entries that are not NaN (and where= keeps)."""
+    reject("nanmean", out=out)
     x, nan = _filled(a, 0.0)
-    count = np.sum(~nan, axis=axis, keepdims=keepdims)
-    # divided by 1 where the slice is empty, then NaN: 0 / 0 would put a NaN in the VJP
-    mean = np.sum(x, axis=axis, keepdims=keepdims) / np.maximum(count, 1)
+    kept = ~nan if where is None else ~nan & np.asarray(raw(where), dtype=bool)
+    count = np.sum(kept, axis=axis, keepdims=keepdims)
+    total = np.sum(x, axis=axis, keepdims=keepdims, **_given(dtype=dtype, where=where))
+    # divided by 1 where the slice is empty, then NaN: 0 / 0 would put a NaN in the VJP; the
+    # count in the sum's real dtype, so that a float32 mean stays float32
+    mean = total / np.maximum(count, 1).astype(real_dtype(total))
     return _nan_where(mean, count == 0, "Mean of empty slice")
 
 
 def _extremum(name, reduce, fill):
     def extremum(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-        reject(name, out=out, initial=initial, where=where)
+        reject(name, out=out)
         x, nan = _filled(a, fill)
+        value = reduce(x, axis=axis, keepdims=keepdims, **_given(initial=initial, where=where))
+        if initial is not None:  # a slice with no entry left takes initial, as NumPy's
+            return value
         empty = np.all(nan, axis=axis, keepdims=keepdims)
-        return _nan_where(reduce(x, axis=axis, keepdims=keepdims), empty, "All-NaN slice encountered")
+        return _nan_where(value, empty, "All-NaN slice encountered")
 
     extremum.__doc__ = f"{reduce.__name__} of the entries that are not NaN (NaN where there is none)."
     return extremum
@@ -76,7 +87,7 @@ def _nanmoment(name, moment, a, axis, dtype, out, ddof, keepdims, where, mean, c
         return moment(a, axis=axis, ddof=ddof, keepdims=keepdims)
     count = np.sum(~nan, axis=axis, keepdims=True)
     # an empty slice gets m = 0 / 1 and reads 0s: no NaN enters its (unused) derivative
-    m = np.sum(np.where(nan, 0.0, a), axis=axis, keepdims=True) / np.maximum(count, 1)
+    m = np.sum(np.where(nan, 0.0, a), axis=axis, keepdims=True) / np.maximum(count, 1).astype(real_dtype(a))
     x = np.where(nan, m, a)
     n = np.size(raw(a)) // np.size(count)
     dof = count - ddof

@@ -37,8 +37,8 @@ def _piecewise(x, condlist, funclist, *args, **kw):
         conds[i], later = conds[i] & ~later, later | conds[i]
     y = np.zeros_like(x)
     for cond, func in zip(conds, funclist):
-        if not callable(func):  # a constant, in y's dtype as NumPy's assignment casts it
-            y = setitem(y, cond, np.asarray(func, dtype=raw(y).dtype))
+        if not callable(func):  # a value, a plain one in y's dtype as NumPy's assignment casts it
+            y = setitem(y, cond, func if isinstance(func, Box) else np.asarray(func, dtype=raw(y).dtype))
             continue
         picked = x[cond]
         if np.size(raw(picked)):

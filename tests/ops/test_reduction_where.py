@@ -154,3 +154,38 @@ def test_what_is_still_refused_says_what_to_do():
         np.max(x, initial=ad.tensor(1.0, requires_grad=True))
     with pytest.raises(ValueError):  # a mask that does not broadcast, as NumPy
         np.max(x, where=np.ones(3, bool), initial=0.0)
+
+
+XNAN = X.copy()
+XNAN[0, 2] = XNAN[2, 0] = np.nan  # kept by MASK: the NaN-skipping forms skip them
+NAN_CASES = {
+    "nansum where dtype": ("nansum", {"axis": 1, "where": MASK, "dtype": "float64"}),
+    "nanprod where": ("nanprod", {"axis": 0, "where": MASK}),
+    "nanmean where dtype": ("nanmean", {"axis": 1, "where": MASK, "dtype": "float64"}),
+    "nanmax where initial": ("nanmax", {"axis": 1, "where": MASK, "initial": 0.0}),
+    "nanmin initial": ("nanmin", {"axis": 0, "initial": 1.0, "keepdims": True}),
+}
+
+
+@pytest.mark.parametrize("transform", ["jacfwd", "jacrev"])
+@pytest.mark.parametrize("case", NAN_CASES)
+def test_the_nan_skipping_reductions_take_where_dtype_and_initial_as_numpy(case, transform, jax64):
+    name, kwargs = NAN_CASES[case]
+    f = _call(np, name, kwargs)
+    value = f(ad.tensor(XNAN)).numpy()
+    expected = f(XNAN)
+    assert value.dtype == expected.dtype
+    np.testing.assert_allclose(value, expected, rtol=1e-15)
+    jacobian = getattr(ad, transform)(f)(XNAN)
+    theirs = np.asarray(jax64.jacrev(_call(jax64.numpy, name, kwargs))(XNAN))
+    np.testing.assert_allclose(jacobian, theirs, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["nanmean", "nanvar", "nanstd", "nansum", "nanmax"])
+def test_a_float32_nan_reduction_has_numpys_float32_value(name):
+    x = XNAN.astype(np.float32)
+    for a in (x, x[:, 1:3]):  # with NaNs, and without
+        expected = getattr(np, name)(a, axis=1)
+        got = getattr(np, name)(ad.tensor(a), axis=1).numpy()
+        assert got.dtype == expected.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
