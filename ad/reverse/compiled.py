@@ -33,6 +33,7 @@ import numpy as np
 
 from ad import rules
 from ad.reverse.environment import Environment
+from ad.reverse.tensor import Tensor
 from ad.trace import Box, Rebinding, new_level, note_views, raw
 
 SCRATCH = -1  # placeholder for the scratch slot, resolved when the program is finished
@@ -200,6 +201,12 @@ def _slots(x, prog, level):
     if isinstance(x, Rec) and x.level == level:
         return x.slots
     if isinstance(x, Box):
+        if isinstance(x, Tensor):
+            raise NotImplementedError(
+                f"ad.compile: f reads a Tensor of shape {np.shape(x)} besides its input x; a compiled tape "
+                "differentiates in x alone and would carry no gradient to it. Pass its array "
+                "(t.detach().numpy()) if it is a constant, or use the eager engines (ad.grad, backward())"
+            )
         raise NotImplementedError("ad.compile records one level: call it outside other transforms")
     if isinstance(x, np.ndarray):
         prog.environment.watch(x)

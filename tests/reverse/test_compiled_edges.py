@@ -149,3 +149,11 @@ def test_an_unused_input_and_a_constant_output_are_plus_zero():
         assert_same(c.jacrev(x), ad.jacrev(f)(x), "jacrev")
         assert_same(c.jacfwd(x), ad.jacfwd(f)(x), "jacfwd")
     assert np.signbit(c.vjp(x, np.ones(3))[1][1:]).sum() == 0
+
+
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_a_tensor_f_closes_over_is_refused_naming_it_and_the_fix(requires_grad):
+    w = ad.tensor(np.ones(3), requires_grad=requires_grad)
+    with pytest.raises(NotImplementedError, match=r"reads a Tensor of shape \(3,\).*detach\(\)\.numpy\(\)"):
+        ad.compile(lambda x: np.sum(np.sin(x) * w), np.ones(3))
+    assert w.grad is None
