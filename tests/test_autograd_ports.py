@@ -536,3 +536,34 @@ def test_the_coverage_table_names_scipy_special_functions_by_their_module():
     table = markdown()
     assert "| gammaln | elementwise | `scipy.special.gammaln` |" in table
     assert "| erf | elementwise | `scipy.special.erf` |" in table
+
+
+def _leaky_square(a):
+    """A scalar function with a branch, as np.vectorize is written for."""
+    return a * a if a > 0 else 0.1 * a
+
+
+VECTORIZED = {
+    "a smooth function": lambda np, x: np.sum(np.vectorize(lambda a: np.exp(a) * a)(x)),
+    "a branch on the value": lambda np, x: np.sum(np.vectorize(_leaky_square)(np.outer(x, x))),
+    "two arguments broadcast": lambda np, x: np.sum(np.vectorize(lambda a, b: a * np.sin(b))(x, x[:, None])),
+    "an excluded argument": lambda np, x: np.sum(np.vectorize(lambda a, k: a**k, excluded={1})(x, 3)),
+    "a keyword argument": lambda np, x: np.sum(np.vectorize(lambda a, b=1.0: a * b)(x, b=x[::-1])),
+    "two outputs": lambda np, x: np.prod(np.vectorize(lambda a: (a * a, a + 1.0))(x)[1]),
+    "a scalar": lambda np, x: np.vectorize(lambda a: a**3)(x[0]),
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="ad.numpy.vectorize is NumPy's, which converts its arguments to arrays of objects first",
+)
+@pytest.mark.parametrize("name", VECTORIZED)
+def test_vectorize_calls_the_function_on_each_traced_entry(name):
+    f = VECTORIZED[name]
+    x = numpy.array([0.7, -1.3, 2.1])
+    gradient = ad.grad(lambda x: f(anp, x))(x)
+    assert ad.gradcheck(lambda x: f(anp, x), x)
+    if name == "a smooth function":  # autograd calls such a function once, on the whole array
+        assert numpy.allclose(gradient, autograd.grad(lambda x: f(agnp, x))(x))
