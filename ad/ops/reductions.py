@@ -312,8 +312,10 @@ def _std_vjp(g, xs, out, p, batched):
 
 
 def _cumsum_transpose(g, xs, out, p, batched):
-    """VJP of cumsum: the reversed cumsum of g, sum(g) - cumsum(g) + g."""
-    return (np.sum(g, axis=p["axis"], keepdims=True) - np.cumsum(g, axis=p["axis"]) + g,)
+    """VJP of cumsum: the reversed cumsum of g, x̄_j = sum_{i >= j} g_i, summed from the end (so
+    that x̄_j is exactly 0 where every g_i after it is, which sum(g) - cumsum(g) + g is not)."""
+    flip = along(p["axis"], slice(None, None, -1))
+    return (np.cumsum(g[flip], axis=p["axis"])[flip],)
 
 
 def _cumprod_jacobian(x, axis):

@@ -1,6 +1,7 @@
 """where= with dtype= in sum, prod and mean, and where= with initial= in max, min, amax and
 amin: NumPy's values, and derivatives against JAX in both modes, batched and at second order.
-Entries outside where get a zero derivative; tied extrema share it evenly."""
+Entries outside where get a zero derivative; tied extrema share it evenly. Also the exact
+zeros of cumsum's VJP, which sparse Hessians rely on."""
 
 import numpy as np
 import pytest
@@ -189,3 +190,10 @@ def test_a_float32_nan_reduction_has_numpys_float32_value(name):
         got = getattr(np, name)(ad.tensor(a), axis=1).numpy()
         assert got.dtype == expected.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_cumsum_vjp_is_the_reversed_cumsum_with_exact_zeros_after_the_last_cotangent():
+    g = np.array([[0.1, 0.7, 0.3, 1e-3, 0.0, 0.0], [2.3, -1.1, 0.0, 0.0, 0.0, 0.0]])
+    (xbar,) = ad.vjp(lambda x: np.cumsum(x, axis=1), np.ones_like(g))[1](g)
+    np.testing.assert_array_equal(xbar, np.cumsum(g[:, ::-1], axis=1)[:, ::-1])
+    assert np.all(xbar[:, -2:] == 0) and np.all(xbar[1, 2:] == 0)
