@@ -11,7 +11,17 @@ from ad.reverse.grad_mode import enable_grad as enable_grad  # importable from h
 from ad.reverse.grad_mode import is_grad_enabled
 from ad.reverse.grad_mode import no_grad as no_grad  # importable from here too
 from ad.reverse.graph import CopySlices, LeafHooks, RemovableHandle, output_hooks, retain, unretain
-from ad.trace import EAGER_TENSOR, Box, apply, array_error, dispatch, matrix_error, raw
+from ad.trace import (
+    EAGER_TENSOR,
+    Box,
+    Rebinding,
+    apply,
+    array_error,
+    dispatch,
+    matrix_error,
+    raw,
+    refuse_aliased_write,
+)
 
 
 def _check_float(data, who):
@@ -326,7 +336,13 @@ class Tensor(Box):
         if isinstance(self._data, Box):  # a value of an inner level: that level writes (or refuses)
             if self._vc is _HOOKED:
                 raise RuntimeError(_HOOKED_WRITE)
-            self._data[...] = value
+            if view is None and isinstance(self._data, Rebinding):
+                # a value never written in place (forward mode's): this Tensor is given the new
+                # one, unless another live value shares the old one's memory
+                refuse_aliased_write(self._data, "op")
+                self._data = value
+            else:
+                self._data[...] = value
         elif isinstance(value, Box):
             raise RuntimeError(
                 f"an in-place write would store a value traced by an inner transform ({value.mode} "

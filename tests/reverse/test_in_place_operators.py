@@ -81,3 +81,29 @@ def test_an_assigned_gradient_of_another_dtype_is_refused():
     x.grad = np.zeros(3, dtype=np.float32)
     (x * x).sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_an_in_place_write_under_forward_over_reverse_rebinds_the_tensors_value():
+    """hessian = jacfwd(grad): the Tensor's value is forward mode's; x += y gives it x + y."""
+
+    def f(x):
+        y = x * x
+        y += np.sin(x)
+        y *= x
+        return np.sum(y)
+
+    x = np.array([0.3, -1.2, 2.0])
+    expected = np.diag(6 * x + 2 * np.cos(x) - x * np.sin(x))
+    np.testing.assert_allclose(ad.hessian(f)(x), expected, rtol=1e-13)
+    np.testing.assert_allclose(ad.hvp(f, (x,), (np.ones(3),), mode="fwd-rev")[1], expected.sum(1), rtol=1e-13)
+
+
+def test_an_in_place_write_under_forward_over_reverse_refuses_a_value_a_view_shares():
+    def f(x):
+        y = x * 1.0
+        head = y[:2]
+        y += 1.0  # NumPy would change head too; forward mode's values are never written
+        return np.sum(head * y[:2])
+
+    with pytest.raises(TypeError, match="shares memory with another one"):
+        ad.hessian(f)(np.array([0.3, -1.2, 2.0]))
