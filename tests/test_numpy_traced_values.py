@@ -175,12 +175,6 @@ def test_a_mean_with_where_has_numpys_values_and_dtype(dtype):
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
-def test_max_and_min_with_where_refuse_naming_the_rewrite():
-    for f in (np.max, np.min):
-        with pytest.raises(NotImplementedError, match=r"where=.*np.where\(mask, x, fill\)"):
-            ad.grad(lambda x: f(x, where=MASK, initial=0.0))(X)
-
-
 def test_ix_reshapes_traced_sequences_to_an_open_mesh(jax64):
     a, b = X[0], X[1, :2]
 

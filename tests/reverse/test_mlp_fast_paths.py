@@ -109,10 +109,10 @@ def test_sum_keepdims_is_a_bool_in_params(keepdims):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda t: np.sum(t, dtype=np.float32),
+        lambda t: np.sum(t, dtype=np.int64),
         lambda t: np.sum(t, out=np.empty(())),
         lambda t: np.sum(t, initial=1.0),
-        lambda t: np.mean(t, dtype=np.float32),
+        lambda t: np.mean(t, dtype=np.int64),
         lambda t: np.dot(t, t, out=np.empty(())),
     ],
 )
