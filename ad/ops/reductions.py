@@ -65,8 +65,8 @@ def _masked(name: str, a, where, axes):
 
 
 def _cast(name: str, a, dtype):
-    """a in dtype, which NumPy's sum, prod and mean reduce in: a differentiable cast to a float
-    or complex dtype (an integer or bool one would have no derivative, and mean and sum would
+    """a in dtype, which NumPy's sum, prod, mean, var and std reduce in: a differentiable cast
+    to a float or complex dtype (an integer or bool one would have no derivative, and mean and sum would
     return another dtype than NumPy's)."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "fc":
@@ -123,9 +123,25 @@ def _reduction_parser(name):
 _ALL_AXES = tuple(tuple(range(-nd, 0)) for nd in range(8))
 
 
+def _moment_dtype(name: str, a, dtype) -> np.dtype:
+    """dtype, a float one for real a: NumPy returns var and std in a complex dtype as complex
+    numbers (the moment, with imaginary part 0), and of complex a in a float one drops a's
+    imaginary part, neither of which ad's real moment of a complex input is."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c" or (dtype.kind == "f" and is_complex(a)):
+        raise NotImplementedError(
+            f"numpy.{name}(..., dtype={dtype}) of a traced {raw(a).dtype} value is not supported "
+            f"by ad (NumPy would return the moment as a complex number, or drop the imaginary part): give "
+            f"a float dtype for a real input, or no dtype (np.{name} of a complex input is real)"
+        )
+    return dtype
+
+
 def _moment_parser(name):
-    def parse(a, axis=None, *, ddof=0, keepdims=False, **options):
+    def parse(a, axis=None, dtype=None, *, ddof=0, keepdims=False, **options):
         reject(name, **options)
+        if dtype is not None:  # NumPy computes the moment in dtype: cast first, as sum and mean do
+            a = _cast(name, a, _moment_dtype(name, a, dtype))
         return (a,), {"axis": reduced_axes(axis, ndim(a)), "ddof": ddof, "keepdims": bool(keepdims)}
 
     return parse
