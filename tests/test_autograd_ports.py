@@ -406,9 +406,6 @@ def test_a_moment_with_dtype_gives_autograds_gradient(moment):
     assert numpy.allclose(got, expected, rtol=1e-14, atol=0)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError, reason="ad.logsumexp has no b= (scipy's and autograd's weights)"
-)
 def test_logsumexp_with_weights_gives_autograds_gradient():
     from autograd.scipy.special import logsumexp
 

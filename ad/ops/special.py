@@ -5,7 +5,8 @@ import numpy as np
 from ad.custom import defop
 from ad.kernels import elementwise as elementwise_kernels
 from ad.kernels import softmax as softmax_kernels
-from ad.rules import ndim, negative_axes
+from ad.rules import ndim, negative_axes, shape
+from ad.trace import is_complex, raw
 
 
 def reduced_axes(axis, ndim: int) -> tuple:
@@ -114,7 +115,7 @@ softplus = defop(
     analytic=False,
     instruction="softplus",
 )
-logsumexp = defop(
+_logsumexp = defop(
     "logsumexp",
     softmax_kernels.logsumexp,
     kernel=softmax_kernels,
@@ -144,3 +145,44 @@ log_softmax = defop(
     parse=_parse_softmax,
     doc="x - logsumexp(x, axis); JVP t - <softmax, t>",
 )
+
+
+def logsumexp(x, axis=None, b=None, keepdims=False, return_sign=False):
+    """log(sum(b exp(x), axis)), stable, as scipy.special.logsumexp: weights b broadcast
+    against x, nonnegative unless return_sign=True, which returns (log|sum(b exp(x))|, its sign)."""
+    if b is None and not return_sign:
+        return _logsumexp(x, axis=axis, keepdims=keepdims)
+    return _weighted_logsumexp(x, axis, 1.0 if b is None else b, keepdims, return_sign)
+
+
+_EXP_MAX = np.log(np.finfo(np.float64).max) - 1  # exp of it is finite
+
+
+def _weighted_logsumexp(x, axis, b, keepdims: bool, return_sign: bool):
+    """m + log(sum(b exp(x - m))), m the largest x of a nonzero weight, held constant: the
+    result does not depend on m, and the derivatives are the sum's own, b exp(x - out) in x
+    and exp(x - out) in b (finite where a weight is 0, where log(b)'s would not be)."""
+    if is_complex(x) or is_complex(b):
+        raise TypeError(
+            "ad: logsumexp(x, b=...) takes real x and b: apply it to real values (np.real, np.abs "
+            "of the complex ones)"
+        )
+    weights = raw(b)
+    if not return_sign and np.any(weights < 0):
+        raise ValueError(
+            "logsumexp(x, b=...) takes nonnegative weights b (the log of a negative sum is not real): "
+            "pass return_sign=True for log|sum(b exp(x))| and its sign"
+        )
+    values = np.broadcast_to(raw(x), np.broadcast_shapes(shape(x), np.shape(weights)))
+    axes = reduced_axes(axis, values.ndim)
+    with np.errstate(invalid="ignore"):
+        m = np.max(np.where(weights != 0, values, -np.inf), axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    # x - m > 0 only where the weight is 0: capped below exp's overflow, so that the term reads
+    # 0 there (not 0 * inf) and its derivative in x is 0; its derivative in b saturates
+    total = np.sum(b * np.exp(np.minimum(x - m, _EXP_MAX)), axis=axes, keepdims=True)
+    out = m + np.log(np.abs(total) if return_sign else total)
+    sign = np.sign(raw(total))
+    if not keepdims:
+        out, sign = np.squeeze(out, axis=axes), np.squeeze(sign, axis=axes)
+    return (out, sign) if return_sign else out
