@@ -94,3 +94,82 @@ def test_ordered_dict_input_keeps_its_order_under_jacrev_as_jax():
         np.testing.assert_allclose(got[k], want[k], rtol=1e-13)
     out = ad.jacfwd(lambda x: defaultdict(int, {"b": x, "a": 2 * x}))(X)
     assert type(out) is defaultdict and out.default_factory is int
+
+
+# -- scipy.special at the edges of their domains ------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="gammainc's partial is exp((a - 1) log x - x - gammaln(a)): 0 * log(0) is NaN at a = 1, "
+    "x = 0, where the density is e^0 / Gamma(1) = 1 (autograd gives 1)",
+)
+def test_gammainc_derivative_at_zero_with_shape_one_is_the_exponential_density():
+    assert ad.grad(lambda x: sc.gammainc(1.0, x))(0.0) == pytest.approx(1.0)
+    assert ad.grad(lambda x: sc.gammaincc(1.0, x))(0.0) == pytest.approx(-1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rgamma's partial -rgamma(x) digamma(x) is 0 * inf = NaN at x = 0, -1, -2, ..., "
+    "where 1 / Gamma is smooth with derivative (-1)^k k!",
+)
+def test_rgamma_derivative_at_the_poles_of_gamma_is_finite():
+    for x, want in [(0.0, 1.0), (-1.0, -1.0), (-2.0, 2.0)]:
+        h = 1e-6
+        assert (sc.rgamma(x + h) - sc.rgamma(x - h)) / (2 * h) == pytest.approx(want, rel=1e-6)
+        assert ad.grad(lambda x: sc.rgamma(x))(x) == pytest.approx(want, rel=1e-9)
+
+
+def test_gammaln_and_digamma_at_negative_non_integers_match_jax():
+    for x in (-2.5, -0.5, -3.7):
+        assert ad.grad(lambda x: sc.gammaln(x))(x) == pytest.approx(
+            float(jax.grad(jsc.gammaln)(x)), rel=1e-12
+        )
+        assert ad.hessian(lambda x: sc.gammaln(x))(x) == pytest.approx(
+            float(jax.hessian(jsc.gammaln)(x)), rel=1e-10
+        )
+        assert ad.grad(lambda x: sc.digamma(x))(x) == pytest.approx(sc.polygamma(1, x), rel=1e-12)
+        assert ad.hessian(lambda x: sc.digamma(x))(x) == pytest.approx(sc.polygamma(2, x), rel=1e-10)
+
+
+def test_erfinv_at_plus_and_minus_one_has_an_infinite_slope_as_jax():
+    for x in (1.0, -1.0):
+        assert ad.grad(lambda x: sc.erfinv(x))(x) == np.inf == float(jax.grad(jsc.erfinv)(x))
+
+
+def test_bessel_jv_at_zero_first_and_second_order():
+    # J_0'' (0) = -1/2, J_1'(0) = 1/2, J_2''(0) = 1/4 (J_v ~ (x/2)^v / v!)
+    assert ad.grad(lambda x: sc.jv(0.0, x))(0.0) == 0.0
+    assert ad.hessian(lambda x: sc.jv(0.0, x))(0.0) == pytest.approx(-0.5)
+    assert ad.grad(lambda x: sc.jv(1.0, x))(0.0) == pytest.approx(0.5)
+    assert ad.hessian(lambda x: sc.jv(2.0, x))(0.0) == pytest.approx(0.25)
+    assert ad.grad(lambda x: sc.j1(x))(0.0) == pytest.approx(0.5)
+
+
+def test_log_ndtr_far_in_the_left_tail_matches_jax():
+    got = ad.grad(lambda x: sc.log_ndtr(x))(-40.0)
+    assert got == pytest.approx(float(jax.grad(jsc.log_ndtr)(-40.0)), rel=1e-9)
+
+
+# -- reductions' where= and initial= ------------------------------------------------------------
+A = np.array([[1.0, 3.0, 3.0, 2.0], [5.0, 0.5, 5.0, 1.0], [2.0, 2.0, 2.0, 2.0]])
+W = np.array([[True, True, True, False], [False] * 4, [True, False, True, True]])
+
+
+def test_max_with_where_splits_ties_and_gives_an_all_masked_row_nothing():
+    # row 0: a tie of two kept entries; row 1: all left out (the value is initial);
+    # row 2: three kept entries tied with initial, which takes its share
+    got = ad.grad(lambda a: np.sum(np.max(a, axis=1, where=W, initial=2.0)))(A)
+    want = np.array([[0, 0.5, 0.5, 0], [0, 0, 0, 0], [0.25, 0, 0.25, 0.25]])
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(ad.jacfwd(lambda a: np.max(a, axis=1, where=W, initial=2.0))(A).sum(0), want)
+    # without an initial tie, JAX agrees (it weighs a tied initial otherwise)
+    f = lambda xp: lambda a: xp.sum(xp.max(a, axis=1, where=W, initial=-np.inf)[np.array([0, 2])])  # noqa: E731
+    np.testing.assert_allclose(ad.grad(f(np))(A), jax.grad(f(jnp))(A), rtol=1e-13)
+
+
+def test_mean_and_prod_with_where_match_jax_including_zeros():
+    for f in (
+        lambda xp: lambda a: xp.sum(xp.mean(a, axis=1, where=W)[np.array([0, 2])]),
+        lambda xp: lambda a: xp.sum(xp.prod(a - 2.0, axis=1, where=W)),
+    ):
+        np.testing.assert_allclose(ad.grad(f(np))(A), jax.grad(f(jnp))(A), rtol=1e-13)
