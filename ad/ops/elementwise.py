@@ -1,12 +1,16 @@
 """Elementwise transcendental functions: each op is its partial derivative d(x, y), y = f(x)."""
 
+import math
+
 import numpy as np
 
 from ad.kernels import elementwise as elementwise_kernels
 from ad.kernels.elementwise import sin_cos
 from ad.registry import elementwise
+from ad.trace import raw
 
-LN2, LN10 = np.log(2.0), np.log(10.0)
+# Python floats, not np.float64 scalars: a weak scalar keeps a float32 operand float32
+LN2, LN10 = math.log(2.0), math.log(10.0)
 PI2 = np.pi**2
 
 
@@ -113,7 +117,7 @@ def _logaddexp_partial(exp):
 
     def partial(a, b, y):
         inf = np.isinf(y)
-        at_inf = (a == y) * np.where(a == b, 0.5, 1.0)
+        at_inf = np.where(a == y, np.where(a == b, 0.5, 1.0), 0.0).astype(raw(y).dtype)
         return np.where(inf, at_inf, exp(np.where(inf, 0.0, a - y)))
 
     return partial
