@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from ad.kernels.outer import outer
-from ad.ops.reductions import examples_from, reject
+from ad.ops.reductions import examples_from, real_dtype, reject
 from ad.registry import bilinear, general, linear
 from ad.rules import align, is_eye, ndim, nonneg_axis, product_with_eye, shape, unbroadcast
 from ad.trace import is_complex
@@ -90,19 +90,19 @@ def _einsum_vjp(spec, g, operands, i: int, batched: bool):
     new = iter(_fresh(set(spec), len(ins[i])))
     b = "..." if batched else ""
     terms = [b + out] + ins[:i] + ins[i + 1 :]
-    extra, target = [], ""
+    extra, target, dtype = [], "", real_dtype(g)
     for c in ins[i]:
         if c in target:
             d = next(new)
             terms.append(c + d)
-            extra.append(np.eye(size[c]))
+            extra.append(np.eye(size[c], dtype=dtype))
             target += d
         else:
             target += c
     for c in dict.fromkeys(ins[i]):
         if c not in "".join(terms):
             terms.append(c)
-            extra.append(np.ones(size[c]))
+            extra.append(np.ones(size[c], dtype=dtype))
     return _einsum(_join(terms, b + target), g, *operands[:i], *operands[i + 1 :], *extra)
 
 
@@ -359,20 +359,20 @@ def _trace_spec(nd, axis1, axis2):
     return _join([a, a[axis1] + a[axis2]], "".join(c for i, c in enumerate(a) if i not in (axis1, axis2)))
 
 
-def _trace_mask(shp, offset, axis1, axis2):
-    return np.eye(shp[axis1], shp[axis2], k=offset)
+def _trace_mask(shp, offset, axis1, axis2, dtype):
+    return np.eye(shp[axis1], shp[axis2], k=offset, dtype=dtype)
 
 
 def _trace_batched(t, offset, axis1, axis2):
     x_shape = shape(t)[1:]
-    mask = _trace_mask(x_shape, offset, axis1, axis2)
+    mask = _trace_mask(x_shape, offset, axis1, axis2, real_dtype(t))
     return _einsum_in(_trace_spec(len(x_shape), axis1, axis2), (t, mask), 0, True)
 
 
 def _trace_transpose(g, xs, out, p, batched):
     """VJP of trace: g on the (offset) diagonal of the two axes, zero elsewhere."""
     (x,) = xs
-    mask = _trace_mask(shape(x), p["offset"], p["axis1"], p["axis2"])
+    mask = _trace_mask(shape(x), p["offset"], p["axis1"], p["axis2"], real_dtype(x))
     return (_einsum_vjp(_trace_spec(ndim(x), p["axis1"], p["axis2"]), g, [x, mask], 0, batched),)
 
 
