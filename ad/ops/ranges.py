@@ -7,7 +7,7 @@ import numpy as np
 from ad import rules
 from ad.ops.assembly import ndmin
 from ad.registry import composite
-from ad.trace import raw
+from ad.trace import Box, raw
 
 
 def _inexact(*values) -> np.dtype:
@@ -55,7 +55,8 @@ def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axi
     # not finite, as in NumPy), so that no structural zero meets an infinite cotangent (0 * inf).
     parts = [scale(j[:1], raw(d)) + start]
     if endpoint and num > 1:  # the last sample is stop exactly, not start + div * step
-        parts += [scale(j[1:-1], d) + start, _first(stop, tuple(rules.shape(delta)))]
+        last = stop if isinstance(stop, Box) else np.asarray(stop, dtype=dt)  # a Python 2 is not int64
+        parts += [scale(j[1:-1], d) + start, _first(last, tuple(rules.shape(delta)))]
     else:
         parts.append(scale(j[1:], d) + start)
     y = np.concatenate(parts)
@@ -65,11 +66,18 @@ def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axi
 
 
 def _logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    """base ** linspace(start, stop), base broadcast along the other axes."""
-    nd = max(rules.ndim(v) for v in (start, stop, base))
-    start, stop, base = (ndmin(v, nd) for v in (start, stop, base))
+    """base ** linspace(start, stop); an array base broadcast along the other axes, as NumPy's.
+
+    A Python-number base takes the samples' dtype, as NumPy casts it, so that float32 start
+    and stop give float32 values and derivatives."""
+    if not isinstance(base, float | int) and rules.ndim(base):
+        nd = max(rules.ndim(v) for v in (start, stop, base))
+        start, stop, base = (ndmin(v, nd) for v in (start, stop, base))
+        base = np.expand_dims(base, axis)
     y = _linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
-    out = np.power(np.expand_dims(base, axis), y)
+    if type(base) in (int, float, complex):
+        base = np.asarray(base, dtype=np.result_type(raw(y), base))
+    out = np.power(base, y)
     _refuse_dtype("logspace", dtype, _inexact(out))
     return out
 
