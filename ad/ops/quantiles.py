@@ -15,7 +15,7 @@ from ad.ops.reductions import reject
 from ad.ops.special import reduced_axes
 from ad.registry import composite, nondiff
 from ad.rules import differentiable, ndim, shape
-from ad.trace import raw
+from ad.trace import Box, raw
 
 # Hyndman and Fan's continuous methods: the virtual index n q + alpha + q (1 - alpha - beta) - 1.
 _CONTINUOUS = {
@@ -122,9 +122,12 @@ def _order_statistic(stats, q, method, weak):
         t = np.where(v - np.floor(v) == 0, 0.5, 1.0)
     else:
         t = virtual - below
+    # NumPy's result dtype: a's and a float q's; a Python-number q keeps a's, as in NumPy
     dtype = raw(stats.values).dtype
-    if weak and differentiable(dtype):  # a Python-number q keeps a's dtype, as in NumPy
-        t = np.asarray(t, dtype=dtype)
+    if not weak and np.result_type(qv).kind in "fc":
+        dtype = np.result_type(dtype, qv)
+    if differentiable(dtype):
+        t = t.astype(dtype) if isinstance(t, Box) else np.asarray(t, dtype=dtype)
     return _lerp(stats.take(below), stats.take(above), t)
 
 
@@ -132,7 +135,7 @@ def _quantile(name, a, q, axis, method, keepdims, out, weights, *, skip_nan: boo
     reject(name, out=out, weights=weights)
     if method not in METHODS:
         raise ValueError(f"numpy.{name}: {method!r} is not a valid method; use one of {METHODS}")
-    weak = isinstance(raw(q), int | float)
+    weak = type(raw(q)) in (int, float)  # not np.float64, which NumPy does not take as weak
     q = q / scale if scale != 1 else q
     qv = np.asarray(raw(q), dtype=float)
     if not (np.all(qv >= 0) and np.all(qv <= 1)):
