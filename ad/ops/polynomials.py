@@ -137,7 +137,8 @@ def _roots(p):
     p = p[int(nonzero[0]) : int(nonzero[-1]) + 1]
     n = rules.shape(p)[0]
     if n > 1:
-        companion = np.concatenate([np.reshape(-p[1:] / p[0], (1, n - 1)), np.eye(n - 2, n - 1)])
+        shift = np.eye(n - 2, n - 1, dtype=raw(p).dtype)
+        companion = np.concatenate([np.reshape(-p[1:] / p[0], (1, n - 1)), shift])
         roots = np.linalg.eigvals(companion)
     else:
         roots = np.zeros(0, raw(p).dtype)
