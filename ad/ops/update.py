@@ -3,7 +3,7 @@
 import numpy as np
 
 from ad.registry import general
-from ad.rules import unbroadcast, zeros
+from ad.rules import tangent_dtype, unbroadcast, zeros
 from ad.trace import apply, raw
 
 
@@ -15,8 +15,9 @@ def _setitem(x, v, index):
 
 def _jvp(ts, primals, out, p, batched):
     (tx, tv), (x, v) = ts, primals
-    tx = zeros(x) if tx is None else tx
-    tv = zeros(v) if tv is None else tv
+    dtype = tangent_dtype(out)  # a constant v may be a Python number, whose own would be float64
+    tx = zeros(x, dtype=dtype) if tx is None else tx
+    tv = zeros(v, dtype=dtype) if tv is None else tv
     return apply(SETITEM, (tx, tv), p)
 
 
