@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ad import registry
 from ad.sparse.tracer import dependence
+from ad.trace import ufunc_module
 
 YES = "✓"
 
@@ -13,7 +16,9 @@ def _numpy_names(op) -> str:
     for f in dict.fromkeys(op.handles):
         mod = getattr(f, "__module__", None) or "numpy"
         name = getattr(f, "__qualname__", None) or getattr(f, "__name__", "?")
-        if mod.startswith("numpy") or mod == "builtins" or hasattr(f, "nin"):
+        if isinstance(f, np.ufunc):
+            mod = "np" if ufunc_module(f) == "numpy" else ufunc_module(f)
+        elif mod.startswith("numpy") or mod == "builtins" or hasattr(f, "nin"):
             mod = "np.linalg" if "linalg" in mod else "np"
         if f"`{mod}.{name}`" not in names:
             names.append(f"`{mod}.{name}`")

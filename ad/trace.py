@@ -12,6 +12,7 @@ what makes nesting free of perturbation confusion.
 from __future__ import annotations
 
 import itertools
+import sys
 import weakref
 
 import numpy as np
@@ -707,16 +708,28 @@ def _mode_of(args) -> str:
     return " and ".join(modes) or "plain"
 
 
+def ufunc_module(ufunc) -> str:
+    """The module a ufunc is spelled from: a ufunc has no __module__, so numpy's own attribute
+    of its name, else scipy.special's (where SciPy's live), else numpy."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is not ufunc:
+        special = sys.modules.get("scipy.special")
+        if special is not None and getattr(special, name, None) is ufunc:
+            return "scipy.special"
+    return "numpy"
+
+
 def dispatch(func, args, kwargs=None):
     """Route a NumPy call on traced values to its registered op."""
     op = registry.lookup(func)
     if op is None:
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+        module = ufunc_module(func) if isinstance(func, np.ufunc) else "numpy"
         flat = [a for a in args if isinstance(a, Box)] or [
             b for a in args if isinstance(a, list | tuple) for b in a if isinstance(b, Box)
         ]
         raise NotImplementedError(
-            f"ad has no rule for numpy.{name} ({_mode_of(flat)} mode): it would drop the "
+            f"ad has no rule for {module}.{name} ({_mode_of(flat)} mode): it would drop the "
             "derivative. Rewrite with supported ops (`python -m ad ops` lists them) or "
             "register a rule with ad.defop."
         )
