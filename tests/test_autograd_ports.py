@@ -534,6 +534,19 @@ def test_the_no_rule_error_names_a_scipy_ufunc_by_its_module():
         ad.grad(lambda x: anp.sum(scipy.special.struve(1.0, x)))(numpy.array([0.5, 1.5]))
 
 
+def test_compile_says_gammaln_has_no_compiled_instruction_and_which_elementwise_ops_do():
+    import scipy.special
+
+    def f(x):
+        return anp.sum(scipy.special.gammaln(x))
+
+    with pytest.raises(
+        NotImplementedError,
+        match=r"gammaln: .*compiled instruction \(abs, add, .*tanh\), and gammaln has none",
+    ):
+        ad.compile(f, numpy.array([1.5, 2.5]))
+
+
 def _leaky_square(a):
     """A scalar function with a branch, as np.vectorize is written for."""
     return a * a if a > 0 else 0.1 * a

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ad import rules
+from ad import registry, rules
 from ad.reverse.environment import Environment
 from ad.reverse.tensor import Tensor
 from ad.trace import Box, Rebinding, new_level, note_views, raw
@@ -167,9 +167,13 @@ class Rec(Rebinding, Box):
             return _sum(operands[0], params, level, prog, mean=op.lowering == "mean")
         if op.einsum is not None:
             return _contract(op.einsum(*map(rules.ndim, operands), **params), *operands)
+        compiled = sorted(
+            o.name for o in registry.all_ops() if o.instruction is not None and o.kind != "nondiff"
+        )
         raise NotImplementedError(
-            f"ad.compile has no compiled rule for {op.name}; it compiles elementwise ops, shape and "
-            "indexing ops, where, sums, means and contractions (matmul, dot, tensordot, ...). Use the "
+            f"ad.compile has no compiled rule for {op.name}: it compiles the elementwise ops that have a "
+            f"compiled instruction ({', '.join(compiled)}), and {op.name} has none; besides them, shape "
+            "and indexing ops, where, sums, means and contractions (matmul, dot, tensordot, ...). Use the "
             "eager engines (ad.grad, ad.jacrev, ...) for this function."
         )
 
