@@ -563,11 +563,6 @@ VECTORIZED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="ad.numpy.vectorize is NumPy's, which converts its arguments to arrays of objects first",
-)
 @pytest.mark.parametrize("name", VECTORIZED)
 def test_vectorize_calls_the_function_on_each_traced_entry(name):
     f = VECTORIZED[name]

@@ -9,7 +9,7 @@ from ad.testing import central_difference
 
 CONSTRUCTORS = {
     "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require", "asarray_chkfinite",
-    "r_", "c_", "full", "full_like",
+    "r_", "c_", "full", "full_like", "vectorize",
 }  # fmt: skip
 
 

@@ -6,7 +6,8 @@ np.fft.fft ...) and each ufunc (np.sin, np.add ...) also takes a (nested) list o
 Duals or Tensors wherever NumPy takes an array_like: the list becomes their stack, as
 `ad.numpy.array` makes it, so `np.sum([a, b])` is `np.sum(np.array([a, b]))`, the way autograd
 reads it. The constructors NumPy cannot intercept (array, asarray, asanyarray, r_, c_, full,
-full_like) accept traced values themselves. Every other name is NumPy's own.
+full_like) accept traced values themselves, and vectorize calls its function on each traced
+entry. Every other name is NumPy's own.
 Plain NumPy code needs none of this: np.stack([a, b]) of traced values already dispatches.
 """
 
@@ -21,6 +22,7 @@ from ad.numpy._lifting import lift_namespace as _lift_namespace
 from ad.numpy._lifting import lifting as _lifting_function
 from ad.numpy._sequences import holds_traced as _holds_traced
 from ad.numpy._sequences import stacked as _stacked
+from ad.numpy._vectorize import vectorize  # noqa: F401  (ours, in place of the star import's)
 from ad.ops.assembly import ndmin as _ndmin
 from ad.rules import differentiable as _differentiable
 from ad.trace import Box as _Box
