@@ -7,6 +7,7 @@ and for each array its bytes, so that a replay can tell that one changed and rec
 
 from __future__ import annotations
 
+import builtins
 import functools
 import keyword
 import operator
@@ -217,6 +218,7 @@ def _rewritten(arrays) -> bool:
 
 # What generated checks name besides their arguments.
 _GLOBALS = {
+    "__builtins__": builtins,  # what the generated code's own frame reads builtins from
     "ERRORS": _CHECK_ERRORS,
     "ne": operator.ne,
     "not_equal": np.not_equal,
