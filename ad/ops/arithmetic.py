@@ -70,7 +70,10 @@ def _power_exponent(x, y, o):
     """d x**y / dy = log(x) x**y, and 0 at x = 0 for y >= 0 (0**y is 0 or 1 there).
 
     log reads 1 in place of those zeros, so that log(0) * 0 = -inf * 0 never forms, not even
-    in a second derivative through reverse mode."""
+    in a second derivative through reverse mode. A Python-number base takes the output's
+    dtype first, as NumPy casts it to compute o (np.where would make it float64)."""
+    if type(x) is int or type(x) is float or type(x) is complex:
+        x = np.asarray(x, dtype=raw(o).dtype)
     return np.log(np.where((x == 0) & (y >= 0), 1.0, x)) * o
 
 
