@@ -103,21 +103,11 @@ def test_ordered_dict_input_keeps_its_order_under_jacrev_as_jax():
 
 
 # -- scipy.special at the edges of their domains ------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="gammainc's partial is exp((a - 1) log x - x - gammaln(a)): 0 * log(0) is NaN at a = 1, "
-    "x = 0, where the density is e^0 / Gamma(1) = 1 (autograd gives 1)",
-)
 def test_gammainc_derivative_at_zero_with_shape_one_is_the_exponential_density():
     assert ad.grad(lambda x: sc.gammainc(1.0, x))(0.0) == pytest.approx(1.0)
     assert ad.grad(lambda x: sc.gammaincc(1.0, x))(0.0) == pytest.approx(-1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rgamma's partial -rgamma(x) digamma(x) is 0 * inf = NaN at x = 0, -1, -2, ..., "
-    "where 1 / Gamma is smooth with derivative (-1)^k k!",
-)
 def test_rgamma_derivative_at_the_poles_of_gamma_is_finite():
     for x, want in [(0.0, 1.0), (-1.0, -1.0), (-2.0, 2.0)]:
         h = 1e-6

@@ -90,8 +90,18 @@ def _ive_partial(v, x, y):
 
 
 def _gammainc_partial(a, x, y):
-    """d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density."""
-    return np.exp((a - 1.0) * np.log(x) - x - sc.gammaln(a))
+    """d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density. At a = 1, x^0 is 1 even at
+    x = 0 (log reads 1 there: 0 * log 0 would give NaN for the exponential density's 1)."""
+    log_x = np.log(np.where(np.equal(a, 1.0), 1.0, x))
+    return np.exp((a - 1.0) * log_x - x - sc.gammaln(a))
+
+
+def _rgamma_partial(x, y):
+    """d/dx 1/Gamma(x) = -rgamma(x) digamma(x), and (-1)^k k! at x = -k, Gamma's poles, where
+    1/Gamma is smooth but digamma has poles of its own (first order: the second derivative
+    at a pole is NaN)."""
+    pole = (x <= 0) & np.equal(x, np.round(x))
+    return np.where(pole, np.cos(np.pi * x) * sc.gamma(1.0 - x), -y * sc.digamma(x))
 
 
 def _beta_partials(log: bool):
@@ -132,7 +142,7 @@ def _pair_examples(rng):
 # fmt: off
 for _name, _f, _partial, _domain, _doc in [
     ("gamma", sc.gamma, lambda x, y: y * sc.digamma(x), "positive", "Gamma(x): Gamma digamma"),
-    ("rgamma", sc.rgamma, lambda x, y: -y * sc.digamma(x), "positive", "1 / Gamma(x): -rgamma digamma"),
+    ("rgamma", sc.rgamma, _rgamma_partial, "positive", "1 / Gamma(x): -rgamma digamma, (-1)^k k! at x = -k"),
     ("gammaln", sc.gammaln, lambda x, y: sc.digamma(x), "positive", "log |Gamma(x)|: digamma"),
     ("digamma", sc.digamma, _digamma_partial, "positive",
      "also scipy.special.psi: digamma' = zeta(2, x), the trigamma function"),
