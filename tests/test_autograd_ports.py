@@ -542,7 +542,7 @@ def test_compile_says_gammaln_has_no_compiled_instruction_and_which_elementwise_
 
     with pytest.raises(
         NotImplementedError,
-        match=r"gammaln: .*compiled instruction \(abs, add, .*tanh\), and gammaln has none",
+        match=r"no compiled rule for gammaln\. .*compiled instruction \(abs, add, .*tanh\);",
     ):
         ad.compile(f, numpy.array([1.5, 2.5]))
 

@@ -167,14 +167,14 @@ class Rec(Rebinding, Box):
             return _sum(operands[0], params, level, prog, mean=op.lowering == "mean")
         if op.einsum is not None:
             return _contract(op.einsum(*map(rules.ndim, operands), **params), *operands)
-        compiled = sorted(
-            o.name for o in registry.all_ops() if o.instruction is not None and o.kind != "nondiff"
-        )
+        ops = registry.all_ops()
+        compiled = sorted(o.name for o in ops if o.instruction is not None and o.kind != "nondiff")
+        contractions = sorted(o.name for o in ops if o.einsum is not None)
         raise NotImplementedError(
-            f"ad.compile has no compiled rule for {op.name}: it compiles the elementwise ops that have a "
-            f"compiled instruction ({', '.join(compiled)}), and {op.name} has none; besides them, shape "
-            "and indexing ops, where, sums, means and contractions (matmul, dot, tensordot, ...). Use the "
-            "eager engines (ad.grad, ad.jacrev, ...) for this function."
+            f"ad.compile has no compiled rule for {op.name}. It compiles the elementwise ops that have a "
+            f"compiled instruction ({', '.join(compiled)}); shape and indexing ops, where, sums and "
+            f"means; and the contractions {', '.join(contractions)}. Use the eager engines (ad.grad, "
+            "ad.jacrev, ...) for this function."
         )
 
 

@@ -120,6 +120,9 @@ def test_grad_refuses_a_new_input_shape_whose_output_is_not_scalar():
 def test_unsupported_ops_and_value_leaks_raise_clearly():
     with pytest.raises(NotImplementedError, match="no compiled rule for inv"):
         ad.compile(lambda x: np.sum(np.linalg.inv(x.reshape(2, 2))), np.eye(2).ravel() + 1.0)
+    # np.einsum is no contraction the tape compiles: the message names those it does
+    with pytest.raises(NotImplementedError, match=r"einsum\. .*the contractions dot, inner, matmul"):
+        ad.compile(lambda x: np.sum(np.einsum("i,i->", x, x)), np.ones(2))
     with pytest.raises(TypeError, match="float"):
         ad.compile(lambda x: x * float(x), 1.0)
     with pytest.raises(TypeError, match="scalar output"):
