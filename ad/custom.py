@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from ad import rules
 from ad.registry import elementwise, general
 from ad.trace import Box, apply, raw
-from ad.tree import flatten
+from ad.tree import DICTS, flatten
 
 
 def defop(
@@ -200,7 +199,7 @@ def _leaves_like(tree, value, who: Callable[[], str]) -> list:
         return [value]
     if tree.kind is None:
         return []
-    if tree.kind is dict or tree.kind is OrderedDict or tree.kind is defaultdict:
+    if tree.kind in DICTS:
         ok = isinstance(value, dict) and len(value) == len(tree.keys) and all(k in value for k in tree.keys)
         parts = [value[k] for k in tree.keys] if ok else None
     else:

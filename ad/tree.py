@@ -71,7 +71,7 @@ class Treedef:
             return LEAF
         if self.kind is None:
             return "None"
-        if self.kind is dict or self.kind is OrderedDict or self.kind is defaultdict:
+        if self.kind in DICTS:
             inner = "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.keys, self.children)) + "}"
             return inner if self.kind is dict else f"{self.kind.__name__}({inner})"
         inner = ", ".join(map(repr, self.children))
@@ -102,7 +102,7 @@ def _flatten(tree, leaves: list) -> Treedef:
                 return _flat(kind, len(tree))
         return Treedef(kind, (), tuple([_flatten(x, leaves) for x in tree]))
     if isinstance(tree, dict):
-        kind = type(tree) if type(tree) is OrderedDict or type(tree) is defaultdict else dict
+        kind = type(tree) if type(tree) in DICTS else dict  # another subclass: a plain dict
         if kind is OrderedDict:
             keys = tuple(tree)
         else:
@@ -121,6 +121,7 @@ def _flatten(tree, leaves: list) -> Treedef:
 # Shared, as every Treedef is immutable: a leaf, a None, or a tuple or list of n leaves is the
 # same structure everywhere.
 _NODES = (tuple, list, dict)
+DICTS = (dict, OrderedDict, defaultdict)  # the dict kinds a Treedef keeps and rebuilds
 _LEAF = Treedef(LEAF)
 _NONE = Treedef(None)
 
