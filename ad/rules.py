@@ -36,6 +36,12 @@ def tangent_dtype(x) -> np.dtype:
     return dt if differentiable(dt) else np.dtype(np.float64)
 
 
+def real_dtype(x) -> np.dtype:
+    """The real float dtype of x's tangents: float32 for float32 and complex64 x (the dtype of
+    a 0/1 mask, an identity or a count a rule builds beside them)."""
+    return np.finfo(tangent_dtype(x)).dtype
+
+
 def zeros(x, prefix: tuple = (), dtype=None) -> np.ndarray:
     """A symbolic zero made concrete: prefix + shape(x), in x's tangent dtype unless dtype is given."""
     return np.zeros(prefix + tuple(shape(x)), dtype=tangent_dtype(x) if dtype is None else dtype)

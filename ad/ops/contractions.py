@@ -11,9 +11,9 @@ from collections import Counter
 import numpy as np
 
 from ad.kernels.outer import outer
-from ad.ops.reductions import examples_from, real_dtype, reject
+from ad.ops.reductions import examples_from, reject
 from ad.registry import bilinear, general, linear
-from ad.rules import align, is_eye, ndim, nonneg_axis, product_with_eye, shape, unbroadcast
+from ad.rules import align, is_eye, ndim, nonneg_axis, product_with_eye, real_dtype, shape, unbroadcast
 from ad.trace import is_complex
 
 # -- einsum machinery ----------------------------------------------------------------------

@@ -12,9 +12,9 @@ R-linear JVP is its transpose in that pairing (no conjugation of the cotangent).
 
 import numpy as np
 
-from ad.ops.reductions import real_dtype, split_ties
+from ad.ops.reductions import split_ties
 from ad.registry import general
-from ad.rules import shape
+from ad.rules import real_dtype, shape
 from ad.trace import is_complex, raw
 
 

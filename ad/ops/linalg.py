@@ -20,10 +20,10 @@ from ad.ops.factorizations import (
     spectral_norm_weight,
     sum_terms,
 )
-from ad.ops.reductions import examples_from, product_of_others, real_dtype, reject, split_ties
+from ad.ops.reductions import examples_from, product_of_others, reject, split_ties
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general
-from ad.rules import align, ndim, negative_axes, shape, unbroadcast, zeros
+from ad.rules import align, ndim, negative_axes, real_dtype, shape, unbroadcast, zeros
 from ad.trace import is_complex, raw
 
 # -- norm --------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ import warnings
 
 import numpy as np
 
-from ad.ops.reductions import real_dtype, reject
+from ad.ops.reductions import reject
 from ad.registry import composite, nondiff
+from ad.rules import real_dtype
 from ad.trace import raw
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ad.ops.special import keep, reduced_axes
 from ad.registry import general, linear, nondiff
-from ad.rules import ndim, negative_axis, shape, tangent_dtype
+from ad.rules import ndim, negative_axis, real_dtype, shape, tangent_dtype
 from ad.trace import Box, is_complex, raw
 
 
@@ -28,11 +28,6 @@ def split_ties(hit, axes, dtype, extra=0):
     evenly, as in JAX (extra counts tied candidates outside hit, as max's initial=)."""
     hit = np.asarray(hit, dtype=dtype)
     return hit / (np.sum(hit, axis=axes, keepdims=True) + extra)
-
-
-def real_dtype(x) -> np.dtype:
-    """The real float dtype of x's tangents: float32 for float32 and complex64 x."""
-    return np.finfo(tangent_dtype(x)).dtype
 
 
 def _count(x, axes) -> int:
