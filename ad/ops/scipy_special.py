@@ -97,11 +97,25 @@ def _gammainc_partial(a, x, y):
 
 
 def _rgamma_partial(x, y):
-    """d/dx 1/Gamma(x) = -rgamma(x) digamma(x), and (-1)^k k! at x = -k, Gamma's poles, where
-    1/Gamma is smooth but digamma has poles of its own (first order: the second derivative
-    at a pole is NaN)."""
+    """d/dx 1/Gamma(x) = -rgamma(x) digamma(x), and at Gamma's poles x = -k, where digamma has
+    poles of its own, the derivative of the reflection 1/Gamma(x) = sin(pi x) Gamma(1 - x) / pi:
+    (-1)^k Gamma(1 - x) (cos(pi e) - sin(pi e) digamma(1 - x) / pi) with e = x + k, which is
+    (-1)^k k! there (e is exactly 0, where sin(pi x) would leave a rounding error times k!).
+    Both branches equal the derivative on a neighbourhood, so every higher order at a pole
+    differentiates the reflection (the second derivative is -2 (-1)^k k! digamma(k + 1)); each
+    branch reads a safe point where the other is taken, so that no NaN of the branch not taken
+    reaches a cotangent (0 * inf)."""
     pole = (x <= 0) & np.equal(x, np.round(x))
-    return np.where(pole, np.cos(np.pi * x) * sc.gamma(1.0 - x), -y * sc.digamma(x))
+    at_pole = np.where(pole, x, 0.0)
+    elsewhere = np.where(pole, 1.0, x)
+    k = np.round(at_pole)
+    e = at_pole - k
+    reflection = (
+        np.cos(np.pi * k)
+        * sc.gamma(1.0 - at_pole)
+        * (np.cos(np.pi * e) - np.sin(np.pi * e) * sc.digamma(1.0 - at_pole) / np.pi)
+    )
+    return np.where(pole, reflection, -y * sc.digamma(elsewhere))
 
 
 def _beta_partials(log: bool):
