@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ad import rules
+from ad.trace import raw
 from ad.transform import (
     Argnums,
     as_tangent,
     cast_like,
     check_chunk,
+    describe,
     float_input,
     fresh,
     jacobian_block,
@@ -72,6 +74,8 @@ def linearize(f: Callable, *primals, has_aux: bool = False):
     copied on entry, so changing them in place later does not change what f_jvp returns.
     """
     leaves, tree = flatten(primals)
+    for i, p in enumerate(leaves):
+        _refuse_integer_primal(p, i)
     kept = [float_input(p, "linearize") for p in leaves]
     kept = [p.copy() if isinstance(p, np.ndarray) else p for p in kept]
     primals = tree(kept)
@@ -87,6 +91,20 @@ def linearize(f: Callable, *primals, has_aux: bool = False):
         return _jvp(f, primals, tangents, has_aux, "f_jvp")[1]
 
     return (first[0], f_jvp, first[2]) if has_aux else (first[0], f_jvp)
+
+
+def _refuse_integer_primal(x, i: int) -> None:
+    """JAX's linearize takes an integer primal and its f_jvp then wants a float0 tangent for it
+    (its only tangent, zero), which ad does not model: refuse, naming the two ways out."""
+    v = raw(x)
+    if (v.dtype if isinstance(v, np.ndarray | np.generic) else np.asarray(v).dtype).kind in "biu":
+        raise TypeError(
+            f"linearize differentiates with respect to floating-point inputs; primal leaf {i} is "
+            f"{describe(x)}: JAX's linearize takes an integer and asks f_jvp for a float0 tangent "
+            "there, which ad does not model. Pass it as a float (x.astype(float), or 3.0 for 3) to "
+            "differentiate along it, or hold it fixed by closing over it: "
+            "linearize(lambda y: f(n, y), y)"
+        )
 
 
 def tangent_passes(f: Callable, primals: Sequence, chunks: Iterable) -> list:
