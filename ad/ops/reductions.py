@@ -143,8 +143,10 @@ def _moment_parser(name):
 
 
 def _scan_parser(name):
-    def parse(a, axis=None, **options):  # axis=None scans the flattened array, as in NumPy
+    def parse(a, axis=None, dtype=None, **options):  # axis=None scans the flattened array, as in NumPy
         reject(name, **options)
+        if dtype is not None:  # NumPy scans in dtype: cast first, as sum does
+            a = _cast(name, a, dtype)
         if axis is None:
             return (np.ravel(a),), {"axis": -1}
         return (a,), {"axis": negative_axis(axis, ndim(a))}
