@@ -57,7 +57,14 @@ def checkpoint(f: Callable) -> Callable:
     # Not registered: a checkpoint is a one-off op for this f, not a NumPy function. Its first
     # run reads the operands' own arrays, which f must not write into: the write would change
     # the caller's values unrecorded (a traced value of a lower level records its writes).
-    impl = lambda *xs, call: _writeable(call.flat(*map(_read_only, xs)))  # noqa: E731
+    def impl(*xs, call):
+        try:
+            return _writeable(call.flat(*map(_read_only, xs)))
+        except ValueError as e:
+            if not _fails_for_read_only(call, xs):
+                raise
+            raise ValueError(_WRITES.format(name=name)) from e
+
     op = Op(f"checkpoint({name})", "general", impl, jvp_rule=jvp_rule, vjp_rule=vjp_rule)
 
     def wrapped(*args, **kwargs):
@@ -77,10 +84,6 @@ def checkpoint(f: Callable) -> Callable:
             if e.name not in ("register_hook", "retain_grad"):
                 raise
             raise RuntimeError(_HOOKED.format(name=name, method=e.name)) from None
-        except ValueError as e:
-            if "read-only" not in str(e):
-                raise
-            raise ValueError(_WRITES.format(name=name)) from e
         if _same_state(state, np.random.get_state()):
             call.random_state = None  # f drew no global random numbers: nothing to keep (2.5 kB)
         return call.out_tree(list(out) if isinstance(out, tuple) else [out])
@@ -117,6 +120,22 @@ def _read_only(x):
         x = x.view()
         x.flags.writeable = False
     return x
+
+
+def _fails_for_read_only(call, xs) -> bool:
+    """Whether f's ValueError came from the read-only views alone: f runs again, from the same
+    global random state, on writeable copies of the arrays, and succeeds. Asked of the outcome,
+    not of NumPy's wording of the error; it costs a second run on this error path only."""
+    views = [isinstance(x, np.ndarray) and x.flags.writeable for x in xs]
+    if not any(views):  # no view was made read-only here: the error is f's own
+        return False
+    if call.random_state is not None:
+        np.random.set_state(call.random_state)
+    try:
+        call.flat(*(x.copy() if view else x for x, view in zip(xs, views)))
+    except Exception:
+        return False
+    return True
 
 
 def _writeable(out):
