@@ -133,11 +133,28 @@ def _join_operands(name: str, arrays, out=None, dtype=None, casting="same_kind")
             "derivative; assign the result instead"
         )
     arrays = tuple(arrays)
+    for i, a in enumerate(arrays):
+        if type(a) is list or type(a) is tuple:
+            _refuse_traced_sequence(name, i, a)
     if dtype is None and casting == "same_kind":  # the common call: NumPy's promotion, no check
         return arrays
     values = [a if isinstance(a, Box) else np.asarray(a) for a in arrays]
     target = np.result_type(*(raw(v) for v in values)) if dtype is None else np.dtype(dtype)
     return tuple(v if v.dtype == target else v.astype(target, casting=casting) for v in values)
+
+
+def _refuse_traced_sequence(name: str, i: int, entry) -> None:
+    """Refuses an entry of a join that is a list or tuple holding a traced value: NumPy would
+    make it a plain array and drop that value's derivative (JAX refuses a list entry too)."""
+    from ad.numpy._sequences import holds_traced  # ad.numpy's own test; imported once ad is
+
+    if holds_traced(entry):
+        raise TypeError(
+            f"ad: numpy.{name}'s entry {i} is a {type(entry).__name__} holding a traced value, which "
+            "NumPy would convert to a plain array, dropping its derivative; make that entry an "
+            f"array first (np.stack(entry), or np.reshape(s, (1,)) for one value s), or use "
+            f"`import ad.numpy as np`, whose {name} does so"
+        )
 
 
 def _concatenate_parse(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
