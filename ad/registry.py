@@ -74,6 +74,11 @@ class Op:
     # Unary elementwise ops: fused(x) -> (y, dy/dx) in one pass on a plain array, or None
     # where it does not pay; forward mode, which needs both at once, uses it.
     fused: Callable | None = None
+    # Unary elementwise ops: times(g, y) -> g * d(x, y) in one pass on plain arrays (a new
+    # array), or None where it does not pay; the reverse engine, which would otherwise make
+    # the partial and then the product, uses it. Read off the partial's own `times`
+    # attribute when not given (ad/kernels/elementwise.py: tanh's and sigmoid's).
+    times: Callable | None = None
     # Elementwise ops NumPy's scalars implement as Python operators (+, -, *, /, unary -):
     # the operator, which on NumPy scalars gives the ufunc's result bit for bit, at a tenth
     # of a ufunc call's cost (0.04 us against 0.55 us for np.add on two float64 scalars).
@@ -150,6 +155,8 @@ class Op:
             self.vjp_rule is not None and "needs" in inspect.signature(self.vjp_rule).parameters
         )
         self.multilinear = self.multilinear or self.kind == "bilinear"
+        if self.times is None and self.kind == "elementwise" and len(self.derivs) == 1:
+            self.times = getattr(self.derivs[0], "times", None)
         self.reads_values = not (
             self.vjp_reads_shapes
             or self.kind == "linear"

@@ -88,6 +88,32 @@ def _derivative(kernel, y):
     return None
 
 
+# The cotangent times the derivative, g * d, as one kernel pass into one new array: the
+# derivative's kernel, then NumPy's multiply, make two calls and a temporary, 1.25 us at
+# 100 elements against 0.8 us. A partial that offers this carries it as its `times`
+# attribute, the reverse engine's product for a unary elementwise op (Op.times).
+
+
+def _times(kernel, g, y):
+    """kernel(g, y, out) into a new out for g and y plain contiguous float64 vectors of one
+    length; None for anything else (the caller then multiplies by the derivative). Strided
+    vectors are left to NumPy, as _derivative leaves them: numba would compile another
+    version of the kernel for their layout."""
+    if (
+        type(y) is np.ndarray
+        and type(g) is np.ndarray
+        and y.dtype is F64
+        and g.dtype is F64
+        and y.ndim == 1
+        and g.shape == y.shape
+        and (y.strides[0] == 8 and g.strides[0] == 8 or y.size < 2)
+    ):
+        out = np.empty(y.size)
+        kernel(g, y, out)
+        return out
+    return None
+
+
 def sigmoid_derivative_twin(x, y):
     return y * (1 - y)
 
@@ -96,6 +122,20 @@ def sigmoid_derivative(x, y):
     """sigmoid'(x) = y (1 - y) (x unread: the reverse engine keeps y alone)."""
     d = _derivative(_sigmoid_derivative, y)
     return y * (1 - y) if d is None else d  # the twin's formula, without a second call
+
+
+@jit
+def _sigmoid_vjp(g, y, out):
+    for i in range(y.size):
+        out[i] = g[i] * (y[i] * (1.0 - y[i]))
+
+
+def sigmoid_vjp(g, y):
+    """g y (1 - y), the VJP of sigmoid, in one pass where it pays, else None (_times)."""
+    return _times(_sigmoid_vjp, g, y)
+
+
+sigmoid_derivative.times = sigmoid_vjp
 
 
 @jit
@@ -112,6 +152,20 @@ def tanh_derivative(x, y):
     """tanh'(x) = 1 - y^2 (x unread: the reverse engine keeps y alone)."""
     d = _derivative(_tanh_derivative, y)
     return 1 - y * y if d is None else d  # the twin's formula, without a second call
+
+
+@jit
+def _tanh_vjp(g, y, out):
+    for i in range(y.size):
+        out[i] = g[i] * (1.0 - y[i] * y[i])
+
+
+def tanh_vjp(g, y):
+    """g (1 - y^2), the VJP of tanh, in one pass where it pays, else None (_times)."""
+    return _times(_tanh_vjp, g, y)
+
+
+tanh_derivative.times = tanh_vjp
 
 
 # ---------------------------------------------------------------------------------------

@@ -274,6 +274,10 @@ class OpNode(Node):
                     and (type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64)
                     and (type(x) is np.ndarray or type(x) is np.float64)
                 ):
+                    if op.times is not None:  # the product in one pass, where it has one
+                        g = op.times(cotangents[0], y)
+                        if g is not None:
+                            return [g]
                     g = cotangents[0] * d(x, y)
                     if type(g) is np.float64 or type(g) is np.ndarray and g.shape == x.shape:
                         return [g]

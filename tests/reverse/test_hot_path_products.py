@@ -1,0 +1,77 @@
+"""The reverse engine's one-pass products and shortcuts on the MLP's path give what the
+general way gives, bit for bit, and step aside for every value they do not take."""
+
+import numpy as np
+import pytest
+
+import ad
+from ad import registry
+from ad.kernels import elementwise as E
+
+
+def _vectors():
+    rng = np.random.default_rng(3)
+    y = np.tanh(rng.standard_normal(40))
+    return {
+        "vector": y,
+        "one": y[:1],
+        "empty": y[:0],
+        "strided": y[::2],
+        "float32": y.astype(np.float32),
+        "matrix": y.reshape(5, 8),
+        "0-d": np.array(0.25),
+    }
+
+
+@pytest.mark.parametrize("which", list(_vectors()))
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_the_one_pass_vjp_of_tanh_and_sigmoid_is_the_cotangent_times_the_partial(name, which):
+    op = registry.get(name)
+    y = _vectors()[which]
+    g = np.cos(np.arange(y.size, dtype=y.dtype)).reshape(y.shape)
+    want = g * op.derivs[0](None, y)
+    got = op.times(g, y)
+    if which in ("vector", "one", "empty"):  # the values it takes: plain contiguous float64 vectors
+        assert type(got) is np.ndarray and got.shape == y.shape and got.dtype == want.dtype
+        assert np.array_equal(got, want)
+        y[...] = 0.5  # a new array, not a view of y or g
+        assert np.array_equal(got, want)
+    else:
+        assert got is None
+
+
+def test_tanh_and_sigmoid_take_their_one_pass_vjp_from_their_partials():
+    assert registry.get("tanh").times is E.tanh_vjp
+    assert registry.get("sigmoid").times is E.sigmoid_vjp
+    assert registry.get("sin").times is None and registry.get("multiply").times is None
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_a_node_uses_the_one_pass_vjp_only_where_it_applies(name, monkeypatch):
+    op = registry.get(name)
+    calls = []
+    times = op.times
+    monkeypatch.setattr(op, "times", lambda g, y: calls.append(y.shape) or times(g, y))
+    fn = np.tanh if name == "tanh" else ad.sigmoid
+    for shape in [(7,), (3, 4)]:
+        x = ad.tensor(np.linspace(-1, 1, int(np.prod(shape))).reshape(shape), requires_grad=True)
+        y = fn(x)
+        g = np.full(shape, 0.5)
+        y.backward(g)
+        d = op.derivs[0](None, y.detach().numpy())
+        assert np.array_equal(x.grad.numpy(), g * d)
+    assert calls == [(7,), (3, 4)]  # asked each time; the matrix's product is NumPy's
+
+
+def test_the_one_pass_vjp_keeps_second_order():
+    x = np.linspace(-1.5, 1.5, 6)
+    h = ad.hessian(lambda x: np.sum(np.tanh(x) + ad.sigmoid(x)))(x)
+    t, s = np.tanh(x), 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(h, np.diag(-2 * t * (1 - t * t) + s * (1 - s) * (1 - 2 * s)), atol=1e-14)
+    w = ad.tensor(x, requires_grad=True)
+    np.sum(np.tanh(w)).backward(create_graph=True)  # the rule on Tensors: NumPy's product
+    first = w.grad
+    w.grad = None
+    np.sum(first).backward()
+    np.testing.assert_allclose(first.detach().numpy(), 1 - t * t, atol=1e-15)
+    np.testing.assert_allclose(w.grad.numpy(), -2 * t * (1 - t * t), atol=1e-14)
