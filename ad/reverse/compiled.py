@@ -321,32 +321,33 @@ class Compiled:
             raise TypeError("ad.compile: f must return one array or scalar")
         if not (isinstance(y, Rec) and y.level == level):
             y = Rec(prog.new_slots(np.asarray(raw(y), float)), np.asarray(raw(y), float), level, prog)
-        self.replay, (self.code, self.a, self.b, self.out), self.guards, self.v0 = prog.finish()
+        replay, (code, a, b, out), guards, v0 = prog.finish()
         environment.finish()
         self.environment = environment
         self.in_shape, self.in_slots = x.shape, np.ascontiguousarray(inputs.ravel())
         self.n_in = x.size  # inputs are the first slots: 0 .. n_in - 1
         self.out_shape, self.out_slots = y.slots.shape, np.ascontiguousarray(y.slots.ravel())
         self.result = int(self.out_slots[0]) if self.out_slots.size == 1 else None  # grad's slot
-        scratch = len(self.v0) - 1
-        n = len(self.code)
-        self.live_a, self.live_b = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-        reached = np.zeros(len(self.v0), dtype=bool)
-        self.replay.liveness(
-            self.code, self.a, self.b, self.out, self.n_in, self.out_slots, len(self.v0),
-            self.live_a, self.live_b, reached,
-        )  # fmt: skip
-        self.da = np.where(self.live_a, self.a, scratch)
-        self.db = np.where(self.live_b, self.b, scratch)
+        scratch = len(v0) - 1
+        live_a, live_b = np.zeros(len(code), dtype=bool), np.zeros(len(code), dtype=bool)
+        reached = np.zeros(len(v0), dtype=bool)
+        replay.liveness(code, a, b, out, self.n_in, self.out_slots, len(v0), live_a, live_b, reached)
+        da, db = np.where(live_a, a, scratch), np.where(live_b, b, scratch)
         # Symbolic zeros, which the eager engines return as +0.0 (the sweeps leave -0.0):
         # inputs no output depends on, and outputs that depend on no input.
         self.unreached_inputs = np.flatnonzero(~reached[self.in_slots])
         self.constant_outputs = np.flatnonzero(~reached[self.out_slots])
-        self.v = self.v0.copy()
+        # The replay's two arrays (replay.pack): the calls once per replay take just these;
+        # the attributes below are views of them, for the other sweeps.
+        self.replay, self.v0 = replay, v0
+        self.program = replay.pack(code, a, b, out, live_a, live_b, da, db, guards, len(v0), self.result)
+        self.work = np.zeros(replay.work_size(self.program))
+        sections = replay.sections.py_func(self.program)
+        self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.da, self.db = sections[:8]
+        self.guards = sections[8:]
+        self.v, self.pa, self.pb, self.ct = replay.workspace.py_func(self.program, self.work)
+        self.v[:] = v0
         self.v_in = self.v[: self.n_in].reshape(x.shape)  # views of the input slots
-        self.pa = np.zeros(n)
-        self.pb = np.zeros(n)
-        self.ct = np.zeros(len(self.v0))
         self.ct_in = self.ct[: self.n_in].reshape(x.shape)
         self.records += 1
         self._vg = None
@@ -379,10 +380,7 @@ class Compiled:
 
     def _forward(self, x):
         x = self._load(x)
-        self.replay.forward(
-            self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.v, self.pa, self.pb
-        )
-        if self.replay.check(*self.guards, self.v) >= 0:
+        if self.replay.value(self.program, self.work) >= 0:
             self._record(x)  # a guard failed: this input takes another branch
             return self._forward(x)
         return x
@@ -400,10 +398,7 @@ class Compiled:
         if self._vg is not None:
             failed = self._vg(self.v, self.ct, r)
         else:
-            failed = self.replay.value_and_grad(
-                self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.da, self.db,
-                self.v, self.pa, self.pb, *self.guards, self.ct, r,
-            )  # fmt: skip
+            failed = self.replay.value_and_grad(self.program, self.work)
         if failed >= 0:
             self._record(x)
             return self.value_and_grad(x)

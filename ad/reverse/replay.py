@@ -9,7 +9,8 @@ A program is flat arrays, one entry per instruction i:
     da[i], db[i]     the operand slots the derivative sweeps read: a[i], b[i] where live,
                      else the scratch slot, whose tangent is always -0.0
 and four more for the guards: their comparison code, operand slots, and the outcome seen
-while recording. Slots hold every scalar of the program: inputs, constants, results. The
+while recording; the entries called once per replay take them packed in one array (pack,
+at the end). Slots hold every scalar of the program: inputs, constants, results. The
 forward sweep stores each instruction's partials pa[i] = d out/d a, pb[i] = d out/d b, so
 the other sweeps are one multiply-add per operand, without branches, and never
 re-evaluate a transcendental.
@@ -474,14 +475,66 @@ def tangent_batched(a, b, out, pa, pb, t):
             t[o, j] = p * t[ai, j] + q * t[bi, j]
 
 
+# A call from Python pays numba's dispatcher for each argument (typing and unboxing an array
+# costs some 50 ns), so the entries called once per replay take a recorded program as two
+# arrays: `program`, every integer array of the recording after a header of sizes, and
+# `work`, every float buffer the sweeps write. The sweeps above run on views of them.
+N, G, SLOTS, RESULT = range(4)  # the header: instructions, guards, slots, and grad's output slot
+HEADER = 4
+
+
+def pack(code, a, b, out, live_a, live_b, da, db, guards, n_slots, result) -> np.ndarray:
+    """The program as one int64 array: the header, then each array in the order sections() reads.
+
+    result is the scalar output slot grad seeds, or None when the output is not a scalar."""
+    header = [len(code), len(guards[0]), n_slots, -1 if result is None else result]
+    parts = [np.asarray(header), code, a, b, out, live_a, live_b, da, db, *guards]
+    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
+
+
 @kernel
-def value_and_grad(code, a, b, out, live_a, live_b, da, db, v, pa, pb, gcode, ga, gb, seen, ct, result):
-    """One call for grad: forward, guards, then reverse from the scalar slot `result`."""
+def sections(program):
+    """Views of a packed program's arrays: code, a, b, out, live_a, live_b, da, db, then the
+    guards' gcode, ga, gb, seen."""
+    n, g = program[N], program[G]
+    i = program[HEADER : HEADER + 8 * n]
+    j = program[HEADER + 8 * n : HEADER + 8 * n + 4 * g]
+    return (i[:n], i[n : 2 * n], i[2 * n : 3 * n], i[3 * n : 4 * n], i[4 * n : 5 * n],
+            i[5 * n : 6 * n], i[6 * n : 7 * n], i[7 * n :],
+            j[:g], j[g : 2 * g], j[2 * g : 3 * g], j[3 * g :])  # fmt: skip
+
+
+def work_size(program) -> int:
+    """The length of a packed program's work array: slot values, two partials per
+    instruction, slot cotangents."""
+    return 2 * int(program[SLOTS]) + 2 * int(program[N])
+
+
+@kernel
+def workspace(program, work):
+    """Views of the work array: slot values v, partials pa and pb, slot cotangents ct."""
+    n, s = program[N], program[SLOTS]
+    return work[:s], work[s : s + n], work[s + n : s + 2 * n], work[s + 2 * n : 2 * s + 2 * n]
+
+
+@kernel
+def value(program, work):
+    """One call for the value: forward, then guards; -1 or the first guard that failed."""
+    code, a, b, out, live_a, live_b, _, _, gcode, ga, gb, seen = sections(program)
+    v, pa, pb, _ = workspace(program, work)
     forward(code, a, b, out, live_a, live_b, v, pa, pb)
-    failed = check(gcode, ga, gb, seen, v)
+    return check(gcode, ga, gb, seen, v)
+
+
+@kernel
+def value_and_grad(program, work):
+    """One call for grad: forward, guards, then reverse from the scalar output slot."""
+    failed = value(program, work)
     if failed >= 0:
         return failed
+    _, _, _, out, _, _, da, db, _, _, _, _ = sections(program)
+    _, pa, pb, ct = workspace(program, work)
     ct[:] = -0.0
-    ct[result] = 1.0
+    ct[program[RESULT]] = 1.0
     reverse(da, db, out, pa, pb, ct)
     return -1
