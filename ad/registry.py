@@ -74,7 +74,7 @@ class Op:
     # Unary elementwise ops: fused(x) -> (y, dy/dx) in one pass on a plain array, or None
     # where it does not pay; forward mode, which needs both at once, uses it.
     fused: Callable | None = None
-    # Unary elementwise ops: times(g, y) -> g * d(x, y) in one pass on plain arrays (a new
+    # Unary elementwise ops: times(g, x, y) -> g * d(x, y) in one pass on plain arrays (a new
     # array), or None where it does not pay; the reverse engine, which would otherwise make
     # the partial and then the product, uses it. Read off the partial's own `times`
     # attribute when not given (ad/kernels/elementwise.py: tanh's and sigmoid's).

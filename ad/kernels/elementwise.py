@@ -15,6 +15,8 @@ derivative at once (Op.fused); reverse mode asks for them at different times and
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ad.kernels import F64, contiguous, jit, plain, unary
@@ -91,14 +93,15 @@ def _derivative(kernel, y):
 # The cotangent times the derivative, g * d, as one kernel pass into one new array: the
 # derivative's kernel, then NumPy's multiply, make two calls and a temporary, 1.25 us at
 # 100 elements against 0.8 us. A partial that offers this carries it as its `times`
-# attribute, the reverse engine's product for a unary elementwise op (Op.times).
+# attribute, the reverse engine's product for a unary elementwise op (Op.times), as
+# partial(_times, kernel): a C call, not another Python frame.
 
 
-def _times(kernel, g, y):
+def _times(kernel, g, x, y):
     """kernel(g, y, out) into a new out for g and y plain contiguous float64 vectors of one
-    length; None for anything else (the caller then multiplies by the derivative). Strided
-    vectors are left to NumPy, as _derivative leaves them: numba would compile another
-    version of the kernel for their layout."""
+    length (x unread); None for anything else (the caller then multiplies by the
+    derivative). Strided vectors are left to NumPy, as _derivative leaves them: numba would
+    compile another version of the kernel for their layout."""
     if (
         type(y) is np.ndarray
         and type(g) is np.ndarray
@@ -109,7 +112,8 @@ def _times(kernel, g, y):
         and (y.strides[0] == 8 and g.strides[0] == 8 or y.size < 2)
     ):
         out = np.empty(y.size)
-        kernel(g, y, out)
+        run = kernel.dispatcher  # numba's own dispatcher once loaded, without jit's call
+        (kernel if run is None else run)(g, y, out)
         return out
     return None
 
@@ -130,12 +134,8 @@ def _sigmoid_vjp(g, y, out):
         out[i] = g[i] * (y[i] * (1.0 - y[i]))
 
 
-def sigmoid_vjp(g, y):
-    """g y (1 - y), the VJP of sigmoid, in one pass where it pays, else None (_times)."""
-    return _times(_sigmoid_vjp, g, y)
-
-
-sigmoid_derivative.times = sigmoid_vjp
+# sigmoid_vjp(g, x, y): g y (1 - y), the VJP of sigmoid, in one pass where it pays, else None
+sigmoid_vjp = sigmoid_derivative.times = functools.partial(_times, _sigmoid_vjp)
 
 
 @jit
@@ -160,12 +160,8 @@ def _tanh_vjp(g, y, out):
         out[i] = g[i] * (1.0 - y[i] * y[i])
 
 
-def tanh_vjp(g, y):
-    """g (1 - y^2), the VJP of tanh, in one pass where it pays, else None (_times)."""
-    return _times(_tanh_vjp, g, y)
-
-
-tanh_derivative.times = tanh_vjp
+# tanh_vjp(g, x, y): g (1 - y^2), the VJP of tanh, in one pass where it pays, else None
+tanh_vjp = tanh_derivative.times = functools.partial(_times, _tanh_vjp)
 
 
 # ---------------------------------------------------------------------------------------

@@ -268,16 +268,16 @@ class OpNode(Node):
                 # steps for it, without its frame and loop (its output's cotangent has the
                 # operand's shape, so nothing is unbroadcast, and nothing is made real)
                 x, y = primals[0], outs[0]
+                if op.times is not None:  # the product in one pass, where it has one (on
+                    g = op.times(cotangents[0], x, y)  # plain float64 arrays alone)
+                    if g is not None:
+                        return [g]
                 d = op.derivs[0]
                 if (
                     callable(d)
                     and (type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64)
                     and (type(x) is np.ndarray or type(x) is np.float64)
                 ):
-                    if op.times is not None:  # the product in one pass, where it has one
-                        g = op.times(cotangents[0], y)
-                        if g is not None:
-                            return [g]
                     g = cotangents[0] * d(x, y)
                     if type(g) is np.float64 or type(g) is np.ndarray and g.shape == x.shape:
                         return [g]
