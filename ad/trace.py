@@ -52,8 +52,14 @@ def _operator(func):
         f = found[0] if found else op()
         if f is None:
             return dispatch(func, (self, o))
-        if f.kind == "elementwise" and self._elementwise is not None:
-            out = self._elementwise(f, (self, o), self.level)
+        if f.kind == "elementwise":
+            if self._elementwise is not None:
+                out = self._elementwise(f, (self, o), self.level)
+                if out is not NotImplemented:
+                    return out
+        elif self._checks_levels and f.kind != "composite" and f.kind != "nondiff":
+            # apply's common case without its frame (x @ W): self is the first box of (self, o)
+            out = self._process(f, (self, o), {}, self.level)
             if out is not NotImplemented:
                 return out
         return apply(f, (self, o), {})
@@ -179,6 +185,11 @@ class Box:
         return dispatch(ufunc, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        op = registry.lookup(func)
+        if op is not None and op.parse is not None and op.kind != "composite":
+            # dispatch and call's steps for a function with a parse (np.sum), without their frames
+            operands, params = op.parse(*args, **kwargs)
+            return apply(op, operands, params)
         return dispatch(func, args, kwargs)
 
     def register_hook(self, hook):
