@@ -354,10 +354,7 @@ class Compiled:
         if self.specialize and self.out_slots.size == 1:
             from ad.reverse import specialize
 
-            self._vg = specialize.value_and_grad(
-                self.code, self.a, self.b, self.out, self.live_a, self.live_b, self.guards,
-                self.n_in, self.result,
-            )  # fmt: skip
+            self._vg = specialize.value_and_grad(self.program, self.n_in)
 
     @property
     def n_instructions(self) -> int:
@@ -396,7 +393,7 @@ class Compiled:
         if r is None:
             raise TypeError(f"grad needs a scalar output; got shape {self.out_shape}: use vjp or jacrev")
         if self._vg is not None:
-            failed = self._vg(self.v, self.ct, r)
+            failed = self._vg(self.work)
         else:
             failed = self.replay.value_and_grad(self.program, self.work)
         if failed >= 0:

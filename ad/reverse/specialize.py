@@ -16,16 +16,19 @@ MAX_INSTRUCTIONS = 2000
 _compiled: dict[str, object] = {}
 
 
-def source(code, a, b, out, live_a, live_b, guards, n_in, names) -> str:
-    """Python source of vg(v, ct, result): forward, guards, reverse; returns -1 or a failed guard.
+def source(code, a, b, out, live_a, live_b, guards, n_in, names, ct_start) -> str:
+    """Python source of vg(work): forward, guards, reverse; returns -1 or a failed guard.
 
-    The reverse lines are the interpreter's (ad/reverse/replay.py) with its zeros made
-    static: a term that is not live is not written, and cotangents start at -0.0.
+    work is the replay's work array (replay.workspace): the slot values from 0, the slot
+    cotangents from ct_start. vg writes the output's value to its slot and the inputs'
+    cotangents, and nothing else. Its reverse lines are the interpreter's
+    (ad/reverse/replay.py) with its zeros made static: a term that is not live is not
+    written, and cotangents start at -0.0.
     """
     produced = set(out.tolist())
     read = (set(a.tolist()) | set(b.tolist()) | set(guards[1].tolist()) | set(guards[2].tolist())) - produced
-    lines = ["def vg(v, ct, result):"]
-    lines += [f"    s{k} = v[{k}]" for k in sorted(read | set(range(n_in)))]
+    lines = ["def vg(work):"]
+    lines += [f"    s{k} = work[{k}]" for k in sorted(read | set(range(n_in)))]
     for i in range(len(code)):
         lines.append(f"    s{out[i]}, p{i}, q{i} = op_{names[code[i]]}(s{a[i]}, s{b[i]})")
     for i, (c, ga, gb, seen) in enumerate(zip(*guards)):
@@ -33,31 +36,36 @@ def source(code, a, b, out, live_a, live_b, guards, n_in, names) -> str:
         lines.append(f"        return {i}")
     slots = sorted(produced | read | set(range(n_in)))
     lines += [f"    c{k} = -0.0" for k in slots]
-    lines.append(f"    v[result] = s{out[-1]}")
+    lines.append(f"    work[{out[-1]}] = s{out[-1]}")
     lines.append(f"    c{out[-1]} = 1.0")
     for i in range(len(code) - 1, -1, -1):
         if live_a[i]:
             lines.append(f"    c{a[i]} += c{out[i]} * p{i}")
         if live_b[i]:
             lines.append(f"    c{b[i]} += c{out[i]} * q{i}")
-    lines += [f"    ct[{k}] = c{k}" for k in range(n_in)]
+    lines += [f"    work[{ct_start + k}] = c{k}" for k in range(n_in)]
     lines.append("    return -1")
     return "\n".join(lines)
 
 
-def value_and_grad(code, a, b, out, live_a, live_b, guards, n_in, result_slot):
-    """A compiled vg(v, ct, result) for this program, or None if it is too long to specialise."""
-    if len(code) > MAX_INSTRUCTIONS or len(code) == 0 or out[-1] != result_slot:
+def value_and_grad(program, n_in):
+    """A compiled vg(work) for this packed program (replay.pack), or None if it is too long
+    to specialise or its output is not a scalar. Like the interpreter's entry, it takes the
+    replay's work array alone: numba's dispatcher pays for each argument on every call."""
+    from ad.reverse import replay
+
+    code, a, b, out, live_a, live_b, _, _, *guards = replay.sections.py_func(program)
+    n, result = len(code), program[replay.RESULT]
+    if n > MAX_INSTRUCTIONS or n == 0 or out[-1] != result:
         return None
     from numba import njit
 
-    from ad.reverse import replay
-
-    names = {c: n for n, c in replay.OPCODES.items()}
-    src = source(code, a, b, out, live_a, live_b, guards, n_in, names)
+    names = {c: name for name, c in replay.OPCODES.items()}
+    ct_start = int(program[replay.SLOTS]) + 2 * n  # replay.workspace's layout
+    src = source(code, a, b, out, live_a, live_b, guards, n_in, names, ct_start)
     if src not in _compiled:
-        scope = {f"op_{n}": f for n, f in replay.OPS.items()}
-        scope |= {n.upper(): c for n, c in replay.OPCODES.items() if c >= replay.GUARD}
+        scope = {f"op_{name}": f for name, f in replay.OPS.items()}
+        scope |= {name.upper(): c for name, c in replay.OPCODES.items() if c >= replay.GUARD}
         scope["compare"] = replay.compare
         exec(src, scope)
         _compiled[src] = njit(error_model="numpy")(scope["vg"])
