@@ -98,6 +98,20 @@ def finite_differences(f, x, k):
     return np.stack([central_difference(f, (x,), (e,), hi) for e, hi in zip(steps, h)], axis=-1)
 
 
+def fd_floor(f, x: np.ndarray, ref: np.ndarray) -> float:
+    """What central differences cannot resolve at x, on the scale rel_diff measures: the
+    rounding of f's values, eps |f(x)| / h at the smallest step, over max |ref| (over 1 when
+    ref is all zero, as rel_diff then measures absolute differences). Where a Jacobian's
+    entries are far below f's values over x's (a saturated tanh: derivatives of 1e-11 against
+    values of 1), this floor exceeds FD_TOL, and a difference under it says nothing of either
+    side."""
+    values = np.abs(np.asarray(f(x), dtype=float))
+    top = float(np.max(values[np.isfinite(values)], initial=0.0))
+    finite = np.abs(ref[np.isfinite(ref)])
+    scale = float(np.max(finite, initial=0.0)) or 1.0
+    return float(np.finfo(float).eps) * top / float(np.min(_steps(x), initial=1.0)) / scale
+
+
 MODES: tuple[Mode, ...] = (
     Mode("forward", "forward", "one", lambda f, x, k: ad.jacfwd(f, chunk=1)(x)),
     Mode("reverse", "reverse", "one", lambda f, x, k: ad.jacrev(f, chunk=1)(x)),

@@ -35,7 +35,11 @@ LEGEND = f"""\
   plus the cotangents; finite differences, two evaluations of f.
 - **rel diff**: max |J - J_ref| / max |J_ref|, where J_ref is the elementwise median of the
   exact modes' Jacobians; a mode disagrees above {EXACT_TOL:g} (exact modes and peers) or
-  {FD_TOL:g} (finite differences).
+  {FD_TOL:g} (finite differences). **check** "unresolved": finite differences differ by more
+  than {FD_TOL:g}, but by less than ten times what they can resolve at this point (the
+  rounding of f's values, eps |f(x)| / h, against the Jacobian's largest entry): where the
+  derivatives are far below f's values over x's, their check says nothing, and only the
+  exact modes decide.
 """
 
 
@@ -163,6 +167,8 @@ def _peer_cell(r: Row) -> str:
 def _check(r: Row) -> str:
     if r.agrees:
         return "ok"
+    if r.unresolved:
+        return "unresolved"
     return "n/a" if r.agrees is None else "ERROR" if r.rel_diff is None else "DISAGREES"
 
 
@@ -321,6 +327,10 @@ def _user_problems(res: Results) -> list[ProblemResult]:
     return [pr for pr in res.problems if pr.problem.yours]
 
 
+def _but(unresolved: list[str]) -> str:
+    return f", but for {len(unresolved)} unresolved" if unresolved else ""
+
+
 def text(res: Results) -> str:
     """What `python -m ad compare` prints."""
     parts = [header(res), "", summary_table(res), "", detail_table(res), "", model_line(res)]
@@ -329,9 +339,10 @@ def text(res: Results) -> str:
     if noisy:
         parts += [f"noisy cells ({len(noisy)}): " + "; ".join(noisy)]
     parts += [""] + [f"note: {n}" for n in notes(res)] if notes(res) else []
-    fails = res.failures()
-    parts += ["", "DISAGREEMENT:" if fails else f"all modes agree ({_tolerances()})."]
+    fails, unresolved = res.failures(), res.unresolved()
+    parts += ["", "DISAGREEMENT:" if fails else f"all modes agree ({_tolerances()}){_but(unresolved)}."]
     parts += [f"  {f}" for f in fails]
+    parts += [f"unresolved: {u}" for u in unresolved]
     parts += ["columns: see the end of report.md; the cost model: docs/cost-model.md"]
     return "\n".join(parts) + "\n"
 
@@ -355,11 +366,16 @@ def markdown(res: Results, figures: list[str] = (), command: str = "") -> str:
     if noisy:
         md += [f"Noisy cells ({len(noisy)}), whose verdicts say so:", ""] + [f"- {c}" for c in noisy] + [""]
     md += ["Not measured:", ""] + [f"- {n}" for n in notes(res)] + [""] if notes(res) else []
-    fails = res.failures()
+    fails, unresolved = res.failures(), res.unresolved()
     md += (
         ["**Disagreements:**", ""] + [f"- {f}" for f in fails]
         if fails
-        else [f"All modes agree ({_tolerances()})."]
+        else [f"All modes agree ({_tolerances()}){_but(unresolved)}."]
+    )
+    md += (
+        ["", "Unresolved (neither agreement nor disagreement):", ""] + [f"- {u}" for u in unresolved]
+        if unresolved
+        else []
     )
     if res.sparse:
         md += ["", sparse.markdown(res.sparse)]

@@ -16,7 +16,7 @@ import numpy as np
 import ad
 from ad.compare import calibrate, environment, measure, model, sparse
 from ad.compare import peers as peer_lib
-from ad.compare.modes import DEFAULT_CHUNK, EXACT_TOL, MODES, Mode, NotApplicable, as_matrix
+from ad.compare.modes import DEFAULT_CHUNK, EXACT_TOL, MODES, Mode, NotApplicable, as_matrix, fd_floor
 from ad.compare.problems import Problem, tanh_affine, user
 from ad.compare.progress import Progress
 from ad.transform import check_chunk
@@ -56,6 +56,12 @@ QUICK = Config(
 )
 
 
+# A difference within this many times a mode's floor (what it cannot resolve at the point) is
+# "unresolved": FD_TOL assumes f's values and derivatives of one scale, which a point where the
+# Jacobian is far below f's rounding breaks
+FLOOR_MARGIN = 10.0
+
+
 @dataclass
 class Row:
     """One mode of ad, or a peer's counterpart, on one problem."""
@@ -75,6 +81,14 @@ class Row:
     rel_diff: float | None = None  # against the consensus of ad's exact modes
     tol: float = EXACT_TOL
     note: str = ""  # why a measurement is missing
+    # the rel diff this mode cannot resolve at this point (finite differences: modes.fd_floor)
+    floor: float = 0.0
+
+    @property
+    def unresolved(self) -> bool:
+        """A difference above tol, but within what the mode can resolve here (FLOOR_MARGIN
+        times its floor): neither an agreement nor a disagreement."""
+        return self.rel_diff is not None and self.tol < self.rel_diff <= FLOOR_MARGIN * self.floor
 
     @property
     def seconds(self) -> float | None:
@@ -89,6 +103,8 @@ class Row:
         """True, False, or None when the mode did not produce a Jacobian to check."""
         if self.rel_diff is None:
             return None if self.library != "ad" or self.note.startswith("n/a") else False
+        if self.unresolved:
+            return None
         return self.rel_diff <= self.tol
 
 
@@ -200,6 +216,18 @@ class Results:
         ]
         cells += [f"sweep n={s.n} m={s.m}: {s.mode}" for s in self.sweeps if s.timing and not s.timing.stable]
         return cells
+
+    def unresolved(self) -> list[str]:
+        """One line per mode whose difference from the others is within what it can resolve
+        at the point (Row.unresolved): neither agreement nor disagreement."""
+        return [
+            f"{pr.problem.name}: {r.mode}: rel diff {r.rel_diff:.1e}, where the rounding of f's "
+            f"values alone (eps |f(x)| / h, over the Jacobian's largest entry) is {r.floor:.1e}: "
+            "this Jacobian is too small against f's values to check this way; the exact modes decide"
+            for pr in self.problems
+            for r in pr.rows
+            if r.unresolved
+        ]
 
     def failures(self) -> list[str]:
         """One line per disagreement or error; empty when every mode agrees."""
@@ -358,9 +386,11 @@ def run_problem(
             row.note = f"error: {type(e).__name__}: {e}"
         rows.append(row)
     ref = _agreement(jacobians, modes, (p.m, p.n))
-    for row in rows:
+    for mode, row in zip(modes, rows):
         if row.mode in jacobians and ref is not None:
             row.rel_diff = measure.rel_diff(jacobians[row.mode], ref)
+            if row.rel_diff > row.tol and not mode.exact:
+                row.floor = fd_floor(f, x, ref)
     for lib in peer_libs:
         for mode in modes:
             bar.step(f"{p.name}: {lib} {mode.name}")
