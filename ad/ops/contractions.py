@@ -275,6 +275,27 @@ def _as_matrices(a, b, da: int, db: int):
     return (np.expand_dims(a, -2) if da == 1 else a), (np.expand_dims(b, -1) if db == 1 else b)
 
 
+def _matmul(a, b):
+    """a @ b. A float64 matrix times a vector, or a vector times a matrix, goes to ndarray.dot
+    when the matrix is contiguous (in either order): the same BLAS product, bit for bit,
+    without the matmul ufunc's dispatch (1.15 against 1.74 us at n = 100). A strided matrix
+    stays with matmul, whose loop for it sums in another order than dot's copy; every other
+    case (stacks, traced values, other dtypes) is matmul's."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype is _F64 and b.dtype is _F64:
+        if a.ndim == 2 and b.ndim == 1:
+            m = a
+        elif a.ndim == 1 and b.ndim == 2:
+            m = b
+        else:
+            return np.matmul(a, b)
+        if m.flags.c_contiguous or m.flags.f_contiguous:
+            return a.dot(b)
+    return np.matmul(a, b)
+
+
+_F64 = np.dtype(np.float64)
+
+
 def _matmul_batched(a, b, which):
     """a @ b with k directions on operand `which`: 1-D operands are promoted first, and the
     batched operand gets unit axes so that k lines up with no axis of the other."""
@@ -420,8 +441,9 @@ _TRACE = [((3, 3), {}), ((3, 4), {"offset": 1}), ((4, 3), {"offset": -2}),
 
 # -- the table ------------------------------------------------------------------------------
 
-bilinear("matmul", np.matmul, _matmul_transpose, batched_impl=_matmul_batched, parse=_parse_matmul,
-         einsum=_matmul_spec, complex=True, examples=examples_from(_parse_matmul, _MATMUL),
+bilinear("matmul", np.matmul, _matmul_transpose, impl=_matmul, batched_impl=_matmul_batched,
+         parse=_parse_matmul, einsum=_matmul_spec, complex=True,
+         examples=examples_from(_parse_matmul, _MATMUL),
          doc="also @; VJP in A: G @ B^T, in B: A^T @ G")
 _contraction("dot", np.dot, _dot_spec, parse=_parse_dot, examples=examples_from(_parse_dot, _DOT),
              complex=True, doc="a's last axis against b's second-to-last; VJPs: einsums of G with the other")

@@ -75,3 +75,40 @@ def test_the_one_pass_vjp_keeps_second_order():
     np.sum(first).backward()
     np.testing.assert_allclose(first.detach().numpy(), 1 - t * t, atol=1e-15)
     np.testing.assert_allclose(w.grad.numpy(), -2 * t * (1 - t * t), atol=1e-14)
+
+
+def _products():
+    rng = np.random.default_rng(5)
+    W, x, y = rng.standard_normal((7, 9)), rng.standard_normal(9), rng.standard_normal(7)
+    big = rng.standard_normal((14, 18))
+    return {
+        "matrix @ vector": (W, x),
+        "vector @ matrix": (y, W),
+        "F-ordered matrix": (np.asfortranarray(W), x),
+        "strided matrix": (big[::2, ::2], x),
+        "strided vector": (W, rng.standard_normal(18)[::2]),
+        "matrices": (W, W.T),
+        "vectors": (x, x),
+        "stack": (rng.standard_normal((2, 7, 9)), x),
+        "float32": (W.astype(np.float32), x.astype(np.float32)),
+        "mixed dtypes": (W.astype(np.float32), x),
+        "complex": (W + 1j, x),
+    }
+
+
+@pytest.mark.parametrize("which", list(_products()))
+def test_matmuls_primal_is_numpys_bit_for_bit(which):
+    a, b = _products()[which]
+    got = registry.get("matmul").impl(a, b)
+    want = np.matmul(a, b)
+    assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
+def test_a_recorded_matrix_vector_product_is_numpys_and_differentiates():
+    a, b = _products()["matrix @ vector"]
+    W = ad.tensor(a, requires_grad=True)
+    out = W @ b
+    assert np.array_equal(out.detach().numpy(), a @ b)
+    np.sum(np.tanh(out)).backward()
+    np.testing.assert_allclose(W.grad.numpy(), np.outer(1 - np.tanh(a @ b) ** 2, b), rtol=1e-14)
