@@ -97,25 +97,28 @@ def _gammainc_partial(a, x, y):
 
 
 def _rgamma_partial(x, y):
-    """d/dx 1/Gamma(x) = -rgamma(x) digamma(x), and at Gamma's poles x = -k, where digamma has
-    poles of its own, the derivative of the reflection 1/Gamma(x) = sin(pi x) Gamma(1 - x) / pi:
-    (-1)^k Gamma(1 - x) (cos(pi e) - sin(pi e) digamma(1 - x) / pi) with e = x + k, which is
-    (-1)^k k! there (e is exactly 0, where sin(pi x) would leave a rounding error times k!).
-    Both branches equal the derivative on a neighbourhood, so every higher order at a pole
-    differentiates the reflection (the second derivative is -2 (-1)^k k! digamma(k + 1)); each
-    branch reads a safe point where the other is taken, so that no NaN of the branch not taken
-    reaches a cotangent (0 * inf)."""
-    pole = (x <= 0) & np.equal(x, np.round(x))
-    at_pole = np.where(pole, x, 0.0)
-    elsewhere = np.where(pole, 1.0, x)
-    k = np.round(at_pole)
-    e = at_pole - k
+    """d/dx 1/Gamma(x) = -rgamma(x) digamma(x) for x >= 1/2. Below, that product of a small and
+    a large number, near Gamma's poles x = -k, inherits digamma's error there (1e-17 over the
+    distance to the pole, relative) and is NaN at them, so it is the derivative of the
+    reflection 1/Gamma(x) = sin(pi x) Gamma(1 - x) / pi instead: with k = round(x), e = x - k,
+    (-1)^k Gamma(1 - x) (cos(pi e) - sin(pi e) digamma(1 - x) / pi), which is exactly (-1)^k k!
+    at a pole (e = 0, where sin(pi x) would leave a rounding error times k!). It holds on a
+    neighbourhood, so every higher order differentiates it (the second derivative at a pole is
+    -2 (-1)^k k! digamma(k + 1)). Below -170, where Gamma(1 - x) overflows, only the poles
+    take it. Each branch reads a safe point where the other is taken, so that no NaN of the
+    branch not taken reaches a cotangent (0 * inf)."""
+    rounded = np.round(x)
+    reflected = (x < 0.5) & ((x > -170.0) | np.equal(x, rounded))
+    at = np.where(reflected, x, 0.0)
+    elsewhere = np.where(reflected, 1.0, x)
+    k = np.where(reflected, rounded, 0.0)
+    e = at - k
     reflection = (
         np.cos(np.pi * k)
-        * sc.gamma(1.0 - at_pole)
-        * (np.cos(np.pi * e) - np.sin(np.pi * e) * sc.digamma(1.0 - at_pole) / np.pi)
+        * sc.gamma(1.0 - at)
+        * (np.cos(np.pi * e) - np.sin(np.pi * e) * sc.digamma(1.0 - at) / np.pi)
     )
-    return np.where(pole, reflection, -y * sc.digamma(elsewhere))
+    return np.where(reflected, reflection, -y * sc.digamma(elsewhere))
 
 
 def _beta_partials(log: bool):
