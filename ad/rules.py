@@ -14,7 +14,10 @@ from ad.trace import apply, is_complex, raw
 
 
 def ndim(x) -> int:
-    return x.ndim if hasattr(x, "ndim") else np.ndim(x)
+    try:  # not hasattr, then the attribute: a Tensor's ndim is a property, read once this way
+        return x.ndim
+    except AttributeError:  # a Python number or sequence
+        return np.ndim(x)
 
 
 def shape(x) -> tuple:

@@ -38,6 +38,7 @@ from ad.transform import (
 from ad.tree import LEAF, flatten
 
 _NO_AUX = ((), flatten(None)[1])  # a recording's aux leaves and structure without has_aux
+_ONE_LEAF = flatten(0.0)[1]  # the structure of a single leaf
 
 
 class Recording:
@@ -54,7 +55,10 @@ class Recording:
         if has_aux:
             result, aux = split_aux(result, who)
             self.aux_leaves, self.aux_tree = flatten(aux)
-        self.outputs, self.out_tree = flatten(result)  # f's output leaves as it returned them
+        if type(result) is Tensor:  # one output leaf, the common case: flatten's answer without it
+            self.outputs, self.out_tree = [result], _ONE_LEAF
+        else:
+            self.outputs, self.out_tree = flatten(result)  # f's output leaves as it returned them
 
     def traced(self, y) -> bool:
         """Whether the output leaf y depends on the inputs (a cotangent can flow from it)."""
@@ -83,18 +87,21 @@ class Recording:
         (None for zero): one reverse sweep, over `batch` directions on a leading axis if given.
         With retain_graph the recording can be swept again. ``mixed`` says why a cotangent
         sums several outputs' directions (Sweep.mixed: hooks then refuse), or is None."""
-        roots, cts = [], []
+        roots, cts, inputs = [], [], []
         for y, ct in zip(self.outputs, cotangents):
             if ct is not None and self.traced(y):
                 roots.append(edge(y))
                 cts.append(ct)
-        return engine.run_backward(
-            roots,
-            cts,
-            retain_graph=retain_graph,
-            sweep=Sweep(batched=batch is not None, mixed=mixed),
-            inputs=[edge(x) for x in self.inputs],
-        )
+        for x in self.inputs:  # a loop, not a comprehension: no frame of its own
+            inputs.append(edge(x))
+        # A sweep that returns its inputs' cotangents writes nothing into its Sweep record
+        # (only one that stores gradients does: Sweep.owned), so the plain ones are shared
+        sweep = _SWEEPS[batch is not None] if mixed is None else Sweep(batched=batch is not None, mixed=mixed)
+        return engine.run_backward(roots, cts, retain_graph=retain_graph, sweep=sweep, inputs=inputs)
+
+
+# The Sweep record of a pullback without `mixed`, by whether it is batched (Recording.pullback)
+_SWEEPS = {False: Sweep(), True: Sweep(batched=True)}
 
 
 def record(f: Callable, primals: Sequence, *, who: str = "record", has_aux: bool = False) -> Recording:
@@ -133,8 +140,13 @@ def record_arguments(
         full[i] = x
         values.append(args[i])
         inputs.append(x)
-    in_tree = flatten(tuple(values))[1]
+    in_tree = _ARRAY_TUPLES.get(len(values))  # the structure of a tuple of that many arrays
+    if in_tree is None:
+        in_tree = _ARRAY_TUPLES[len(values)] = flatten(tuple(values))[1]
     return Recording(level, values, inputs, in_tree, recording(f, full), has_aux, who)
+
+
+_ARRAY_TUPLES: dict = {}  # record_arguments' input structures, by number of arrays
 
 
 def _input_cotangents(rec: Recording, cts: list) -> list:
@@ -222,10 +234,10 @@ def _scalar_output(rec: Recording, holomorphic: bool) -> tuple:
     if rec.out_tree.kind is LEAF:  # the common case first: a float (complex) scalar
         y = rec.outputs[0]
         if isinstance(y, Tensor) and y.level == rec.level:
-            y = y.data
+            y = y._data
         elif type(y) is np.ndarray:  # an array f did not compute (it closes over it): the caller's copy
             y = y.copy()
-        v = raw(y)
+        v = y if type(y) is np.float64 or type(y) is np.ndarray else raw(y)
         kind = "c" if holomorphic else "f"
         if isinstance(v, _VALUES) and v.size == 1 and v.dtype.kind == kind:
             return y, seed_one(v.shape, v.dtype)
