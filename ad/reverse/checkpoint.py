@@ -65,7 +65,9 @@ def checkpoint(f: Callable) -> Callable:
                 raise
             raise ValueError(_WRITES.format(name=name)) from e
 
-    op = Op(f"checkpoint({name})", "general", impl, jvp_rule=jvp_rule, vjp_rule=vjp_rule)
+    # complex: its rules are f's own ops' rules, which refuse complex input themselves where
+    # they have no complex rule (when backward records f, with the op's name)
+    op = Op(f"checkpoint({name})", "general", impl, jvp_rule=jvp_rule, vjp_rule=vjp_rule, complex=True)
 
     def wrapped(*args, **kwargs):
         if not _under_reverse_mode((args, kwargs)):
