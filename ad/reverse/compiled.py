@@ -386,11 +386,10 @@ class Compiled:
         self._forward(x)
         return self._cast(self.v[self.out_slots].reshape(self.out_shape))[0]
 
-    def value_and_grad(self, x):
-        """(f(x), grad f(x)) in one numba call: forward and reverse sweeps."""
+    def grad(self, x):
+        """grad f(x) in one numba call: forward and reverse sweeps."""
         x = self._load(x)  # records again for a new shape: then the output's shape is new too
-        r = self.result
-        if r is None:
+        if self.result is None:
             raise TypeError(f"grad needs a scalar output; got shape {self.out_shape}: use vjp or jacrev")
         if self._vg is not None:
             failed = self._vg(self.work)
@@ -398,14 +397,15 @@ class Compiled:
             failed = self.replay.value_and_grad(self.program, self.work)
         if failed >= 0:
             self._record(x)
-            return self.value_and_grad(x)
-        g = self.ct_in.copy()  # buffers are reused
-        if self.dtype is _F64:
-            return self.v[r], self._input_zeros(g)
-        return self.dtype.type(self.v[r]), self._cast(self._input_zeros(g))[0]
+            return self.grad(x)
+        g = self._input_zeros(self.ct_in.copy())  # buffers are reused
+        return g if self.dtype is _F64 else g.astype(self.dtype)
 
-    def grad(self, x):
-        return self.value_and_grad(x)[1]
+    def value_and_grad(self, x):
+        """(f(x), grad f(x)): grad's sweeps leave f(x) in the output's slot."""
+        g = self.grad(x)
+        value = self.v[self.result]
+        return (value, g) if self.dtype is _F64 else (self.dtype.type(value), g)
 
     def _input_zeros(self, g):
         """g with +0.0 for the inputs no output depends on (g's last axes are the input's)."""
