@@ -189,6 +189,11 @@ class Box:
         if op is not None and op.parse is not None and op.kind != "composite":
             # dispatch and call's steps for a function with a parse (np.sum), without their frames
             operands, params = op.parse(*args, **kwargs)
+            if self._checks_levels and op.kind != "nondiff" and op.kind != "elementwise" and operands:
+                if operands[0] is self:  # apply's common case without its frame, as in _operator
+                    out = self._process(op, operands, params, self.level)
+                    if out is not NotImplemented:
+                        return out
             return apply(op, operands, params)
         return dispatch(func, args, kwargs)
 
