@@ -614,3 +614,27 @@ def test_compiled_where_with_an_infinite_derivative_in_the_branch_not_taken_equa
     x = np.array([-2.0, 0.0, 3.0, np.nan])
     got, want = ad.compile(f, x).grad(x), ad.grad(f)(x)
     np.testing.assert_array_equal(got, want)
+
+
+# -- a Tensor's derivative dropped by a conversion --------------------------------------------
+
+
+def test_filling_a_plain_array_from_a_tensor_that_requires_grad_refuses():
+    t = ad.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(TypeError, match="would drop its derivative"):
+        np.zeros(2)[:] = t
+    with pytest.raises(TypeError, match="would drop its derivative"):
+        np.array([t[0], t[1]])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="out[i] = t[0] into a plain array converts the 0-d Tensor with float(), which drops its "
+    "derivative without a word; PyTorch warns there ('Converting a tensor with requires_grad=True "
+    "to a scalar may lead to unexpected behavior')",
+)
+def test_filling_one_entry_of_a_plain_array_from_a_tensor_that_requires_grad_warns():
+    t = ad.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    z = np.zeros(2)
+    with pytest.warns(UserWarning, match="requires.grad"):
+        z[0] = t[0] * 2
