@@ -263,25 +263,38 @@ class OpNode(Node):
                 outs = [sweep.rebuild(v, (self, j), counters.get(n + j)) for j, v in enumerate(outs)]
         if self.num_outputs == 0:
             op = self.op
-            if op.kind == "elementwise" and len(primals) == 1 and not sweep.batched:
-                # a unary elementwise op over a real output, the commonest node: rules.vjp's
-                # steps for it, without its frame and loop (its output's cotangent has the
-                # operand's shape, so nothing is unbroadcast, and nothing is made real)
-                x, y = primals[0], outs[0]
-                if op.times is not None:  # the product in one pass, where it has one (on
-                    g = op.times(cotangents[0], x, y)  # plain float64 arrays alone)
-                    if g is not None:
-                        return [g]
-                d = op.derivs[0]
-                if (
-                    callable(d)
-                    and (type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64)
-                    and (type(x) is np.ndarray or type(x) is np.float64)
-                ):
-                    g = cotangents[0] * d(x, y)
-                    if type(g) is np.float64 or type(g) is np.ndarray and g.shape == x.shape:
-                        return [g]
-                    return [rules.unbroadcast(g, x.shape)]
+            if op.kind == "elementwise":
+                if len(primals) == 1 and not sweep.batched:
+                    # a unary elementwise op over a real output, the commonest node: rules.vjp's
+                    # steps for it, without its frame and loop (its output's cotangent has the
+                    # operand's shape, so nothing is unbroadcast, and nothing is made real)
+                    x, y = primals[0], outs[0]
+                    if op.times is not None:  # the product in one pass, where it has one (on
+                        g = op.times(cotangents[0], x, y)  # plain float64 arrays alone)
+                        if g is not None:
+                            return [g]
+                    d = op.derivs[0]
+                    if (
+                        callable(d)
+                        and (type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64)
+                        and (type(x) is np.ndarray or type(x) is np.float64)
+                    ):
+                        g = cotangents[0] * d(x, y)
+                        if type(g) is np.float64 or type(g) is np.ndarray and g.shape == x.shape:
+                            return [g]
+                        return [rules.unbroadcast(g, x.shape)]
+            elif not sweep.batched:
+                # a rule of another kind, unbatched, over a real output (matmul, sum): rules.vjp's
+                # steps for it, without its frame. A rule that returns a wrong number of
+                # cotangents goes on to rules.vjp, which runs it again and raises
+                y = outs[0]
+                if type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64:
+                    if op.vjp_takes_needs:
+                        cts = op.vjp_rule(cotangents[0], primals, y, self.params, False, needs=self.needs)
+                    else:
+                        cts = op.vjp_rule(cotangents[0], primals, y, self.params, False)
+                    if len(cts) == len(primals):
+                        return cts
             return rules.vjp(op, cotangents[0], primals, outs[0], self.params, sweep.batched, self.needs)
         out = tuple(outs)
         ct = _fill(cotangents, out, sweep.batched)
