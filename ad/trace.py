@@ -144,6 +144,10 @@ class Box:
                     out = self._elementwise(op, inputs, self.level)
                     if out is not NotImplemented:
                         return out
+                if op.parse is not None and op.kind != "composite":
+                    # call's steps (W @ x, x a box), without its frame and Op.call's
+                    operands, params = op.parse(*inputs)
+                    return apply(op, operands, params)
                 return call(op, inputs, {})
         if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:  # np.add.reduce(x) is sum(x, axis=0)
             x, *rest = inputs
