@@ -638,3 +638,25 @@ def test_filling_one_entry_of_a_plain_array_from_a_tensor_that_requires_grad_war
     z = np.zeros(2)
     with pytest.warns(UserWarning, match="requires.grad"):
         z[0] = t[0] * 2
+
+
+# -- arguments NumPy refuses -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduce", [np.sum, np.mean, np.max, np.cumsum])
+def test_an_integer_axis_is_taken_as_numpy_takes_it(reduce):
+    x = ad.tensor(_X, requires_grad=True)
+    same(reduce(x, axis=np.int64(1)).detach().numpy(), reduce(_X, axis=1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules.negative_axis reads axis with operator.index, which takes True as 1, so "
+    "np.sum(x, axis=True) of a traced x sums axis 1 where NumPy raises a TypeError",
+)
+@pytest.mark.parametrize("reduce", [np.sum, np.cumsum])
+def test_a_bool_axis_is_refused_as_numpy_refuses_it(reduce):
+    with pytest.raises(TypeError):
+        reduce(_X, axis=True)
+    with pytest.raises(TypeError):
+        ad.grad(lambda x: np.sum(reduce(x, axis=True)))(_X)
