@@ -68,7 +68,7 @@ class JacobianShapes:
     """The full-Jacobian targets' three shapes, every library side by side: wide (n=10, m=1000), tall
     (n=1000, m=10) and square (300 x 300). ad's modes here are its batched defaults."""
 
-    params = (["ad", *w.PEERS], w.PEER_JAC_MODES, ["10x1000", "1000x10", "300x300"])
+    params = (["ad", *w.PEERS], w.PEER_JAC_MODES, w.JAC_SHAPES)
     param_names = ["lib", "mode", "n x m"]
     timeout = 300
 

@@ -29,15 +29,27 @@ from ad.reverse.checkpoint import STRATEGIES as _STRATEGIES
 
 from . import THREADS as bench_threads
 
+# AD_BENCH_SMOKE=1: every size scan is cut to its smallest value and the scalar chain to 10
+# iterations, so that each benchmark runs once on every code path in seconds instead of
+# minutes (CI's dry run); the numbers it gives measure nothing.
+SMOKE = os.environ.get("AD_BENCH_SMOKE", "") not in ("", "0")
+
+
+def sizes(values: list) -> list:
+    """values, or only the first (the smallest) under AD_BENCH_SMOKE."""
+    return values[:1] if SMOKE else values
+
+
 PEERS = ("jax", "torch", "autograd")
-DIMS = [1, 10, 100, 1000]  # n or m in the Jacobian scans
+DIMS = sizes([1, 10, 100, 1000])  # n or m in the Jacobian scans
 FIXED = 100  # the other dimension in those scans
-MLP_SIZES = [10, 100, 1000]
-HVP_SIZES = [10, 100, 1000]
-DEPTHS = [4, 16, 64]
+JAC_SHAPES = sizes(["10x1000", "1000x10", "300x300"])  # n x m of the full-Jacobian targets
+MLP_SIZES = sizes([10, 100, 1000])
+HVP_SIZES = sizes([10, 100, 1000])
+DEPTHS = sizes([4, 16, 64])
 STRATEGIES = list(_STRATEGIES)  # "all", "sqrt", "recursive"
 WIDTH = 2**17  # elements per layer in the depth chain: 1 MiB per float64 array
-CHAIN_OPS = 100  # iterations of y = sin(y) * 1.01 + y: 3 scalar ops each
+CHAIN_OPS = 10 if SMOKE else 100  # iterations of y = sin(y) * 1.01 + y: 3 scalar ops each
 
 
 def limit_threads(threads: int) -> str:
