@@ -302,7 +302,7 @@ class Compiled:
         self.f = f
         self.specialize = specialize
         self.records = 0
-        self._record(_float_input(x)[0])
+        self._record(_as_float64(np.asarray(x)))
 
     def _record(self, x):
         environment = Environment(self.f)
@@ -364,7 +364,10 @@ class Compiled:
         """Write x into the input slots (results are overwritten); record again for a new
         shape, or when what f reads besides x has changed since the recording. The sweeps
         compute in float64; results are given in x's float dtype (float32 in, float32 out)."""
-        x, self.dtype = _float_input(x)
+        x = np.asarray(x)
+        self.dtype = x.dtype
+        if self.dtype is not _F64:  # the common case, on every call, makes no more checks
+            x = _as_float64(x)
         if x.shape != self.in_shape or self.environment.changed():
             self._record(x)
         self.v_in[...] = x
@@ -467,12 +470,11 @@ class Compiled:
         return self._cast(self._input_zeros(C[self.in_slots].T.reshape(self.out_shape + self.in_shape)))[0]
 
 
-def _float_input(x) -> tuple[np.ndarray, np.dtype]:
-    """x as float64, and its dtype; refused unless it holds real floats no wider than float64."""
-    x = np.asarray(x)
+def _as_float64(x: np.ndarray) -> np.ndarray:
+    """x as float64; refused unless it holds real floats no wider than float64."""
     dtype = x.dtype
-    if dtype is _F64:  # the common case, on every call: no more checks
-        return x, dtype
+    if dtype is _F64:
+        return x
     if dtype.kind != "f":
         raise TypeError(
             f"ad.compile differentiates with respect to a float input; got dtype {dtype}: "
@@ -483,7 +485,7 @@ def _float_input(x) -> tuple[np.ndarray, np.dtype]:
             f"ad.compile computes in float64 and would round a {dtype} input; "
             "use the eager engines (ad.grad, ad.vjp) for it"
         )
-    return x.astype(float), dtype
+    return x.astype(float)
 
 
 _F64 = np.dtype(np.float64)
