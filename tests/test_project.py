@@ -1,5 +1,6 @@
 """The project's own promises: the README's commands, .ci/run, the generated coverage table."""
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -32,15 +33,31 @@ def test_python_m_ad_ops_prints_the_table():
     assert out.startswith("# Op coverage") and "| sin | elementwise |" in out
 
 
+def _run_all(programs, **kwargs):
+    """Run each program (an argument list for Python) in its own interpreter, as many at once as
+    there are cores; assert each exits with 0, naming the program and showing its stderr."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(args):
+        return subprocess.run([sys.executable, *args], capture_output=True, text=True, **kwargs)
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for args, done in zip(programs, pool.map(run, programs), strict=True):
+            assert done.returncode == 0, f"{args[-1]}\nfailed with:\n{done.stderr}"
+
+
 def test_examples_run():
-    for script in sorted((ROOT / "examples").glob("*.py")):
-        subprocess.run([sys.executable, str(script)], check=True, capture_output=True)
+    _run_all([[str(script)] for script in sorted((ROOT / "examples").glob("*.py"))])
 
 
 def test_python_examples_in_the_readme_and_docs_run():
     """Every ```python block runs as written (```py marks a sketch that is not a program)."""
     import re
 
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.S):
-            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+    blocks = [
+        code
+        for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    ]
+    assert blocks
+    _run_all([["-c", code] for code in blocks], cwd=ROOT)
