@@ -427,19 +427,42 @@ def test_svd_second_order_through_complex_factors_matches_jax(case, loss):
 COND_ORDERS = [None, 2, -2, "fro", "nuc", np.inf, 1, -1, -np.inf]
 
 
-@pytest.mark.parametrize("p", COND_ORDERS)
-def test_cond_grad_and_jvp_match_jax(p):
+_rng = np.random.default_rng(27)  # its own generator: the draws of the tests above stay theirs
+COND_POINTS = [  # (a, a tangent)
+    (a, _rng.standard_normal(a.shape) + 1j * _rng.standard_normal(a.shape))
+    for a in (SVD_CASES["square"], _rng.standard_normal((2, 3, 3)) + 1j * _rng.standard_normal((2, 3, 3)))
+]
+
+
+@pytest.fixture(scope="module")
+def cond_derivatives_by_jax():
+    """JAX's gradient and JVP of sum(cond(a, p)) for every order, at every point, in one
+    compiled call: run op by op, each of JAX's linalg routines compiles on its own (~60
+    compiles, seconds per order)."""
     jax, jnp = _jax()
-    for a in (SVD_CASES["square"], _c(2, 3, 3)):
-        f = lambda a: np.sum(np.linalg.cond(a, p))  # noqa: E731
-        fj = lambda a: jnp.sum(jnp.linalg.cond(a, p))  # noqa: E731
+
+    @jax.jit
+    def derivatives(points):
+        out = []
+        for p in COND_ORDERS:
+            fj = lambda a, p=p: jnp.sum(jnp.linalg.cond(a, p))  # noqa: E731
+            out.append([(jax.grad(fj)(a), jax.jvp(fj, (a,), (t,))[1]) for a, t in points])
+        return out
+
+    return jax.tree_util.tree_map(np.asarray, derivatives(COND_POINTS))
+
+
+@pytest.mark.parametrize("p", COND_ORDERS)
+def test_cond_grad_and_jvp_match_jax(p, cond_derivatives_by_jax):
+    f = lambda a: np.sum(np.linalg.cond(a, p))  # noqa: E731
+    expected = cond_derivatives_by_jax[COND_ORDERS.index(p)]
+    for (a, t), (grad, jvp) in zip(COND_POINTS, expected, strict=True):
         ours = ad.grad(f)(a)
         assert ours.dtype == np.complex128
-        np.testing.assert_allclose(ours, np.asarray(jax.grad(fj)(a)), rtol=1e-9, atol=1e-12)
-        t = _c(*a.shape)
-        (_, dy), (_, dyj) = ad.jvp(f, (a,), (t,)), jax.jvp(fj, (a,), (t,))
+        np.testing.assert_allclose(ours, grad, rtol=1e-9, atol=1e-12)
+        _, dy = ad.jvp(f, (a,), (t,))
         assert dy.dtype == np.float64
-        np.testing.assert_allclose(dy, float(dyj), rtol=1e-9)
+        np.testing.assert_allclose(dy, float(jvp), rtol=1e-9)
 
 
 @pytest.mark.parametrize("p", [None, 2, -2])
