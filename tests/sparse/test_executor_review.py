@@ -119,18 +119,18 @@ def test_every_transform_on_every_executor_is_the_serial_run_bit_for_bit(executo
 
 
 def test_the_serial_results_are_jaxs(jax64):
-    jnp = jax64.numpy
+    jnp, jit = jax64.numpy, jax64.jit  # JAX's derivatives compiled: op by op they take seconds
     serial = _transforms(None, 3)
-    J = jax64.jacfwd(lambda x: wide(x, np=jnp))(X)
+    J = jit(jax64.jacfwd(lambda x: wide(x, np=jnp)))(X)
     np.testing.assert_allclose(serial["jacfwd"], J, rtol=1e-13)
     np.testing.assert_allclose(serial["jacrev"], J, rtol=1e-13)
     np.testing.assert_allclose(serial["sparse reverse"], J, rtol=1e-13)
-    H = jax64.hessian(lambda x: scalar(x, np=jnp))(X)
+    H = jit(jax64.hessian(lambda x: scalar(x, np=jnp)))(X)
     np.testing.assert_allclose(serial["hessian"], H, rtol=1e-13)
     np.testing.assert_allclose(serial["sparse hessian"], H, rtol=1e-13)
-    want = jax64.jacrev(lambda d, b: tree(d, b, np=jnp), argnums=(0, 1))(TREE, B)
+    want = jit(jax64.jacrev(lambda d, b: tree(d, b, np=jnp), argnums=(0, 1)))(TREE, B)
     ad.testing.assert_trees_close(serial["pytree jacrev"], want, rtol=1e-13)
-    want = jax64.jacfwd(lambda z: holomorphic(z, np=jnp), holomorphic=True)(Z)
+    want = jit(jax64.jacfwd(lambda z: holomorphic(z, np=jnp), holomorphic=True))(Z)
     np.testing.assert_allclose(serial["holomorphic jacrev"], want, rtol=1e-13)
 
 
