@@ -16,7 +16,7 @@ from heapq import heappop, heappush, heapreplace
 
 import numpy as np
 
-from ad.reverse.graph import ONE, AccumulateGrad, OpNode, Sweep, accumulate
+from ad.reverse.graph import ONE, STORES_ITSELF, AccumulateGrad, OpNode, Sweep, accumulate
 from ad.trace import is_complex
 
 
@@ -90,7 +90,14 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
     elif inputs is not None:
         plan, captured, stores = {}, {}, False
         for e in inputs:  # a loop, not a comprehension: no frame of its own
-            if e is not None:
+            if e is None:
+                continue
+            if type(e[0]) is AccumulateGrad and e[0].retained is STORES_ITSELF:
+                # a leaf without hooks: its cotangents are summed in a buffer that is never run
+                # (there are no edges to pull them on through, no hooks to call, and nothing is
+                # accumulated into .grad when cotangents are returned), so it stays off the heap
+                buffers[e[0]] = captured[e[0]] = [None]
+            else:
                 plan[e[0]] = _CAPTURE
     # The next node to run, and its cotangents, when known without the heap: the first new
     # child of the node just run, when no pending node is newer (along a chain, every node).

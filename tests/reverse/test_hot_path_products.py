@@ -112,3 +112,34 @@ def test_a_recorded_matrix_vector_product_is_numpys_and_differentiates():
     assert np.array_equal(out.detach().numpy(), a @ b)
     np.sum(np.tanh(out)).backward()
     np.testing.assert_allclose(W.grad.numpy(), np.outer(1 - np.tanh(a @ b) ** 2, b), rtol=1e-14)
+
+
+def test_a_transforms_input_used_several_times_gets_the_sum_and_no_leaf_gets_a_grad():
+    w = ad.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)  # an eager leaf f closes over
+
+    def f(x, W):
+        return np.sum(np.tanh(W @ x) * x + np.sin(x) * w)
+
+    rng = np.random.default_rng(2)
+    x, W = rng.standard_normal(3), rng.standard_normal((3, 3))
+    gx, gW = ad.grad(f, (0, 1))(x, W)
+    assert isinstance(gx, ad.Tensor)  # x's gradient depends on w: a Tensor of w's graph
+    h = np.tanh(W @ x)
+    want_x = W.T @ ((1 - h * h) * x) + h + np.cos(x) * w.detach().numpy()
+    np.testing.assert_allclose(gx.detach().numpy(), want_x, rtol=1e-13)
+    np.testing.assert_allclose(gW, np.outer((1 - h * h) * x, x), rtol=1e-13)
+    assert w.grad is None  # a pullback returns cotangents: it accumulates into no leaf's .grad
+    vx, vW = ad.vjp(f, x, W)[1](1.0)  # the same sweep, over the kept graph
+    np.testing.assert_allclose(vx.detach().numpy(), want_x, rtol=1e-13)
+    np.testing.assert_array_equal(vW, gW)
+    assert w.grad is None
+
+
+def test_a_hook_on_a_transforms_input_still_runs_on_its_total_cotangent():
+    def f(x):  # two uses of x: the hook sees their sum once, and what it returns is the gradient
+        x.register_hook(lambda g: np.round(g * 3.0, 6))
+        return np.sum(x * x + np.tanh(x))
+
+    x = np.array([0.3, -0.7])
+    total = 2 * x + 1 - np.tanh(x) ** 2
+    np.testing.assert_array_equal(ad.grad(f)(x), np.round(3 * total, 6))
