@@ -97,19 +97,22 @@ def _derivative(kernel, y):
 # partial(_times, kernel): a C call, not another Python frame.
 
 
+_ARRAY = np.ndarray  # a module global: np.ndarray is a global and an attribute lookup
+
+
 def _times(kernel, g, x, y):
     """kernel(g, y, out) into a new out for g and y plain contiguous float64 vectors of one
     length (x unread); None for anything else (the caller then multiplies by the
     derivative). Strided vectors are left to NumPy, as _derivative leaves them: numba would
     compile another version of the kernel for their layout."""
+    # (8,): a vector of contiguous float64s; the test that costs least (0.26 against 0.33 us)
     if (
-        type(y) is np.ndarray
-        and type(g) is np.ndarray
+        type(y) is _ARRAY
+        and type(g) is _ARRAY
         and y.dtype is F64
         and g.dtype is F64
-        and y.ndim == 1
+        and y.strides == g.strides == (8,)
         and g.shape == y.shape
-        and (y.strides[0] == 8 and g.strides[0] == 8 or y.size < 2)
     ):
         out = np.empty(y.size)
         run = kernel.dispatcher  # numba's own dispatcher once loaded, without jit's call
