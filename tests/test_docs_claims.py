@@ -461,23 +461,20 @@ def test_linalg_against_jax():
     jax, jnp = _jax()
     rng = np.random.default_rng(1)
     A, tall = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
-    for o in (None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf):
-        np.testing.assert_allclose(
-            ad.grad(lambda a: np.linalg.norm(a, o))(A),
-            jax.grad(lambda a: jnp.linalg.norm(a, o))(A),
-            atol=1e-14,
-        )
-    np.testing.assert_allclose(
-        ad.grad(lambda a: np.sum(np.linalg.qr(a)[0] ** 3))(tall),
-        jax.grad(lambda a: jnp.sum(jnp.linalg.qr(a)[0] ** 3))(tall),
-        atol=1e-13,
-    )
     rank1 = np.outer([1.0, 2, 3], [1.0, 0, 1.0])  # pinv at a rank deficiency: JAX's formula
-    np.testing.assert_allclose(
-        ad.grad(lambda a: np.sum(np.linalg.pinv(a) ** 2))(rank1),
-        jax.grad(lambda a: jnp.sum(jnp.linalg.pinv(a) ** 2))(rank1),
-        atol=1e-13,
-    )
+    orders = (None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf)
+
+    @jax.jit  # JAX's gradients in one compiled call: op by op they take seconds
+    def expected(A, tall, rank1):
+        norms = [jax.grad(lambda a, o=o: jnp.linalg.norm(a, o))(A) for o in orders]
+        qr = jax.grad(lambda a: jnp.sum(jnp.linalg.qr(a)[0] ** 3))(tall)
+        return norms, qr, jax.grad(lambda a: jnp.sum(jnp.linalg.pinv(a) ** 2))(rank1)
+
+    norms, qr, pinv = expected(A, tall, rank1)
+    for o, want in zip(orders, norms, strict=True):
+        np.testing.assert_allclose(ad.grad(lambda a: np.linalg.norm(a, o))(A), want, atol=1e-14)
+    np.testing.assert_allclose(ad.grad(lambda a: np.sum(np.linalg.qr(a)[0] ** 3))(tall), qr, atol=1e-13)
+    np.testing.assert_allclose(ad.grad(lambda a: np.sum(np.linalg.pinv(a) ** 2))(rank1), pinv, atol=1e-13)
 
     # the extra columns of a full svd: exact for the projector onto their span
     def projector(a):
