@@ -660,3 +660,41 @@ def test_a_bool_axis_is_refused_as_numpy_refuses_it(reduce):
         reduce(_X, axis=True)
     with pytest.raises(TypeError):
         ad.grad(lambda x: np.sum(reduce(x, axis=True)))(_X)
+
+
+# -- linearize and checkpoint inside other transforms ------------------------------------------
+
+
+def _sine_weighted(m):
+    return lambda x: m.sum(m.sin(x) * x[::-1] ** 2)
+
+
+def test_linearize_inside_grad_and_jacfwd_matches_jax():
+    x, v = np.array([0.3, -1.2, 2.0]), np.array([1.0, 0.5, -2.0])
+    want = jax.grad(lambda x: jax.linearize(_sine_weighted(jnp), x)[1](v))(x)
+    same(ad.grad(lambda x: ad.linearize(_sine_weighted(np), x)[1](v))(x), want)
+    want = jax.jacfwd(lambda x: jax.linearize(_sine_weighted(jnp), x)[1](v))(x)
+    same(ad.jacfwd(lambda x: ad.linearize(_sine_weighted(np), x)[1](v))(x), want)
+
+
+def _layered(m, checkpoint):
+    layer = checkpoint(lambda h, w: m.tanh(w @ h) + 0.1 * h)
+
+    def f(x, w):
+        h = x
+        for _ in range(3):
+            h = layer(h, w)
+        return m.sum(h**2)
+
+    return f
+
+
+def test_checkpointed_layers_match_jax_checkpoint_to_second_order():
+    rng = np.random.default_rng(0)
+    w, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    ours, theirs = _layered(np, ad.checkpoint), _layered(jnp, jax.checkpoint)
+    same(ad.grad(ours, argnums=1)(x, w), jax.grad(theirs, argnums=1)(x, w))
+    same(ad.hessian(ours)(x, w), jax.hessian(theirs)(x, w))
+    want = jax.jvp(jax.grad(lambda x: theirs(x, w)), (x,), (x[::-1],))[1]
+    for mode in ("fwd-rev", "rev-fwd", "rev-rev", "fwd-fwd"):
+        same(ad.hvp(lambda x: ours(x, w), (x,), (x[::-1].copy(),), mode=mode)[1], want)
