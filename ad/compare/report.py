@@ -39,7 +39,9 @@ LEGEND = f"""\
   than {FD_TOL:g}, but by less than ten times what they can resolve at this point (the
   rounding of f's values, eps |f(x)| / h, against the Jacobian's largest entry): where the
   derivatives are far below f's values over x's, their check says nothing, and only the
-  exact modes decide.
+  exact modes decide. An exact mode is "unresolved" when it differs from the consensus by
+  less than ten times the consensus's own distance from the complex step (the Jacobian to
+  rounding, where f takes complex values): the modes then differ by rounding, not by a rule.
 """
 
 

@@ -16,7 +16,17 @@ import numpy as np
 import ad
 from ad.compare import calibrate, environment, measure, model, sparse
 from ad.compare import peers as peer_lib
-from ad.compare.modes import DEFAULT_CHUNK, EXACT_TOL, MODES, Mode, NotApplicable, as_matrix, fd_floor
+from ad.compare.modes import (
+    DEFAULT_CHUNK,
+    EXACT_TOL,
+    FD_TOL,
+    MODES,
+    Mode,
+    NotApplicable,
+    as_matrix,
+    complex_step_jacobian,
+    fd_floor,
+)
 from ad.compare.problems import Problem, tanh_affine, user
 from ad.compare.progress import Progress
 from ad.transform import check_chunk
@@ -60,6 +70,9 @@ QUICK = Config(
 # "unresolved": FD_TOL assumes f's values and derivatives of one scale, which a point where the
 # Jacobian is far below f's rounding breaks
 FLOOR_MARGIN = 10.0
+# The largest distance of the exact modes' consensus from the complex step at which the complex
+# step is taken as the truth that sets their floor (runner._rounding_floor)
+TRUSTED = 1e-2
 
 
 @dataclass
@@ -220,14 +233,7 @@ class Results:
     def unresolved(self) -> list[str]:
         """One line per mode whose difference from the others is within what it can resolve
         at the point (Row.unresolved): neither agreement nor disagreement."""
-        return [
-            f"{pr.problem.name}: {r.mode}: rel diff {r.rel_diff:.1e}, where the rounding of f's "
-            f"values alone (eps |f(x)| / h, over the Jacobian's largest entry) is {r.floor:.1e}: "
-            "this Jacobian is too small against f's values to check this way; the exact modes decide"
-            for pr in self.problems
-            for r in pr.rows
-            if r.unresolved
-        ]
+        return [_unresolved_line(pr.problem.name, r) for pr in self.problems for r in pr.rows if r.unresolved]
 
     def failures(self) -> list[str]:
         """One line per disagreement or error; empty when every mode agrees."""
@@ -343,6 +349,37 @@ def _agreement(jacobians: dict[str, np.ndarray], modes: Sequence[Mode], shape) -
     return measure.consensus(ok) if ok else None
 
 
+def _unresolved_line(problem: str, r: Row) -> str:
+    if r.tol == FD_TOL:
+        return (
+            f"{problem}: {r.mode}: rel diff {r.rel_diff:.1e}, where the rounding of f's values alone "
+            f"(eps |f(x)| / h, over the Jacobian's largest entry) is {r.floor:.1e}: this Jacobian is "
+            "too small against f's values to check this way; the exact modes decide"
+        )
+    return (
+        f"{problem}: {r.mode}: rel diff {r.rel_diff:.1e} from the consensus, which is itself "
+        f"{r.floor:.1e} from the complex step (the Jacobian to rounding): the exact modes differ "
+        "here by rounding, as the Jacobian's entries are far below f's values, not by a rule"
+    )
+
+
+def _rounding_floor(off: list[Row], f, x, ref) -> None:
+    """Exact modes that differ from their consensus: a wrong rule, or rounding where the
+    Jacobian's entries are far below f's values (tanh' computed from a tanh rounded next to 1
+    keeps few digits, in ad as in PyTorch and JAX). The complex step tells them apart where f
+    takes complex values: it is right to rounding in every entry, so the consensus's distance
+    from it is what the modes' rounding costs here. That becomes their floor (Row.unresolved)
+    when it is below TRUSTED; above it the complex step itself is suspect (f not analytic:
+    abs, a comparison on x's size), and the rows stay disagreements."""
+    truth = complex_step_jacobian(f, x)
+    if truth is None or truth.shape != ref.shape:
+        return
+    base = measure.rel_diff(ref, truth)
+    if base <= TRUSTED:
+        for row in off:
+            row.floor = base
+
+
 def _cell(mode: Mode, p: Problem, config: Config) -> tuple[int, float]:
     """(passes, flops) of mode on p."""
     return model.passes(mode.family, p.n, p.m, mode.directions(config.chunk, p.n, p.m)), p.cost.flops(
@@ -386,11 +423,17 @@ def run_problem(
             row.note = f"error: {type(e).__name__}: {e}"
         rows.append(row)
     ref = _agreement(jacobians, modes, (p.m, p.n))
+    off = []  # the exact modes that differ from the consensus
     for mode, row in zip(modes, rows):
         if row.mode in jacobians and ref is not None:
             row.rel_diff = measure.rel_diff(jacobians[row.mode], ref)
-            if row.rel_diff > row.tol and not mode.exact:
-                row.floor = fd_floor(f, x, ref)
+            if row.rel_diff > row.tol:
+                if mode.exact:
+                    off.append(row)
+                else:
+                    row.floor = fd_floor(f, x, ref)
+    if off:
+        _rounding_floor(off, f, x, ref)
     for lib in peer_libs:
         for mode in modes:
             bar.step(f"{p.name}: {lib} {mode.name}")
