@@ -59,11 +59,30 @@ def sum_terms(terms):
     return None if not terms else terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
 
 
-def gaps(w):
-    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where eigenvalues repeat)."""
-    eye = np.eye(shape(w)[-1], dtype=real_dtype(w))
-    with np.errstate(divide="ignore"):
-        return (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
+def gapped(w, m):
+    """F ∘ m, F_ij = 1 / (w_j - w_i) off the diagonal and 0 on it: the eigenvector terms of the
+    factorizations' rules, for eigenvalues w (the squared singular values for svd).
+
+    Where two eigenvalues are within sqrt(eps) max|w| of each other (repeated, or repeated to
+    rounding) and column i or j of m is not 0, the entry is NaN: the eigenvectors of such a
+    pair are fixed only to eps / gap (not at all where they repeat), so a derivative through
+    them keeps no correct digit, and NaN says so where the division gave a finite wrong
+    number. m's column j is V^T times the cotangent of vector j (or the tangent's image), so
+    a loss that reads neither vector of the pair leaves both columns 0: its entries are 0 and
+    its gradient stays finite and right, repeated eigenvalues included. The closeness is read
+    off the values: a constant at every order."""
+    dtype = real_dtype(w)
+    eye = np.eye(shape(w)[-1], dtype=dtype)
+    rw = raw(w)
+    apart = np.abs(np.expand_dims(rw, -2) - np.expand_dims(rw, -1))
+    scale = np.expand_dims(np.max(np.abs(rw), axis=-1, keepdims=True), -1)
+    close = (apart <= np.sqrt(np.finfo(dtype).eps) * scale) & (eye == 0)
+    d = np.expand_dims(w, -2) - np.expand_dims(w, -1)
+    out = (1 - eye) / (np.where(close, 1, d) + eye) * m
+    if not close.any():
+        return out
+    read = np.any(raw(m) != 0, axis=-2)  # per column: does the loss, or the tangent, reach it
+    return np.where(close & (np.expand_dims(read, -2) | np.expand_dims(read, -1)), np.nan, out)
 
 
 # -- svd ----------------------------------------------------------------------------------
@@ -120,10 +139,9 @@ def _svd_jvp(ts, xs, out, p, batched):
     k = shape(s)[-1]
     dp = np.matmul(mH(u1), np.matmul(t, v1))
     row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)  # s_i and s_j in entry ij
-    f = gaps(s * s)
-    with np.errstate(divide="ignore", invalid="ignore"):  # repeated or zero s: dU, dV inf or NaN
-        du = np.matmul(u1, f * (dp * col + mH(dp) * row))
-        dv = np.matmul(v1, f * (dp * row + mH(dp) * col))
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero s: dU, dV inf or NaN
+        du = np.matmul(u1, gapped(s * s, dp * col + mH(dp) * row))
+        dv = np.matmul(v1, gapped(s * s, dp * row + mH(dp) * col))
         if m > k:
             du = du + (np.matmul(t, v1) - np.matmul(u1, dp)) / col
         if n > k:
@@ -192,7 +210,7 @@ def _svd_vjp(ct, xs, out, p, batched):
         inner, outside = [None if gs is None else diag(gs)], []
         if gu1 is not None:
             j = np.matmul(mT(u1), gu1)
-            fj = gaps(s * s) * j
+            fj = gapped(s * s, j)
             inner.append((fj + mH(fj)) * col)
             if complex_a:
                 inner.append(1j * diag(np.imag(diagonal(j)) / s))
@@ -200,7 +218,7 @@ def _svd_vjp(ct, xs, out, p, batched):
                 outside.append(np.matmul((gu1 - np.matmul(conj(u1), j)) / col, mT(v1)))
         if gv1 is not None:
             kv = np.matmul(mT(v1), gv1)
-            fk = gaps(s * s) * kv
+            fk = gapped(s * s, kv)
             inner.append(row * (fk + mH(fk)))
             if n > k:
                 outside.append(np.matmul(conj(u1), mH(gv1 - np.matmul(conj(v1), kv)) / row))
@@ -233,8 +251,8 @@ def _eig_jvp(ts, xs, out, p, batched):
     """JVP of eig: dw = diag(P), dV = V (F ∘ P) + V diag(c), P = V^{-1} T V, c LAPACK's normalisation."""
     (t,), (w, v) = ts, out
     pm = np.matmul(np.linalg.solve(v, t), v)
-    with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN
-        u = np.matmul(v, gaps(w) * pm)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (near-)repeated eigenvalues: NaN (gapped)
+        u = np.matmul(v, gapped(w, pm))
     c = -np.real(np.sum(conj(v) * u, axis=-2))
     if is_complex(u):
         mask = _largest(v)
@@ -255,7 +273,7 @@ def _eig_vjp(ct, xs, out, p, batched):
             vk = np.real(np.sum(mask * v, axis=-2))
             g = g - 1j * mask * np.expand_dims(np.imag(h) / vk, -2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            terms.append(gaps(w) * np.matmul(mT(v), g))
+            terms.append(gapped(w, np.matmul(mT(v), g)))
     inner = sum_terms(terms)
     if inner is None:
         return (None,)
@@ -487,19 +505,21 @@ def _pinv_examples(rng):
 general("svd", np.linalg.svd, _svd_jvp, _svd_vjp, impl=_svd, parse=_svd_parse, examples=_svd_examples,
         analytic=False, complex=True,
         doc="(U, S, Vh) as a tuple, or S (compute_uv=False). U and Vh need distinct singular values (and "
-            "nonzero, for non-square or complex A); where they are not, the derivative does not exist: the "
-            "terms that divide by the gaps give inf or NaN, and are left out when the cotangents of U and "
-            "Vh are zero, so S's gradient alone is finite everywhere (PyTorch's rule). Complex A: each "
-            "singular pair's phase is LAPACK's (V's first row real for m >= n, U's for m < n), and the "
-            "rule differentiates that choice. full_matrices: the extra columns of U (rows of Vh) get the "
-            "tangent -U1 dU1^H U2, which keeps the basis unitary and is exact for anything that does not "
-            "depend on the basis chosen")
+            "nonzero, for non-square or complex A); where two are equal or within sqrt(eps) of each other "
+            "(relative), the derivative of their vectors does not exist or keeps no correct digit: it is NaN "
+            "where the loss reaches a vector of such a pair, finite where it reaches neither, and left out "
+            "when the cotangents of U and Vh are zero, so S's gradient alone is finite everywhere "
+            "(PyTorch's rule). Complex A: each singular pair's phase is LAPACK's (V's first row real "
+            "for m >= n, U's for m < n), and the rule differentiates that choice. full_matrices: the "
+            "extra columns of U (rows of Vh) get the tangent -U1 dU1^H U2, which keeps the basis unitary "
+            "and is exact for anything that does not depend on the basis chosen")
 general("eig", np.linalg.eig, _eig_jvp, _eig_vjp, impl=_eig, examples=_eig_examples, analytic=False,
         complex=True,
         doc="(w, V) as a tuple, complex unless every eigenvalue is real (as NumPy returns them). "
             "Eigenvectors are fixed only up to a scalar: like JAX, the rule differentiates LAPACK's "
-            "choice (unit 2-norm, largest-magnitude entry real). Needs distinct eigenvalues: at a "
-            "repeated one dV is inf or NaN; the gradient of w alone stays finite")
+            "choice (unit 2-norm, largest-magnitude entry real). Needs distinct eigenvalues: where two "
+            "are equal or within sqrt(eps) of each other (relative), dV is NaN where the loss reaches a "
+            "vector of the pair, finite where it reaches neither; the gradient of w alone stays finite")
 general("eigvals", np.linalg.eigvals, _eigvals_jvp, _eigvals_vjp, examples=_eig_examples, analytic=False,
         complex=True, doc="w; JVP diag(V^{-1} T V), VJP V^{-T} diag(w̄) V^T; needs a diagonalisable A")
 general("qr", np.linalg.qr, _qr_jvp, _qr_vjp, impl=_qr, parse=_qr_parse, examples=_qr_examples,

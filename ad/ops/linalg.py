@@ -12,7 +12,7 @@ from ad.ops.factorizations import (
     conj,
     diag,
     diagonal,
-    gaps,
+    gapped,
     live,
     mH,
     mT,
@@ -272,8 +272,8 @@ def _eigh_jvp(ts, xs, out, p, batched):
     tangent's UPLO triangle mirrored; c_j = -Im(U_kj) / V_kj keeps LAPACK's real row k real."""
     w, v = out
     m = np.matmul(mH(v), np.matmul(_read(ts[0], p["UPLO"]), v))
-    with np.errstate(divide="ignore", invalid="ignore"):  # repeated eigenvalues: dV inf or NaN, dw right
-        dv = np.matmul(v, gaps(w) * m)
+    with np.errstate(divide="ignore", invalid="ignore"):  # near-repeated eigenvalues: NaN (gapped); dw right
+        dv = np.matmul(v, gapped(w, m))
         if is_complex(v):
             k = _gauge_row(v, p["UPLO"])
             c = np.imag(dv[..., k, :]) / np.real(v[..., k, :])
@@ -296,7 +296,7 @@ def _eigh_vjp(ct, xs, out, p, batched):
                 h = np.imag(np.sum(v * gv, axis=-2)) / np.real(v[..., k, :])
                 row = np.eye(shape(v)[-2], dtype=real_dtype(v))[:, k : k + 1]
                 gv = gv - 1j * row * np.expand_dims(h, -2)
-            terms.append(gaps(w) * np.matmul(mT(v), gv))
+            terms.append(gapped(w, np.matmul(mT(v), gv)))
     inner = sum_terms(terms)
     if inner is None:
         return (None,)
@@ -392,7 +392,8 @@ general("eigh", np.linalg.eigh, _eigh_jvp, _eigh_vjp, impl=_eigh, parse=_eigh_pa
         examples=examples_from(_eigh_parse, _EIGH), analytic=False,
         doc="(w, V) as a tuple, of the UPLO triangle as NumPy reads it; the derivative flows into that "
             "triangle only (JAX's default, symmetrize_input, and PyTorch return a symmetric gradient); "
-            "V needs distinct eigenvalues, w alone does not. Complex V: each column's phase is "
+            "V needs distinct eigenvalues (NaN where the loss reaches a vector of a pair within sqrt(eps) "
+            "of each other, relative), w alone does not. Complex V: each column's phase is "
             "LAPACK's (its first entry real for UPLO 'L', last for 'U'), and the rule differentiates "
             "that choice, as eig's does", complex=True)
 general("eigvalsh", np.linalg.eigvalsh, _eigvalsh_jvp, _eigvalsh_vjp, impl=np.linalg.eigvalsh,
