@@ -273,16 +273,6 @@ def test_compiled_float32_without_a_guard_failure_gives_float32():
     assert g.dtype == np.float32 and type(v) is np.float32
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Compiled._forward and Compiled.grad (ad/reverse/compiled.py) retry a failed guard with "
-        "the float64 copy _load made, and the retry's _load sets self.dtype to float64: a float32 "
-        "input that takes another branch gets float64 results. Fix: keep the caller's x for the "
-        "retry (`y = self._load(x)` ... `self._record(y); return self.grad(x)`, and likewise in "
-        "_forward)"
-    ),
-)
 def test_compiled_float32_input_after_a_guard_failure_gives_float32():
     x = _X[:4]
     c = ad.compile(_branchy, x)

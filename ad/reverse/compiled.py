@@ -379,11 +379,11 @@ class Compiled:
         return tuple(np.asarray(r).astype(self.dtype) for r in results)
 
     def _forward(self, x):
-        x = self._load(x)
+        y = self._load(x)
         if self.replay.value(self.program, self.work) >= 0:
-            self._record(x)  # a guard failed: this input takes another branch
-            return self._forward(x)
-        return x
+            self._record(y)  # a guard failed: this input takes another branch
+            return self._forward(x)  # the caller's x: _load reads its dtype again
+        return y
 
     def __call__(self, x):
         self._forward(x)
@@ -391,7 +391,7 @@ class Compiled:
 
     def grad(self, x):
         """grad f(x) in one numba call: forward and reverse sweeps."""
-        x = self._load(x)  # records again for a new shape: then the output's shape is new too
+        y = self._load(x)  # records again for a new shape: then the output's shape is new too
         if self.result is None:
             raise TypeError(f"grad needs a scalar output; got shape {self.out_shape}: use vjp or jacrev")
         if self._vg is not None:
@@ -399,8 +399,8 @@ class Compiled:
         else:
             failed = self.replay.value_and_grad(self.program, self.work)
         if failed >= 0:
-            self._record(x)
-            return self.grad(x)
+            self._record(y)
+            return self.grad(x)  # the caller's x: _load reads its dtype again
         g = self._input_zeros(self.ct_in.copy())  # buffers are reused
         return g if self.dtype is _F64 else g.astype(self.dtype)
 
