@@ -90,6 +90,8 @@ def product_with_eye(m, seed):
 
 def negative_axis(axis, nd: int) -> int:
     """axis of an nd-array as a negative number, which names the same axis past a leading batch axis."""
+    if isinstance(axis, bool | np.bool_):  # operator.index takes True as 1; NumPy refuses it
+        raise TypeError(f"an integer is required for the axis; got the bool {axis!r}")
     axis = operator.index(axis)
     if not -nd <= axis < nd:
         raise np.exceptions.AxisError(axis, nd)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import warnings
 import weakref
 
 import numpy as np
@@ -266,13 +267,28 @@ class Box:
     def __bool__(self):
         return bool(raw(self))
 
+    def _warn_dropped(self, call: str):
+        """PyTorch's warning where float() or complex() of a Tensor that requires grad drops
+        its derivative, NumPy's `out[i] = t` included (int() and .item() do not warn there)."""
+        if self.level == EAGER_TENSOR and self.requires_grad:
+            warnings.warn(
+                f"{call} of a Tensor that requires grad gives a plain number, without its "
+                "derivative (NumPy calls it to store a Tensor into a plain array: out[i] = t); "
+                "call t.detach() first if that is meant, or build the array from Tensors "
+                "(np.stack, np.where, ad.numpy.array)",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def __float__(self):
+        self._warn_dropped("float()")
         return float(self._concrete(_FLOAT_CALL, _FLOAT_FIX))
 
     def __int__(self):
         return int(self._concrete("int()", _INT_FIX))
 
     def __complex__(self):
+        self._warn_dropped("complex()")
         return complex(self._concrete("complex()", _COMPLEX_FIX))
 
     def __index__(self):
