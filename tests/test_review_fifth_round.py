@@ -370,27 +370,19 @@ def _orthogonal(seed, n=3):
     return np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "svd's rules call gapped(s * s, m) (ad/ops/factorizations.py), whose closeness test "
-        "|w_i - w_j| <= sqrt(eps) max|w| then reads the squared singular values: s = (1, 1e-4, "
-        "5e-5), whose vectors are fixed to eps / 5e-5 ~ 4e-12, is taken for a repeat and U's "
-        "gradient is NaN where PyTorch and JAX give it right (the old code did too). Fix: test "
-        "closeness on s itself, e.g. gapped(w, m, near=None) with `rw = raw(w if near is None else "
-        "near)` for apart and scale, and the svd calls gapped(s * s, ..., near=s)"
-    ),
-)
 def test_svd_vectors_of_distinct_small_singular_values_have_a_finite_gradient():
+    """Their closeness is measured on s, not on s^2: s = 1e-4 and 5e-5 are far apart against 1."""
     U, V = _orthogonal(10), _orthogonal(11)
     A = U @ np.diag([1.0, 1e-4, 5e-5]) @ V.T
     c = np.random.default_rng(12).standard_normal(3)
-    got = ad.grad(lambda A: np.sum((np.linalg.svd(A)[0][:, 1] @ c) ** 2))(A)
+    loss = lambda A: np.sum((np.linalg.svd(A)[0][:, 1] @ c) ** 2)  # noqa: E731
+    got = ad.grad(loss)(A)
     want = jax.grad(lambda A: jnp.sum((jnp.linalg.svd(A)[0][:, 1] @ c) ** 2))(A)
     t = torch.tensor(A, requires_grad=True)
     ((torch.linalg.svd(t)[0][:, 1] @ torch.tensor(c)) ** 2).sum().backward()
     same(want, t.grad.numpy(), rtol=1e-6)  # the oracles agree
     same(got, want, rtol=1e-6)
+    same(ad.jacfwd(loss)(A), want, rtol=1e-6)  # the JVP rule's terms too
 
 
 @pytest.mark.xfail(

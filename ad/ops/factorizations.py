@@ -59,9 +59,12 @@ def sum_terms(terms):
     return None if not terms else terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
 
 
-def gapped(w, m):
+def gapped(w, m, near=None):
     """F ∘ m, F_ij = 1 / (w_j - w_i) off the diagonal and 0 on it: the eigenvector terms of the
-    factorizations' rules, for eigenvalues w (the squared singular values for svd).
+    factorizations' rules, for eigenvalues w (the squared singular values for svd). ``near``
+    holds the values whose closeness is tested, w by default: svd passes the singular values,
+    whose gaps fix its vectors (s = 1e-4 and 5e-5 are far apart against s = 1, though their
+    squares are within sqrt(eps) of each other against 1).
 
     Where two eigenvalues are within sqrt(eps) max|w| of each other (repeated, or repeated to
     rounding) and column i or j of m is not 0, the entry is NaN: the eigenvectors of such a
@@ -73,7 +76,7 @@ def gapped(w, m):
     off the values: a constant at every order."""
     dtype = real_dtype(w)
     eye = np.eye(shape(w)[-1], dtype=dtype)
-    rw = raw(w)
+    rw = raw(w if near is None else near)
     apart = np.abs(np.expand_dims(rw, -2) - np.expand_dims(rw, -1))
     scale = np.expand_dims(np.max(np.abs(rw), axis=-1, keepdims=True), -1)
     close = (apart <= np.sqrt(np.finfo(dtype).eps) * scale) & (eye == 0)
@@ -140,8 +143,8 @@ def _svd_jvp(ts, xs, out, p, batched):
     dp = np.matmul(mH(u1), np.matmul(t, v1))
     row, col = np.expand_dims(s, -1), np.expand_dims(s, -2)  # s_i and s_j in entry ij
     with np.errstate(divide="ignore", invalid="ignore"):  # zero s: dU, dV inf or NaN
-        du = np.matmul(u1, gapped(s * s, dp * col + mH(dp) * row))
-        dv = np.matmul(v1, gapped(s * s, dp * row + mH(dp) * col))
+        du = np.matmul(u1, gapped(s * s, dp * col + mH(dp) * row, near=s))
+        dv = np.matmul(v1, gapped(s * s, dp * row + mH(dp) * col, near=s))
         if m > k:
             du = du + (np.matmul(t, v1) - np.matmul(u1, dp)) / col
         if n > k:
@@ -210,7 +213,7 @@ def _svd_vjp(ct, xs, out, p, batched):
         inner, outside = [None if gs is None else diag(gs)], []
         if gu1 is not None:
             j = np.matmul(mT(u1), gu1)
-            fj = gapped(s * s, j)
+            fj = gapped(s * s, j, near=s)
             inner.append((fj + mH(fj)) * col)
             if complex_a:
                 inner.append(1j * diag(np.imag(diagonal(j)) / s))
@@ -218,7 +221,7 @@ def _svd_vjp(ct, xs, out, p, batched):
                 outside.append(np.matmul((gu1 - np.matmul(conj(u1), j)) / col, mT(v1)))
         if gv1 is not None:
             kv = np.matmul(mT(v1), gv1)
-            fk = gapped(s * s, kv)
+            fk = gapped(s * s, kv, near=s)
             inner.append(row * (fk + mH(fk)))
             if n > k:
                 outside.append(np.matmul(conj(u1), mH(gv1 - np.matmul(conj(v1), kv)) / row))
