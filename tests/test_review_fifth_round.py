@@ -446,19 +446,6 @@ def test_hessian_through_eigh_at_a_repeated_pair_is_nan_not_finite_and_wrong():
 # -- the compare tool's "unresolved" verdict -----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runner._rounding_floor (ad/compare/runner.py) takes the consensus's distance from the "
-        "complex step as the exact modes' rounding floor without asking which side is right: "
-        "where most modes share a rule wrong by 1e-4 at a well-conditioned point (sin), the one "
-        "right mode becomes 'unresolved' ('the exact modes differ here by rounding') and, without "
-        "finite differences among the modes, the run reports agreement. Fix: pass the Jacobians "
-        "in and keep a row a disagreement when its own distance from the complex step is below "
-        "base / FLOOR_MARGIN (it is right, the consensus is not), e.g. "
-        "`if measure.rel_diff(jacobians[row.mode], truth) * FLOOR_MARGIN >= base: row.floor = base`"
-    ),
-)
 def test_compare_reports_a_consensus_that_the_complex_step_refutes():
     from ad.compare import model, runner
     from ad.compare.modes import Mode

@@ -363,21 +363,24 @@ def _unresolved_line(problem: str, r: Row) -> str:
     )
 
 
-def _rounding_floor(off: list[Row], f, x, ref) -> None:
+def _rounding_floor(off: list[Row], jacobians: dict, f, x, ref) -> None:
     """Exact modes that differ from their consensus: a wrong rule, or rounding where the
     Jacobian's entries are far below f's values (tanh' computed from a tanh rounded next to 1
     keeps few digits, in ad as in PyTorch and JAX). The complex step tells them apart where f
     takes complex values: it is right to rounding in every entry, so the consensus's distance
-    from it is what the modes' rounding costs here. That becomes their floor (Row.unresolved)
-    when it is below TRUSTED; above it the complex step itself is suspect (f not analytic:
-    abs, a comparison on x's size), and the rows stay disagreements."""
+    from it is what the modes' rounding costs here. That becomes the floor (Row.unresolved)
+    of each mode that is not itself FLOOR_MARGIN times closer to the complex step than the
+    consensus (such a mode is right and the consensus wrong: a rule the others share), when
+    that distance is below TRUSTED; above it the complex step itself is suspect (f not
+    analytic: abs, a comparison on x's size), and the rows stay disagreements."""
     truth = complex_step_jacobian(f, x)
     if truth is None or truth.shape != ref.shape:
         return
     base = measure.rel_diff(ref, truth)
     if base <= TRUSTED:
         for row in off:
-            row.floor = base
+            if FLOOR_MARGIN * measure.rel_diff(jacobians[row.mode], truth) >= base:
+                row.floor = base
 
 
 def _cell(mode: Mode, p: Problem, config: Config) -> tuple[int, float]:
@@ -433,7 +436,7 @@ def run_problem(
                 else:
                     row.floor = fd_floor(f, x, ref)
     if off:
-        _rounding_floor(off, f, x, ref)
+        _rounding_floor(off, jacobians, f, x, ref)
     for lib in peer_libs:
         for mode in modes:
             bar.step(f"{p.name}: {lib} {mode.name}")
