@@ -68,6 +68,8 @@ class Sweep:
 
 
 _NONE = frozenset()
+# module globals: np.float64 is a global and an attribute lookup, a hot loop's measurable cost
+_ARRAY, _FLOAT64 = np.ndarray, np.float64
 _sequence = itertools.count()
 
 
@@ -276,11 +278,11 @@ class OpNode(Node):
                     d = op.derivs[0]
                     if (
                         callable(d)
-                        and (type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64)
-                        and (type(x) is np.ndarray or type(x) is np.float64)
+                        and (type(y) is _FLOAT64 or type(y) is _ARRAY and y.dtype.kind != "c")
+                        and (type(x) is _FLOAT64 or type(x) is _ARRAY)
                     ):
                         g = cotangents[0] * d(x, y)
-                        if type(g) is np.float64 or type(g) is np.ndarray and g.shape == x.shape:
+                        if type(g) is _FLOAT64 or type(g) is _ARRAY and g.shape == x.shape:
                             return [g]
                         return [rules.unbroadcast(g, x.shape)]
             elif not sweep.batched:
