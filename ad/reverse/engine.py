@@ -182,7 +182,7 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
             continue
         edges = node.next_edges
         if type(node) is OpNode:
-            partials = node.partials
+            partials = node.kept_partials
             if partials is not None and not create_graph and node.saved_in is not None:
                 # partials kept at record time (scalar ops): the VJP is one multiply per
                 # operand, run here rather than through apply's frame, which would run the rule
@@ -192,7 +192,13 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                 ct = cts[0]
                 outs = []
                 for p in partials:
-                    outs.append(None if p is None else ct if p is ONE else ct * p)
+                    if p is None or p is ONE:
+                        outs.append(None if p is None else ct)
+                    elif type(p) is int:  # the value of operand p, or of the output for p == n
+                        saved = node.saved_in
+                        outs.append(ct * (saved[p] if p < len(saved) else node.saved_out[0]))
+                    else:
+                        outs.append(ct * p)
             else:
                 outs = node.apply(cts, sweep)
             if not retain_graph:

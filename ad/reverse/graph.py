@@ -218,17 +218,19 @@ class OpNode(Node):
     Tensor's recording paths set these fields inline, without __init__ (a frame per
     recorded op): a field added here is added there too."""
 
-    __slots__ = ("op", "params", "needs", "saved_in", "saved_out", "guards", "num_outputs", "partials")
+    __slots__ = ("op", "params", "needs", "saved_in", "saved_out", "guards", "num_outputs", "kept_partials")
 
     def __init__(
         self, op, params, next_edges, needs, saved_in, saved_out, guards, num_outputs, partials=None
     ):
         self.seq = next(_sequence)
         # per operand, its partial derivative kept from record time (None: not needed), or
-        # None for the node. The engine multiplies by kept partials itself, without calling
-        # apply (a frame per node); apply always runs the op's rule on the saved values,
-        # which a node with kept partials also holds
-        self.partials = partials
+        # None for the node: a number, or the int i for the value of operand i (of the
+        # output for i == len(saved_in)), read in the saved values; one tuple shared by the
+        # nodes of an op and pattern. The engine multiplies by kept partials itself, without
+        # calling apply (a frame per node); apply always runs the op's rule on the saved
+        # values, which a node with kept partials also holds
+        self.kept_partials = partials
         self.op = op
         self.params = params
         self.next_edges = next_edges
@@ -242,6 +244,22 @@ class OpNode(Node):
     @property
     def name(self) -> str:
         return "".join(w.capitalize() for w in self.op.name.split("_")) + "Backward"
+
+    @property
+    def partials(self):
+        """The kept partials as values: kept_partials itself when every one is a number or
+        None, else a list with each index replaced by the value it names (None once the
+        saved values are freed)."""
+        kept = self.kept_partials
+        if kept is None or all(type(d) is not int for d in kept):
+            return kept
+        if self.saved_in is None:
+            return None
+        n = len(self.saved_in)
+        return [
+            self.saved_in[d] if type(d) is int and d < n else self.saved_out[0] if type(d) is int else d
+            for d in kept
+        ]
 
     def apply(self, cotangents, sweep):
         primals = self.saved_in

@@ -128,7 +128,7 @@ def _process(cls, op, operands, params, level):
         node.saved_out = saved_out
         node.guards = guards
         node.num_outputs = 0
-        node.partials = None
+        node.kept_partials = None
         node.retained = None
         t._requires_grad = True
         return t
@@ -260,12 +260,8 @@ def _elementwise(op, operands, level):
         guards += ((t._vc, 0, n),)
     if type(out) is _FLOAT64:
         # Scalars: every value kept as itself (a stand-in would cost more than it saves),
-        # and the partials that cost nothing to keep, for a one-multiply VJP.
-        if type(partials) is list:  # some partials are values, placed into a template
-            kept = partials[0].copy()
-            for j, d in partials[1]:
-                kept[j] = primals[d] if d < n else out
-            partials = kept
+        # and the plan's partials that cost nothing to keep, for a one-multiply VJP: a
+        # partial that is a value is its index into the values kept here, read in backward
         saved_out = [out]
     else:
         for i in unread:  # the primals list becomes the node's, with stand-ins
@@ -290,7 +286,7 @@ def _elementwise(op, operands, level):
     node.saved_out = saved_out
     node.guards = guards
     node.num_outputs = 0
-    node.partials = partials
+    node.kept_partials = partials
     node.retained = None
     t._requires_grad = True
     return t
@@ -328,9 +324,9 @@ def _plan(op, key):
     - read, unread: the indices of the operands the VJP reads (saved, guarded when they are
       Tensors) and of those it does not (stand-ins); read_out: whether it reads the output;
     - partials, for a node over scalars (graph.stored_partials): None when the VJP runs the
-      rule; a tuple of numbers (None for an operand nothing differentiates) when every
-      partial is a number, kept as is; else [template, ((j, i), ...)]: the template's copy
-      with partial j the value of operand i, or of the output for i == n."""
+      rule; else per operand its partial: a number (a float), the value of operand i or of
+      the output for i == n (the int i, which the sweep reads in the node's saved values),
+      or None for an operand nothing differentiates. The same tuple for every node."""
     n = key.bit_length() - 1
     needs = tuple(bool(key >> i & 1) for i in range(n))
     read_in, read_out = reads(op, needs)
@@ -339,9 +335,6 @@ def _plan(op, key):
     partials = stored_partials(op)
     if partials is not None:
         partials = tuple(d if need else None for d, need in zip(partials, needs))
-        values = tuple((j, d) for j, d in enumerate(partials) if d is not None and type(d) is not float)
-        if values:
-            partials = [[d if type(d) is float else None for d in partials], values]
     plan = op.plans[key] = (needs, read, unread, read_out, n, partials)
     return plan
 
