@@ -385,17 +385,6 @@ def test_svd_vectors_of_distinct_small_singular_values_have_a_finite_gradient():
     same(ad.jacfwd(loss)(A), want, rtol=1e-6)  # the JVP rule's terms too
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "gapped (ad/ops/factorizations.py) makes an eigenvector term NaN wherever two eigenvalues "
-        "are within sqrt(eps) max|w|: at a relative gap of 1e-9 the vectors are fixed to eps / "
-        "1e-9 ~ 2e-7, and JAX's (and the old) gradient agrees with a 50-digit reference to 1e-8 "
-        "relative; ad now gives NaN. Its docstring's 'keeps no correct digit' holds only near a "
-        "gap of eps. Fix: a threshold of a few eps, e.g. close = apart <= 64 * eps * scale, which "
-        "still refuses the rounding-level repeats that gave finite wrong gradients"
-    ),
-)
 def test_eigh_vectors_at_a_relative_gap_of_1e_9_keep_their_gradient():
     mp = pytest.importorskip("mpmath")
     mp.mp.dps = 50

@@ -59,27 +59,33 @@ def sum_terms(terms):
     return None if not terms else terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
 
 
+# Eigenvalues within CLOSE eps max|w| of each other make gapped's terms NaN: the division by
+# their gap would leave a relative error of about 1/CLOSE or more (a tenth of a percent)
+CLOSE = 1024
+
+
 def gapped(w, m, near=None):
     """F ∘ m, F_ij = 1 / (w_j - w_i) off the diagonal and 0 on it: the eigenvector terms of the
     factorizations' rules, for eigenvalues w (the squared singular values for svd). ``near``
     holds the values whose closeness is tested, w by default: svd passes the singular values,
-    whose gaps fix its vectors (s = 1e-4 and 5e-5 are far apart against s = 1, though their
-    squares are within sqrt(eps) of each other against 1).
+    whose gaps fix its vectors (s = 1e-7 and 5e-8 are far apart against s = 1, though their
+    squares are within CLOSE eps of each other against 1).
 
-    Where two eigenvalues are within sqrt(eps) max|w| of each other (repeated, or repeated to
+    Where two eigenvalues are within CLOSE eps max|w| of each other (repeated, or repeated to
     rounding) and column i or j of m is not 0, the entry is NaN: the eigenvectors of such a
-    pair are fixed only to eps / gap (not at all where they repeat), so a derivative through
-    them keeps no correct digit, and NaN says so where the division gave a finite wrong
-    number. m's column j is V^T times the cotangent of vector j (or the tangent's image), so
-    a loss that reads neither vector of the pair leaves both columns 0: its entries are 0 and
-    its gradient stays finite and right, repeated eigenvalues included. The closeness is read
-    off the values: a constant at every order."""
+    pair are fixed only to about eps / gap (not at all where they repeat), a relative error
+    of 1/CLOSE or more in a derivative through them, which near a gap of eps keeps no correct
+    digit; NaN says so where the division gave a finite wrong number. Wider gaps keep the
+    finite gradient, with its error of eps / gap. m's column j is V^T times the cotangent of
+    vector j (or the tangent's image), so a loss that reads neither vector of the pair leaves
+    both columns 0: its entries are 0 and its gradient stays finite and right, repeated
+    eigenvalues included. The closeness is read off the values: a constant at every order."""
     dtype = real_dtype(w)
     eye = np.eye(shape(w)[-1], dtype=dtype)
     rw = raw(w if near is None else near)
     apart = np.abs(np.expand_dims(rw, -2) - np.expand_dims(rw, -1))
     scale = np.expand_dims(np.max(np.abs(rw), axis=-1, keepdims=True), -1)
-    close = (apart <= np.sqrt(np.finfo(dtype).eps) * scale) & (eye == 0)
+    close = (apart <= CLOSE * np.finfo(dtype).eps * scale) & (eye == 0)
     d = np.expand_dims(w, -2) - np.expand_dims(w, -1)
     out = (1 - eye) / (np.where(close, 1, d) + eye) * m
     if not close.any():
@@ -508,7 +514,7 @@ def _pinv_examples(rng):
 general("svd", np.linalg.svd, _svd_jvp, _svd_vjp, impl=_svd, parse=_svd_parse, examples=_svd_examples,
         analytic=False, complex=True,
         doc="(U, S, Vh) as a tuple, or S (compute_uv=False). U and Vh need distinct singular values (and "
-            "nonzero, for non-square or complex A); where two are equal or within sqrt(eps) of each other "
+            "nonzero, for non-square or complex A); where two are equal or within 1024 eps of each other "
             "(relative), the derivative of their vectors does not exist or keeps no correct digit: it is NaN "
             "where the loss reaches a vector of such a pair, finite where it reaches neither, and left out "
             "when the cotangents of U and Vh are zero, so S's gradient alone is finite everywhere "
@@ -521,7 +527,7 @@ general("eig", np.linalg.eig, _eig_jvp, _eig_vjp, impl=_eig, examples=_eig_examp
         doc="(w, V) as a tuple, complex unless every eigenvalue is real (as NumPy returns them). "
             "Eigenvectors are fixed only up to a scalar: like JAX, the rule differentiates LAPACK's "
             "choice (unit 2-norm, largest-magnitude entry real). Needs distinct eigenvalues: where two "
-            "are equal or within sqrt(eps) of each other (relative), dV is NaN where the loss reaches a "
+            "are equal or within 1024 eps of each other (relative), dV is NaN where the loss reaches a "
             "vector of the pair, finite where it reaches neither; the gradient of w alone stays finite")
 general("eigvals", np.linalg.eigvals, _eigvals_jvp, _eigvals_vjp, examples=_eig_examples, analytic=False,
         complex=True, doc="w; JVP diag(V^{-1} T V), VJP V^{-T} diag(w̄) V^T; needs a diagonalisable A")

@@ -392,7 +392,7 @@ general("eigh", np.linalg.eigh, _eigh_jvp, _eigh_vjp, impl=_eigh, parse=_eigh_pa
         examples=examples_from(_eigh_parse, _EIGH), analytic=False,
         doc="(w, V) as a tuple, of the UPLO triangle as NumPy reads it; the derivative flows into that "
             "triangle only (JAX's default, symmetrize_input, and PyTorch return a symmetric gradient); "
-            "V needs distinct eigenvalues (NaN where the loss reaches a vector of a pair within sqrt(eps) "
+            "V needs distinct eigenvalues (NaN where the loss reaches a vector of a pair within 1024 eps "
             "of each other, relative), w alone does not. Complex V: each column's phase is "
             "LAPACK's (its first entry real for UPLO 'L', last for 'U'), and the rule differentiates "
             "that choice, as eig's does", complex=True)
