@@ -186,15 +186,6 @@ def test_tensor_backward_into_leaves_used_twice_accumulates_as_pytorch():
 # -- a rule of another kind than elementwise called directly by its node ------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "OpNode.apply's new direct call of a non-elementwise VJP rule (ad/reverse/graph.py) takes "
-        "len() of what the rule returns; rules.vjp wrapped it in tuple(), so a rule that returns a "
-        "generator worked before and now raises TypeError. Fix: `cts = tuple(op.vjp_rule(...))` on "
-        "both branches of that fast path (as rules.vjp does)"
-    ),
-)
 def test_a_vjp_rule_returning_a_generator_still_works():
     from ad.registry import general
     from ad.trace import apply
@@ -454,19 +445,6 @@ def test_compare_reports_a_consensus_that_the_complex_step_refutes():
     assert any(r.agrees is False for r in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "run_backward (ad/reverse/engine.py) decides when the sweep starts that an input leaf "
-        "without hooks (retained is STORES_ITSELF) is captured off the heap and never run; a hook "
-        "registered on that leaf during the sweep (by another tensor's hook) is then never "
-        "called, and the gradient silently leaves it out (the old code and "
-        "torch.autograd.grad call it). Fix: where run_backward reads `captured` at its end, run "
-        "the hooks of such a leaf whose retained is no longer STORES_ITSELF: `if cts is not None "
-        "and e[0] not in plan and e[0].retained: for nr, hooks in e[0].retained.items(): "
-        "cts[nr] = hooks.run(cts[nr], sweep)`"
-    ),
-)
 def test_a_hook_registered_on_the_input_during_the_sweep_is_called_as_in_pytorch():
     calls = []
 

@@ -209,9 +209,16 @@ def run_backward(roots, cotangents, *, retain_graph: bool, sweep: Sweep, inputs=
                 node.release()
     if captured is None:
         return None
-    found = []
+    found, late = [], set()
     for e in inputs:
         cts = None if e is None else captured.get(e[0])
+        if cts is not None and e[0] not in plan and e[0].retained and e[0] not in late:
+            # a leaf kept off the heap whose hooks were registered during the sweep (by another
+            # tensor's hook): they run on its total, as they would had it run as a node
+            late.add(e[0])
+            for nr, hooks in e[0].retained.items():
+                if cts[nr] is not None:
+                    cts[nr] = hooks.run(cts[nr], sweep)
         found.append(None if cts is None else cts[e[1]])
     return found
 

@@ -310,9 +310,11 @@ class OpNode(Node):
                 y = outs[0]
                 if type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64:
                     if op.vjp_takes_needs:
-                        cts = op.vjp_rule(cotangents[0], primals, y, self.params, False, needs=self.needs)
+                        cts = tuple(
+                            op.vjp_rule(cotangents[0], primals, y, self.params, False, needs=self.needs)
+                        )
                     else:
-                        cts = op.vjp_rule(cotangents[0], primals, y, self.params, False)
+                        cts = tuple(op.vjp_rule(cotangents[0], primals, y, self.params, False))
                     if len(cts) == len(primals):
                         return cts
             return rules.vjp(op, cotangents[0], primals, outs[0], self.params, sweep.batched, self.needs)
