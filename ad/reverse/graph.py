@@ -308,7 +308,7 @@ class OpNode(Node):
                 # steps for it, without its frame. A rule that returns a wrong number of
                 # cotangents goes on to rules.vjp, which runs it again and raises
                 y = outs[0]
-                if type(y) is np.ndarray and y.dtype.kind != "c" or type(y) is np.float64:
+                if type(y) is _FLOAT64 or type(y) is _ARRAY and y.dtype.kind != "c":
                     if op.vjp_takes_needs:
                         cts = tuple(
                             op.vjp_rule(cotangents[0], primals, y, self.params, False, needs=self.needs)
